@@ -1,0 +1,1 @@
+//! Rigs and simulators for shikaku.

@@ -1,0 +1,1 @@
+//! Host driver for shikaku readers.

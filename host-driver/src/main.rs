@@ -1,0 +1,3 @@
+fn main() {
+    println!("shikaku {}", env!("CARGO_PKG_VERSION"));
+}
