@@ -1,0 +1,187 @@
+//! Authenticity of frames on a paired link.
+//!
+//! Pairing (X25519 + HKDF-SHA256, confirmed by both sides and by a 6-digit code staff can
+//! compare) yields a long-term [`PairingKey`]. Each connection derives fresh per-direction
+//! [`LinkKeys`] from it and both hello nonces, so counters start at zero on every connection
+//! without any flash bookkeeping, and frames of an old connection never verify on a new one.
+//! Every frame then carries a counter and HMAC-SHA256 truncated to 128 bits; the counter must
+//! rise strictly, which refuses both replayed and reordered frames.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::frame::{Frame, Seal, TAG_LEN};
+use crate::Error;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Long-term secret shared by one reader and one host after pairing. Stored by both.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct PairingKey(pub [u8; 32]);
+
+/// Per-connection, per-direction MAC keys.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct LinkKeys {
+    pub reader_to_host: [u8; 32],
+    pub host_to_reader: [u8; 32],
+}
+
+fn hkdf_expand(ikm: &[u8], salt: &[u8], info: &[u8], out: &mut [u8]) {
+    let hk = hkdf::Hkdf::<Sha256>::new(Some(salt), ikm);
+    // Output lengths used here (32, 64) are far below HKDF's limit of 255 * 32.
+    if hk.expand(info, out).is_err() {
+        out.fill(0);
+    }
+}
+
+impl LinkKeys {
+    pub fn derive(pairing: &PairingKey, host_nonce: &[u8; 16], reader_nonce: &[u8; 16]) -> Self {
+        let mut salt = [0u8; 32];
+        salt[..16].copy_from_slice(host_nonce);
+        salt[16..].copy_from_slice(reader_nonce);
+        let mut okm = [0u8; 64];
+        hkdf_expand(&pairing.0, &salt, b"shikaku link keys v1", &mut okm);
+        let mut keys = LinkKeys { reader_to_host: [0; 32], host_to_reader: [0; 32] };
+        keys.reader_to_host.copy_from_slice(&okm[..32]);
+        keys.host_to_reader.copy_from_slice(&okm[32..]);
+        okm.zeroize();
+        keys
+    }
+}
+
+fn tag(key: &[u8; 32], covered: &[u8], counter: u32) -> [u8; TAG_LEN] {
+    // HMAC accepts keys of any length; 32 bytes cannot fail.
+    let mut mac = match <HmacSha256 as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return [0; TAG_LEN],
+    };
+    mac.update(covered);
+    mac.update(&counter.to_le_bytes());
+    let full = mac.finalize().into_bytes();
+    let mut out = [0u8; TAG_LEN];
+    out.copy_from_slice(&full[..TAG_LEN]);
+    out
+}
+
+/// Seals outgoing frames with one direction's key and a rising counter.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct Sealer {
+    key: [u8; 32],
+    counter: u32,
+}
+
+impl Sealer {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key, counter: 0 }
+    }
+    pub fn counter(&self) -> u32 {
+        self.counter
+    }
+}
+
+impl Seal for Sealer {
+    fn seal(&mut self, covered: &[u8], out: &mut [u8; TAG_LEN]) -> u32 {
+        self.counter = self.counter.wrapping_add(1);
+        *out = tag(&self.key, covered, self.counter);
+        self.counter
+    }
+}
+
+/// Verifies incoming frames: tag in constant time, then the counter must rise.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct Opener {
+    key: [u8; 32],
+    last: u32,
+}
+
+impl Opener {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key, last: 0 }
+    }
+
+    pub fn open<T: AsRef<[u8]>>(&mut self, frame: &Frame<T>) -> Result<(), Error> {
+        let (counter, got) = frame.auth_trailer().ok_or(Error::Unauthenticated)?;
+        let want = tag(&self.key, frame.authenticated_bytes(), counter);
+        if !bool::from(want.ct_eq(got)) {
+            return Err(Error::BadMac);
+        }
+        // Checked after the tag so a forged counter cannot probe the window.
+        if counter <= self.last {
+            return Err(Error::Replay { got: counter, last: self.last });
+        }
+        self.last = counter;
+        Ok(())
+    }
+}
+
+/// Pairing: X25519 key agreement, key confirmation both ways, and a comparison code.
+pub mod pairing {
+    use super::*;
+    pub use x25519_dalek::{PublicKey, StaticSecret};
+
+    /// What both sides derive from the exchange.
+    #[derive(Zeroize, ZeroizeOnDrop)]
+    pub struct PairingSecrets {
+        pub key: PairingKey,
+        confirm_key: [u8; 32],
+        transcript: [u8; 96],
+        /// Six digits both the reader's screen and the host show; staff compare them.
+        #[zeroize(skip)]
+        pub code: u32,
+    }
+
+    impl PairingSecrets {
+        /// `secret` is this side's ephemeral secret (from the device's RNG).
+        pub fn derive(
+            secret: &StaticSecret,
+            peer_public: &[u8; 32],
+            host_public: &[u8; 32],
+            reader_public: &[u8; 32],
+            host_nonce: &[u8; 16],
+            reader_nonce: &[u8; 16],
+        ) -> Self {
+            let shared = secret.diffie_hellman(&PublicKey::from(*peer_public));
+            let mut transcript = [0u8; 96];
+            transcript[..32].copy_from_slice(host_public);
+            transcript[32..64].copy_from_slice(reader_public);
+            transcript[64..80].copy_from_slice(host_nonce);
+            transcript[80..].copy_from_slice(reader_nonce);
+            let mut okm = [0u8; 68];
+            hkdf_expand(shared.as_bytes(), &transcript, b"shikaku pairing v1", &mut okm);
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&okm[..32]);
+            let mut confirm_key = [0u8; 32];
+            confirm_key.copy_from_slice(&okm[32..64]);
+            let code = u32::from_le_bytes([okm[64], okm[65], okm[66], okm[67]]) % 1_000_000;
+            okm.zeroize();
+            Self { key: PairingKey(key), confirm_key, transcript, code }
+        }
+
+        /// The confirmation the reader sends in `PairResponse`.
+        pub fn reader_confirm(&self) -> [u8; 16] {
+            self.confirm(b"reader")
+        }
+        /// The confirmation the host sends in `PairConfirm`.
+        pub fn host_confirm(&self) -> [u8; 16] {
+            self.confirm(b"host")
+        }
+
+        /// Checks a peer's confirmation in constant time.
+        pub fn check(&self, expected: [u8; 16], got: &[u8; 16]) -> Result<(), Error> {
+            if bool::from(expected.ct_eq(got)) {
+                Ok(())
+            } else {
+                Err(Error::PairingMismatch)
+            }
+        }
+
+        fn confirm(&self, label: &[u8]) -> [u8; 16] {
+            let mut covered = [0u8; 102];
+            covered[..label.len()].copy_from_slice(label);
+            covered[6..].copy_from_slice(&self.transcript);
+            tag(&self.confirm_key, &covered, 0)
+        }
+    }
+}

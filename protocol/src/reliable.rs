@@ -1,0 +1,200 @@
+//! Exactly-once delivery of results, sans-IO, used by both sides.
+//!
+//! The sender keeps each result in an [`Outbox`] until the peer acknowledges its
+//! `(session, seq)`, re-sending with exponential back-off and at once after a reconnect. The
+//! payload is kept, not the frame: a retransmission is sealed anew with the current
+//! connection's counter, so the MAC layer's replay refusal never eats a legitimate resend.
+//! The receiver acknowledges everything and passes on only what its [`DuplicateFilter`] has
+//! not seen.
+
+use heapless::Vec;
+
+use crate::frame::Header;
+use crate::Error;
+
+/// Retransmission timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RetryPolicy {
+    pub initial_ms: u64,
+    pub max_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { initial_ms: 200, max_ms: 5_000 }
+    }
+}
+
+struct Pending<const P: usize> {
+    header: Header,
+    payload: Vec<u8, P>,
+    due_ms: u64,
+    interval_ms: u64,
+    sends: u32,
+}
+
+/// Up to `N` unacknowledged results of up to `P` payload bytes each.
+pub struct Outbox<const N: usize, const P: usize> {
+    pending: Vec<Pending<P>, N>,
+    policy: RetryPolicy,
+}
+
+/// One frame the outbox wants on the wire now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit<'a> {
+    pub header: Header,
+    pub payload: &'a [u8],
+    /// 1 for the first send, 2 for the first retransmission, …
+    pub attempt: u32,
+}
+
+impl<const N: usize, const P: usize> Default for Outbox<N, P> {
+    fn default() -> Self {
+        Self::new(RetryPolicy::default())
+    }
+}
+
+impl<const N: usize, const P: usize> Outbox<N, P> {
+    pub const fn new(policy: RetryPolicy) -> Self {
+        Self { pending: Vec::new(), policy }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Queues a result; it is due at once. A `(session, seq)` already queued is not doubled.
+    pub fn push(&mut self, header: Header, payload: &[u8], now_ms: u64) -> Result<(), Error> {
+        if self.pending.iter().any(|p| p.header.session == header.session && p.header.seq == header.seq) {
+            return Ok(());
+        }
+        let payload =
+            Vec::from_slice(payload).map_err(|_| Error::Oversized { len: payload.len(), max: P })?;
+        self.pending
+            .push(Pending { header, payload, due_ms: now_ms, interval_ms: self.policy.initial_ms, sends: 0 })
+            .map_err(|_| Error::OutboxFull)
+    }
+
+    /// The peer acknowledged `(session, seq)`. Returns whether it was pending.
+    pub fn ack(&mut self, session: u32, seq: u32) -> bool {
+        match self.pending.iter().position(|p| p.header.session == session && p.header.seq == seq) {
+            Some(i) => {
+                self.pending.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The oldest result due at `now_ms`, if any; it is rescheduled with back-off.
+    pub fn poll_transmit(&mut self, now_ms: u64) -> Option<Transmit<'_>> {
+        let policy = self.policy;
+        let p = self.pending.iter_mut().find(|p| p.due_ms <= now_ms)?;
+        p.sends = p.sends.saturating_add(1);
+        p.due_ms = now_ms.saturating_add(p.interval_ms);
+        p.interval_ms = p.interval_ms.saturating_mul(2).min(policy.max_ms);
+        Some(Transmit { header: p.header, payload: &p.payload, attempt: p.sends })
+    }
+
+    /// When the next retransmission is due.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.pending.iter().map(|p| p.due_ms).min()
+    }
+
+    /// A new connection: everything pending is due at once, back-off restarts.
+    pub fn on_reconnect(&mut self, now_ms: u64) {
+        for p in self.pending.iter_mut() {
+            p.due_ms = now_ms;
+            p.interval_ms = self.policy.initial_ms;
+        }
+    }
+}
+
+/// Whether a received result is new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Delivery {
+    /// First time: process it, then acknowledge.
+    New,
+    /// Seen before: acknowledge again, do not process.
+    Duplicate,
+}
+
+#[derive(Clone, Copy)]
+struct Window {
+    session: u32,
+    highest: u32,
+    /// Bit i set: `highest - i` was seen.
+    seen: u64,
+    last_used: u64,
+}
+
+/// Remembers, for the `S` most recent sessions, which sequence numbers arrived: the highest
+/// one and a 64-wide window below it. Anything older than the window counts as seen, which
+/// is safe because a sender never has more than a few results outstanding.
+pub struct DuplicateFilter<const S: usize> {
+    windows: Vec<Window, S>,
+    tick: u64,
+}
+
+impl<const S: usize> Default for DuplicateFilter<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const S: usize> DuplicateFilter<S> {
+    pub const fn new() -> Self {
+        Self { windows: Vec::new(), tick: 0 }
+    }
+
+    /// Records `(session, seq)` and says whether it is new.
+    pub fn check(&mut self, session: u32, seq: u32) -> Delivery {
+        self.tick += 1;
+        let tick = self.tick;
+        let w = match self.windows.iter_mut().position(|w| w.session == session) {
+            Some(i) => &mut self.windows[i],
+            None => {
+                let fresh = Window { session, highest: seq, seen: 1, last_used: tick };
+                if self.windows.is_full() {
+                    // Evict the least recently used session.
+                    if let Some(i) = (0..self.windows.len()).min_by_key(|&i| self.windows[i].last_used) {
+                        self.windows[i] = fresh;
+                    }
+                } else {
+                    // Cannot fail: checked not full above.
+                    let _ = self.windows.push(fresh);
+                }
+                return Delivery::New;
+            }
+        };
+        w.last_used = tick;
+        if seq > w.highest {
+            let shift = seq - w.highest;
+            w.seen = if shift >= 64 { 0 } else { w.seen << shift };
+            w.seen |= 1;
+            w.highest = seq;
+            return Delivery::New;
+        }
+        let back = w.highest - seq;
+        if back >= 64 {
+            return Delivery::Duplicate;
+        }
+        let bit = 1u64 << back;
+        if w.seen & bit != 0 {
+            Delivery::Duplicate
+        } else {
+            w.seen |= bit;
+            Delivery::New
+        }
+    }
+
+    /// Marks `(session, seq)` as seen without asking (e.g. restored from a durable log).
+    pub fn restore(&mut self, session: u32, seq: u32) {
+        let _ = self.check(session, seq);
+    }
+}
