@@ -7,3 +7,4 @@
 pub mod fmt;
 
 pub mod apdu;
+pub mod card;
