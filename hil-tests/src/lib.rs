@@ -15,3 +15,4 @@ pub trait SmartCard {
     /// Processes one complete command APDU and returns the response APDU (data + SW1 SW2).
     fn process_apdu(&mut self, command: &[u8]) -> Vec<u8>;
 }
+pub mod vcard;
