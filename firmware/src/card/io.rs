@@ -186,16 +186,15 @@ impl<'t, T: ApduTransport> CardIo<'t, T> {
         Ok(&out[..n])
     }
 
-    /// GET DATA `tag` (with no DF selected for the MF objects) into `out`.
+    /// GET DATA `tag` (with no DF selected for the MF objects) into `out`, which needs room
+    /// for the data and the status word.
     pub fn get_data<'b>(&mut self, tag: u16, out: &'b mut [u8]) -> CardResult<&'b [u8], T::Error> {
         let mut cmd = [0u8; 5];
         let n = commands::get_data(tag, &mut cmd)?;
-        let mut response = [0u8; RESPONSE_CAPACITY];
-        let len = self.exchange_ok(&cmd[..n], &mut response)?;
-        let capacity = out.len();
-        let dst = out.get_mut(..len).ok_or(CardError::BufferTooSmall { capacity })?;
-        dst.copy_from_slice(&response[..len]);
-        Ok(dst)
+        // The objects are larger than one short response: the transport below joins the
+        // `61xx` parts, so the answer goes straight into the caller's buffer (data + SW).
+        let len = self.exchange_ok(&cmd[..n], out)?;
+        Ok(&out[..len])
     }
 
     /// VERIFY with no data on the key reference `key_ef` (selected first): costs no try.
