@@ -179,11 +179,12 @@ pub fn validity(p: &Persona, today: super::persona::Date) -> (DateTime, DateTime
     let (issue, not_after) = match p.cert {
         Valid => {
             let issue = today.add_days(-400);
-            let mut na = p.birth_date.with_year(issue.year + 5);
-            if na < issue.add_days(5 * 365) {
-                na = p.birth_date.with_year(issue.year + 6);
+            // The 5th birthday after the day of issue.
+            let mut first = p.birth_date.with_year(issue.year);
+            if first <= issue {
+                first = p.birth_date.with_year(issue.year + 1);
             }
-            (issue, na)
+            (issue, p.birth_date.with_year(first.year + 4))
         }
         Expiring => {
             let na = today.add_days(60);
@@ -199,15 +200,7 @@ pub fn validity(p: &Persona, today: super::persona::Date) -> (DateTime, DateTime
         }
     };
     // Issued 10:35:42 JST like the fixture; valid until 23:59:59 JST.
-    (issue.at(1, 35, 42), not_after.add_days(-1).at(14, 59, 59).plus_day())
-}
-
-impl DateTime {
-    /// The next day at the same time (used to land 23:59:59 JST = 14:59:59 UTC on the date).
-    fn plus_day(self) -> DateTime {
-        let d = super::persona::Date::new(self.year, self.month, self.day).add_days(1);
-        d.at(self.hour, self.minute, self.second)
-    }
+    (issue.at(1, 35, 42), not_after.at(14, 59, 59))
 }
 
 fn persona_serial(p: &Persona, h: Hierarchy) -> u64 {
