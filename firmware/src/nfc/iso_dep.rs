@@ -1,0 +1,561 @@
+//! ISO/IEC 14443-4 half-duplex block transmission protocol, PCD (reader) side.
+//!
+//! * I-blocks with chaining in both directions, sized from FSC (what the card accepts) and
+//!   FSD (what we accept, [`FSD`]);
+//! * R(ACK)/R(NAK) and the PCD error recovery rules: on a timeout or an invalid block the PCD
+//!   sends R(NAK), or R(ACK) while the PICC is chaining; an R(ACK) with a block number other than
+//!   the current one makes the PCD re-send its last I-block; a bounded number of retries;
+//! * S(WTX) answered with the same WTXM and a one-shot extended FWT = FWT × WTXM (≤ FWT(14));
+//! * S(DESELECT);
+//! * CID (power-level bits ignored), NAD in PICC I-blocks skipped.
+//!
+//! No heap: one transmit frame buffer (kept for retransmission) and one receive frame buffer;
+//! the reassembled response goes straight into the caller's buffer.
+
+use super::frontend::{fwt_from_fwi, FrontendError, NfcFrontend, Timeout};
+use super::iso7816::{self, ApduError, RawExchange};
+use crate::apdu::ApduTransport;
+
+/// Our maximum frame size FSD (PCB, CID, INF and the 2 CRC bytes), FSDI 8.
+pub const FSD: usize = 256;
+/// Largest frame without CRC the frontend may hand us.
+const RX_MAX: usize = FSD - 2;
+
+/// PCB bits.
+const PCB_I: u8 = 0x02;
+const PCB_R: u8 = 0xA2;
+const PCB_S: u8 = 0xC2;
+const PCB_CHAINING: u8 = 0x10;
+const PCB_NAK: u8 = 0x10;
+const PCB_CID: u8 = 0x08;
+const PCB_NAD: u8 = 0x04;
+const PCB_BN: u8 = 0x01;
+const S_DESELECT: u8 = 0x00;
+const S_WTX: u8 = 0x30;
+
+/// Largest FWT: FWI 14, about 4949 ms.
+pub const FWT_MAX: Timeout = fwt_from_fwi(14);
+/// ΔFWT the PCD adds to every FWT for the PICC's and its own tolerances (49152 / fc).
+pub const FWT_DELTA: Timeout = Timeout::from_fc(49_152);
+
+/// Protocol parameters negotiated at activation (ATQB/ATTRIB or ATS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct IsoDepParams {
+    /// The PICC's maximum frame size FSC in bytes (PCB, CID, INF and CRC).
+    pub fsc: u16,
+    /// Frame waiting integer.
+    pub fwi: u8,
+    /// CID in use, `None` if CID is not used.
+    pub cid: Option<u8>,
+    /// The PICC supports NAD (informational; we never send NAD).
+    pub nad_supported: bool,
+}
+
+/// Tunables of the recovery rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct IsoDepConfig {
+    /// Consecutive transmission errors / invalid blocks tolerated per block, and separately
+    /// I-block retransmissions requested by the PICC, before giving up.
+    pub max_retries: u8,
+    /// S(WTX) requests accepted per exchange.
+    pub max_wtx: u16,
+    /// Added to every FWT.
+    pub fwt_delta: Timeout,
+}
+
+impl Default for IsoDepConfig {
+    fn default() -> Self {
+        Self { max_retries: 3, max_wtx: 64, fwt_delta: FWT_DELTA }
+    }
+}
+
+/// A block the PICC sent that the rules say it must not send (an "invalid block").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ProtocolError {
+    #[error("empty block")]
+    Empty,
+    #[error("unknown PCB {0:#04x}")]
+    BadPcb(u8),
+    #[error("block too short for its PCB or with a forbidden INF")]
+    BadLength,
+    #[error("missing or wrong CID")]
+    CidMismatch,
+    #[error("I-block with an unexpected block number")]
+    BlockNumber,
+    #[error("I-block while the PCD is chaining")]
+    UnexpectedIBlock,
+    #[error("unexpected R(ACK)")]
+    UnexpectedAck,
+    #[error("R(NAK) from the PICC")]
+    UnexpectedNak,
+    #[error("WTXM out of range 1..=59")]
+    BadWtxm,
+    #[error("unexpected S(DESELECT)")]
+    UnexpectedDeselect,
+}
+
+/// Errors of the block protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum IsoDepError {
+    /// The frontend failed in a way retransmission cannot fix.
+    #[error("frontend: {0}")]
+    Frontend(FrontendError),
+    /// Transmission errors persisted beyond the retry limit (card removed?).
+    #[error("no valid answer after retries, last error: {0}")]
+    NoResponse(FrontendError),
+    /// Invalid blocks persisted beyond the retry limit.
+    #[error("protocol violation after retries: {0}")]
+    Protocol(ProtocolError),
+    /// The PICC kept asking for retransmissions beyond the retry limit.
+    #[error("retransmission limit reached")]
+    RetransmissionLimit,
+    /// The PICC asked for more waiting time extensions than allowed.
+    #[error("too many waiting time extensions")]
+    TooManyWtx,
+    /// The response did not fit the caller's buffer (the chain was still drained).
+    #[error("response longer than the buffer")]
+    ResponseOverflow,
+    /// The command does not fit in a frame (FSC too small to carry anything).
+    #[error("frame size too small")]
+    FrameSize,
+    /// The PICC was deselected or the link was given up after an error; re-activate it.
+    #[error("PICC not active")]
+    NotActive,
+}
+
+/// A decoded block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Block<'a> {
+    I { chaining: bool, bn: bool, inf: &'a [u8] },
+    Ack { bn: bool },
+    Nak { bn: bool },
+    Wtx { wtxm: u8 },
+    Deselect,
+}
+
+/// Decodes a block received from the PICC (CRC already stripped). With `cid` set, the block
+/// must carry that CID; without, a CID byte is tolerated only if it is 0.
+pub fn parse_block(frame: &[u8], cid: Option<u8>) -> Result<Block<'_>, ProtocolError> {
+    let (&pcb, mut rest) = frame.split_first().ok_or(ProtocolError::Empty)?;
+    if pcb & PCB_CID != 0 {
+        let (&c, r) = rest.split_first().ok_or(ProtocolError::BadLength)?;
+        if c & 0x0F != cid.unwrap_or(0) || c & 0x30 != 0 {
+            return Err(ProtocolError::CidMismatch);
+        }
+        rest = r;
+    } else if cid.is_some() {
+        return Err(ProtocolError::CidMismatch);
+    }
+    let bn = pcb & PCB_BN != 0;
+    match pcb & 0xC0 {
+        0x00 => {
+            if pcb & 0xE2 != PCB_I {
+                return Err(ProtocolError::BadPcb(pcb));
+            }
+            if pcb & PCB_NAD != 0 {
+                rest = rest.get(1..).ok_or(ProtocolError::BadLength)?;
+            }
+            Ok(Block::I { chaining: pcb & PCB_CHAINING != 0, bn, inf: rest })
+        }
+        0x80 => {
+            if pcb & 0xE6 != PCB_R {
+                return Err(ProtocolError::BadPcb(pcb));
+            }
+            if !rest.is_empty() {
+                return Err(ProtocolError::BadLength);
+            }
+            Ok(if pcb & PCB_NAK != 0 { Block::Nak { bn } } else { Block::Ack { bn } })
+        }
+        0xC0 => {
+            if pcb & 0xC7 != PCB_S {
+                return Err(ProtocolError::BadPcb(pcb));
+            }
+            match pcb & 0x30 {
+                S_DESELECT if rest.is_empty() => Ok(Block::Deselect),
+                S_WTX => match rest {
+                    [inf] => {
+                        let wtxm = inf & 0x3F;
+                        if (1..=59).contains(&wtxm) {
+                            Ok(Block::Wtx { wtxm })
+                        } else {
+                            Err(ProtocolError::BadWtxm)
+                        }
+                    }
+                    _ => Err(ProtocolError::BadLength),
+                },
+                S_DESELECT => Err(ProtocolError::BadLength),
+                _ => Err(ProtocolError::BadPcb(pcb)),
+            }
+        }
+        _ => Err(ProtocolError::BadPcb(pcb)),
+    }
+}
+
+/// Writes PCB (with the CID flag) and the CID byte; returns the header length.
+fn header(out: &mut [u8], pcb: u8, cid: Option<u8>) -> usize {
+    match cid {
+        Some(c) => {
+            out[0] = pcb | PCB_CID;
+            out[1] = c & 0x0F;
+            2
+        }
+        None => {
+            out[0] = pcb;
+            1
+        }
+    }
+}
+
+/// What to send next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    IBlock,
+    Ack,
+    Nak,
+    WtxResponse(u8),
+}
+
+/// Why a received frame did not advance the exchange.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    Transmission(FrontendError),
+    Invalid(ProtocolError),
+}
+
+impl From<Failure> for IsoDepError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Transmission(e) => Self::NoResponse(e),
+            Failure::Invalid(e) => Self::Protocol(e),
+        }
+    }
+}
+
+/// Exchange statistics since creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct IsoDepStats {
+    pub exchanges: u32,
+    pub blocks_sent: u32,
+    pub transmission_errors: u32,
+    pub invalid_blocks: u32,
+    pub retransmissions: u32,
+    pub wtx: u32,
+}
+
+/// The PCD side of an activated ISO-DEP link to one PICC.
+pub struct IsoDep<F> {
+    fe: F,
+    params: IsoDepParams,
+    config: IsoDepConfig,
+    /// PCD block number (Rule A: 0 after activation).
+    bn: bool,
+    active: bool,
+    fwt: Timeout,
+    tx: [u8; FSD],
+    tx_len: usize,
+    rx: [u8; FSD],
+    stats: IsoDepStats,
+}
+
+impl<F: NfcFrontend> IsoDep<F> {
+    /// A link to a PICC just activated with `params`.
+    pub fn new(fe: F, params: IsoDepParams) -> Self {
+        Self::with_config(fe, params, IsoDepConfig::default())
+    }
+
+    /// Like [`IsoDep::new`] with explicit recovery tunables.
+    pub fn with_config(fe: F, params: IsoDepParams, config: IsoDepConfig) -> Self {
+        let fwt = fwt_from_fwi(params.fwi).saturating_add(config.fwt_delta);
+        Self {
+            fe,
+            params,
+            config,
+            bn: false,
+            active: true,
+            fwt,
+            tx: [0; FSD],
+            tx_len: 0,
+            rx: [0; FSD],
+            stats: IsoDepStats::default(),
+        }
+    }
+
+    /// Starts over with a freshly activated PICC (block number 0).
+    pub fn reactivate(&mut self, params: IsoDepParams) {
+        self.params = params;
+        self.fwt = fwt_from_fwi(params.fwi).saturating_add(self.config.fwt_delta);
+        self.bn = false;
+        self.active = true;
+    }
+
+    pub fn params(&self) -> &IsoDepParams {
+        &self.params
+    }
+    pub fn stats(&self) -> &IsoDepStats {
+        &self.stats
+    }
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+    /// The current PCD block number.
+    pub fn block_number(&self) -> bool {
+        self.bn
+    }
+    /// The frame waiting time in use (FWT + ΔFWT).
+    pub fn fwt(&self) -> Timeout {
+        self.fwt
+    }
+    pub fn frontend(&self) -> &F {
+        &self.fe
+    }
+    pub fn frontend_mut(&mut self) -> &mut F {
+        &mut self.fe
+    }
+    pub fn into_frontend(self) -> F {
+        self.fe
+    }
+
+    /// Largest INF we may put in one I-block.
+    pub fn max_inf(&self) -> usize {
+        let frame = (self.params.fsc as usize).min(FSD).saturating_sub(2);
+        frame.saturating_sub(1 + self.params.cid.is_some() as usize)
+    }
+
+    /// Sends `command` as one (possibly chained) I-block sequence and reassembles the PICC's
+    /// (possibly chained) answer into `response`. Returns the response length.
+    pub fn exchange(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, IsoDepError> {
+        if !self.active {
+            return Err(IsoDepError::NotActive);
+        }
+        self.stats.exchanges += 1;
+        let result = self.run_exchange(command, response);
+        match result {
+            Ok(_) | Err(IsoDepError::ResponseOverflow) => {}
+            Err(_e) => {
+                warn!("iso-dep: exchange failed: {}", _e);
+                self.active = false;
+            }
+        }
+        result
+    }
+
+    fn load_i_block(&mut self, inf: &[u8], chaining: bool) {
+        let mut pcb = PCB_I | self.bn as u8;
+        if chaining {
+            pcb |= PCB_CHAINING;
+        }
+        let h = header(&mut self.tx, pcb, self.params.cid);
+        self.tx[h..h + inf.len()].copy_from_slice(inf);
+        self.tx_len = h + inf.len();
+    }
+
+    fn run_exchange(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, IsoDepError> {
+        let max_inf = self.max_inf();
+        if max_inf == 0 {
+            return Err(IsoDepError::FrameSize);
+        }
+        let max_retries = self.config.max_retries;
+        // PCD chaining state: `sent` bytes acknowledged, `chunk` bytes in the current I-block.
+        let mut sent = 0usize;
+        let mut chunk = max_inf.min(command.len());
+        let mut pcd_chaining = chunk < command.len();
+        self.load_i_block(&command[..chunk], pcd_chaining);
+
+        let mut picc_chaining = false;
+        let mut received = 0usize;
+        let mut overflow = false;
+        let mut errors = 0u8;
+        let mut retransmissions = 0u8;
+        let mut wtx = 0u16;
+        let mut next = Next::IBlock;
+        let mut timeout = self.fwt;
+
+        loop {
+            let mut ctrl = [0u8; 3];
+            let frame: &[u8] = match next {
+                Next::IBlock => &self.tx[..self.tx_len],
+                Next::Ack | Next::Nak => {
+                    let nak = if next == Next::Nak { PCB_NAK } else { 0 };
+                    let h = header(&mut ctrl, PCB_R | nak | self.bn as u8, self.params.cid);
+                    &ctrl[..h]
+                }
+                Next::WtxResponse(wtxm) => {
+                    let h = header(&mut ctrl, PCB_S | S_WTX, self.params.cid);
+                    ctrl[h] = wtxm;
+                    &ctrl[..h + 1]
+                }
+            };
+            trace!("iso-dep: tx {:?}", frame);
+            self.stats.blocks_sent += 1;
+            let result = self.fe.transceive(frame, &mut self.rx[..RX_MAX], timeout);
+            timeout = self.fwt;
+
+            let outcome = match result {
+                Ok(n) => match parse_block(&self.rx[..n], self.params.cid) {
+                    Ok(block) => Ok(block),
+                    Err(e) => Err(Failure::Invalid(e)),
+                },
+                Err(e) if e.is_transmission_error() => Err(Failure::Transmission(e)),
+                Err(e) => return Err(IsoDepError::Frontend(e)),
+            };
+
+            let step: Result<Next, Failure> = match outcome {
+                Err(f) => Err(f),
+                Ok(Block::I { chaining, bn, inf }) => {
+                    if pcd_chaining {
+                        Err(Failure::Invalid(ProtocolError::UnexpectedIBlock))
+                    } else if bn != self.bn {
+                        Err(Failure::Invalid(ProtocolError::BlockNumber))
+                    } else {
+                        // Rule B: a valid I-block toggles our block number.
+                        self.bn = !self.bn;
+                        errors = 0;
+                        retransmissions = 0;
+                        if !overflow {
+                            match response.get_mut(received..received + inf.len()) {
+                                Some(dst) => {
+                                    dst.copy_from_slice(inf);
+                                    received += inf.len();
+                                }
+                                None => overflow = true,
+                            }
+                        }
+                        if chaining {
+                            // Rule 2: acknowledge each chained I-block.
+                            picc_chaining = true;
+                            Ok(Next::Ack)
+                        } else if overflow {
+                            return Err(IsoDepError::ResponseOverflow);
+                        } else {
+                            return Ok(received);
+                        }
+                    }
+                }
+                Ok(Block::Ack { bn }) => {
+                    if picc_chaining {
+                        Err(Failure::Invalid(ProtocolError::UnexpectedAck))
+                    } else if bn == self.bn {
+                        if pcd_chaining {
+                            // Rules B and 7: the chained block arrived, continue chaining.
+                            self.bn = !self.bn;
+                            errors = 0;
+                            retransmissions = 0;
+                            sent += chunk;
+                            chunk = max_inf.min(command.len() - sent);
+                            pcd_chaining = sent + chunk < command.len();
+                            self.load_i_block(&command[sent..sent + chunk], pcd_chaining);
+                            Ok(Next::IBlock)
+                        } else {
+                            Err(Failure::Invalid(ProtocolError::UnexpectedAck))
+                        }
+                    } else {
+                        // Rule 6: the PICC did not get our last I-block: re-send it.
+                        retransmissions += 1;
+                        self.stats.retransmissions += 1;
+                        if retransmissions > max_retries {
+                            return Err(IsoDepError::RetransmissionLimit);
+                        }
+                        debug!("iso-dep: R(ACK) with other block number, re-sending I-block");
+                        Ok(Next::IBlock)
+                    }
+                }
+                Ok(Block::Nak { .. }) => Err(Failure::Invalid(ProtocolError::UnexpectedNak)),
+                Ok(Block::Deselect) => Err(Failure::Invalid(ProtocolError::UnexpectedDeselect)),
+                Ok(Block::Wtx { wtxm }) => {
+                    wtx += 1;
+                    self.stats.wtx += 1;
+                    if wtx > self.config.max_wtx {
+                        return Err(IsoDepError::TooManyWtx);
+                    }
+                    errors = 0;
+                    // The extended FWT holds for the next block only.
+                    timeout = fwt_from_fwi(self.params.fwi)
+                        .saturating_mul(wtxm as u32)
+                        .min(FWT_MAX)
+                        .saturating_add(self.config.fwt_delta);
+                    Ok(Next::WtxResponse(wtxm))
+                }
+            };
+
+            next = match step {
+                Ok(n) => n,
+                Err(f) => {
+                    match f {
+                        Failure::Transmission(_e) => {
+                            self.stats.transmission_errors += 1;
+                            debug!("iso-dep: transmission error {}", _e);
+                        }
+                        Failure::Invalid(_e) => {
+                            self.stats.invalid_blocks += 1;
+                            debug!("iso-dep: invalid block {}", _e);
+                        }
+                    }
+                    errors += 1;
+                    if errors > max_retries {
+                        return Err(f.into());
+                    }
+                    // Rules 4 and 5.
+                    if picc_chaining {
+                        Next::Ack
+                    } else {
+                        Next::Nak
+                    }
+                }
+            };
+        }
+    }
+
+    /// Sends S(DESELECT) and waits for the PICC's S(DESELECT) response, re-sending it up to
+    /// the retry limit (Rule 8). Afterwards the link is inactive either way.
+    pub fn deselect(&mut self) -> Result<(), IsoDepError> {
+        self.active = false;
+        let mut frame = [0u8; 2];
+        let h = header(&mut frame, PCB_S | S_DESELECT, self.params.cid);
+        let mut last = Failure::Transmission(FrontendError::Timeout);
+        for _ in 0..=self.config.max_retries {
+            self.stats.blocks_sent += 1;
+            match self.fe.transceive(&frame[..h], &mut self.rx[..RX_MAX], self.fwt) {
+                Ok(n) => match parse_block(&self.rx[..n], self.params.cid) {
+                    Ok(Block::Deselect) => {
+                        debug!("iso-dep: deselected");
+                        return Ok(());
+                    }
+                    Ok(_) => last = Failure::Invalid(ProtocolError::UnexpectedDeselect),
+                    Err(e) => last = Failure::Invalid(e),
+                },
+                Err(e) if e.is_transmission_error() => last = Failure::Transmission(e),
+                Err(e) => return Err(IsoDepError::Frontend(e)),
+            }
+        }
+        Err(last.into())
+    }
+}
+
+impl<F: NfcFrontend> RawExchange for IsoDep<F> {
+    type Error = IsoDepError;
+
+    fn exchange(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, IsoDepError> {
+        IsoDep::exchange(self, command, response)
+    }
+
+    fn is_overflow(error: &IsoDepError) -> bool {
+        *error == IsoDepError::ResponseOverflow
+    }
+}
+
+/// ISO 7816-4 APDUs over the block protocol, with `61xx` / `6Cxx` handled.
+impl<F: NfcFrontend> ApduTransport for IsoDep<F> {
+    type Error = ApduError<IsoDepError>;
+
+    fn transceive(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, Self::Error> {
+        iso7816::transceive(self, command, response)
+    }
+}
+
+#[cfg(test)]
+mod tests;
