@@ -26,10 +26,13 @@ enum LinkError {
     Overflow,
 }
 
+/// One scripted exchange: the command expected, and the answer (or link failure).
+type Step = (Vec<u8>, Result<Vec<u8>, LinkError>);
+
 /// A card that expects exactly these commands, in order, and gives these answers.
 #[derive(Default)]
 struct Script {
-    steps: Vec<(Vec<u8>, Result<Vec<u8>, LinkError>)>,
+    steps: Vec<Step>,
     next: usize,
 }
 

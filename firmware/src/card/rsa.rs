@@ -224,9 +224,9 @@ impl<'n> Montgomery<'n> {
         let mut t = [0u32; LIMBS + 2];
         for &bi in b.0.iter().take(len) {
             let mut c = 0u64;
-            for j in 0..len {
-                let s = u64::from(t[j]) + u64::from(a.0[j]) * u64::from(bi) + c;
-                t[j] = s as u32;
+            for (tj, &aj) in t[..len].iter_mut().zip(&a.0[..len]) {
+                let s = u64::from(*tj) + u64::from(aj) * u64::from(bi) + c;
+                *tj = s as u32;
                 c = s >> 32;
             }
             let s = u64::from(t[len]) + c;
