@@ -134,7 +134,7 @@ pub fn build(f: &Fields) -> Message<'_> {
         13 => Message::CertExpiryNotice { expiry },
         14 => Message::VerifiedIdentity(VerifiedIdentity {
             auth_cert: &f.blob,
-            proof: if e[5] % 2 == 0 {
+            proof: if e[5].is_multiple_of(2) {
                 Proof::CardSignature { challenge: f.a32, signature: &f.blob2 }
             } else {
                 Proof::ReaderAttestation { challenge: f.b32, attestation: &f.blob2 }
@@ -142,7 +142,7 @@ pub fn build(f: &Fields) -> Message<'_> {
             method: pick(AuthMethod::ALL, e[0]),
             card_kind: pick(CardKind::ALL, e[1]),
             consents: consents(e),
-            staff_account: if e[6] % 2 == 0 { Some(&f.text) } else { None },
+            staff_account: if e[6].is_multiple_of(2) { Some(&f.text) } else { None },
             registration: f.flag,
             cert_expiry: expiry,
             card_detected_at: f.n64,

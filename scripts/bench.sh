@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Benchmarks, measured side by side in one run on this machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "protocol: frames per second, encode and decode on a secured link (criterion)"
+cargo bench --locked -p shikaku-protocol --bench frames -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
+  | awk '/^frames\//{name=$1; shown=0} /thrpt:/ && !shown {gsub(/\[|\]/,""); u=$5; sub("elem/s", "", u); printf "  %-36s %s %sframes/s\n", name, $4, u; shown=1}'

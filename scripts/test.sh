@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of shikaku: formatting, lints, the MCU build, host tests (unit, property,
+# scenario), the PC/SC rig with real pcscd + vpcd, and a short fuzz run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "no_std build for thumbv7em-none-eabihf"
+cargo build --locked --release -p shikaku-protocol -p shikaku-firmware --target thumbv7em-none-eabihf
+
+step "host tests"
+cargo test --workspace --locked
+
+step "protocol footprint"
+bash scripts/footprint.sh
+
+step "fuzz smoke (${FUZZ_SECONDS:-20}s per target)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash scripts/fuzz.sh --smoke
+
+echo
+echo "all tests passed"
