@@ -7,5 +7,5 @@
 pub mod fmt;
 
 pub mod apdu;
-pub mod nfc;
 pub mod card;
+pub mod nfc;
