@@ -185,3 +185,33 @@ pub mod pairing {
         }
     }
 }
+
+/// Reader attestation for a verified identity the card did not sign (face, 目視): HMAC-SHA256
+/// under a key derived from the pairing key, over the host's challenge, the SHA-256 of the
+/// auth certificate, the method, the staff account and the time. The host, holding the same
+/// pairing key, recomputes it; a device without the key cannot produce it.
+pub fn reader_attestation(
+    pairing: &PairingKey,
+    challenge: &[u8; 32],
+    auth_cert: &[u8],
+    method: u8,
+    staff_account: Option<&str>,
+    verified_at: u64,
+) -> [u8; 32] {
+    use sha2::Digest;
+    let mut key = [0u8; 32];
+    hkdf_expand(&pairing.0, b"", b"shikaku reader attestation v1", &mut key);
+    let mut mac = match <HmacSha256 as Mac>::new_from_slice(&key) {
+        Ok(m) => m,
+        Err(_) => return [0; 32],
+    };
+    key.zeroize();
+    mac.update(challenge);
+    mac.update(&Sha256::digest(auth_cert));
+    mac.update(&[method]);
+    let staff = staff_account.unwrap_or("").as_bytes();
+    mac.update(&[staff.len() as u8]);
+    mac.update(staff);
+    mac.update(&verified_at.to_le_bytes());
+    mac.finalize().into_bytes().into()
+}

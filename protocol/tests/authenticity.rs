@@ -187,3 +187,22 @@ fn only_hello_and_pairing_pass_unauthenticated() {
     // Firmware refuses a passcode hash that did not come over a secured link.
     assert_eq!(decode_err(&mut reader, &buf[..n]), Error::Unauthenticated);
 }
+
+#[test]
+fn reader_attestation_binds_challenge_certificate_method_staff_and_time() {
+    use shikaku_protocol::auth::reader_attestation;
+    let k = PairingKey([4; 32]);
+    let base = reader_attestation(&k, &[1; 32], b"cert", 3, Some("staff-01"), 100);
+    assert_eq!(base, reader_attestation(&k, &[1; 32], b"cert", 3, Some("staff-01"), 100));
+    for other in [
+        reader_attestation(&PairingKey([5; 32]), &[1; 32], b"cert", 3, Some("staff-01"), 100),
+        reader_attestation(&k, &[2; 32], b"cert", 3, Some("staff-01"), 100),
+        reader_attestation(&k, &[1; 32], b"cerT", 3, Some("staff-01"), 100),
+        reader_attestation(&k, &[1; 32], b"cert", 1, Some("staff-01"), 100),
+        reader_attestation(&k, &[1; 32], b"cert", 3, Some("staff-02"), 100),
+        reader_attestation(&k, &[1; 32], b"cert", 3, None, 100),
+        reader_attestation(&k, &[1; 32], b"cert", 3, Some("staff-01"), 101),
+    ] {
+        assert_ne!(base, other);
+    }
+}

@@ -139,6 +139,11 @@ pub enum Message<'a> {
         challenge: [u8; 32],
     },
     DiagnosticsRequest,
+    /// Answer to `CertificateRead`: whether the card is registered for insurance use; when it
+    /// is not, the reader offers 初回登録 after the holder is confirmed.
+    RegistrationStatus {
+        registered: bool,
+    },
 
     // ---- both ----
     Ack {
@@ -173,6 +178,7 @@ pub mod msg_type {
     pub const CERT_EXPIRY_NOTICE: u8 = 0x0E;
     pub const VERIFIED_IDENTITY: u8 = 0x0F;
     pub const DIAGNOSTICS_REPORT: u8 = 0x10;
+    pub const CERTIFICATE_READ: u8 = 0x11;
 
     pub const HOST_HELLO: u8 = 0x40;
     pub const PAIR_REQUEST: u8 = 0x41;
@@ -182,6 +188,7 @@ pub mod msg_type {
     pub const PASSCODE_REVOKE: u8 = 0x45;
     pub const HOST_CHALLENGE: u8 = 0x46;
     pub const DIAGNOSTICS_REQUEST: u8 = 0x47;
+    pub const REGISTRATION_STATUS: u8 = 0x48;
 
     pub const ACK: u8 = 0x80;
     pub const ERROR: u8 = 0x81;
@@ -217,6 +224,8 @@ impl<'a> Message<'a> {
             Message::CertExpiryNotice { .. } => CERT_EXPIRY_NOTICE,
             Message::VerifiedIdentity(_) => VERIFIED_IDENTITY,
             Message::DiagnosticsReport { .. } => DIAGNOSTICS_REPORT,
+            Message::CertificateRead { .. } => CERTIFICATE_READ,
+            Message::RegistrationStatus { .. } => REGISTRATION_STATUS,
             Message::HostHello { .. } => HOST_HELLO,
             Message::PairRequest { .. } => PAIR_REQUEST,
             Message::PairConfirm { .. } => PAIR_CONFIRM,
@@ -342,6 +351,8 @@ impl<'a> Message<'a> {
                 w.u32(frames_rx)?;
                 w.u32(frames_rejected)
             }
+            Message::CertificateRead { auth_cert } => w.blob(auth_cert),
+            Message::RegistrationStatus { registered } => w.bool(registered),
             Message::HostHello { driver_version, nonce } => {
                 w.text(driver_version)?;
                 w.bytes(&nonce)
@@ -473,6 +484,8 @@ impl<'a> Message<'a> {
             PASSCODE_REVOKE => Message::PasscodeRevoke { account: r.text()? },
             HOST_CHALLENGE => Message::HostChallenge { challenge: r.array()? },
             DIAGNOSTICS_REQUEST => Message::DiagnosticsRequest,
+            CERTIFICATE_READ => Message::CertificateRead { auth_cert: r.blob()? },
+            REGISTRATION_STATUS => Message::RegistrationStatus { registered: r.bool()? },
             ACK => Message::Ack { session: r.u32()?, seq: r.u32()? },
             ERROR => Message::Error {
                 code: ErrorCode(r.u16()?),

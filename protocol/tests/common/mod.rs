@@ -25,7 +25,7 @@ pub struct Fields {
     pub e: [u8; 8],
 }
 
-pub const MESSAGE_TYPES: usize = 27;
+pub const MESSAGE_TYPES: usize = 29;
 
 fn text() -> impl Strategy<Value = String> {
     // Includes characters outside JIS X 0208 (髙, 﨑) and multi-byte UTF-8; at most 255 bytes.
@@ -166,6 +166,8 @@ pub fn build(f: &Fields) -> Message<'_> {
         23 => Message::DiagnosticsRequest,
         24 => Message::Ack { session: f.n32, seq: f.n32.rotate_left(7) },
         25 => Message::Error { code: ErrorCode(f.n16), remedy: pick(Remedy::ALL, e[0]), detail: &f.text },
-        _ => Message::Cancel { reason: pick(CancelReason::ALL, e[0]) },
+        26 => Message::Cancel { reason: pick(CancelReason::ALL, e[0]) },
+        27 => Message::CertificateRead { auth_cert: &f.blob },
+        _ => Message::RegistrationStatus { registered: f.flag },
     }
 }
