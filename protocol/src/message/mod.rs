@@ -100,6 +100,11 @@ pub enum Message<'a> {
         expiry: CertExpiry,
     },
     VerifiedIdentity(VerifiedIdentity<'a>),
+    /// The auth certificate (no personal data), read before the holder is confirmed, so the
+    /// host can ask the eligibility system early, e.g. whether 初回登録 is needed.
+    CertificateRead {
+        auth_cert: &'a [u8],
+    },
     DiagnosticsReport {
         uptime_s: u32,
         nfc: SelfTest,
