@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
         let mut deframer: Deframer<MAX_FRAME> = Deframer::new();
         g.bench_function(format!("decode/{name}"), |b| {
             b.iter(|| {
-                if i % frames.len() == 0 {
+                if i.is_multiple_of(frames.len()) {
                     host = secured().1;
                 }
                 let f = &frames[i % frames.len()];
