@@ -393,8 +393,42 @@ fn text_applet_with_pin() {
     assert_eq!(b.name, "黒桐　幹也");
     assert_eq!(b.date_of_birth, Date::new(1980, 2, 17).unwrap());
     assert_eq!(b.sex, Sex::Male);
-    let n = text.read_my_number_sensitive().unwrap();
+    let n = text.read_my_number_sensitive(None).unwrap();
     assert_eq!(n.expose_sensitive_digits(), b"537686677188");
+    card.done();
+}
+
+#[test]
+fn text_applet_checks_what_it_reads_against_its_signed_records() {
+    let cv = fixture!("text-0004.bin");
+    let integrity = fixture!("text-0003.bin");
+    let applet_key = fixture!("text-0007.bin");
+    let number = fixture!("text-0001-physical.bin");
+    let mut wrong_number = number.to_vec();
+    wrong_number[5] = b'0';
+    let mut card = Script::default()
+        .expect_sw(&SELECT_TEXT, 0x9000)
+        .read_ef(0x0004, cv, cv.len())
+        .read_ef(0x0003, integrity, integrity.len())
+        .read_ef(0x0007, applet_key, applet_key.len())
+        .read_ef(0x0001, number, number.len())
+        .read_ef(0x0001, &wrong_number, number.len());
+    let mut io = CardIo::new(&mut card);
+    let mut text = TextAp::select(&mut io).unwrap();
+    let mut cv_buf = [0u8; 1024];
+    let mut integrity_buf = [0u8; 512];
+    let mut key_buf = [0u8; 1024];
+    let cert = text.read_cv_cert(&mut cv_buf).unwrap();
+    let record = text.read_integrity_record(&mut integrity_buf).unwrap();
+    record.verify(&cert.public_key).unwrap();
+    let key = text.read_applet_key_record(&mut key_buf).unwrap();
+    key.verify(&cert.public_key).unwrap();
+    let n = text.read_my_number_sensitive(Some(&record)).unwrap();
+    assert_eq!(n.expose_sensitive_digits(), b"537686677188");
+    assert_eq!(
+        text.read_my_number_sensitive(Some(&record)).err(),
+        Some(CardError::Verify(VerifyError::DigestMismatch))
+    );
     card.done();
 }
 

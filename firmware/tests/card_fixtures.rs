@@ -3,8 +3,8 @@
 
 use shikaku_firmware::card::cv_cert::{self, CvCertificate};
 use shikaku_firmware::card::der::{self, Certificate};
-use shikaku_firmware::card::surface_ap::{CardFace, Jp2Header};
-use shikaku_firmware::card::text_ap::{BasicFour, MyNumber, Sex};
+use shikaku_firmware::card::surface_ap::{AgeRecord, CardFace, Jp2Header};
+use shikaku_firmware::card::text_ap::{AppletKeyRecord, BasicFour, IntegrityRecord, MyNumber, Sex};
 use shikaku_firmware::card::{tlv, Date, DateTime, ParseError, RsaPublicKey, VerifyError};
 
 macro_rules! fixture {
@@ -81,7 +81,55 @@ fn my_number_with_filler() {
     assert_eq!(MyNumber::parse(&bad).err(), Some(ParseError::InvalidValue { tag: 0xFF10 }));
 }
 
+#[test]
+fn text_integrity_record_covers_my_number_and_basic_four() {
+    let record = IntegrityRecord::parse(fixture!("text-0003.bin")).unwrap();
+    let text_key = CvCertificate::parse(TEXT_CV).unwrap().public_key;
+    record.verify(&text_key).unwrap();
+    // The 個人番号 hash covers the file as stored, filler included.
+    let number = fixture!("text-0001-physical.bin");
+    record.check_my_number_file(number).unwrap();
+    assert_eq!(record.check_my_number_file(&number[..15]), Err(VerifyError::DigestMismatch));
+    record.check_basic_four(fixture!("text-0002.bin")).unwrap();
+    let mut other = fixture!("text-0002.bin").to_vec();
+    other[0x20 + 10] ^= 0x01; // one byte of the address
+    assert_eq!(record.check_basic_four(&other), Err(VerifyError::DigestMismatch));
+    // Signed by the text applet, not the surface one; tampering shows.
+    assert_eq!(record.verify(&surface_issuer_key()), Err(VerifyError::BadSignature));
+    let mut bytes = fixture!("text-0003.bin").to_vec();
+    bytes[20] ^= 0x01;
+    let tampered = IntegrityRecord::parse(&bytes).unwrap();
+    assert_eq!(tampered.verify(&text_key), Err(VerifyError::BadSignature));
+}
+
+#[test]
+fn text_applet_key_record() {
+    let record = AppletKeyRecord::parse(fixture!("text-0007.bin")).unwrap();
+    assert_eq!(record.applet_key.bits(), 2048);
+    let text_key = CvCertificate::parse(TEXT_CV).unwrap().public_key;
+    record.verify(&text_key).unwrap();
+    assert_eq!(record.verify(&record.applet_key), Err(VerifyError::BadSignature));
+    let mut bytes = fixture!("text-0007.bin").to_vec();
+    bytes[100] ^= 0x01; // inside the key
+    let tampered = AppletKeyRecord::parse(&bytes).unwrap();
+    assert_eq!(tampered.verify(&text_key), Err(VerifyError::BadSignature));
+}
+
 // ---------------------------------------------------------------- surface applet
+
+#[test]
+fn age_record() {
+    let record = AgeRecord::parse(fixture!("surface-0001.bin")).unwrap();
+    assert_eq!(record.date_of_birth, date(1980, 2, 17));
+    record.verify(&surface_issuer_key()).unwrap();
+    assert_eq!(record.verify(&record.card_key), Err(VerifyError::BadSignature));
+    // The same card key as in the card face.
+    let face = CardFace::parse(SURFACE_FACE).unwrap();
+    assert_eq!(record.card_key, face.card_key);
+    let mut bytes = fixture!("surface-0001.bin").to_vec();
+    bytes[10] ^= 0x01; // DOB digit
+    assert!(AgeRecord::parse(&bytes).map(|r| r.verify(&surface_issuer_key())).map_or(true, |v| v.is_err()));
+}
 
 #[test]
 fn card_face_fields() {

@@ -8,8 +8,8 @@ use shikaku_firmware::card::cv_cert::CvCertificate;
 use shikaku_firmware::card::der::{self, Certificate};
 use shikaku_firmware::card::io::{CardIo, Sizing};
 use shikaku_firmware::card::jpki::Jpki;
-use shikaku_firmware::card::surface_ap::{CardFace, Jp2Header};
-use shikaku_firmware::card::text_ap::{BasicFour, MyNumber};
+use shikaku_firmware::card::surface_ap::{AgeRecord, CardFace, Jp2Header};
+use shikaku_firmware::card::text_ap::{AppletKeyRecord, BasicFour, IntegrityRecord, MyNumber};
 use shikaku_firmware::card::{tlv, Date, DateTime, Pin4, RsaPublicKey};
 
 macro_rules! fixture {
@@ -23,7 +23,10 @@ macro_rules! fixture {
     }};
 }
 
-const FIXTURES: [&[u8]; 10] = [
+const FIXTURES: [&[u8]; 13] = [
+    fixture!("surface-0001.bin"),
+    fixture!("text-0003.bin"),
+    fixture!("text-0007.bin"),
     fixture!("surface-0002.bin"),
     fixture!("surface-0004.bin"),
     fixture!("text-0001-physical.bin"),
@@ -56,6 +59,16 @@ fn parse_everything(bytes: &[u8]) {
         let _ = Jp2Header::parse(face.photo_jp2);
     }
     let _ = Jp2Header::parse(bytes);
+    if let Ok(r) = AgeRecord::parse(bytes) {
+        let _ = r.verify(&r.card_key);
+    }
+    if let Ok(r) = IntegrityRecord::parse(bytes) {
+        let _ = r.check_basic_four(bytes);
+        let _ = r.check_my_number_file(bytes);
+    }
+    if let Ok(r) = AppletKeyRecord::parse(bytes) {
+        let _ = r.verify(&r.applet_key);
+    }
     if let Ok(key) = RsaPublicKey::parse_card_encoding(bytes) {
         let _ = key.verify_sha256(b"m", &[0x01; 256]);
     }

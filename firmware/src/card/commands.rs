@@ -48,10 +48,12 @@ pub mod ef {
         pub const MY_NUMBER: u16 = 0x0001;
         /// 基本4情報: name, address, date of birth, sex.
         pub const BASIC_FOUR: u16 = 0x0002;
-        /// Hashes and signature over the records.
+        /// Hashes of `0001` and `0002` and a signature over them.
         pub const SIGNATURE: u16 = 0x0003;
         /// This applet's CV certificate.
         pub const CV_CERT: u16 = 0x0004;
+        /// This applet's own (challenge) public key, signed by the CV certificate's key.
+        pub const APPLET_KEY: u16 = 0x0007;
         /// PIN: 4 digits, 3 tries.
         pub const PIN: u16 = 0x0011;
         /// 照合番号A.

@@ -29,6 +29,16 @@ pub enum Sizing {
     UntilEnd,
 }
 
+/// Which key COMPUTE DIGITAL SIGNATURE uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SigningKey {
+    /// The key EF selected before (JPKI `0017` / `001A`): `P2 = 80`, needs its PIN.
+    SelectedKeyEf,
+    /// The text / surface applet's own key: `P2 = 00`, no PIN (chip genuineness).
+    AppletKey,
+}
+
 /// Card operations over a borrowed transport.
 pub struct CardIo<'t, T> {
     transport: &'t mut T,
@@ -112,9 +122,16 @@ impl<'t, T: ApduTransport> CardIo<'t, T> {
             return Err(CardError::UnexpectedResponseLength { len });
         }
         let capacity = out.len();
-        let dst = out.get_mut(..len).ok_or(CardError::BufferTooSmall { capacity })?;
-        dst.copy_from_slice(&response[..len]);
-        Ok(len)
+        let copied = match out.get_mut(..len) {
+            Some(dst) => {
+                dst.copy_from_slice(&response[..len]);
+                Ok(len)
+            }
+            None => Err(CardError::BufferTooSmall { capacity }),
+        };
+        // Names, addresses and the 個人番号 pass through here: leave no copy on the stack.
+        wipe(&mut response);
+        copied
     }
 
     /// Reads the current EF from offset 0 into `out` in 256-byte steps; answers the length.
@@ -138,19 +155,15 @@ impl<'t, T: ApduTransport> CardIo<'t, T> {
             if want == 0 {
                 break;
             }
-            let mut chunk = [0u8; 256];
-            let n = match self.read_binary(filled, want, &mut chunk) {
+            let n = match self.read_binary(filled, want, &mut out[filled..]) {
                 Ok(n) => n,
                 Err(CardError::WrongOffset) if filled > 0 => break,
+                Err(CardError::BufferTooSmall { .. }) => return Err(CardError::BufferTooSmall { capacity }),
                 Err(e) => return Err(e),
             };
             if n == 0 {
                 break;
             }
-            if filled + n > capacity {
-                return Err(CardError::BufferTooSmall { capacity });
-            }
-            out[filled..filled + n].copy_from_slice(&chunk[..n]);
             filled += n;
             if total.is_none() && sizing == Sizing::Tlv {
                 match tlv::encoded_len(&out[..filled]) {
@@ -262,18 +275,17 @@ impl<'t, T: ApduTransport> CardIo<'t, T> {
         }
     }
 
-    /// COMPUTE DIGITAL SIGNATURE over `digest_info` with the current key: `p2` `0x80` for the
-    /// selected JPKI key, `0x00` for the applet's own key. The answer must be 256 bytes.
+    /// COMPUTE DIGITAL SIGNATURE over `digest_info` with `key`. The answer must be 256 bytes.
     pub fn compute_signature(
         &mut self,
-        p2: u8,
+        key: SigningKey,
         digest_info: &[u8],
         signature: &mut [u8; SIGNATURE_LEN],
     ) -> CardResult<(), T::Error> {
         let mut cmd = [0u8; 6 + commands::MAX_SHORT_DATA];
-        let n = match p2 {
-            0x80 => commands::compute_signature(digest_info, &mut cmd)?,
-            _ => commands::compute_signature_applet_key(digest_info, &mut cmd)?,
+        let n = match key {
+            SigningKey::SelectedKeyEf => commands::compute_signature(digest_info, &mut cmd)?,
+            SigningKey::AppletKey => commands::compute_signature_applet_key(digest_info, &mut cmd)?,
         };
         let mut response = [0u8; RESPONSE_CAPACITY];
         let len = self.exchange_ok(&cmd[..n], &mut response)?;

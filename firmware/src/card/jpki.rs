@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::apdu::ApduTransport;
 
 use super::commands::{aid, ef, sha256_digest_info};
-use super::io::{CardIo, CardResult, Sizing, SIGNATURE_LEN};
+use super::io::{CardIo, CardResult, SigningKey, Sizing, SIGNATURE_LEN};
 use super::secret::{LastTryConfirmation, Pin4, PinStatus};
 
 /// Largest certificate the reader accepts (the auth certificate is ~1.6 KB).
@@ -110,7 +110,7 @@ impl<'c, 't, T: ApduTransport> Jpki<'c, 't, T> {
         signature: &mut [u8; SIGNATURE_LEN],
     ) -> CardResult<(), T::Error> {
         self.io.select_ef(ef::jpki::AUTH_KEY)?;
-        self.io.compute_signature(0x80, &sha256_digest_info(hash), signature)
+        self.io.compute_signature(SigningKey::SelectedKeyEf, &sha256_digest_info(hash), signature)
     }
 }
 

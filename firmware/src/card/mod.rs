@@ -103,6 +103,9 @@ pub enum VerifyError {
     /// The signature does not match the data under this key.
     #[error("signature invalid")]
     BadSignature,
+    /// Data does not match the hash a signed record holds for it.
+    #[error("data does not match its signed hash")]
+    DigestMismatch,
     /// A certificate names a signature algorithm other than sha256WithRSAEncryption.
     #[error("unsupported signature algorithm")]
     UnsupportedAlgorithm,
@@ -207,6 +210,7 @@ impl<E> CardError<E> {
             Self::Locked => {
                 "PIN locked: the holder must reset it at the municipal office; use face or visual check now"
             }
+            Self::WrongPin { tries_left: 0 } => "wrong PIN and no try left: locked, the holder must reset it at the municipal office; use face or visual check now",
             Self::WrongPin { .. } => "wrong PIN: ask the holder to retry, or use face or visual check",
             Self::LastTryNotConfirmed => {
                 "one PIN try left: confirm with the holder before the last try, or use face or visual check"

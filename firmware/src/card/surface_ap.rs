@@ -31,7 +31,7 @@ use crate::apdu::ApduTransport;
 use super::commands::{aid, ef, sha256_digest_info};
 use super::cv_cert::CvCertificate;
 use super::date::Date;
-use super::io::{CardIo, CardResult, Sizing, SIGNATURE_LEN};
+use super::io::{CardIo, CardResult, SigningKey, Sizing, SIGNATURE_LEN};
 use super::rsa::RsaPublicKey;
 use super::secret::{CollationB, LastTryConfirmation, PinStatus};
 use super::text_ap::{check_offsets, next, Sex};
@@ -48,6 +48,10 @@ const TAG_PHOTO: u16 = 0xDF27;
 const TAG_SIGNATURE: u16 = 0xDF28;
 const TAG_EXPIRY: u16 = 0xDF29;
 const TAG_SECURITY_CODE_IMAGE: u16 = 0xDF2A;
+const TAG_AGE: u16 = 0xFF10;
+const TAG_AGE_DOB: u16 = 0xDF11;
+const TAG_AGE_CARD_KEY: u16 = 0xDF12;
+const TAG_AGE_SIGNATURE: u16 = 0xDF13;
 
 /// Buffer size that holds a card face record.
 pub const CARD_FACE_MAX_LEN: usize = 8192;
@@ -143,6 +147,46 @@ impl fmt::Debug for CardFace<'_> {
     }
 }
 
+/// The age record (EF `0001`, opened by the era DOB `YYMMDD` alone), from `surface-0001.bin`:
+/// `FF10 { DF11 DOB YYYYMMDD, DF12 card key, DF13 signature }`, DF13 being PKCS#1 v1.5
+/// sha256WithRSA over DF11..DF12 as encoded, by the applet's CV certificate key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AgeRecord<'a> {
+    pub date_of_birth: Date,
+    pub card_key: RsaPublicKey<'a>,
+    /// DF11 and DF12 as encoded.
+    pub signed: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+impl<'a> AgeRecord<'a> {
+    /// Parses EF `0001`; filler after it is ignored.
+    pub fn parse(file: &'a [u8]) -> Result<Self, ParseError> {
+        let (record, _filler) = tlv::expect(file, TAG_AGE)?;
+        let mut body = record.value;
+        let start = body;
+        let dob = next(&mut body, TAG_AGE_DOB)?;
+        let key = next(&mut body, TAG_AGE_CARD_KEY)?;
+        let signed = &start[..start.len() - body.len()];
+        let signature = next(&mut body, TAG_AGE_SIGNATURE)?.value;
+        if !body.is_empty() {
+            return Err(ParseError::TrailingData);
+        }
+        Ok(Self {
+            date_of_birth: Date::parse_yyyymmdd(dob.value)?,
+            card_key: RsaPublicKey::parse_card_encoding(key.value)?,
+            signed,
+            signature,
+        })
+    }
+
+    /// Checks DF13 with the applet's CV certificate key.
+    pub fn verify(&self, issuer_key: &RsaPublicKey<'_>) -> Result<(), VerifyError> {
+        issuer_key.verify_sha256(self.signed, self.signature)
+    }
+}
+
 /// What the JPEG 2000 header says about the face photo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -213,7 +257,7 @@ pub fn prove_genuine<T: ApduTransport>(
     signature: &mut [u8; SIGNATURE_LEN],
 ) -> CardResult<(), T::Error> {
     let hash: [u8; 32] = Sha256::digest(challenge).into();
-    io.compute_signature(0x00, &sha256_digest_info(&hash), signature)?;
+    io.compute_signature(SigningKey::AppletKey, &sha256_digest_info(&hash), signature)?;
     applet_key.verify_sha256_digest_info(&hash, signature)?;
     Ok(())
 }

@@ -12,6 +12,8 @@
 
 use core::fmt;
 
+use sha2::{Digest, Sha256};
+
 use crate::apdu::ApduTransport;
 
 use super::commands::{aid, ef};
@@ -20,7 +22,7 @@ use super::date::Date;
 use super::io::{CardIo, CardResult, Sizing, SIGNATURE_LEN};
 use super::rsa::RsaPublicKey;
 use super::secret::{wipe, CollationB, LastTryConfirmation, Pin4, PinStatus};
-use super::{tlv, ParseError};
+use super::{tlv, ParseError, VerifyError};
 
 const TAG_BASIC_FOUR: u16 = 0xFF20;
 const TAG_OFFSETS: u16 = 0xDF21;
@@ -29,6 +31,13 @@ const TAG_ADDRESS: u16 = 0xDF23;
 const TAG_DOB: u16 = 0xDF24;
 const TAG_SEX: u16 = 0xDF25;
 const TAG_MY_NUMBER: u16 = 0xFF10;
+const TAG_INTEGRITY: u16 = 0xFF30;
+const TAG_MY_NUMBER_HASH: u16 = 0xDF31;
+const TAG_BASIC_FOUR_HASH: u16 = 0xDF32;
+const TAG_INTEGRITY_SIGNATURE: u16 = 0xDF33;
+const TAG_APPLET_KEY_RECORD: u16 = 0xFF50;
+const TAG_APPLET_KEY: u16 = 0xDF51;
+const TAG_APPLET_KEY_SIGNATURE: u16 = 0xDF52;
 
 /// Buffer size that holds any 基本4情報 record (name and address are bounded by the card).
 pub const BASIC_FOUR_MAX_LEN: usize = 1024;
@@ -179,6 +188,104 @@ impl fmt::Debug for MyNumber {
     }
 }
 
+fn hash32(t: tlv::Tlv<'_>) -> Result<&[u8; 32], ParseError> {
+    t.value.try_into().map_err(|_| ParseError::BadFieldLength { tag: t.tag, len: t.value.len() })
+}
+
+/// The integrity record (EF `0003`), from the bytes of `text-0003.bin`:
+///
+/// ```text
+/// FF30 <len>
+///   DF31 20  SHA-256 of EF 0001 as stored (個人番号 TLV and its filler)
+///   DF32 20  SHA-256 of the 基本4情報 elements DF22..DF25 as encoded (FF20 header and DF21
+///            offsets excluded)
+///   DF33 82 0100  PKCS#1 v1.5 sha256WithRSA over DF31..DF32 as encoded, by this applet's CV
+///            certificate key (EF 0004)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct IntegrityRecord<'a> {
+    pub my_number_hash: &'a [u8; 32],
+    pub basic_four_hash: &'a [u8; 32],
+    /// DF31 and DF32 as encoded: what the signature covers.
+    pub signed: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+impl<'a> IntegrityRecord<'a> {
+    /// Parses EF `0003`; filler after it is ignored.
+    pub fn parse(file: &'a [u8]) -> Result<Self, ParseError> {
+        let (record, _filler) = tlv::expect(file, TAG_INTEGRITY)?;
+        let mut body = record.value;
+        let start = body;
+        let my_number_hash = hash32(next(&mut body, TAG_MY_NUMBER_HASH)?)?;
+        let basic_four_hash = hash32(next(&mut body, TAG_BASIC_FOUR_HASH)?)?;
+        let signed = &start[..start.len() - body.len()];
+        let signature = next(&mut body, TAG_INTEGRITY_SIGNATURE)?.value;
+        if !body.is_empty() {
+            return Err(ParseError::TrailingData);
+        }
+        Ok(Self { my_number_hash, basic_four_hash, signed, signature })
+    }
+
+    /// Checks DF33 with the applet's CV certificate key.
+    pub fn verify(&self, issuer_key: &RsaPublicKey<'_>) -> Result<(), VerifyError> {
+        issuer_key.verify_sha256(self.signed, self.signature)
+    }
+
+    /// Checks a 基本4情報 file (EF `0002`) against DF32.
+    pub fn check_basic_four(&self, file: &[u8]) -> Result<(), VerifyError> {
+        let (record, _filler) = tlv::expect(file, TAG_BASIC_FOUR)?;
+        let mut elements = record.value;
+        next(&mut elements, TAG_OFFSETS)?;
+        digest_matches(elements, self.basic_four_hash)
+    }
+
+    /// Checks the 個人番号 file (EF `0001`, as read: filler included) against DF31.
+    pub fn check_my_number_file(&self, file: &[u8]) -> Result<(), VerifyError> {
+        digest_matches(file, self.my_number_hash)
+    }
+}
+
+fn digest_matches(data: &[u8], expected: &[u8; 32]) -> Result<(), VerifyError> {
+    if Sha256::digest(data).as_slice() == expected {
+        Ok(())
+    } else {
+        Err(VerifyError::DigestMismatch)
+    }
+}
+
+/// The applet's own public key (EF `0007`, `text-0007.bin`): `FF50 { DF51 <90/91 key>,
+/// DF52 <signature> }`, DF52 being PKCS#1 v1.5 sha256WithRSA over DF51 as encoded, by this
+/// applet's CV certificate key. The key checks the genuineness challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AppletKeyRecord<'a> {
+    pub applet_key: RsaPublicKey<'a>,
+    /// DF51 as encoded.
+    pub signed: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+impl<'a> AppletKeyRecord<'a> {
+    /// Parses EF `0007`; filler after it is ignored.
+    pub fn parse(file: &'a [u8]) -> Result<Self, ParseError> {
+        let (record, _filler) = tlv::expect(file, TAG_APPLET_KEY_RECORD)?;
+        let mut body = record.value;
+        let key = next(&mut body, TAG_APPLET_KEY)?;
+        let signature = next(&mut body, TAG_APPLET_KEY_SIGNATURE)?.value;
+        if !body.is_empty() {
+            return Err(ParseError::TrailingData);
+        }
+        Ok(Self { applet_key: RsaPublicKey::parse_card_encoding(key.value)?, signed: key.raw, signature })
+    }
+
+    /// Checks DF52 with the applet's CV certificate key.
+    pub fn verify(&self, issuer_key: &RsaPublicKey<'_>) -> Result<(), VerifyError> {
+        issuer_key.verify_sha256(self.signed, self.signature)
+    }
+}
+
 /// The 券面事項入力補助 applet, selected.
 pub struct TextAp<'c, 't, T> {
     io: &'c mut CardIo<'t, T>,
@@ -221,16 +328,40 @@ impl<'c, 't, T: ApduTransport> TextAp<'c, 't, T> {
         Ok(BasicFour::parse(file)?)
     }
 
-    /// **SENSITIVE**: reads the 個人番号 (EF `0001`). The read buffer is wiped before
-    /// returning; only the [`MyNumber`] holds the digits.
-    pub fn read_my_number_sensitive(&mut self) -> CardResult<MyNumber, T::Error> {
-        let mut buf = [0u8; 32];
-        let result = self
-            .io
-            .read_file(ef::text::MY_NUMBER, &mut buf, Sizing::Tlv)
-            .and_then(|file| Ok(MyNumber::parse(file)?));
+    /// **SENSITIVE**: reads the 個人番号 (EF `0001`), checking it against the integrity record
+    /// first when one is given. The read buffer is wiped before returning; only the
+    /// [`MyNumber`] holds the digits.
+    pub fn read_my_number_sensitive(
+        &mut self,
+        integrity: Option<&IntegrityRecord<'_>>,
+    ) -> CardResult<MyNumber, T::Error> {
+        let mut buf = [0u8; 64];
+        let result = self.io.read_file(ef::text::MY_NUMBER, &mut buf, Sizing::UntilEnd).and_then(|file| {
+            if let Some(integrity) = integrity {
+                integrity.check_my_number_file(file)?;
+            }
+            Ok(MyNumber::parse(file)?)
+        });
         wipe(&mut buf);
         result
+    }
+
+    /// The integrity record (EF `0003`) into `buf`.
+    pub fn read_integrity_record<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+    ) -> CardResult<IntegrityRecord<'b>, T::Error> {
+        let file = self.io.read_file(ef::text::SIGNATURE, buf, Sizing::Tlv)?;
+        Ok(IntegrityRecord::parse(file)?)
+    }
+
+    /// The applet's own key record (EF `0007`) into `buf`.
+    pub fn read_applet_key_record<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+    ) -> CardResult<AppletKeyRecord<'b>, T::Error> {
+        let file = self.io.read_file(ef::text::APPLET_KEY, buf, Sizing::Tlv)?;
+        Ok(AppletKeyRecord::parse(file)?)
     }
 
     /// This applet's CV certificate (EF `0004`) into `buf`.
@@ -240,7 +371,7 @@ impl<'c, 't, T: ApduTransport> TextAp<'c, 't, T> {
     }
 
     /// Has the applet sign `challenge` with its own key (no PIN) and checks the signature with
-    /// `applet_key`: see [`surface_ap::prove_genuine`](super::surface_ap::prove_genuine).
+    /// `applet_key` ([`AppletKeyRecord::applet_key`] of a verified record): see [`surface_ap::prove_genuine`](super::surface_ap::prove_genuine).
     pub fn prove_genuine(
         &mut self,
         challenge: &[u8],
