@@ -78,7 +78,7 @@ impl AtrChoice {
             "contact" => Ok(AtrChoice::Contact),
             hex => {
                 let clean: String = hex.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-                if clean.len() < 4 || clean.len() % 2 != 0 {
+                if clean.len() < 4 || !clean.len().is_multiple_of(2) {
                     return Err(format!("bad ATR {hex:?}: contactless, contact or hex bytes"));
                 }
                 (0..clean.len())
