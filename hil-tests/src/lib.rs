@@ -16,3 +16,4 @@ pub trait SmartCard {
     fn process_apdu(&mut self, command: &[u8]) -> Vec<u8>;
 }
 pub mod vcard;
+pub mod sim_frontend;
