@@ -21,6 +21,7 @@ mod error;
 pub mod frame;
 pub mod link;
 pub mod message;
+pub mod passcode;
 pub mod reliable;
 
 pub use codec::MAX_TEXT;

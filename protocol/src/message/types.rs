@@ -46,6 +46,8 @@ wire_enum! {
         Pin = 2,
         /// 目視: staff compared the card photo with the patient.
         Visual = 3,
+        /// iPhone: the holder confirmed on the phone itself, which then signed.
+        OnDevice = 4,
     }
 }
 
@@ -72,7 +74,7 @@ impl AuthModes {
         self.0
     }
     pub fn from_bits(v: u8) -> Result<Self, FieldError> {
-        if v & !0b111 != 0 {
+        if v & !0b1111 != 0 {
             return Err(FieldError::Value { field: "auth_modes", value: v });
         }
         Ok(Self(v))
