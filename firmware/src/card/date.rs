@@ -84,6 +84,15 @@ impl Date {
         Self::new(year, month, day)
     }
 
+    /// The same day `months` months later, clamped to the end of a shorter month
+    /// (2030-11-30 + 3 months = 2031-02-28).
+    pub fn add_months(&self, months: u16) -> Self {
+        let index = u32::from(self.month - 1) + u32::from(months);
+        let year = self.year.saturating_add((index / 12) as u16);
+        let month = (index % 12) as u8 + 1;
+        Self { year, month, day: self.day.min(days_in_month(year, month)) }
+    }
+
     /// The era this date falls in and the year within it (元年 = 1); `None` before Meiji.
     pub fn japanese_era(&self) -> Option<(Era, u16)> {
         ERAS.iter().find(|(_, start)| self >= start).map(|(era, start)| (*era, self.year - start.year + 1))
@@ -105,6 +114,11 @@ impl Date {
 }
 
 impl DateTime {
+    /// The same time of day `months` months later (see [`Date::add_months`]).
+    pub fn add_months(&self, months: u16) -> Self {
+        Self { date: self.date.add_months(months), ..*self }
+    }
+
     /// Parses an ASN.1 UTCTime `YYMMDDhhmm[ss]Z` (years 50..99 are 19xx, per RFC 5280).
     pub fn parse_utc_time(s: &[u8]) -> Result<Self, ParseError> {
         let (body, z) = s.split_at(s.len().saturating_sub(1));
@@ -158,6 +172,16 @@ mod tests {
         assert!(DateTime::parse_utc_time(b"").is_err());
         let g = DateTime::parse_generalized_time(b"20500101000000Z").unwrap();
         assert_eq!(g.date.year, 2050);
+    }
+
+    #[test]
+    fn adding_months() {
+        let d = Date::new(2030, 11, 30).unwrap();
+        assert_eq!(d.add_months(3), Date::new(2031, 2, 28).unwrap());
+        assert_eq!(Date::new(2031, 11, 30).unwrap().add_months(3), Date::new(2032, 2, 29).unwrap());
+        assert_eq!(Date::new(2030, 2, 17).unwrap().add_months(3), Date::new(2030, 5, 17).unwrap());
+        assert_eq!(Date::new(2030, 1, 31).unwrap().add_months(0), Date::new(2030, 1, 31).unwrap());
+        assert_eq!(Date::new(2030, 12, 1).unwrap().add_months(25), Date::new(2033, 1, 1).unwrap());
     }
 
     #[test]

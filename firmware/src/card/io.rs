@@ -64,7 +64,10 @@ impl<'t, T: ApduTransport> CardIo<'t, T> {
         response: &mut [u8],
     ) -> CardResult<(usize, StatusWord), T::Error> {
         let n = self.transport.transceive(command, response).map_err(CardError::Transport)?;
-        if n < 2 || n > response.len() {
+        if n > response.len() {
+            return Err(CardError::UnexpectedResponseLength { len: n });
+        }
+        if n < 2 {
             return Err(CardError::ResponseTooShort);
         }
         let sw = StatusWord::from_bytes(response[n - 2], response[n - 1]);
