@@ -87,7 +87,7 @@ impl Date {
     /// The same day `months` months later, clamped to the end of a shorter month
     /// (2030-11-30 + 3 months = 2031-02-28).
     pub fn add_months(&self, months: u16) -> Self {
-        let index = u32::from(self.month - 1) + u32::from(months);
+        let index = u32::from(self.month.saturating_sub(1)) + u32::from(months);
         let year = self.year.saturating_add((index / 12) as u16);
         let month = (index % 12) as u8 + 1;
         Self { year, month, day: self.day.min(days_in_month(year, month)) }

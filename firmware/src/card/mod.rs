@@ -14,7 +14,35 @@
 //! views into them, or a typed error. Secrets (PINs, 照合番号) live in [`secret`] types that only
 //! ever get written into an APDU buffer, which is wiped after the exchange.
 //!
+//! An applet handle ([`jpki::Jpki`], [`text_ap::TextAp`], [`surface_ap::SurfaceAp`]) borrows
+//! the [`CardIo`] mutably, so only one applet is selected at a time in the type system as on
+//! the card (selecting another applet clears the verified state of the one left).
+//!
+//! # Flows
+//!
+//! Face photo for the face match (surface applet), per the design brief:
+//!
+//! 1. build [`secret::CollationB`] from the digits read off the card front;
+//! 2. [`surface_ap::SurfaceAp::select`], [`collation_b_status`], [`verify_collation_b`]
+//!    (never spends the last try without a [`LastTryConfirmation`]);
+//! 3. [`read_cv_cert`]: its subject key signs the records (check the certificate itself with
+//!    the CV root of its 証明者鍵ID, [`cv_cert::CvCertificate::verify_with`]);
+//! 4. [`read_card_face`], then [`CardFace::verify`] with that key **before** using the photo;
+//! 5. [`prove_genuine`] with a fresh random challenge and [`CardFace::card_key`]: the chip is
+//!    present, not a copy of its files.
+//!
+//! Eligibility with PIN (JPKI): [`jpki::Jpki::auth_pin_status`], `verify_auth_pin`, then
+//! `read_auth_cert` and `sign_with_auth_key`; the certificate checks with
+//! [`der::Certificate::verify_issued_by`] and [`der::Certificate::expiry_status`].
+//!
 //! [`ApduTransport`]: crate::apdu::ApduTransport
+//! [`collation_b_status`]: surface_ap::SurfaceAp::collation_b_status
+//! [`verify_collation_b`]: surface_ap::SurfaceAp::verify_collation_b
+//! [`read_cv_cert`]: surface_ap::SurfaceAp::read_cv_cert
+//! [`read_card_face`]: surface_ap::SurfaceAp::read_card_face
+//! [`CardFace::verify`]: surface_ap::CardFace::verify
+//! [`CardFace::card_key`]: surface_ap::CardFace::card_key
+//! [`prove_genuine`]: surface_ap::SurfaceAp::prove_genuine
 
 pub mod commands;
 pub mod cv_cert;
