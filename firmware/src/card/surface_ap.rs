@@ -34,7 +34,7 @@ use super::date::Date;
 use super::io::{CardIo, CardResult, SigningKey, Sizing, SIGNATURE_LEN};
 use super::rsa::RsaPublicKey;
 use super::secret::{CollationB, LastTryConfirmation, PinStatus};
-use super::text_ap::{check_offsets, next, Sex};
+use super::text_ap::{check_offsets, Sex};
 use super::{tlv, ParseError, VerifyError};
 
 const TAG_FACE: u16 = 0xFF20;
@@ -85,24 +85,24 @@ impl<'a> CardFace<'a> {
     pub fn parse(file: &'a [u8]) -> Result<Self, ParseError> {
         let (record, _filler) = tlv::expect(file, TAG_FACE)?;
         let mut body = record.value;
-        let offsets = next(&mut body, TAG_OFFSETS)?;
+        let offsets = tlv::take(&mut body, TAG_OFFSETS)?;
         check_offsets(file, offsets.value, TAG_DOB, 9)?;
 
         let segment_start = body;
-        let dob = next(&mut body, TAG_DOB)?;
-        let sex = next(&mut body, TAG_SEX)?;
-        let card_key = next(&mut body, TAG_CARD_KEY)?;
+        let dob = tlv::take(&mut body, TAG_DOB)?;
+        let sex = tlv::take(&mut body, TAG_SEX)?;
+        let card_key = tlv::take(&mut body, TAG_CARD_KEY)?;
         let seg1 = &segment_start[..segment_start.len() - body.len()];
 
         let segment_start = body;
-        let name_png = next(&mut body, TAG_NAME_IMAGE)?;
-        let address_png = next(&mut body, TAG_ADDRESS_IMAGE)?;
+        let name_png = tlv::take(&mut body, TAG_NAME_IMAGE)?;
+        let address_png = tlv::take(&mut body, TAG_ADDRESS_IMAGE)?;
         let seg2 = &segment_start[..segment_start.len() - body.len()];
 
-        let photo = next(&mut body, TAG_PHOTO)?;
-        let signature = next(&mut body, TAG_SIGNATURE)?;
-        let expiry = next(&mut body, TAG_EXPIRY)?;
-        let security_code_png = next(&mut body, TAG_SECURITY_CODE_IMAGE)?;
+        let photo = tlv::take(&mut body, TAG_PHOTO)?;
+        let signature = tlv::take(&mut body, TAG_SIGNATURE)?;
+        let expiry = tlv::take(&mut body, TAG_EXPIRY)?;
+        let security_code_png = tlv::take(&mut body, TAG_SECURITY_CODE_IMAGE)?;
         if !body.is_empty() {
             return Err(ParseError::TrailingData);
         }
@@ -166,10 +166,10 @@ impl<'a> AgeRecord<'a> {
         let (record, _filler) = tlv::expect(file, TAG_AGE)?;
         let mut body = record.value;
         let start = body;
-        let dob = next(&mut body, TAG_AGE_DOB)?;
-        let key = next(&mut body, TAG_AGE_CARD_KEY)?;
+        let dob = tlv::take(&mut body, TAG_AGE_DOB)?;
+        let key = tlv::take(&mut body, TAG_AGE_CARD_KEY)?;
         let signed = &start[..start.len() - body.len()];
-        let signature = next(&mut body, TAG_AGE_SIGNATURE)?.value;
+        let signature = tlv::take(&mut body, TAG_AGE_SIGNATURE)?.value;
         if !body.is_empty() {
             return Err(ParseError::TrailingData);
         }

@@ -82,13 +82,6 @@ pub(crate) fn check_offsets(file: &[u8], table: &[u8], first_tag: u16, count: u1
     Ok(())
 }
 
-/// Reads the next element, which must carry `tag`.
-pub(crate) fn next<'a>(input: &mut &'a [u8], tag: u16) -> Result<tlv::Tlv<'a>, ParseError> {
-    let (t, rest) = tlv::expect(input, tag)?;
-    *input = rest;
-    Ok(t)
-}
-
 fn utf8(tag: u16, value: &[u8]) -> Result<&str, ParseError> {
     core::str::from_utf8(value).map_err(|_| ParseError::InvalidUtf8 { tag })
 }
@@ -110,12 +103,12 @@ impl<'a> BasicFour<'a> {
     pub fn parse(file: &'a [u8]) -> Result<Self, ParseError> {
         let (record, _filler) = tlv::expect(file, TAG_BASIC_FOUR)?;
         let mut body = record.value;
-        let offsets = next(&mut body, TAG_OFFSETS)?;
+        let offsets = tlv::take(&mut body, TAG_OFFSETS)?;
         check_offsets(file, offsets.value, TAG_NAME, 4)?;
-        let name = next(&mut body, TAG_NAME)?;
-        let address = next(&mut body, TAG_ADDRESS)?;
-        let dob = next(&mut body, TAG_DOB)?;
-        let sex = next(&mut body, TAG_SEX)?;
+        let name = tlv::take(&mut body, TAG_NAME)?;
+        let address = tlv::take(&mut body, TAG_ADDRESS)?;
+        let dob = tlv::take(&mut body, TAG_DOB)?;
+        let sex = tlv::take(&mut body, TAG_SEX)?;
         Ok(Self {
             name: utf8(TAG_NAME, name.value)?,
             address: utf8(TAG_ADDRESS, address.value)?,
@@ -218,10 +211,10 @@ impl<'a> IntegrityRecord<'a> {
         let (record, _filler) = tlv::expect(file, TAG_INTEGRITY)?;
         let mut body = record.value;
         let start = body;
-        let my_number_hash = hash32(next(&mut body, TAG_MY_NUMBER_HASH)?)?;
-        let basic_four_hash = hash32(next(&mut body, TAG_BASIC_FOUR_HASH)?)?;
+        let my_number_hash = hash32(tlv::take(&mut body, TAG_MY_NUMBER_HASH)?)?;
+        let basic_four_hash = hash32(tlv::take(&mut body, TAG_BASIC_FOUR_HASH)?)?;
         let signed = &start[..start.len() - body.len()];
-        let signature = next(&mut body, TAG_INTEGRITY_SIGNATURE)?.value;
+        let signature = tlv::take(&mut body, TAG_INTEGRITY_SIGNATURE)?.value;
         if !body.is_empty() {
             return Err(ParseError::TrailingData);
         }
@@ -237,7 +230,7 @@ impl<'a> IntegrityRecord<'a> {
     pub fn check_basic_four(&self, file: &[u8]) -> Result<(), VerifyError> {
         let (record, _filler) = tlv::expect(file, TAG_BASIC_FOUR)?;
         let mut elements = record.value;
-        next(&mut elements, TAG_OFFSETS)?;
+        tlv::take(&mut elements, TAG_OFFSETS)?;
         digest_matches(elements, self.basic_four_hash)
     }
 
@@ -272,8 +265,8 @@ impl<'a> AppletKeyRecord<'a> {
     pub fn parse(file: &'a [u8]) -> Result<Self, ParseError> {
         let (record, _filler) = tlv::expect(file, TAG_APPLET_KEY_RECORD)?;
         let mut body = record.value;
-        let key = next(&mut body, TAG_APPLET_KEY)?;
-        let signature = next(&mut body, TAG_APPLET_KEY_SIGNATURE)?.value;
+        let key = tlv::take(&mut body, TAG_APPLET_KEY)?;
+        let signature = tlv::take(&mut body, TAG_APPLET_KEY_SIGNATURE)?.value;
         if !body.is_empty() {
             return Err(ParseError::TrailingData);
         }

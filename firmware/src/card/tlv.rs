@@ -76,6 +76,14 @@ pub fn expect(input: &[u8], tag: u16) -> Result<(Tlv<'_>, &[u8]), ParseError> {
     Ok((tlv, rest))
 }
 
+/// Takes the element at the start of `input`, which must carry `tag`, and advances `input`
+/// past it: for records whose elements come in a fixed order.
+pub fn take<'a>(input: &mut &'a [u8], tag: u16) -> Result<Tlv<'a>, ParseError> {
+    let (t, rest) = expect(input, tag)?;
+    *input = rest;
+    Ok(t)
+}
+
 /// Iterates over consecutive TLVs filling `input` exactly; yields one error and stops on
 /// malformed input.
 pub fn iter(input: &[u8]) -> TlvIter<'_> {
