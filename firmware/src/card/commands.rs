@@ -49,7 +49,7 @@ pub mod ef {
         /// 基本4情報: name, address, date of birth, sex.
         pub const BASIC_FOUR: u16 = 0x0002;
         /// Hashes of `0001` and `0002` and a signature over them.
-        pub const SIGNATURE: u16 = 0x0003;
+        pub const INTEGRITY: u16 = 0x0003;
         /// This applet's CV certificate.
         pub const CV_CERT: u16 = 0x0004;
         /// This applet's own (challenge) public key, signed by the CV certificate's key.

@@ -344,7 +344,7 @@ impl<'c, 't, T: ApduTransport> TextAp<'c, 't, T> {
         &mut self,
         buf: &'b mut [u8],
     ) -> CardResult<IntegrityRecord<'b>, T::Error> {
-        let file = self.io.read_file(ef::text::SIGNATURE, buf, Sizing::Tlv)?;
+        let file = self.io.read_file(ef::text::INTEGRITY, buf, Sizing::Tlv)?;
         Ok(IntegrityRecord::parse(file)?)
     }
 
