@@ -404,3 +404,15 @@ fn fault_sweep_never_yields_wrong_data() {
     // At 1 % the default limit always suffices.
     assert_eq!(summary[0].2, 0, "{summary:?}");
 }
+
+#[test]
+fn presence_check_notices_the_card_leaving() {
+    let mut link = activate(SimFrontend::new(TinyCard::new()), Some(3), IsoDepConfig::default());
+    assert_eq!(link.presence_check(), Ok(true));
+    echo(&mut link, 40);
+    assert_eq!(link.presence_check(), Ok(true));
+    echo(&mut link, 40);
+    link.frontend_mut().set_card_present(false);
+    assert_eq!(link.presence_check(), Ok(false));
+    assert!(!link.is_active());
+}

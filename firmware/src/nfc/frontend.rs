@@ -292,6 +292,19 @@ impl<F: NfcFrontend + ?Sized> NfcFrontend for &mut F {
     }
 }
 
+/// Calls [`NfcFrontend::transceive`] and returns the received bytes. A length beyond `rx`
+/// (a frontend bug) is reported as [`FrontendError::Overflow`] instead of panicking.
+pub fn transceive_frame<'a, F: NfcFrontend + ?Sized>(
+    fe: &mut F,
+    tx: &[u8],
+    rx: &'a mut [u8],
+    timeout: Timeout,
+) -> Result<&'a [u8], FrontendError> {
+    let n = fe.transceive(tx, rx, timeout)?;
+    let rx: &'a [u8] = rx;
+    rx.get(..n).ok_or(FrontendError::Overflow)
+}
+
 /// Frame size for proximity coupling device / card (FSD / FSC) from its 4-bit index.
 /// Indices `D`..`F` are RFU and read as 256 bytes.
 pub const fn frame_size_from_index(fsi: u8) -> u16 {

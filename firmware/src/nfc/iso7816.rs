@@ -244,8 +244,11 @@ pub fn transceive<X: RawExchange>(
     }
     let exchange = |x: &mut X, c: &[u8], r: &mut [u8]| -> Result<(usize, StatusWord), ApduError<X::Error>> {
         match x.exchange(c, r) {
-            Ok(n) if n >= 2 => Ok((n, StatusWord::from_bytes(r[n - 2], r[n - 1]))),
-            Ok(_) => Err(ApduError::MissingStatusWord),
+            Ok(n) => match r.get(..n) {
+                Some([.., sw1, sw2]) => Ok((n, StatusWord::from_bytes(*sw1, *sw2))),
+                Some(_) => Err(ApduError::MissingStatusWord),
+                None => Err(ApduError::Overflow),
+            },
             Err(e) if X::is_overflow(&e) => Err(ApduError::Overflow),
             Err(e) => Err(ApduError::Transport(e)),
         }

@@ -396,9 +396,9 @@ impl<F: NfcFrontend> IsoDep<F> {
             timeout = self.fwt;
 
             let outcome = match result {
-                Ok(n) => match parse_block(&self.rx[..n], self.params.cid) {
-                    Ok(block) => Ok(block),
-                    Err(e) => Err(Failure::Invalid(e)),
+                Ok(n) => match self.rx[..RX_MAX].get(..n) {
+                    Some(f) => parse_block(f, self.params.cid).map_err(Failure::Invalid),
+                    None => Err(Failure::Transmission(FrontendError::Overflow)),
                 },
                 Err(e) if e.is_transmission_error() => Err(Failure::Transmission(e)),
                 Err(e) => return Err(IsoDepError::Frontend(e)),
@@ -520,7 +520,7 @@ impl<F: NfcFrontend> IsoDep<F> {
         for _ in 0..=self.config.max_retries {
             self.stats.blocks_sent += 1;
             match self.fe.transceive(&frame[..h], &mut self.rx[..RX_MAX], self.fwt) {
-                Ok(n) => match parse_block(&self.rx[..n], self.params.cid) {
+                Ok(n) => match parse_block(self.rx.get(..n).unwrap_or(&[]), self.params.cid) {
                     Ok(Block::Deselect) => {
                         debug!("iso-dep: deselected");
                         return Ok(());
@@ -533,6 +533,34 @@ impl<F: NfcFrontend> IsoDep<F> {
             }
         }
         Err(last.into())
+    }
+}
+
+impl<F: NfcFrontend> IsoDep<F> {
+    /// Presence check with R(NAK) (ISO/IEC 14443-4): a PICC still in the field answers with
+    /// R(ACK) (Rule 12) without changing state. Transmission errors are retried up to the
+    /// limit; `Ok(false)` means the PICC is gone, and the link is then inactive.
+    pub fn presence_check(&mut self) -> Result<bool, IsoDepError> {
+        if !self.active {
+            return Err(IsoDepError::NotActive);
+        }
+        let mut frame = [0u8; 2];
+        let h = header(&mut frame, PCB_R | PCB_NAK | self.bn as u8, self.params.cid);
+        for _ in 0..=self.config.max_retries {
+            self.stats.blocks_sent += 1;
+            match self.fe.transceive(&frame[..h], &mut self.rx[..RX_MAX], self.fwt) {
+                Ok(n) => match parse_block(self.rx.get(..n).unwrap_or(&[]), self.params.cid) {
+                    // Any valid block (normally R(ACK), or a repeated last block) proves presence.
+                    Ok(_) => return Ok(true),
+                    Err(_) => self.stats.invalid_blocks += 1,
+                },
+                Err(e) if e.is_transmission_error() => self.stats.transmission_errors += 1,
+                Err(e) => return Err(IsoDepError::Frontend(e)),
+            }
+        }
+        debug!("iso-dep: PICC gone");
+        self.active = false;
+        Ok(false)
     }
 }
 

@@ -4,8 +4,8 @@
 //! module decides which bits to send.
 
 use super::frontend::{
-    frame_size_from_index, frame_size_index_for, sfgt_from_sfgi, BitRate, FrontendError, NfcFrontend,
-    ShortFrame, Technology, Timeout,
+    frame_size_from_index, frame_size_index_for, sfgt_from_sfgi, transceive_frame, BitRate, FrontendError,
+    NfcFrontend, ShortFrame, Technology, Timeout,
 };
 use super::iso_dep::{IsoDepParams, FSD, FWT_DELTA};
 use super::type_b::BitRateCapability;
@@ -191,8 +191,8 @@ pub fn select_level<F: NfcFrontend>(fe: &mut F, level: usize, uid_cl: &[u8; 5]) 
     let sel = *SEL.get(level).ok_or(TypeAError::TooManyCascadeLevels)?;
     let tx = [sel, 0x70, uid_cl[0], uid_cl[1], uid_cl[2], uid_cl[3], uid_cl[4]];
     let mut rx = [0u8; 4];
-    let n = fe.transceive(&tx, &mut rx, SHORT_TIMEOUT).map_err(map_frontend)?;
-    match rx[..n] {
+    let answer = transceive_frame(fe, &tx, &mut rx, SHORT_TIMEOUT).map_err(map_frontend)?;
+    match *answer {
         [sak] => Ok(Sak(sak)),
         _ => Err(TypeAError::MalformedSak),
     }
@@ -316,8 +316,8 @@ impl Ats {
 pub fn rats<F: NfcFrontend>(fe: &mut F, cid: u8) -> Result<Ats, TypeAError> {
     let param = (frame_size_index_for(FSD as u16) << 4) | (cid & 0x0F);
     let mut rx = [0u8; FSD];
-    let n = fe.transceive(&[0xE0, param], &mut rx, ACTIVATION_TIMEOUT).map_err(map_frontend)?;
-    Ats::parse(&rx[..n])
+    let answer = transceive_frame(fe, &[0xE0, param], &mut rx, ACTIVATION_TIMEOUT).map_err(map_frontend)?;
+    Ats::parse(answer)
 }
 
 /// Sends PPS for the given bit rates (DRI = PCD → PICC, DSI = PICC → PCD).
@@ -330,8 +330,8 @@ pub fn pps<F: NfcFrontend>(
     let ppss = 0xD0 | (cid & 0x0F);
     let tx = [ppss, 0x11, (picc_to_pcd.code() << 2) | pcd_to_picc.code()];
     let mut rx = [0u8; 4];
-    let n = fe.transceive(&tx, &mut rx, ACTIVATION_TIMEOUT).map_err(map_frontend)?;
-    if rx[..n] != [ppss] {
+    let answer = transceive_frame(fe, &tx, &mut rx, ACTIVATION_TIMEOUT).map_err(map_frontend)?;
+    if *answer != [ppss] {
         return Err(TypeAError::MalformedPps);
     }
     Ok(())

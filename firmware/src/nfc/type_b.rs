@@ -4,8 +4,8 @@
 //! answers are parsed into typed values, every malformed answer is a [`TypeBError`].
 
 use super::frontend::{
-    frame_size_from_index, frame_size_index_for, fwt_from_fwi, sfgt_from_sfgi, BitRate, FrontendError,
-    NfcFrontend, Technology, Timeout,
+    frame_size_from_index, frame_size_index_for, fwt_from_fwi, sfgt_from_sfgi, transceive_frame, BitRate,
+    FrontendError, NfcFrontend, Technology, Timeout,
 };
 use super::iso_dep::{IsoDepParams, FSD};
 
@@ -319,8 +319,8 @@ impl AttribAnswer {
 /// answered. A collision (reported as CRC, framing or collision error) is an error.
 pub fn request<F: NfcFrontend>(fe: &mut F, reqb: &Reqb) -> Result<Option<Atqb>, FrontendError> {
     let mut rx = [0u8; 16];
-    match fe.transceive(&reqb.encode(), &mut rx, ATQB_TIMEOUT) {
-        Ok(n) => match Atqb::parse(&rx[..n]) {
+    match transceive_frame(fe, &reqb.encode(), &mut rx, ATQB_TIMEOUT) {
+        Ok(frame) => match Atqb::parse(frame) {
             Ok(atqb) => Ok(Some(atqb)),
             Err(_) => Err(FrontendError::Protocol),
         },
@@ -332,8 +332,8 @@ pub fn request<F: NfcFrontend>(fe: &mut F, reqb: &Reqb) -> Result<Option<Atqb>, 
 /// Sends slot-MARKER `n` (2..=16); like [`request`] for that slot.
 pub fn mark_slot<F: NfcFrontend>(fe: &mut F, n: u8) -> Result<Option<Atqb>, FrontendError> {
     let mut rx = [0u8; 16];
-    match fe.transceive(&[slot_marker(n)], &mut rx, ATQB_TIMEOUT) {
-        Ok(k) => match Atqb::parse(&rx[..k]) {
+    match transceive_frame(fe, &[slot_marker(n)], &mut rx, ATQB_TIMEOUT) {
+        Ok(frame) => match Atqb::parse(frame) {
             Ok(atqb) => Ok(Some(atqb)),
             Err(_) => Err(FrontendError::Protocol),
         },
@@ -384,10 +384,9 @@ pub fn attrib<F: NfcFrontend>(
 ) -> Result<AttribAnswer, TypeBError> {
     let mut rx = [0u8; 16];
     let timeout = atqb.protocol.fwt();
-    let n = fe
-        .transceive(&params.encode(atqb.pupi, atqb.protocol.protocol_type), &mut rx, timeout)
-        .map_err(map_frontend)?;
-    let answer = AttribAnswer::parse(&rx[..n])?;
+    let cmd = params.encode(atqb.pupi, atqb.protocol.protocol_type);
+    let frame = transceive_frame(fe, &cmd, &mut rx, timeout).map_err(map_frontend)?;
+    let answer = AttribAnswer::parse(frame)?;
     if answer.cid != params.cid & 0x0F {
         return Err(TypeBError::MalformedAttribAnswer);
     }
@@ -398,8 +397,8 @@ pub fn attrib<F: NfcFrontend>(
 pub fn halt<F: NfcFrontend>(fe: &mut F, pupi: [u8; 4], fwt: Timeout) -> Result<(), TypeBError> {
     let mut rx = [0u8; 4];
     let cmd = [CMD_HLTB, pupi[0], pupi[1], pupi[2], pupi[3]];
-    let n = fe.transceive(&cmd, &mut rx, fwt).map_err(map_frontend)?;
-    if rx[..n] != [0x00] {
+    let frame = transceive_frame(fe, &cmd, &mut rx, fwt).map_err(map_frontend)?;
+    if *frame != [0x00] {
         return Err(TypeBError::MalformedHltbAnswer);
     }
     Ok(())

@@ -541,3 +541,30 @@ fn apdu_transport_handles_get_response_over_iso_dep() {
     let mut l = link(vec![step(&blk(0x02, &CMD), ok(&blk(0x02, &RESP)))]);
     assert_eq!(ApduTransport::transceive(&mut l, &CMD, &mut tiny), Err(ApduError::Overflow));
 }
+
+#[test]
+fn presence_check_with_r_nak() {
+    let mut l = link(vec![
+        step(&[0xB2], ok(&[0xA3])),
+        step(&blk(0x02, &CMD), ok(&blk(0x02, &RESP))),
+        step(&[0xB3], Err(Crc)),
+        step(&[0xB3], ok(&[0xA2])),
+        step(&[0xB3], Err(Lost)),
+        step(&[0xB3], Err(Lost)),
+        step(&[0xB3], Err(Lost)),
+        step(&[0xB3], Err(Lost)),
+    ]);
+    assert_eq!(l.presence_check(), Ok(true));
+    assert_eq!(run(&mut l, &CMD).unwrap(), RESP);
+    assert_eq!(l.presence_check(), Ok(true));
+    assert_eq!(l.presence_check(), Ok(false));
+    l.frontend().finish();
+    assert_eq!(l.presence_check(), Err(IsoDepError::NotActive));
+}
+
+#[test]
+fn ram_footprint_of_the_link() {
+    // Two frame buffers of FSD plus a few words of state, whatever the frontend.
+    let size = core::mem::size_of::<IsoDep<()>>();
+    assert!(size <= 2 * FSD + 96, "{size}");
+}
