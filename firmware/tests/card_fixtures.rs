@@ -2,7 +2,7 @@
 //! (`shared/fixtures/myna-testcard`), byte for byte.
 
 use shikaku_firmware::card::cv_cert::{self, CvCertificate};
-use shikaku_firmware::card::der::{self, Certificate, ExpiryStatus};
+use shikaku_firmware::card::der::{self, Certificate};
 use shikaku_firmware::card::surface_ap::{AgeRecord, CardFace, Jp2Header};
 use shikaku_firmware::card::text_ap::{AppletKeyRecord, BasicFour, IntegrityRecord, MyNumber, Sex};
 use shikaku_firmware::card::{tlv, Date, DateTime, ParseError, RsaPublicKey, VerifyError};
@@ -298,20 +298,9 @@ fn jpki_auth_certificate_fields() {
     assert_eq!(c.public_key.exponent, &[0x01, 0x00, 0x01]);
     assert_eq!(c.signature.len(), 256);
     assert!(c.is_valid_at(time(2026, 11, 21, 0, 0, 0)));
-    // notAfter 2030-02-17 14:59:59 UTC (the holder's birthday, midnight JST).
-    for (now, status) in [
-        (time(2025, 10, 27, 1, 35, 41), ExpiryStatus::NotYetValid),
-        (time(2026, 11, 21, 0, 0, 0), ExpiryStatus::Valid),
-        (time(2029, 11, 17, 14, 59, 59), ExpiryStatus::Valid),
-        (time(2029, 11, 17, 15, 0, 0), ExpiryStatus::ExpiringSoon),
-        (time(2030, 2, 17, 14, 59, 59), ExpiryStatus::ExpiringSoon),
-        (time(2030, 2, 17, 15, 0, 0), ExpiryStatus::GracePeriod),
-        (time(2030, 5, 17, 14, 59, 59), ExpiryStatus::GracePeriod),
-        (time(2030, 5, 17, 15, 0, 0), ExpiryStatus::Expired),
-    ] {
-        assert_eq!(c.expiry_status(now), status, "{now:?}");
-    }
-    assert!(!c.is_valid_at(time(2030, 2, 17, 15, 0, 0)));
+    // notAfter 2030-02-17 14:59:59 UTC = 23:59:59 JST, the end of the holder's 50th birthday.
+    assert_eq!(c.not_after.unix_seconds(), 1_897_570_799);
+    assert_eq!(c.not_before.unix_seconds(), 1_761_528_942);
     // tbsCertificate is the first element inside the outer SEQUENCE.
     let (outer, _) = der::expect(AUTH_CERT, 0x30).unwrap();
     assert_eq!(c.tbs, der::read(outer.value).unwrap().0.raw);

@@ -84,13 +84,19 @@ impl Date {
         Self::new(year, month, day)
     }
 
-    /// The same day `months` months later, clamped to the end of a shorter month
-    /// (2030-11-30 + 3 months = 2031-02-28).
-    pub fn add_months(&self, months: u16) -> Self {
-        let index = u32::from(self.month.saturating_sub(1)) + u32::from(months);
-        let year = self.year.saturating_add((index / 12) as u16);
-        let month = (index % 12) as u8 + 1;
-        Self { year, month, day: self.day.min(days_in_month(year, month)) }
+    /// Days since 1970-01-01 (negative before).
+    pub fn days_since_unix_epoch(&self) -> i64 {
+        // Civil-from-days inverse over 400-year eras, March-based years.
+        let (y, m) = if self.month <= 2 {
+            (i64::from(self.year) - 1, i64::from(self.month) + 9)
+        } else {
+            (i64::from(self.year), i64::from(self.month) - 3)
+        };
+        let era = y.div_euclid(400);
+        let year_of_era = y - era * 400;
+        let day_of_year = (153 * m + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        era * 146_097 + day_of_era - 719_468
     }
 
     /// The era this date falls in and the year within it (元年 = 1); `None` before Meiji.
@@ -114,9 +120,13 @@ impl Date {
 }
 
 impl DateTime {
-    /// The same time of day `months` months later (see [`Date::add_months`]).
-    pub fn add_months(&self, months: u16) -> Self {
-        Self { date: self.date.add_months(months), ..*self }
+    /// Seconds since 1970-01-01T00:00:00Z: what the session's validity rule and the clock
+    /// work in.
+    pub fn unix_seconds(&self) -> i64 {
+        self.date.days_since_unix_epoch() * 86_400
+            + i64::from(self.hour) * 3_600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second)
     }
 
     /// Parses an ASN.1 UTCTime `YYMMDDhhmm[ss]Z` (years 50..99 are 19xx, per RFC 5280).
@@ -175,13 +185,14 @@ mod tests {
     }
 
     #[test]
-    fn adding_months() {
-        let d = Date::new(2030, 11, 30).unwrap();
-        assert_eq!(d.add_months(3), Date::new(2031, 2, 28).unwrap());
-        assert_eq!(Date::new(2031, 11, 30).unwrap().add_months(3), Date::new(2032, 2, 29).unwrap());
-        assert_eq!(Date::new(2030, 2, 17).unwrap().add_months(3), Date::new(2030, 5, 17).unwrap());
-        assert_eq!(Date::new(2030, 1, 31).unwrap().add_months(0), Date::new(2030, 1, 31).unwrap());
-        assert_eq!(Date::new(2030, 12, 1).unwrap().add_months(25), Date::new(2033, 1, 1).unwrap());
+    fn unix_time() {
+        assert_eq!(Date::new(1970, 1, 1).unwrap().days_since_unix_epoch(), 0);
+        assert_eq!(Date::new(1969, 12, 31).unwrap().days_since_unix_epoch(), -1);
+        assert_eq!(Date::new(2000, 3, 1).unwrap().days_since_unix_epoch(), 11_017);
+        let t = DateTime::parse_utc_time(b"300217145959Z").unwrap();
+        assert_eq!(t.unix_seconds(), 1_897_570_799);
+        let t = DateTime::parse_generalized_time(b"19691231235959Z").unwrap();
+        assert_eq!(t.unix_seconds(), -1);
     }
 
     #[test]

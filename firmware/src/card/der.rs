@@ -92,26 +92,6 @@ fn read_algorithm(input: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
     Ok((oid.value, rest))
 }
 
-/// Months before notAfter from which staff are warned, and months after it during which the
-/// certificate still serves eligibility checks (資格確認 only, no information sharing).
-pub const EXPIRY_MARGIN_MONTHS: u16 = 3;
-
-/// Where a certificate stands at a given time, for the eligibility workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum ExpiryStatus {
-    /// Before notBefore: the clock is wrong, or the certificate is.
-    NotYetValid,
-    /// Valid for more than three months.
-    Valid,
-    /// Valid, but expires within three months: tell the holder to renew.
-    ExpiringSoon,
-    /// Expired less than three months ago: eligibility still works, nothing else.
-    GracePeriod,
-    /// Expired more than three months ago.
-    Expired,
-}
-
 /// An X.509 v3 certificate with an RSA key, as views into its DER.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -213,23 +193,6 @@ impl<'a> Certificate<'a> {
             return Err(VerifyError::UnsupportedAlgorithm);
         }
         key.verify_sha256(self.tbs, self.signature)
-    }
-
-    /// Where this certificate stands at `now` (see [`ExpiryStatus`]).
-    pub fn expiry_status(&self, now: DateTime) -> ExpiryStatus {
-        if now < self.not_before {
-            ExpiryStatus::NotYetValid
-        } else if now <= self.not_after {
-            if now.add_months(EXPIRY_MARGIN_MONTHS) > self.not_after {
-                ExpiryStatus::ExpiringSoon
-            } else {
-                ExpiryStatus::Valid
-            }
-        } else if now <= self.not_after.add_months(EXPIRY_MARGIN_MONTHS) {
-            ExpiryStatus::GracePeriod
-        } else {
-            ExpiryStatus::Expired
-        }
     }
 
     /// Whether `now` lies within notBefore..=notAfter.

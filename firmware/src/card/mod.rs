@@ -33,7 +33,8 @@
 //!
 //! Eligibility with PIN (JPKI): [`jpki::Jpki::auth_pin_status`], `verify_auth_pin`, then
 //! `read_auth_cert` and `sign_with_auth_key`; the certificate checks with
-//! [`der::Certificate::verify_issued_by`] and [`der::Certificate::expiry_status`].
+//! [`der::Certificate::verify_issued_by`], and its `not_after` ([`DateTime::unix_seconds`])
+//! feeds the session's 3-month validity rule.
 //!
 //! [`ApduTransport`]: crate::apdu::ApduTransport
 //! [`collation_b_status`]: surface_ap::SurfaceAp::collation_b_status
