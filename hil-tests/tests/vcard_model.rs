@@ -584,3 +584,55 @@ fn every_builtin_persona_builds() {
         vcard::build_at(&p, Date::today(), &AtrChoice::Contact).unwrap_or_else(|e| panic!("{}: {e}", p.id));
     }
 }
+
+#[test]
+fn random_apdus_never_panic_and_always_answer_a_status() {
+    use rand_core::{RngCore, SeedableRng};
+    let (mut c, _) = build("yamada");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let prefixes: [&[u8]; 6] =
+        [&[0x00, 0xA4], &[0x00, 0xB0], &[0x00, 0x20], &[0x80, 0x2A], &[0x00, 0xCA], &[0x00, 0x84]];
+    for i in 0..20_000u32 {
+        if i % 500 == 0 {
+            // Keep visiting applets so deep paths are exercised.
+            let aid: &[u8] = match i / 500 % 3 {
+                0 => &AID_JPKI,
+                1 => &AID_TEXT,
+                _ => &AID_SURFACE,
+            };
+            select_ap(&mut c, aid);
+        }
+        let len = (rng.next_u32() % 300) as usize;
+        let mut apdu = vec![0u8; len];
+        rng.fill_bytes(&mut apdu);
+        if len >= 2 && rng.next_u32() % 2 == 0 {
+            let p = prefixes[(rng.next_u32() % 6) as usize];
+            apdu[..2].copy_from_slice(p);
+        }
+        let r = c.process_apdu(&apdu);
+        assert!(r.len() >= 2, "no status for {apdu:02X?}");
+    }
+}
+
+#[test]
+fn iphone_profile_accepts_the_last_command_indicator() {
+    let (mut c, _) = build("iphone");
+    assert_eq!(sw(&mut c, "80FC0000"), 0x9000);
+    let (mut c, _) = build("yamada");
+    assert_eq!(sw(&mut c, "80FC0000"), 0x6700);
+}
+
+#[test]
+fn example_persona_file_loads_and_builds() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/vcard/personas.example.toml");
+    let personas = vcard::load_personas(Some(&path)).unwrap();
+    assert_eq!(personas.len(), 1);
+    let (mut c, issued) = vcard::build_at(&personas[0], Date::today(), &AtrChoice::Contactless).unwrap();
+    select_ap(&mut c, &AID_JPKI);
+    select_ef(&mut c, 0x0018);
+    assert_eq!(sw(&mut c, "00200080"), 0x63C2);
+    let sign = Certificate::parse(issued.sign_cert.as_ref().unwrap()).unwrap();
+    assert!(sign.subject().contains("Hachioji-shi"), "{}", sign.subject());
+    // Unknown fields are rejected rather than silently ignored.
+    assert!(persona::parse_toml("[[persona]]\nid = \"x\"\nnmae = \"typo\"\n").is_err());
+}

@@ -68,6 +68,9 @@ pub struct CardImage {
     pub apps: BTreeMap<Applet, AppImage>,
     /// GET DATA objects answered with no DF selected (tag → value).
     pub mf_data: BTreeMap<u16, Vec<u8>>,
+    /// iPhone JPKI-token profile: `80 FC 00 00` (last-command indicator) answers 9000; the
+    /// physical card rejects it with 6700.
+    pub last_command_indicator: bool,
 }
 
 /// A virtual My Number card.
@@ -223,6 +226,8 @@ impl VirtualCard {
             (false, 0x84) => self.get_challenge(&a),
             (false, 0xCA) => self.get_data(&a),
             (true, 0x2A) => self.sign(&a),
+            (true, 0xFC) if self.image.last_command_indicator && a.data.is_empty() => status(sw::OK),
+            (true, 0xFC) => status(sw::WRONG_LENGTH),
             (false, 0x2A) => status(sw::CLA),
             (false, 0x88) | (false, 0xC0) | (false, 0xB2) => status(sw::CONDITIONS),
             _ => status(sw::INS),
