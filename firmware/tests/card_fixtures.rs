@@ -1,7 +1,7 @@
 //! The card parsers and signature checks against bytes a real JPKI test card returned
 //! (`shared/fixtures/myna-testcard`), byte for byte.
 
-use shikaku_firmware::card::cv_cert::{self, CvCertificate};
+use shikaku_firmware::card::cv_cert::{self, CvCertificate, TrustAnchor};
 use shikaku_firmware::card::der::{self, Certificate};
 use shikaku_firmware::card::surface_ap::{AgeRecord, CardFace, Jp2Header};
 use shikaku_firmware::card::text_ap::{AppletKeyRecord, BasicFour, IntegrityRecord, MyNumber, Sex};
@@ -239,10 +239,14 @@ fn mf_chain_links_verify() {
     assert_eq!(f8.verify_issued_by(&d7), Err(VerifyError::IssuerMismatch));
     // Linked ids but the wrong key still fails on the signature.
     assert_eq!(d7.verify_with(&d7.public_key), Err(VerifyError::BadSignature));
-    // The chain check: F8 under a trust anchor, then 7F21 under F8. Only the link is checkable
-    // here (see `cv_roots_of_the_test_hierarchy`), so use F8's key as the anchor for 7F21 alone.
-    cv_cert::verify_chain(&[d7], &f8.public_key).unwrap();
-    assert!(cv_cert::verify_chain(&[], &f8.public_key).is_err());
+    // The chain check: F8 under the anchor of its issuer, then 7F21 under F8. The 6000020 root
+    // is not in the fixtures (see `cv_roots_of_the_test_hierarchy`): without it the chain is
+    // unknown, not bad; with F8 itself as the anchor, the chain below it verifies.
+    assert_eq!(cv_cert::verify_chain(&[f8, d7], &[]), Err(VerifyError::UnknownIssuer));
+    let f8_as_anchor = [TrustAnchor { key_id: f8.subject.0, key: f8.public_key }];
+    cv_cert::verify_chain(&[d7], &f8_as_anchor).unwrap();
+    assert_eq!(cv_cert::verify_chain(&[d7, f8], &f8_as_anchor), Err(VerifyError::IssuerMismatch));
+    assert!(cv_cert::verify_chain(&[], &f8_as_anchor).is_err());
 }
 
 #[test]
@@ -252,7 +256,11 @@ fn synthetic_cv_certificate_and_tampering() {
     let cert = CvCertificate::parse(SYNTHETIC_CV).unwrap();
     assert_eq!(cert.issuer.number(), b"5000023");
     cert.verify_with(&ca).unwrap();
-    cv_cert::verify_chain(&[cert], &ca).unwrap();
+    let anchors = [TrustAnchor { key_id: cert.issuer.0, key: ca }];
+    cv_cert::verify_chain(&[cert], &anchors).unwrap();
+    // Under the synthetic anchor the real surface certificate (issuer 6000023) finds no anchor.
+    let surface = CvCertificate::parse(SURFACE_CV).unwrap();
+    assert_eq!(cv_cert::verify_chain(&[surface], &anchors), Err(VerifyError::UnknownIssuer));
 
     // Flip a bit in the body (issuer id, subject key) or in the signature.
     for at in [10, 10 + 20, 10 + 296, 312 + 100] {
@@ -275,12 +283,13 @@ fn synthetic_cv_certificate_and_tampering() {
 #[test]
 #[ignore = "CV root keys 6000020/6000023/6000033 are not in shared/fixtures: add them as trust anchors to enable"]
 fn cv_roots_of_the_test_hierarchy() {
-    let anchors: &[(&[u8], RsaPublicKey<'static>)] = &[];
-    for cert in [SURFACE_CV, TEXT_CV, MF_F8] {
-        let cert = CvCertificate::parse(cert).unwrap();
-        let (_, key) = anchors.iter().find(|(id, _)| *id == cert.issuer.number()).expect("anchor for issuer");
-        cert.verify_with(key).unwrap();
+    let anchors: &[TrustAnchor<'static>] = &[];
+    for cert in [SURFACE_CV, TEXT_CV] {
+        cv_cert::verify_chain(&[CvCertificate::parse(cert).unwrap()], anchors).unwrap();
     }
+    let f8 = CvCertificate::parse(MF_F8).unwrap();
+    let d7 = CvCertificate::parse(MF_7F21).unwrap();
+    cv_cert::verify_chain(&[f8, d7], anchors).unwrap();
 }
 
 // ---------------------------------------------------------------- X.509

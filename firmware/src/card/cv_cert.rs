@@ -97,12 +97,31 @@ impl<'a> CvCertificate<'a> {
     }
 }
 
-/// Verifies a chain top-down: `chain[0]` against `root_key`, each next one against the one
-/// before. An empty chain verifies nothing and is an error.
-pub fn verify_chain(chain: &[CvCertificate<'_>], root_key: &RsaPublicKey<'_>) -> Result<(), VerifyError> {
+/// A CV root key the reader trusts, named by its 証明者鍵ID. The keys are not on the card and
+/// not in the fixtures: they are provisioned with the firmware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TrustAnchor<'a> {
+    pub key_id: &'a [u8; KEY_ID_LEN],
+    pub key: RsaPublicKey<'a>,
+}
+
+/// The anchor whose id is `cert`'s issuer; [`VerifyError::UnknownIssuer`] when none is.
+/// Several anchors may share an id only if they are the same key: the first one is used.
+pub fn find_anchor<'k>(
+    anchors: &'k [TrustAnchor<'k>],
+    cert: &CvCertificate<'_>,
+) -> Result<&'k TrustAnchor<'k>, VerifyError> {
+    anchors.iter().find(|a| a.key_id == cert.issuer.0).ok_or(VerifyError::UnknownIssuer)
+}
+
+/// Verifies a chain top-down: `chain[0]` against the anchor named by its issuer, each next one
+/// against the one before. An empty chain verifies nothing and is an error; an issuer with no
+/// anchor is [`VerifyError::UnknownIssuer`], not a bad signature (nothing was checked).
+pub fn verify_chain(chain: &[CvCertificate<'_>], anchors: &[TrustAnchor<'_>]) -> Result<(), VerifyError> {
     let (first, rest) =
         chain.split_first().ok_or(VerifyError::Malformed(ParseError::Missing { tag: TAG_TEMPLATE }))?;
-    first.verify_with(root_key)?;
+    first.verify_with(&find_anchor(anchors, first)?.key)?;
     let mut above = first;
     for cert in rest {
         cert.verify_issued_by(above)?;

@@ -26,7 +26,7 @@
 //! 2. [`surface_ap::SurfaceAp::select`], [`collation_b_status`], [`verify_collation_b`]
 //!    (never spends the last try without a [`LastTryConfirmation`]);
 //! 3. [`read_cv_cert`]: its subject key signs the records (check the certificate itself with
-//!    the CV root of its 証明者鍵ID, [`cv_cert::CvCertificate::verify_with`]);
+//!    [`cv_cert::verify_chain`] against the provisioned CV roots);
 //! 4. [`read_card_face`], then [`CardFace::verify`] with that key **before** using the photo;
 //! 5. [`prove_genuine`] with a fresh random challenge and [`CardFace::card_key`]: the chip is
 //!    present, not a copy of its files.
@@ -138,6 +138,9 @@ pub enum VerifyError {
     /// A certificate names a signature algorithm other than sha256WithRSAEncryption.
     #[error("unsupported signature algorithm")]
     UnsupportedAlgorithm,
+    /// No trusted key is known for the issuer a certificate names: nothing was checked.
+    #[error("no trust anchor for the issuer")]
+    UnknownIssuer,
     /// The issuer named in a certificate is not the subject of the key offered to check it.
     #[error("issuer does not match the signer")]
     IssuerMismatch,
