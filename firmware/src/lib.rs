@@ -9,3 +9,4 @@ pub mod fmt;
 pub mod apdu;
 pub mod card;
 pub mod nfc;
+pub mod session;

@@ -1,0 +1,99 @@
+//! What the session core is told: the card, the keypad, the face engine, the host, time.
+
+use shikaku_protocol::message::{CardKind, FaceDecision};
+use shikaku_protocol::Message;
+
+use crate::card::secret::Pin4;
+
+/// A key on the reader's keypad or touch screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Key {
+    /// 0–9. PIN and passcode digits are never echoed.
+    Digit(u8),
+    Clear,
+    Enter,
+    Cancel,
+    ChooseFace,
+    ChoosePin,
+    /// Ask for staff help: opens the 目視 passcode entry.
+    Staff,
+    Yes,
+    No,
+    Skip,
+}
+
+/// Whether the card's PIN can be tried, from a VERIFY without data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PinState {
+    TriesLeft(u8),
+    /// `6984`, or `63C0` on the status query: locked, or a PIN-less card.
+    Unavailable,
+}
+
+/// The answer to the last [`crate::session::CardOp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardReply<'a> {
+    /// `Identify`: token kind, the auth certificate (DER) and its end of validity, PIN state.
+    Identified {
+        kind: CardKind,
+        auth_cert: &'a [u8],
+        not_after_unix_s: i64,
+        pin: PinState,
+    },
+    PinVerified,
+    PinWrong {
+        tries_left: u8,
+    },
+    PinLocked,
+    /// `SignChallenge`: the 256-byte RSA signature of the auth key.
+    Signed {
+        signature: &'a [u8],
+    },
+    /// The card went silent, answered garbage, or refused; nothing more will come from it.
+    Failed {
+        error: CardFailure,
+    },
+}
+
+/// Why a card operation failed, coarse enough for the screen and the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CardFailure {
+    /// Lost the card mid-exchange (RF timeout, removed).
+    Lost,
+    /// Not a My Number card / no JPKI applet.
+    NotMyNumberCard,
+    /// The card answered something the clients refused.
+    Protocol,
+}
+
+/// The face engine's answer to a [`crate::session::Action::StartFace`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FaceReply {
+    pub decision: FaceDecision,
+    /// Similarity in thousandths (1000 = identical).
+    pub score_milli: u16,
+}
+
+/// One input to the session core.
+pub enum Event<'a> {
+    /// A card (or phone) answered in the field and is activated.
+    CardPresent,
+    CardRemoved,
+    Card(CardReply<'a>),
+    Key(Key),
+    /// Four PIN digits are collected by the core itself from `Key::Digit`s; this event exists
+    /// for readers whose PIN pad is a secure element delivering a finished PIN.
+    PinEntered(Pin4),
+    Face(FaceReply),
+    /// A decoded host message and whether it arrived on an authenticated (paired) link.
+    Host {
+        message: Message<'a>,
+        authenticated: bool,
+    },
+    /// Time passed; the core checks its deadlines.
+    Tick,
+}

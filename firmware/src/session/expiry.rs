@@ -1,0 +1,139 @@
+//! The certificate-validity rule of DESIGN §3: alert when at most 3 months remain, accept for
+//! eligibility only within 3 months after expiry, refuse after that. Months are calendar
+//! months (a date plus 3 months, the day clamped to the month's end), days are UTC days.
+
+use shikaku_protocol::message::CertExpiry;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day number.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    (y, m, d)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// `day` plus three calendar months.
+pub fn plus_three_months(day: i64) -> i64 {
+    let (y, m, d) = civil_from_days(day);
+    let (y, m) = if m > 9 { (y + 1, m - 9) } else { (y, m + 3) };
+    days_from_civil(y, m, d.min(days_in_month(y, m)))
+}
+
+/// What the reader does with a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Validity {
+    Valid {
+        days_left: u16,
+    },
+    /// Valid, but at most 3 months remain: show the renewal alert, then continue.
+    ExpiringSoon {
+        days_left: u16,
+    },
+    /// Expired, within 3 months: eligibility only, no medical-information consents.
+    Grace {
+        days_past: u16,
+    },
+    /// Expired more than 3 months ago.
+    Refused {
+        days_past: u16,
+    },
+}
+
+impl Validity {
+    /// `not_after_unix_s` from the certificate, `now_unix_s` from the synchronised clock.
+    pub fn judge(not_after_unix_s: i64, now_unix_s: i64) -> Self {
+        let end = not_after_unix_s.div_euclid(86_400);
+        let today = now_unix_s.div_euclid(86_400);
+        let clamp = |d: i64| d.clamp(0, u16::MAX as i64) as u16;
+        if now_unix_s <= not_after_unix_s {
+            let days_left = clamp(end - today);
+            if plus_three_months(today) >= end {
+                Validity::ExpiringSoon { days_left }
+            } else {
+                Validity::Valid { days_left }
+            }
+        } else {
+            let days_past = clamp(today - end);
+            if today <= plus_three_months(end) {
+                Validity::Grace { days_past }
+            } else {
+                Validity::Refused { days_past }
+            }
+        }
+    }
+
+    pub fn to_wire(self) -> CertExpiry {
+        match self {
+            Validity::Valid { days_left } | Validity::ExpiringSoon { days_left } => {
+                CertExpiry::DaysLeft(days_left)
+            }
+            Validity::Grace { days_past } | Validity::Refused { days_past } => {
+                CertExpiry::DaysPast(days_past)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(y: i64, m: u32, d: u32) -> i64 {
+        days_from_civil(y, m, d) * 86_400 + 12 * 3600
+    }
+
+    #[test]
+    fn civil_round_trip() {
+        for z in [-800_000i64, -1, 0, 1, 19_000, 20_500, 60_000] {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+
+    #[test]
+    fn three_calendar_months_clamp_to_month_end() {
+        assert_eq!(civil_from_days(plus_three_months(days_from_civil(2026, 11, 30))), (2027, 2, 28));
+        assert_eq!(civil_from_days(plus_three_months(days_from_civil(2027, 11, 30))), (2028, 2, 29));
+        assert_eq!(civil_from_days(plus_three_months(days_from_civil(2026, 1, 31))), (2026, 4, 30));
+    }
+
+    #[test]
+    fn the_rule_at_its_edges() {
+        let end = ts(2027, 2, 20);
+        assert_eq!(Validity::judge(end, ts(2026, 11, 19)), Validity::Valid { days_left: 93 });
+        assert_eq!(Validity::judge(end, ts(2026, 11, 20)), Validity::ExpiringSoon { days_left: 92 });
+        assert_eq!(Validity::judge(end, ts(2027, 2, 20) - 1), Validity::ExpiringSoon { days_left: 0 });
+        assert_eq!(Validity::judge(end, ts(2027, 2, 21)), Validity::Grace { days_past: 1 });
+        assert_eq!(Validity::judge(end, ts(2027, 5, 20)), Validity::Grace { days_past: 89 });
+        assert_eq!(Validity::judge(end, ts(2027, 5, 21)), Validity::Refused { days_past: 90 });
+    }
+}
