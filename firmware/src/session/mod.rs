@@ -16,12 +16,14 @@
 mod action;
 mod event;
 pub mod expiry;
+mod face;
 pub mod screen;
 pub mod visual;
 
 pub use action::{Action, CardOp, Outgoing, ToHost};
 pub use event::{CardFailure, CardReply, Event, FaceReply, Key, PinState};
 pub use expiry::Validity;
+pub use face::FaceVerifier;
 pub use screen::{ConsentItem, Screen};
 pub use visual::{PasscodeStore, Unlock};
 
