@@ -314,7 +314,7 @@ fn virtual_card_through_pcscd() {
         return;
     }
     assert!(installed("opensc-tool"), "pcscd is installed but OpenSC is not (apt-get install opensc)");
-    let _pcscd = start_pcscd();
+    let mut pcscd = start_pcscd();
     if card_present() {
         panic!(
             "a card is already present in {}: stop whatever serves it, or set SHIKAKU_VPCD_PORT",
@@ -346,4 +346,18 @@ fn virtual_card_through_pcscd() {
     assert!(ok, "{out}");
     assert_eq!(pem_to_der(&out), vcard::fixture("jpki-auth-cert.der").unwrap());
     remove(server);
+
+    // 4. vpcd goes away (pcscd restarted under the card): the card reconnects by itself.
+    if pcscd.0.is_some() {
+        let (server, _) = serve("yamada", AtrChoice::Contactless);
+        drop(pcscd);
+        pcscd = start_pcscd();
+        wait_presence(true);
+        let (ok, out) = run("opensc-tool", &["-r", &reader_name(), "--name"]);
+        assert!(ok && out.contains("jpki"), "after pcscd restart: {out}");
+        remove(server);
+    } else {
+        eprintln!("vcard_pcsc: pcscd restart step skipped (pcscd was not started by this test)");
+    }
+    drop(pcscd);
 }
