@@ -1,0 +1,80 @@
+//! Full reader stack against the virtual My Number card over the simulated air interface:
+//! firmware applet clients (`card`) → ISO 7816-4 → ISO/IEC 14443-4 → Type B activation →
+//! simulated frontend → PICC side → virtual card. Error-free and with lost/corrupted frames.
+
+use rsa::Pkcs1v15Sign;
+use sha2::{Digest, Sha256};
+use shikaku_firmware::card::io::SIGNATURE_LEN;
+use shikaku_firmware::card::jpki::{CardKind, Jpki, MAX_CERT_LEN};
+use shikaku_firmware::card::{CardIo, Pin4};
+use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig};
+use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
+use shikaku_hil::sim_frontend::{FaultConfig, SimCardConfig, SimFrontend, WtxConfig};
+use shikaku_hil::vcard::card::VirtualCard;
+use shikaku_hil::vcard::persona::{self, Date};
+use shikaku_hil::vcard::{self, AtrChoice, Issued};
+
+fn card() -> (VirtualCard, Issued) {
+    let p = persona::find("yamada").expect("persona yamada");
+    vcard::build_at(&p, Date::today(), &AtrChoice::Contactless).expect("card builds")
+}
+
+fn session(config: SimCardConfig, faults: FaultConfig, retries: u8) {
+    let (card, issued) = card();
+    let fsci = config.protocol_info[1] >> 4;
+    let mut sim = SimFrontend::with_config(card, config, faults);
+    let act = type_b::activate(&mut sim, &ActivationConfig { cid: Some(1), ..ActivationConfig::default() })
+        .expect("activation");
+    assert_eq!(act.atqb.protocol.fsci, fsci);
+    let mut link = IsoDep::with_config(
+        sim,
+        act.params,
+        IsoDepConfig { max_retries: retries, ..IsoDepConfig::default() },
+    );
+
+    let mut io = CardIo::new(&mut link);
+    let mut jpki = Jpki::select(&mut io).expect("select JPKI");
+    let mut buf = [0u8; MAX_CERT_LEN];
+    let cert = jpki.read_auth_cert(&mut buf).expect("auth certificate");
+    assert_eq!(cert, &issued.auth_cert[..]);
+    assert_eq!(jpki.card_kind().expect("token info"), CardKind::PhysicalCard);
+
+    let pin = issued.persona.pin.as_deref().expect("persona has a PIN");
+    let pin = Pin4::from_ascii(pin.as_bytes()).expect("4 digits");
+    jpki.verify_auth_pin(&pin, None).expect("verify");
+    let mut signature = [0u8; SIGNATURE_LEN];
+    jpki.sign_with_auth_key(b"shikaku over the air", &mut signature).expect("sign");
+    let hash = Sha256::digest(b"shikaku over the air");
+    issued
+        .auth_key
+        .to_public_key()
+        .verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &signature)
+        .expect("signature verifies");
+
+    link.deselect().expect("deselect");
+}
+
+#[test]
+fn jpki_over_the_air_error_free() {
+    session(SimCardConfig::default(), FaultConfig::default(), 3);
+}
+
+#[test]
+fn jpki_over_the_air_with_wtx_on_every_command() {
+    let config =
+        SimCardConfig { wtx: Some(WtxConfig { wtxm: 2, rounds: 1, every: 1 }), ..SimCardConfig::default() };
+    session(config, FaultConfig::default(), 3);
+}
+
+#[test]
+fn jpki_over_the_air_with_5_percent_frame_errors() {
+    for seed in 1..=4 {
+        session(SimCardConfig::default(), FaultConfig::rate(seed, 50_000), 5);
+    }
+}
+
+#[test]
+fn jpki_over_the_air_with_small_frames() {
+    let config = SimCardConfig { protocol_info: [0xB3, 0x21, 0xA1], ..SimCardConfig::default() };
+    session(config, FaultConfig::rate(9, 10_000), 4);
+}
