@@ -129,6 +129,7 @@ pub enum IsoDepError {
 
 /// A decoded block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Block<'a> {
     I { chaining: bool, bn: bool, inf: &'a [u8] },
     Ack { bn: bool },

@@ -628,3 +628,32 @@ mod tests {
         fe.finish();
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    #[test]
+    fn parsers_accept_any_bytes_without_panicking() {
+        let mut x = 0x1234_5678_9ABC_DEF0u64;
+        for len in 0..40 {
+            for _ in 0..500 {
+                let bytes: std::vec::Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x as u8
+                    })
+                    .collect();
+                let _ = Atqb::parse(&bytes);
+                let _ = AttribAnswer::parse(&bytes);
+                let _ = ProtocolInfo::parse(&bytes);
+                let _ = crate::nfc::type_a::Ats::parse(&bytes);
+                let _ = crate::nfc::iso7816::CommandApdu::parse(&bytes);
+                let _ = crate::nfc::iso_dep::parse_block(&bytes, None);
+                let _ = crate::nfc::iso_dep::parse_block(&bytes, Some(3));
+            }
+        }
+    }
+}

@@ -568,3 +568,81 @@ fn ram_footprint_of_the_link() {
     let size = core::mem::size_of::<IsoDep<()>>();
     assert!(size <= 2 * FSD + 96, "{size}");
 }
+
+/// A PICC answering with random frames and errors (biased towards plausible PCBs).
+struct RandomPicc(u64);
+
+impl RandomPicc {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+impl NfcFrontend for RandomPicc {
+    fn field_on(&mut self) -> Result<(), FrontendError> {
+        Ok(())
+    }
+    fn field_off(&mut self) -> Result<(), FrontendError> {
+        Ok(())
+    }
+    fn configure(
+        &mut self,
+        _: crate::nfc::Technology,
+        _: crate::nfc::BitRate,
+        _: crate::nfc::BitRate,
+    ) -> Result<(), FrontendError> {
+        Ok(())
+    }
+    fn transceive(&mut self, _tx: &[u8], rx: &mut [u8], _: Timeout) -> Result<usize, FrontendError> {
+        let r = self.next();
+        match r % 8 {
+            0 => return Err(Lost),
+            1 => return Err(Crc),
+            _ => {}
+        }
+        const PCBS: [u8; 12] = [0x02, 0x03, 0x12, 0x13, 0xA2, 0xA3, 0xB2, 0xF2, 0xC2, 0x0A, 0x06, 0x00];
+        let len = (r >> 8) as usize % 300;
+        for b in rx.iter_mut().take(len) {
+            *b = self.next() as u8;
+        }
+        if len > 0 && (r >> 20) % 4 != 0 {
+            rx[0] = PCBS[(r >> 24) as usize % PCBS.len()];
+        }
+        // Sometimes claim more bytes than the buffer holds (a broken driver).
+        if (r >> 40) % 97 == 0 {
+            return Ok(rx.len() + 1);
+        }
+        if len > rx.len() {
+            return Err(FrontendError::Overflow);
+        }
+        Ok(len)
+    }
+}
+
+#[test]
+fn random_picc_never_panics_and_always_terminates() {
+    for seed in 0..200u64 {
+        let mut l = IsoDep::new(RandomPicc(seed), params(if seed % 2 == 0 { 32 } else { 256 }, None));
+        let mut buf = [0u8; 600];
+        let cmd: Vec<u8> = (0..(seed as usize * 7) % 700).map(|i| i as u8).collect();
+        for _ in 0..20 {
+            if l.exchange(&cmd, &mut buf).is_err() && !l.is_active() {
+                l.reactivate(params(64, if seed % 3 == 0 { Some(1) } else { None }));
+            }
+            let _ = l.presence_check();
+            if !l.is_active() {
+                l.reactivate(params(64, None));
+            }
+            let _ = ApduTransport::transceive(&mut l, &CMD, &mut buf);
+            if !l.is_active() {
+                l.reactivate(params(16, None));
+            }
+            let _ = l.deselect();
+            l.reactivate(params(256, Some(2)));
+        }
+    }
+}
