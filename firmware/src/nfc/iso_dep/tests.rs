@@ -609,11 +609,11 @@ impl NfcFrontend for RandomPicc {
         for b in rx.iter_mut().take(len) {
             *b = self.next() as u8;
         }
-        if len > 0 && (r >> 20) % 4 != 0 {
+        if len > 0 && !(r >> 20).is_multiple_of(4) {
             rx[0] = PCBS[(r >> 24) as usize % PCBS.len()];
         }
         // Sometimes claim more bytes than the buffer holds (a broken driver).
-        if (r >> 40) % 97 == 0 {
+        if (r >> 40).is_multiple_of(97) {
             return Ok(rx.len() + 1);
         }
         if len > rx.len() {
@@ -626,12 +626,13 @@ impl NfcFrontend for RandomPicc {
 #[test]
 fn random_picc_never_panics_and_always_terminates() {
     for seed in 0..200u64 {
-        let mut l = IsoDep::new(RandomPicc(seed), params(if seed % 2 == 0 { 32 } else { 256 }, None));
+        let mut l =
+            IsoDep::new(RandomPicc(seed), params(if seed.is_multiple_of(2) { 32 } else { 256 }, None));
         let mut buf = [0u8; 600];
         let cmd: Vec<u8> = (0..(seed as usize * 7) % 700).map(|i| i as u8).collect();
         for _ in 0..20 {
             if l.exchange(&cmd, &mut buf).is_err() && !l.is_active() {
-                l.reactivate(params(64, if seed % 3 == 0 { Some(1) } else { None }));
+                l.reactivate(params(64, if seed.is_multiple_of(3) { Some(1) } else { None }));
             }
             let _ = l.presence_check();
             if !l.is_active() {
