@@ -15,6 +15,7 @@
 #   VPCD_PORT          vpcd port of the reader to use (default 35963 = "Virtual PCD 00 00")
 #   CARGO_TARGET_DIR   honoured when building shikaku-vcard
 #   VCARD_ARGS         extra arguments for shikaku-vcard (e.g. "--atr contact -v")
+#   RIG_NO_BUILD=1     use the already built shikaku-vcard instead of running cargo build
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,8 +37,8 @@ pcscd_running() { pgrep -x pcscd >/dev/null 2>&1; }
 
 wait_for() { # seconds description command...
     local secs=$1 what=$2; shift 2
-    local i
-    for ((i = 0; i < secs * 10; i++)); do
+    local deadline=$((SECONDS + secs))
+    while ((SECONDS < deadline)); do
         if "$@"; then return 0; fi
         sleep 0.1
     done
@@ -53,7 +54,12 @@ check_tools() {
 
 reader_listed() { command -v opensc-tool >/dev/null && opensc-tool -l 2>/dev/null | grep -q "Virtual PCD"; }
 
-card_present() { command -v opensc-tool >/dev/null && opensc-tool -r "Virtual PCD 00 $(printf %02d $((VPCD_PORT - 35963)))" -a >/dev/null 2>&1; }
+reader_name() { printf 'Virtual PCD 00 %02d' $((VPCD_PORT - 35963)); }
+
+# "opensc-tool -l" shows card presence without running OpenSC's card drivers.
+card_absent() { ! card_present; }
+
+card_present() { command -v opensc-tool >/dev/null && opensc-tool -l 2>/dev/null | grep -Eq "^[0-9]+ +Yes .*$(reader_name)"; }
 
 start_pcscd() {
     mkdir -p "$RIG_DIR"
@@ -75,10 +81,9 @@ start_pcscd() {
 }
 
 build_vcard() {
-    if [[ ! -x "$VCARD_BIN" || -n "${RIG_REBUILD:-1}" ]]; then
-        log "building shikaku-vcard"
-        (cd "$ROOT" && cargo build -q -p shikaku-hil --bin shikaku-vcard) || die "build failed"
-    fi
+    if [[ "${RIG_NO_BUILD:-}" == 1 && -x "$VCARD_BIN" ]]; then return 0; fi
+    log "building shikaku-vcard"
+    (cd "$ROOT" && cargo build -q -p shikaku-hil --bin shikaku-vcard) || die "build failed"
 }
 
 stop_vcard() {
@@ -86,6 +91,9 @@ stop_vcard() {
         kill "$(cat "$VCARD_PID")" 2>/dev/null || true
         for _ in $(seq 50); do alive "$VCARD_PID" || break; sleep 0.1; done
         alive "$VCARD_PID" && kill -9 "$(cat "$VCARD_PID")" 2>/dev/null || true
+        if command -v opensc-tool >/dev/null && pcscd_running; then
+            wait_for 10 "the card to leave the reader" card_absent
+        fi
     fi
     rm -f "$VCARD_PID"
 }

@@ -636,3 +636,18 @@ fn example_persona_file_loads_and_builds() {
     // Unknown fields are rejected rather than silently ignored.
     assert!(persona::parse_toml("[[persona]]\nid = \"x\"\nnmae = \"typo\"\n").is_err());
 }
+
+#[test]
+fn binary_lists_personas_and_rejects_unknown_ones() {
+    let bin = env!("CARGO_BIN_EXE_shikaku-vcard");
+    let out = std::process::Command::new(bin).arg("--list").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for p in persona::builtin() {
+        assert!(text.contains(&format!("  {}", p.id)), "{} missing in --list", p.id);
+    }
+    assert!(text.contains("GENERATED key"), "the fixture persona must say it signs with a generated key");
+    assert!(text.contains("髙﨑　𠮷乃"));
+    let out = std::process::Command::new(bin).args(["--persona", "nobody"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
