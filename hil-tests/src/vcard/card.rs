@@ -30,6 +30,19 @@ pub fn atr_contactless() -> Vec<u8> {
     atr
 }
 
+/// ATQB protocol info observed on the card: 106/212/424 kbit/s, frame size 256, FWI 10, CID.
+pub const ATQB_PROTOCOL_INFO: [u8; 3] = [0xB3, 0x81, 0xA1];
+
+/// ATQB (without CRC) for a simulated ISO 14443-4 Type B front end: `50`, PUPI, application
+/// data (zero, as in the synthesised contactless ATR), protocol info.
+pub fn atqb(pupi: [u8; 4]) -> [u8; 12] {
+    let mut a = [0u8; 12];
+    a[0] = 0x50;
+    a[1..5].copy_from_slice(&pupi);
+    a[9..12].copy_from_slice(&ATQB_PROTOCOL_INFO);
+    a
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Applet {
     Jpki,
@@ -229,6 +242,13 @@ impl VirtualCard {
             (true, 0xFC) if self.image.last_command_indicator && a.data.is_empty() => status(sw::OK),
             (true, 0xFC) => status(sw::WRONG_LENGTH),
             (false, 0x2A) => status(sw::CLA),
+            // SET SESSION KEY (secure messaging is not simulated): what the real card answers
+            // where it has no session to offer — JPKI 6982, surface 66F1; text 6985 here.
+            (true, 0xAE) => match self.selected {
+                Some(Applet::Jpki) => status(sw::SECURITY),
+                Some(Applet::Surface) => status(0x66F1),
+                _ => status(sw::CONDITIONS),
+            },
             (false, 0x88) | (false, 0xC0) | (false, 0xB2) => status(sw::CONDITIONS),
             _ => status(sw::INS),
         }
@@ -557,5 +577,6 @@ mod tests {
         assert!(parse(&[0, 0xA4, 4, 0x0C, 5, 1]).is_none());
         assert!(parse(&[0, 0xA4]).is_none());
         assert_eq!(atr_contactless().len(), 13);
+        assert_eq!(atqb([1, 2, 3, 4])[9..], [0xB3, 0x81, 0xA1]);
     }
 }
