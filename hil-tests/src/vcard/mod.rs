@@ -436,3 +436,12 @@ pub fn load_personas(path: Option<&Path>) -> Result<Vec<persona::Persona>, Strin
         }
     }
 }
+
+/// Builds the built-in persona `id` and serves it to vpcd on `port` from a background thread
+/// (35963 = reader "Virtual PCD 00 00", 35964 = "… 00 01"). Drop the server to remove the card.
+pub fn spawn_persona(id: &str, port: u16) -> Result<(vpcd::CardServer<VirtualCard>, Issued), String> {
+    let p = persona::find(id).ok_or_else(|| format!("no built-in persona {id:?}"))?;
+    let (card, issued) = build(&p)?;
+    let cfg = vpcd::VpcdConfig { port, ..Default::default() };
+    Ok((vpcd::spawn(card, cfg), issued))
+}
