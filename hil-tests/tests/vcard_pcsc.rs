@@ -349,7 +349,8 @@ fn virtual_card_through_pcscd() {
 
     // 4. vpcd goes away (pcscd restarted under the card): the card reconnects by itself.
     if pcscd.0.is_some() {
-        let (server, _) = serve("yamada", AtrChoice::Contactless);
+        let (server, _) = vcard::spawn_persona("yamada", port()).unwrap();
+        wait_presence(true);
         drop(pcscd);
         pcscd = start_pcscd();
         wait_presence(true);
