@@ -9,12 +9,19 @@
 //! ignores a corrupted frame, which the PCD also sees as a timeout). Frames are numbered in air
 //! order from 0 (PCD frame, then the PICC's answer), and faults can be pinned to frame numbers.
 //! Counters report frames and bytes on air and an estimate of air time in carrier cycles.
+//!
+//! Time is virtual (1/fc). Commands can be given a processing time (by INS): the card is busy
+//! and deaf until its answer is ready; with `auto_wtx` it first asks for the time with S(WTX)
+//! like a real card, without it simply answers late, possibly after the PCD timed out.
 
 use shikaku_firmware::nfc::frontend::{
     frame_size_from_index, BitRate, FrontendError, NfcFrontend, ShortFrame, Technology, Timeout,
 };
 
 use crate::SmartCard;
+
+/// The card's answer starts this long after the end of the PCD's frame (TR0 + TR1, roughly).
+const TR_FC: u64 = 2048;
 
 /// Static description of the simulated card's Type B personality.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +36,12 @@ pub struct SimCardConfig {
     pub mbli: u8,
     /// Send S(WTX) before answering a command.
     pub wtx: Option<WtxConfig>,
+    /// Processing time by instruction byte (INS); other commands are answered at once.
+    pub slow_commands: Vec<(u8, Timeout)>,
+    /// When processing takes longer than the card's FWT, ask for the time with one S(WTX)
+    /// whose WTXM covers it, as real cards do. Without, a slow card simply answers late (and
+    /// ignores frames while busy).
+    pub auto_wtx: bool,
 }
 
 impl Default for SimCardConfig {
@@ -40,6 +53,8 @@ impl Default for SimCardConfig {
             afi: 0x00,
             mbli: 0,
             wtx: None,
+            slow_commands: Vec::new(),
+            auto_wtx: true,
         }
     }
 }
@@ -153,6 +168,9 @@ struct Tcl {
     tx_chunk: usize,
     tx_chaining: bool,
     wtx_left: u8,
+    wtxm: u8,
+    /// Processing time still to spend after the S(WTX) handshake, in 1/fc.
+    deferred: u64,
     commands: u32,
 }
 
@@ -186,6 +204,12 @@ pub struct SimFrontend<C: SmartCard> {
     counters: AirCounters,
     recording: bool,
     log: Vec<AirFrame>,
+    /// Virtual time in 1/fc since creation.
+    now: u64,
+    /// The card's next frame and when it starts; while set, the card is busy and deaf.
+    pending: Option<(u64, Vec<u8>)>,
+    /// Processing delay of the reply being built.
+    reply_delay: u64,
 }
 
 impl<C: SmartCard> SimFrontend<C> {
@@ -211,6 +235,9 @@ impl<C: SmartCard> SimFrontend<C> {
             counters: AirCounters::default(),
             recording: false,
             log: Vec::new(),
+            now: 0,
+            pending: None,
+            reply_delay: 0,
         }
     }
 
@@ -266,11 +293,18 @@ impl<C: SmartCard> SimFrontend<C> {
         }
         if !present {
             self.state = PiccState::Off;
+            self.pending = None;
         }
         self.present = present;
     }
 
+    /// Virtual time since creation, in 1/fc.
+    pub fn now(&self) -> Timeout {
+        Timeout::from_fc(self.now.min(u32::MAX as u64) as u32)
+    }
+
     fn power_up(&mut self) {
+        self.pending = None;
         self.card.reset();
         self.state = PiccState::Idle;
         self.tcl = Tcl::default();
@@ -448,16 +482,33 @@ impl<C: SmartCard> SimFrontend<C> {
                     self.r_block(false, with_cid, cid) // Rule 2
                 } else {
                     let command = std::mem::take(&mut self.tcl.rx_chain);
+                    let processing = command
+                        .get(1)
+                        .and_then(|ins| self.config.slow_commands.iter().find(|(i, _)| i == ins))
+                        .map_or(0, |(_, t)| t.as_fc() as u64);
                     self.tcl.tx_data = self.card.process_apdu(&command);
                     self.tcl.tx_off = 0;
                     self.counters.apdus += 1;
                     self.tcl.commands += 1;
+                    let fwt = 4096u64 << (self.config.protocol_info[2] >> 4).min(14);
                     match self.config.wtx {
                         Some(w) if w.rounds > 0 && self.tcl.commands.is_multiple_of(w.every.max(1)) => {
                             self.tcl.wtx_left = w.rounds;
+                            self.tcl.wtxm = w.wtxm;
+                            self.tcl.deferred = processing;
                             self.wtx_request(w.wtxm, with_cid, cid)
                         }
-                        _ => self.next_chunk(with_cid, cid, fsd),
+                        _ if self.config.auto_wtx && processing > fwt => {
+                            let wtxm = processing.div_ceil(fwt).min(59) as u8;
+                            self.tcl.wtx_left = 1;
+                            self.tcl.wtxm = wtxm;
+                            self.tcl.deferred = processing;
+                            self.wtx_request(wtxm, with_cid, cid)
+                        }
+                        _ => {
+                            self.reply_delay = processing;
+                            self.next_chunk(with_cid, cid, fsd)
+                        }
                     }
                 }
             }
@@ -485,9 +536,11 @@ impl<C: SmartCard> SimFrontend<C> {
                     return None;
                 }
                 self.tcl.wtx_left -= 1;
-                match self.config.wtx {
-                    Some(w) if self.tcl.wtx_left > 0 => self.wtx_request(w.wtxm, with_cid, cid),
-                    _ => self.next_chunk(with_cid, cid, fsd),
+                if self.tcl.wtx_left > 0 {
+                    self.wtx_request(self.tcl.wtxm, with_cid, cid)
+                } else {
+                    self.reply_delay = std::mem::take(&mut self.tcl.deferred);
+                    self.next_chunk(with_cid, cid, fsd)
                 }
             }
             // S(DESELECT) request.
@@ -553,6 +606,7 @@ impl<C: SmartCard> NfcFrontend for SimFrontend<C> {
     fn field_off(&mut self) -> Result<(), FrontendError> {
         self.field = false;
         self.state = PiccState::Off;
+        self.pending = None;
         Ok(())
     }
 
@@ -568,29 +622,51 @@ impl<C: SmartCard> NfcFrontend for SimFrontend<C> {
     }
 
     fn transceive(&mut self, tx: &[u8], rx: &mut [u8], timeout: Timeout) -> Result<usize, FrontendError> {
+        let start = self.now;
         self.counters.pcd_frames += 1;
         self.counters.pcd_bytes += tx.len() as u64 + 2;
-        self.counters.air_time_fc += self.frame_time(tx.len(), self.rates.0);
+        self.now += self.frame_time(tx.len(), self.rates.0);
         // Rate-based faults hit exchanges that start with the card ACTIVE (unless configured
         // for activation too), so the answer to ATTRIB is not affected but DESELECT is.
         let eligible = self.is_active();
         let (index, fault) = self.fault_for(eligible);
         self.note(index, Direction::PcdToPicc, tx, fault, Some(timeout));
-        let answer = if self.field && fault.is_none() { self.picc_receive(tx) } else { None };
-        let Some(answer) = answer else {
-            self.counters.timeouts += 1;
-            self.counters.air_time_fc += timeout.as_fc() as u64;
-            return Err(FrontendError::Timeout);
+        // A busy card does not listen; an idle one may schedule its answer.
+        if self.field && fault.is_none() && self.pending.is_none() {
+            if let Some(answer) = self.picc_receive(tx) {
+                let delay = std::mem::take(&mut self.reply_delay);
+                self.pending = Some((self.now + TR_FC + delay, answer));
+            }
+        }
+        let deadline = self.now + timeout.as_fc() as u64;
+        let answer = match self.pending.take() {
+            Some((at, answer)) if at <= deadline => {
+                // (An answer that became ready while the PCD was still sending is simply
+                // delivered after its frame.)
+                self.now = self.now.max(at);
+                answer
+            }
+            later => {
+                self.pending = later;
+                self.now = deadline;
+                self.counters.timeouts += 1;
+                self.counters.air_time_fc += self.now - start;
+                return Err(FrontendError::Timeout);
+            }
         };
         self.counters.picc_frames += 1;
         self.counters.picc_bytes += answer.len() as u64 + 2;
-        self.counters.air_time_fc += 2048 + self.frame_time(answer.len(), self.rates.1);
+        self.now += self.frame_time(answer.len(), self.rates.1);
         let (index, fault) = self.fault_for(eligible);
         self.note(index, Direction::PiccToPcd, &answer, fault, None);
+        if fault == Some(Fault::Drop) {
+            // Nothing arrives: the PCD waits out its timeout.
+            self.now = self.now.max(deadline);
+        }
+        self.counters.air_time_fc += self.now - start;
         match fault {
             Some(Fault::Drop) => {
                 self.counters.timeouts += 1;
-                self.counters.air_time_fc += timeout.as_fc() as u64;
                 Err(FrontendError::Timeout)
             }
             Some(Fault::Corrupt) => {
@@ -612,6 +688,7 @@ impl<C: SmartCard> NfcFrontend for SimFrontend<C> {
         timeout: Timeout,
     ) -> Result<usize, FrontendError> {
         // No Type A card in this field.
+        self.now += timeout.as_fc() as u64;
         self.counters.air_time_fc += timeout.as_fc() as u64;
         Err(FrontendError::Timeout)
     }

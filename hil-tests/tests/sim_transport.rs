@@ -2,7 +2,7 @@
 //! simulated PICC, error-free and with 1 %, 5 % and 20 % of frames lost or corrupted.
 
 use shikaku_firmware::apdu::ApduTransport;
-use shikaku_firmware::nfc::frontend::{BitRate, FrontendError, NfcFrontend};
+use shikaku_firmware::nfc::frontend::{BitRate, FrontendError, NfcFrontend, Timeout};
 use shikaku_firmware::nfc::iso7816::ApduError;
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig, IsoDepError};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
@@ -11,7 +11,8 @@ use shikaku_hil::SmartCard;
 
 /// A tiny card: `INS 01` echoes its data; READ BINARY (`B0`) reads a 3 KB file (short with
 /// P1P2 offset, or extended for all of it); `INS C8` answers `61xx` and serves the file through
-/// GET RESPONSE; `INS CC` insists on the exact Le (`6Cxx`).
+/// GET RESPONSE; `INS CC` insists on the exact Le (`6Cxx`); `INS 2A` returns a 256-byte
+/// "signature" (made slow in some tests).
 struct TinyCard {
     file: Vec<u8>,
     pending: Vec<u8>,
@@ -92,6 +93,7 @@ impl SmartCard for TinyCard {
                 };
                 with_sw(chunk, sw)
             }
+            0x2A => with_sw(vec![0x5A; 256], 0x9000),
             0xCC => {
                 if c.len() == 5 && c[4] == 0x10 {
                     with_sw(vec![0xAB; 16], 0x9000)
@@ -415,4 +417,61 @@ fn presence_check_notices_the_card_leaving() {
     link.frontend_mut().set_card_present(false);
     assert_eq!(link.presence_check(), Ok(false));
     assert!(!link.is_active());
+}
+
+const SIGN: [u8; 5] = [0x80, 0x2A, 0x00, 0x80, 0x00];
+
+fn slow_sim(processing_ms: u32, auto_wtx: bool) -> SimFrontend<TinyCard> {
+    let config = SimCardConfig {
+        slow_commands: vec![(0x2A, Timeout::from_micros(processing_ms * 1000))],
+        auto_wtx,
+        ..SimCardConfig::default()
+    };
+    let mut sim = SimFrontend::with_config(TinyCard::new(), config, FaultConfig::default());
+    sim.record(true);
+    sim
+}
+
+#[test]
+fn slow_card_asks_for_time_with_wtx() {
+    let mut link = activate(slow_sim(800, true), None, IsoDepConfig::default());
+    let t0 = link.frontend().now();
+    let mut buf = [0u8; 300];
+    let n = link.transceive(&SIGN, &mut buf).unwrap();
+    assert_eq!(n, 258);
+    let sim = link.frontend();
+    assert_eq!(sim.counters().wtx_requests, 1);
+    assert_eq!(sim.counters().timeouts, 0);
+    // 800 ms over FWT(10) ≈ 309 ms: WTXM 3, echoed by the PCD.
+    assert!(sim.log().iter().any(|f| f.direction == Direction::PcdToPicc && f.bytes == [0xF2, 3]));
+    let elapsed = sim.now().as_micros() - t0.as_micros();
+    assert!((800_000..820_000).contains(&elapsed), "{elapsed} µs");
+}
+
+#[test]
+fn slow_card_without_wtx_answers_after_one_timeout() {
+    // 400 ms > FWT + ΔFWT: the PCD times out once, its R(NAK) falls on a busy card, and the
+    // answer arrives while the PCD waits for the answer to the R(NAK).
+    let mut link = activate(slow_sim(400, false), None, IsoDepConfig::default());
+    let mut buf = [0u8; 300];
+    assert_eq!(link.transceive(&SIGN, &mut buf).unwrap(), 258);
+    assert_eq!(link.stats().transmission_errors, 1);
+    assert_eq!(link.frontend().counters().wtx_requests, 0);
+    echo(&mut link, 10);
+}
+
+#[test]
+fn card_slower_than_all_retries_is_a_typed_error() {
+    let mut link = activate(slow_sim(3000, false), None, IsoDepConfig::default());
+    let mut buf = [0u8; 300];
+    assert_eq!(
+        link.transceive(&SIGN, &mut buf),
+        Err(ApduError::Transport(IsoDepError::NoResponse(FrontendError::Timeout)))
+    );
+    // A field reset clears the stuck card.
+    let sim = link.frontend_mut();
+    sim.field_off().unwrap();
+    let act = type_b::activate(sim, &ActivationConfig::default()).unwrap();
+    link.reactivate(act.params);
+    echo(&mut link, 10);
 }

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use shikaku_firmware::card::io::SIGNATURE_LEN;
 use shikaku_firmware::card::jpki::{CardKind, Jpki, MAX_CERT_LEN};
 use shikaku_firmware::card::{CardIo, Pin4};
+use shikaku_firmware::nfc::frontend::Timeout;
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
 use shikaku_hil::sim_frontend::{FaultConfig, SimCardConfig, SimFrontend, WtxConfig};
@@ -77,4 +78,15 @@ fn jpki_over_the_air_with_5_percent_frame_errors() {
 fn jpki_over_the_air_with_small_frames() {
     let config = SimCardConfig { protocol_info: [0xB3, 0x21, 0xA1], ..SimCardConfig::default() };
     session(config, FaultConfig::rate(9, 10_000), 4);
+}
+
+#[test]
+fn jpki_signing_slower_than_fwt_gets_wtx() {
+    // RSA-2048 signing taking 700 ms on a card with FWI 10 (≈ 309 ms): the card asks for
+    // time with S(WTX), under 2 % frame errors.
+    let config = SimCardConfig {
+        slow_commands: vec![(0x2A, Timeout::from_micros(700_000))],
+        ..SimCardConfig::default()
+    };
+    session(config, FaultConfig::rate(21, 20_000), 4);
 }
