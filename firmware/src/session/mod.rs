@@ -136,6 +136,8 @@ struct Context {
     verified_at: u64,
     identity_sent: bool,
     card_present: bool,
+    /// The staff account that unlocked 目視 for this session (kept for the identity).
+    staff: Option<visual::AccountId>,
 }
 
 impl Context {
@@ -160,6 +162,7 @@ impl Context {
             verified_at: 0,
             identity_sent: false,
             card_present: false,
+            staff: None,
         }
     }
 
@@ -296,7 +299,7 @@ impl Session {
                     card_kind: c.kind,
                     consents: c.consents,
                     staff_account: if method == AuthMethod::Visual {
-                        self.staff.as_ref().map(|s| s.as_str())
+                        c.staff.as_ref().map(|s| s.as_str())
                     } else {
                         None
                     },
@@ -377,10 +380,11 @@ impl Session {
         }
     }
 
+    /// Back to automatic mode. The finished session's buffers stay until the next session
+    /// begins, so messages already handed out can still be encoded.
     fn return_to_idle(&mut self, now: u64, out: &mut Out, show: bool) {
         self.clear_digits();
         self.staff = None;
-        self.new_context();
         self.enter(now, Phase::Idle, None);
         if show {
             out.push(Action::Show(Screen::PlaceCard));
@@ -424,7 +428,8 @@ impl Session {
 
     fn on_card_present(&mut self, now: u64, out: &mut Out) {
         match self.phase {
-            Phase::Idle | Phase::VisualArmed => {}
+            Phase::Idle => self.new_context(),
+            Phase::VisualArmed => {}
             _ => return, // a second card, or the same one bouncing: ignore
         }
         self.ctx.card_present = true;
@@ -757,6 +762,7 @@ impl Session {
     fn on_key(&mut self, now: u64, key: Key, out: &mut Out) {
         match (self.phase, key) {
             (Phase::Idle, Key::Staff) => {
+                self.new_context();
                 self.after_unlock = AfterUnlock::AwaitCard;
                 self.start_passcode(now, out);
             }
@@ -928,6 +934,7 @@ impl Session {
         wipe(&mut digits);
         match result {
             Unlock::Granted(account) => {
+                self.ctx.staff = Some(account.clone());
                 self.staff = Some(account);
                 self.send(out, Outgoing::VisualModeStarted);
                 match self.after_unlock {

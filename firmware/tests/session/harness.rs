@@ -1,0 +1,146 @@
+//! Drives the session core in virtual time and records what it does, for scenario tests.
+#![allow(dead_code)]
+
+use shikaku_firmware::session::{
+    Action, CardOp, CardReply, Config, Event, FaceReply, Key, Outgoing, PinState, Screen, Session,
+};
+use shikaku_protocol::auth::PairingKey;
+use shikaku_protocol::message::{CardKind, FaceDecision, Message};
+
+/// 2026-11-21 12:00:00 UTC.
+pub const NOW_UNIX_MS: u64 = 1_795_262_400_000;
+pub const DAY_S: i64 = 86_400;
+pub const CHALLENGE: [u8; 32] = [0xC5; 32];
+pub const PAIRING: [u8; 32] = [0x11; 32];
+
+/// What came out of the core, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Out {
+    Screen(Screen),
+    Card(String),
+    Host(Outgoing),
+    Face(u8),
+    Wipe,
+}
+
+pub struct Rig {
+    pub s: Session,
+    pub now: u64,
+    pub log: Vec<Out>,
+    /// Encoded host messages, to check what crossed the link.
+    pub wire: Vec<Vec<u8>>,
+    pub identities: Vec<(u32, Vec<u8>)>,
+    pub cert: Vec<u8>,
+}
+
+pub fn unix_s(y: i64, m: u32, d: u32) -> i64 {
+    shikaku_firmware::session::expiry::days_from_civil(y, m, d) * DAY_S + 14 * 3600 + 59 * 60 + 59
+}
+
+impl Rig {
+    pub fn new() -> Self {
+        let mut r = Rig {
+            s: Session::new(Config::default(), PairingKey(PAIRING), 1000),
+            now: 1_000,
+            log: Vec::new(),
+            wire: Vec::new(),
+            identities: Vec::new(),
+            cert: vec![0xAA; 1590],
+        };
+        r.host(Message::TimeSync { unix_ms: NOW_UNIX_MS + 1_000 });
+        r
+    }
+
+    pub fn with_challenge() -> Self {
+        let mut r = Self::new();
+        r.host(Message::HostChallenge { challenge: CHALLENGE });
+        r
+    }
+
+    pub fn ev(&mut self, e: Event<'_>) -> Vec<Out> {
+        let actions = self.s.handle(self.now, e);
+        let mut got = Vec::new();
+        for a in actions {
+            let o = match a {
+                Action::Show(s) => Out::Screen(s),
+                Action::Card(op) => Out::Card(match op {
+                    CardOp::Identify => "Identify".into(),
+                    CardOp::VerifyPin { pin, last_try_confirmed } => {
+                        format!("VerifyPin({pin:?}, confirmed={last_try_confirmed})")
+                    }
+                    CardOp::SignChallenge { challenge } => format!("Sign({:02x})", challenge[0]),
+                }),
+                Action::Send(t) => {
+                    let msg = self.s.host_message(&t);
+                    let mut buf = vec![0u8; 4096];
+                    let n = msg.encode(&mut buf).expect("host message encodes");
+                    buf.truncate(n);
+                    if matches!(msg, Message::VerifiedIdentity(_)) {
+                        self.identities.push((t.session, buf.clone()));
+                    }
+                    self.wire.push(buf);
+                    Out::Host(t.message)
+                }
+                Action::StartFace { attempt } => Out::Face(attempt),
+                Action::WipeFace => Out::Wipe,
+            };
+            got.push(o.clone());
+            self.log.push(o);
+        }
+        got
+    }
+
+    pub fn host(&mut self, m: Message<'_>) -> Vec<Out> {
+        self.ev(Event::Host { message: m, authenticated: true })
+    }
+    pub fn key(&mut self, k: Key) -> Vec<Out> {
+        self.ev(Event::Key(k))
+    }
+    pub fn digits(&mut self, ds: &[u8]) -> Vec<Out> {
+        let mut all = Vec::new();
+        for &d in ds {
+            all.extend(self.key(Key::Digit(d)));
+        }
+        all
+    }
+    pub fn advance(&mut self, ms: u64) -> Vec<Out> {
+        self.now += ms;
+        self.ev(Event::Tick)
+    }
+    pub fn place(&mut self, kind: CardKind, not_after: i64, pin: PinState) -> Vec<Out> {
+        let mut got = self.ev(Event::CardPresent);
+        let cert = self.cert.clone();
+        got.extend(self.ev(Event::Card(CardReply::Identified {
+            kind,
+            auth_cert: &cert,
+            not_after_unix_s: not_after,
+            pin,
+        })));
+        got
+    }
+    pub fn face(&mut self, decision: FaceDecision, score: u16) -> Vec<Out> {
+        self.ev(Event::Face(FaceReply { decision, score_milli: score }))
+    }
+    pub fn screens(out: &[Out]) -> Vec<Screen> {
+        out.iter().filter_map(|o| if let Out::Screen(s) = o { Some(*s) } else { None }).collect()
+    }
+    pub fn hosts(out: &[Out]) -> Vec<Outgoing> {
+        out.iter().filter_map(|o| if let Out::Host(h) = o { Some(*h) } else { None }).collect()
+    }
+    pub fn cards(out: &[Out]) -> Vec<String> {
+        out.iter().filter_map(|o| if let Out::Card(c) = o { Some(c.clone()) } else { None }).collect()
+    }
+    /// The one verified identity sent so far, decoded.
+    pub fn identity(&self) -> Message<'_> {
+        assert_eq!(self.identities.len(), 1, "exactly one verified identity");
+        Message::decode(shikaku_protocol::message::msg_type::VERIFIED_IDENTITY, 0, &self.identities[0].1)
+            .expect("decodes")
+    }
+    pub fn all_hosts(&self) -> Vec<Outgoing> {
+        Self::hosts(&self.log)
+    }
+}
+
+pub fn valid_until_2030() -> i64 {
+    unix_s(2030, 2, 17)
+}
