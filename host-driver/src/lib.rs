@@ -1,1 +1,3 @@
-//! Host driver for shikaku readers.
+//! Host driver for shikaku readers: what a reception PC links and runs.
+
+pub mod model;
