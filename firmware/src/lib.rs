@@ -8,5 +8,6 @@ pub mod fmt;
 
 pub mod apdu;
 pub mod card;
+pub mod drive;
 pub mod nfc;
 pub mod session;
