@@ -125,6 +125,9 @@ pub enum IsoDepError {
     /// The PICC was deselected or the link was given up after an error; re-activate it.
     #[error("PICC not active")]
     NotActive,
+    /// [`IsoDepCore`] was driven out of order (no exchange begun, or another command).
+    #[error("exchange driven out of order")]
+    Misuse,
 }
 
 /// A decoded block.
@@ -248,41 +251,80 @@ pub struct IsoDepStats {
     pub wtx: u32,
 }
 
-/// The PCD side of an activated ISO-DEP link to one PICC.
-pub struct IsoDep<F> {
-    fe: F,
+/// Progress of one exchange inside [`IsoDepCore`].
+#[derive(Debug, Clone, Copy)]
+struct ExchangeState {
+    /// Length of the command being sent (the caller passes the same slice on every step).
+    cmd_len: usize,
+    /// Command bytes acknowledged so far, and bytes in the current I-block.
+    sent: usize,
+    chunk: usize,
+    pcd_chaining: bool,
+    picc_chaining: bool,
+    received: usize,
+    overflow: bool,
+    errors: u8,
+    retransmissions: u8,
+    wtx: u16,
+    next: Next,
+    timeout: Timeout,
+}
+
+/// What the caller does after feeding a frame result to [`IsoDepCore::on_received`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Poll {
+    /// Send [`IsoDepCore::io`]'s frame with its timeout and report the result again.
+    Transmit,
+    /// The exchange is complete: the response has this many bytes.
+    Done(usize),
+}
+
+/// The sans-IO block protocol: it owns the frame buffers and the protocol state, says which
+/// frame to send with which timeout, and digests what came back. [`IsoDep`] drives it with a
+/// blocking [`NfcFrontend`]; an async driver runs the same loop with `.await`:
+///
+/// ```text
+/// core.begin(command)?;
+/// loop {
+///     let (tx, rx, timeout) = core.io();
+///     let result = frontend.transceive(tx, rx, timeout).await;
+///     if let Poll::Done(n) = core.on_received(result, command, response)? { break n }
+/// }
+/// ```
+pub struct IsoDepCore {
     params: IsoDepParams,
     config: IsoDepConfig,
     /// PCD block number (Rule A: 0 after activation).
     bn: bool,
     active: bool,
     fwt: Timeout,
+    /// The current I-block (kept for retransmission) ...
     tx: [u8; FSD],
     tx_len: usize,
+    /// ... or the R/S-block to send instead of it.
+    ctrl: [u8; 3],
+    ctrl_len: usize,
     rx: [u8; FSD],
     stats: IsoDepStats,
+    ex: Option<ExchangeState>,
 }
 
-impl<F: NfcFrontend> IsoDep<F> {
-    /// A link to a PICC just activated with `params`.
-    pub fn new(fe: F, params: IsoDepParams) -> Self {
-        Self::with_config(fe, params, IsoDepConfig::default())
-    }
-
-    /// Like [`IsoDep::new`] with explicit recovery tunables.
-    pub fn with_config(fe: F, params: IsoDepParams, config: IsoDepConfig) -> Self {
-        let fwt = fwt_from_fwi(params.fwi).saturating_add(config.fwt_delta);
+impl IsoDepCore {
+    pub fn new(params: IsoDepParams, config: IsoDepConfig) -> Self {
         Self {
-            fe,
             params,
             config,
             bn: false,
             active: true,
-            fwt,
+            fwt: fwt_from_fwi(params.fwi).saturating_add(config.fwt_delta),
             tx: [0; FSD],
             tx_len: 0,
+            ctrl: [0; 3],
+            ctrl_len: 0,
             rx: [0; FSD],
             stats: IsoDepStats::default(),
+            ex: None,
         }
     }
 
@@ -292,6 +334,7 @@ impl<F: NfcFrontend> IsoDep<F> {
         self.fwt = fwt_from_fwi(params.fwi).saturating_add(self.config.fwt_delta);
         self.bn = false;
         self.active = true;
+        self.ex = None;
     }
 
     pub fn params(&self) -> &IsoDepParams {
@@ -311,38 +354,11 @@ impl<F: NfcFrontend> IsoDep<F> {
     pub fn fwt(&self) -> Timeout {
         self.fwt
     }
-    pub fn frontend(&self) -> &F {
-        &self.fe
-    }
-    pub fn frontend_mut(&mut self) -> &mut F {
-        &mut self.fe
-    }
-    pub fn into_frontend(self) -> F {
-        self.fe
-    }
 
     /// Largest INF we may put in one I-block.
     pub fn max_inf(&self) -> usize {
         let frame = (self.params.fsc as usize).min(FSD).saturating_sub(2);
         frame.saturating_sub(1 + self.params.cid.is_some() as usize)
-    }
-
-    /// Sends `command` as one (possibly chained) I-block sequence and reassembles the PICC's
-    /// (possibly chained) answer into `response`. Returns the response length.
-    pub fn exchange(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, IsoDepError> {
-        if !self.active {
-            return Err(IsoDepError::NotActive);
-        }
-        self.stats.exchanges += 1;
-        let result = self.run_exchange(command, response);
-        match result {
-            Ok(_) | Err(IsoDepError::ResponseOverflow) => {}
-            Err(_e) => {
-                warn!("iso-dep: exchange failed: {}", _e);
-                self.active = false;
-            }
-        }
-        result
     }
 
     fn load_i_block(&mut self, inf: &[u8], chaining: bool) {
@@ -355,212 +371,382 @@ impl<F: NfcFrontend> IsoDep<F> {
         self.tx_len = h + inf.len();
     }
 
-    fn run_exchange(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, IsoDepError> {
+    /// Prepares the control block for `next` (I-blocks stay in `tx`).
+    fn load_ctrl(&mut self, next: Next) {
+        self.ctrl_len = match next {
+            Next::IBlock => 0,
+            Next::Ack | Next::Nak => {
+                let nak = if next == Next::Nak { PCB_NAK } else { 0 };
+                header(&mut self.ctrl, PCB_R | nak | self.bn as u8, self.params.cid)
+            }
+            Next::WtxResponse(wtxm) => {
+                let h = header(&mut self.ctrl, PCB_S | S_WTX, self.params.cid);
+                self.ctrl[h] = wtxm;
+                h + 1
+            }
+        };
+    }
+
+    /// Starts sending `command` as one (possibly chained) I-block sequence.
+    pub fn begin(&mut self, command: &[u8]) -> Result<(), IsoDepError> {
+        if !self.active {
+            return Err(IsoDepError::NotActive);
+        }
         let max_inf = self.max_inf();
         if max_inf == 0 {
             return Err(IsoDepError::FrameSize);
         }
-        let max_retries = self.config.max_retries;
-        // PCD chaining state: `sent` bytes acknowledged, `chunk` bytes in the current I-block.
-        let mut sent = 0usize;
-        let mut chunk = max_inf.min(command.len());
-        let mut pcd_chaining = chunk < command.len();
+        self.stats.exchanges += 1;
+        let chunk = max_inf.min(command.len());
+        let pcd_chaining = chunk < command.len();
         self.load_i_block(&command[..chunk], pcd_chaining);
+        self.ex = Some(ExchangeState {
+            cmd_len: command.len(),
+            sent: 0,
+            chunk,
+            pcd_chaining,
+            picc_chaining: false,
+            received: 0,
+            overflow: false,
+            errors: 0,
+            retransmissions: 0,
+            wtx: 0,
+            next: Next::IBlock,
+            timeout: self.fwt,
+        });
+        Ok(())
+    }
 
-        let mut picc_chaining = false;
-        let mut received = 0usize;
-        let mut overflow = false;
-        let mut errors = 0u8;
-        let mut retransmissions = 0u8;
-        let mut wtx = 0u16;
-        let mut next = Next::IBlock;
-        let mut timeout = self.fwt;
+    /// The frame to send now, the buffer to receive into, and the timeout to use. Outside an
+    /// exchange the frame is empty.
+    pub fn io(&mut self) -> (&[u8], &mut [u8], Timeout) {
+        let (frame, timeout) = match &self.ex {
+            Some(ex) if ex.next == Next::IBlock => (&self.tx[..self.tx_len], ex.timeout),
+            Some(ex) => (&self.ctrl[..self.ctrl_len], ex.timeout),
+            None => (&self.tx[..0], self.fwt),
+        };
+        trace!("iso-dep: tx {:?}", frame);
+        (frame, &mut self.rx[..RX_MAX], timeout)
+    }
 
-        loop {
-            let mut ctrl = [0u8; 3];
-            let frame: &[u8] = match next {
-                Next::IBlock => &self.tx[..self.tx_len],
-                Next::Ack | Next::Nak => {
-                    let nak = if next == Next::Nak { PCB_NAK } else { 0 };
-                    let h = header(&mut ctrl, PCB_R | nak | self.bn as u8, self.params.cid);
-                    &ctrl[..h]
-                }
-                Next::WtxResponse(wtxm) => {
-                    let h = header(&mut ctrl, PCB_S | S_WTX, self.params.cid);
-                    ctrl[h] = wtxm;
-                    &ctrl[..h + 1]
-                }
-            };
-            trace!("iso-dep: tx {:?}", frame);
-            self.stats.blocks_sent += 1;
-            let result = self.fe.transceive(frame, &mut self.rx[..RX_MAX], timeout);
-            timeout = self.fwt;
+    /// Digests the result of sending [`IsoDepCore::io`]'s frame: `Ok(n)` bytes received into
+    /// its buffer, or the frontend's error. `command` and `response` must be the same on every
+    /// call of one exchange. A fatal error ends the exchange and deactivates the link.
+    pub fn on_received(
+        &mut self,
+        result: Result<usize, FrontendError>,
+        command: &[u8],
+        response: &mut [u8],
+    ) -> Result<Poll, IsoDepError> {
+        let Some(mut ex) = self.ex.take() else {
+            return Err(IsoDepError::Misuse);
+        };
+        if ex.cmd_len != command.len() {
+            return Err(IsoDepError::Misuse);
+        }
+        self.stats.blocks_sent += 1;
+        match self.step(&mut ex, result, command, response) {
+            Ok(Poll::Transmit) => {
+                self.load_ctrl(ex.next);
+                self.ex = Some(ex);
+                Ok(Poll::Transmit)
+            }
+            Ok(done) => Ok(done),
+            Err(IsoDepError::ResponseOverflow) => Err(IsoDepError::ResponseOverflow),
+            Err(e) => {
+                warn!("iso-dep: exchange failed: {}", e);
+                self.active = false;
+                Err(e)
+            }
+        }
+    }
 
-            let outcome = match result {
-                Ok(n) => match self.rx[..RX_MAX].get(..n) {
-                    Some(f) => parse_block(f, self.params.cid).map_err(Failure::Invalid),
-                    None => Err(Failure::Transmission(FrontendError::Overflow)),
-                },
-                Err(e) if e.is_transmission_error() => Err(Failure::Transmission(e)),
-                Err(e) => return Err(IsoDepError::Frontend(e)),
-            };
+    fn step(
+        &mut self,
+        ex: &mut ExchangeState,
+        result: Result<usize, FrontendError>,
+        command: &[u8],
+        response: &mut [u8],
+    ) -> Result<Poll, IsoDepError> {
+        let max_retries = self.config.max_retries;
+        let max_inf = self.max_inf();
+        ex.timeout = self.fwt;
 
-            let step: Result<Next, Failure> = match outcome {
-                Err(f) => Err(f),
-                Ok(Block::I { chaining, bn, inf }) => {
-                    if pcd_chaining {
-                        Err(Failure::Invalid(ProtocolError::UnexpectedIBlock))
-                    } else if bn != self.bn {
-                        Err(Failure::Invalid(ProtocolError::BlockNumber))
-                    } else {
-                        // Rule B: a valid I-block toggles our block number.
-                        self.bn = !self.bn;
-                        errors = 0;
-                        retransmissions = 0;
-                        if !overflow {
-                            match response.get_mut(received..received + inf.len()) {
-                                Some(dst) => {
-                                    dst.copy_from_slice(inf);
-                                    received += inf.len();
-                                }
-                                None => overflow = true,
+        let outcome = match result {
+            Ok(n) => match self.rx[..RX_MAX].get(..n) {
+                Some(f) => parse_block(f, self.params.cid).map_err(Failure::Invalid),
+                None => Err(Failure::Transmission(FrontendError::Overflow)),
+            },
+            Err(e) if e.is_transmission_error() => Err(Failure::Transmission(e)),
+            Err(e) => return Err(IsoDepError::Frontend(e)),
+        };
+
+        let step: Result<Next, Failure> = match outcome {
+            Err(f) => Err(f),
+            Ok(Block::I { chaining, bn, inf }) => {
+                if ex.pcd_chaining {
+                    Err(Failure::Invalid(ProtocolError::UnexpectedIBlock))
+                } else if bn != self.bn {
+                    Err(Failure::Invalid(ProtocolError::BlockNumber))
+                } else {
+                    // Rule B: a valid I-block toggles our block number.
+                    self.bn = !self.bn;
+                    ex.errors = 0;
+                    ex.retransmissions = 0;
+                    if !ex.overflow {
+                        match response.get_mut(ex.received..ex.received + inf.len()) {
+                            Some(dst) => {
+                                dst.copy_from_slice(inf);
+                                ex.received += inf.len();
                             }
-                        }
-                        if chaining {
-                            // Rule 2: acknowledge each chained I-block.
-                            picc_chaining = true;
-                            Ok(Next::Ack)
-                        } else if overflow {
-                            return Err(IsoDepError::ResponseOverflow);
-                        } else {
-                            return Ok(received);
+                            None => ex.overflow = true,
                         }
                     }
-                }
-                Ok(Block::Ack { bn }) => {
-                    if picc_chaining {
-                        Err(Failure::Invalid(ProtocolError::UnexpectedAck))
-                    } else if bn == self.bn {
-                        if pcd_chaining {
-                            // Rules B and 7: the chained block arrived, continue chaining.
-                            self.bn = !self.bn;
-                            errors = 0;
-                            retransmissions = 0;
-                            sent += chunk;
-                            chunk = max_inf.min(command.len() - sent);
-                            pcd_chaining = sent + chunk < command.len();
-                            self.load_i_block(&command[sent..sent + chunk], pcd_chaining);
-                            Ok(Next::IBlock)
-                        } else {
-                            Err(Failure::Invalid(ProtocolError::UnexpectedAck))
-                        }
+                    if chaining {
+                        // Rule 2: acknowledge each chained I-block.
+                        ex.picc_chaining = true;
+                        Ok(Next::Ack)
+                    } else if ex.overflow {
+                        return Err(IsoDepError::ResponseOverflow);
                     } else {
-                        // Rule 6: the PICC did not get our last I-block: re-send it.
-                        retransmissions += 1;
-                        self.stats.retransmissions += 1;
-                        if retransmissions > max_retries {
-                            return Err(IsoDepError::RetransmissionLimit);
-                        }
-                        debug!("iso-dep: R(ACK) with other block number, re-sending I-block");
+                        return Ok(Poll::Done(ex.received));
+                    }
+                }
+            }
+            Ok(Block::Ack { bn }) => {
+                if ex.picc_chaining {
+                    Err(Failure::Invalid(ProtocolError::UnexpectedAck))
+                } else if bn == self.bn {
+                    if ex.pcd_chaining {
+                        // Rules B and 7: the chained block arrived, continue chaining.
+                        self.bn = !self.bn;
+                        ex.errors = 0;
+                        ex.retransmissions = 0;
+                        ex.sent += ex.chunk;
+                        ex.chunk = max_inf.min(command.len() - ex.sent);
+                        ex.pcd_chaining = ex.sent + ex.chunk < command.len();
+                        self.load_i_block(&command[ex.sent..ex.sent + ex.chunk], ex.pcd_chaining);
                         Ok(Next::IBlock)
-                    }
-                }
-                Ok(Block::Nak { .. }) => Err(Failure::Invalid(ProtocolError::UnexpectedNak)),
-                Ok(Block::Deselect) => Err(Failure::Invalid(ProtocolError::UnexpectedDeselect)),
-                Ok(Block::Wtx { wtxm }) => {
-                    wtx += 1;
-                    self.stats.wtx += 1;
-                    if wtx > self.config.max_wtx {
-                        return Err(IsoDepError::TooManyWtx);
-                    }
-                    errors = 0;
-                    // The extended FWT holds for the next block only.
-                    timeout = fwt_from_fwi(self.params.fwi)
-                        .saturating_mul(wtxm as u32)
-                        .min(FWT_MAX)
-                        .saturating_add(self.config.fwt_delta);
-                    Ok(Next::WtxResponse(wtxm))
-                }
-            };
-
-            next = match step {
-                Ok(n) => n,
-                Err(f) => {
-                    match f {
-                        Failure::Transmission(_e) => {
-                            self.stats.transmission_errors += 1;
-                            debug!("iso-dep: transmission error {}", _e);
-                        }
-                        Failure::Invalid(_e) => {
-                            self.stats.invalid_blocks += 1;
-                            debug!("iso-dep: invalid block {}", _e);
-                        }
-                    }
-                    errors += 1;
-                    if errors > max_retries {
-                        return Err(f.into());
-                    }
-                    // Rules 4 and 5.
-                    if picc_chaining {
-                        Next::Ack
                     } else {
-                        Next::Nak
+                        Err(Failure::Invalid(ProtocolError::UnexpectedAck))
+                    }
+                } else {
+                    // Rule 6: the PICC did not get our last I-block: re-send it.
+                    ex.retransmissions += 1;
+                    self.stats.retransmissions += 1;
+                    if ex.retransmissions > max_retries {
+                        return Err(IsoDepError::RetransmissionLimit);
+                    }
+                    debug!("iso-dep: R(ACK) with other block number, re-sending I-block");
+                    Ok(Next::IBlock)
+                }
+            }
+            Ok(Block::Nak { .. }) => Err(Failure::Invalid(ProtocolError::UnexpectedNak)),
+            Ok(Block::Deselect) => Err(Failure::Invalid(ProtocolError::UnexpectedDeselect)),
+            Ok(Block::Wtx { wtxm }) => {
+                ex.wtx += 1;
+                self.stats.wtx += 1;
+                if ex.wtx > self.config.max_wtx {
+                    return Err(IsoDepError::TooManyWtx);
+                }
+                ex.errors = 0;
+                // The extended FWT holds for the next block only.
+                ex.timeout = fwt_from_fwi(self.params.fwi)
+                    .saturating_mul(wtxm as u32)
+                    .min(FWT_MAX)
+                    .saturating_add(self.config.fwt_delta);
+                Ok(Next::WtxResponse(wtxm))
+            }
+        };
+
+        ex.next = match step {
+            Ok(n) => n,
+            Err(f) => {
+                match f {
+                    Failure::Transmission(_e) => {
+                        self.stats.transmission_errors += 1;
+                        debug!("iso-dep: transmission error {}", _e);
+                    }
+                    Failure::Invalid(_e) => {
+                        self.stats.invalid_blocks += 1;
+                        debug!("iso-dep: invalid block {}", _e);
                     }
                 }
-            };
+                ex.errors += 1;
+                if ex.errors > max_retries {
+                    return Err(f.into());
+                }
+                // Rules 4 and 5.
+                if ex.picc_chaining {
+                    Next::Ack
+                } else {
+                    Next::Nak
+                }
+            }
+        };
+        Ok(Poll::Transmit)
+    }
+
+    /// The S(DESELECT) request frame; the link counts as inactive from here on.
+    pub fn deselect_frame(&mut self) -> (&[u8], &mut [u8], Timeout) {
+        self.active = false;
+        self.ex = None;
+        self.ctrl_len = header(&mut self.ctrl, PCB_S | S_DESELECT, self.params.cid);
+        (&self.ctrl[..self.ctrl_len], &mut self.rx[..RX_MAX], self.fwt)
+    }
+
+    /// Whether an answer to S(DESELECT) (or to a presence check, `deselect = false`) is
+    /// acceptable: `Ok(true)` yes, `Ok(false)` retry, `Err` give up.
+    fn check_answer(
+        &mut self,
+        result: Result<usize, FrontendError>,
+        deselect: bool,
+    ) -> Result<bool, IsoDepError> {
+        self.stats.blocks_sent += 1;
+        match result {
+            Ok(n) => match parse_block(self.rx.get(..n).unwrap_or(&[]), self.params.cid) {
+                Ok(Block::Deselect) if deselect => Ok(true),
+                // Any valid block (normally R(ACK), or a repeated last block) proves presence.
+                Ok(_) if !deselect => Ok(true),
+                _ => {
+                    self.stats.invalid_blocks += 1;
+                    Ok(false)
+                }
+            },
+            Err(e) if e.is_transmission_error() => {
+                self.stats.transmission_errors += 1;
+                Ok(false)
+            }
+            Err(e) => Err(IsoDepError::Frontend(e)),
+        }
+    }
+
+    /// The R(NAK) presence-check frame (ISO/IEC 14443-4): a PICC still in the field answers
+    /// R(ACK) (Rule 12) without changing state.
+    pub fn presence_frame(&mut self) -> Result<(&[u8], &mut [u8], Timeout), IsoDepError> {
+        if !self.active {
+            return Err(IsoDepError::NotActive);
+        }
+        self.ex = None;
+        self.ctrl_len = header(&mut self.ctrl, PCB_R | PCB_NAK | self.bn as u8, self.params.cid);
+        Ok((&self.ctrl[..self.ctrl_len], &mut self.rx[..RX_MAX], self.fwt))
+    }
+
+    /// Digests the answer to [`IsoDepCore::deselect_frame`]: `Ok(true)` done, `Ok(false)`
+    /// send it again (Rule 8, up to the retry limit).
+    pub fn on_deselect_answer(&mut self, result: Result<usize, FrontendError>) -> Result<bool, IsoDepError> {
+        self.check_answer(result, true)
+    }
+
+    /// Digests the answer to [`IsoDepCore::presence_frame`]: `Ok(true)` present, `Ok(false)`
+    /// try again (up to the retry limit, after which the PICC counts as gone).
+    pub fn on_presence_answer(&mut self, result: Result<usize, FrontendError>) -> Result<bool, IsoDepError> {
+        self.check_answer(result, false)
+    }
+}
+
+/// The PCD side of an activated ISO-DEP link to one PICC over a blocking [`NfcFrontend`].
+pub struct IsoDep<F> {
+    fe: F,
+    core: IsoDepCore,
+}
+
+impl<F: NfcFrontend> IsoDep<F> {
+    /// A link to a PICC just activated with `params`.
+    pub fn new(fe: F, params: IsoDepParams) -> Self {
+        Self::with_config(fe, params, IsoDepConfig::default())
+    }
+
+    /// Like [`IsoDep::new`] with explicit recovery tunables.
+    pub fn with_config(fe: F, params: IsoDepParams, config: IsoDepConfig) -> Self {
+        Self { fe, core: IsoDepCore::new(params, config) }
+    }
+
+    /// Starts over with a freshly activated PICC (block number 0).
+    pub fn reactivate(&mut self, params: IsoDepParams) {
+        self.core.reactivate(params)
+    }
+
+    pub fn params(&self) -> &IsoDepParams {
+        self.core.params()
+    }
+    pub fn stats(&self) -> &IsoDepStats {
+        self.core.stats()
+    }
+    pub fn is_active(&self) -> bool {
+        self.core.is_active()
+    }
+    /// The current PCD block number.
+    pub fn block_number(&self) -> bool {
+        self.core.block_number()
+    }
+    /// The frame waiting time in use (FWT + ΔFWT).
+    pub fn fwt(&self) -> Timeout {
+        self.core.fwt()
+    }
+    /// Largest INF we may put in one I-block.
+    pub fn max_inf(&self) -> usize {
+        self.core.max_inf()
+    }
+    pub fn core(&self) -> &IsoDepCore {
+        &self.core
+    }
+    pub fn frontend(&self) -> &F {
+        &self.fe
+    }
+    pub fn frontend_mut(&mut self) -> &mut F {
+        &mut self.fe
+    }
+    pub fn into_frontend(self) -> F {
+        self.fe
+    }
+
+    /// Sends `command` as one (possibly chained) I-block sequence and reassembles the PICC's
+    /// (possibly chained) answer into `response`. Returns the response length.
+    pub fn exchange(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, IsoDepError> {
+        self.core.begin(command)?;
+        loop {
+            let (tx, rx, timeout) = self.core.io();
+            let result = self.fe.transceive(tx, rx, timeout);
+            if let Poll::Done(n) = self.core.on_received(result, command, response)? {
+                return Ok(n);
+            }
         }
     }
 
     /// Sends S(DESELECT) and waits for the PICC's S(DESELECT) response, re-sending it up to
     /// the retry limit (Rule 8). Afterwards the link is inactive either way.
     pub fn deselect(&mut self) -> Result<(), IsoDepError> {
-        self.active = false;
-        let mut frame = [0u8; 2];
-        let h = header(&mut frame, PCB_S | S_DESELECT, self.params.cid);
-        let mut last = Failure::Transmission(FrontendError::Timeout);
-        for _ in 0..=self.config.max_retries {
-            self.stats.blocks_sent += 1;
-            match self.fe.transceive(&frame[..h], &mut self.rx[..RX_MAX], self.fwt) {
-                Ok(n) => match parse_block(self.rx.get(..n).unwrap_or(&[]), self.params.cid) {
-                    Ok(Block::Deselect) => {
-                        debug!("iso-dep: deselected");
-                        return Ok(());
-                    }
-                    Ok(_) => last = Failure::Invalid(ProtocolError::UnexpectedDeselect),
-                    Err(e) => last = Failure::Invalid(e),
-                },
-                Err(e) if e.is_transmission_error() => last = Failure::Transmission(e),
-                Err(e) => return Err(IsoDepError::Frontend(e)),
+        let mut last = IsoDepError::NoResponse(FrontendError::Timeout);
+        for _ in 0..=self.core.config.max_retries {
+            let (tx, rx, timeout) = self.core.deselect_frame();
+            let result = self.fe.transceive(tx, rx, timeout);
+            if let Err(e) = result {
+                last = IsoDepError::NoResponse(e);
+            } else {
+                last = IsoDepError::Protocol(ProtocolError::UnexpectedDeselect);
+            }
+            if self.core.on_deselect_answer(result)? {
+                debug!("iso-dep: deselected");
+                return Ok(());
             }
         }
-        Err(last.into())
+        Err(last)
     }
-}
 
-impl<F: NfcFrontend> IsoDep<F> {
     /// Presence check with R(NAK) (ISO/IEC 14443-4): a PICC still in the field answers with
     /// R(ACK) (Rule 12) without changing state. Transmission errors are retried up to the
     /// limit; `Ok(false)` means the PICC is gone, and the link is then inactive.
     pub fn presence_check(&mut self) -> Result<bool, IsoDepError> {
-        if !self.active {
-            return Err(IsoDepError::NotActive);
-        }
-        let mut frame = [0u8; 2];
-        let h = header(&mut frame, PCB_R | PCB_NAK | self.bn as u8, self.params.cid);
-        for _ in 0..=self.config.max_retries {
-            self.stats.blocks_sent += 1;
-            match self.fe.transceive(&frame[..h], &mut self.rx[..RX_MAX], self.fwt) {
-                Ok(n) => match parse_block(self.rx.get(..n).unwrap_or(&[]), self.params.cid) {
-                    // Any valid block (normally R(ACK), or a repeated last block) proves presence.
-                    Ok(_) => return Ok(true),
-                    Err(_) => self.stats.invalid_blocks += 1,
-                },
-                Err(e) if e.is_transmission_error() => self.stats.transmission_errors += 1,
-                Err(e) => return Err(IsoDepError::Frontend(e)),
+        for _ in 0..=self.core.config.max_retries {
+            let (tx, rx, timeout) = self.core.presence_frame()?;
+            let result = self.fe.transceive(tx, rx, timeout);
+            if self.core.on_presence_answer(result)? {
+                return Ok(true);
             }
         }
         debug!("iso-dep: PICC gone");
-        self.active = false;
+        self.core.active = false;
         Ok(false)
     }
 }

@@ -9,7 +9,8 @@
 //!   carrier cycles so the same code runs in virtual time.
 //! * [`type_b`] / [`type_a`]: ISO/IEC 14443-3 activation (and RATS/PPS for Type A), ending in
 //!   the [`IsoDepParams`] (FSC, FWI, CID) of the card.
-//! * [`iso_dep`]: the ISO/IEC 14443-4 block protocol, PCD side, with chaining, WTX, DESELECT,
+//! * [`iso_dep`]: the ISO/IEC 14443-4 block protocol, PCD side, as a sans-IO core
+//!   ([`IsoDepCore`]) and a blocking driver ([`IsoDep`]), with chaining, WTX, DESELECT,
 //!   presence check and the PCD error recovery rules.
 //! * [`iso7816`]: APDU encoding and `61xx` / `6Cxx` handling; [`IsoDep`] implements
 //!   [`crate::apdu::ApduTransport`] with it, which is what the applet clients use.
@@ -42,4 +43,4 @@ pub(crate) mod testing;
 
 pub use frontend::{BitRate, FrontendError, NfcFrontend, Technology, Timeout};
 pub use iso7816::{ApduError, CommandApdu};
-pub use iso_dep::{IsoDep, IsoDepConfig, IsoDepError, IsoDepParams};
+pub use iso_dep::{IsoDep, IsoDepConfig, IsoDepCore, IsoDepError, IsoDepParams, Poll};

@@ -564,9 +564,9 @@ fn presence_check_with_r_nak() {
 
 #[test]
 fn ram_footprint_of_the_link() {
-    // Two frame buffers of FSD plus a few words of state, whatever the frontend.
+    // Two frame buffers of FSD plus the protocol and exchange state, whatever the frontend.
     let size = core::mem::size_of::<IsoDep<()>>();
-    assert!(size <= 2 * FSD + 96, "{size}");
+    assert!(size <= 2 * FSD + 128, "{size}");
 }
 
 /// A PICC answering with random frames and errors (biased towards plausible PCBs).
@@ -646,4 +646,27 @@ fn random_picc_never_panics_and_always_terminates() {
             l.reactivate(params(256, Some(2)));
         }
     }
+}
+
+#[test]
+fn sans_io_core_drives_an_exchange_step_by_step() {
+    // The same chained exchange as scenario 4, driven by hand as an async driver would.
+    let mut core = IsoDepCore::new(params(16, None), IsoDepConfig::default());
+    let cmd: Vec<u8> = (0..20).collect();
+    let mut resp = [0u8; 16];
+    core.begin(&cmd).unwrap();
+    let (tx, rx, timeout) = core.io();
+    assert_eq!(tx, &blk(0x12, &cmd[..13])[..]);
+    assert_eq!(timeout, fwt());
+    rx[0] = 0xA2;
+    assert_eq!(core.on_received(Ok(1), &cmd, &mut resp), Ok(Poll::Transmit));
+    let (tx, rx, _) = core.io();
+    assert_eq!(tx, &blk(0x03, &cmd[13..])[..]);
+    rx[..3].copy_from_slice(&[0x03, 0x90, 0x00]);
+    assert_eq!(core.on_received(Ok(3), &cmd, &mut resp), Ok(Poll::Done(2)));
+    assert_eq!(&resp[..2], &[0x90, 0x00]);
+    // Out of order use is a typed error, not a panic.
+    assert_eq!(core.on_received(Ok(0), &cmd, &mut resp), Err(IsoDepError::Misuse));
+    core.begin(&cmd).unwrap();
+    assert_eq!(core.on_received(Ok(0), &cmd[..3], &mut resp), Err(IsoDepError::Misuse));
 }
