@@ -475,3 +475,16 @@ fn card_slower_than_all_retries_is_a_typed_error() {
     link.reactivate(act.params);
     echo(&mut link, 10);
 }
+
+#[test]
+fn activation_under_frame_errors_succeeds_with_field_reset_retries() {
+    for seed in 0..30 {
+        let faults = FaultConfig { during_activation: true, ..FaultConfig::rate(seed, 200_000) };
+        let mut sim = SimFrontend::with_config(TinyCard::new(), SimCardConfig::default(), faults);
+        let act = type_b::activate_with_retries(&mut sim, &ActivationConfig::default(), 10)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e:?}"));
+        let config = IsoDepConfig { max_retries: 10, ..IsoDepConfig::default() };
+        let mut link = IsoDep::with_config(sim, act.params, config);
+        echo(&mut link, 600);
+    }
+}

@@ -487,6 +487,33 @@ pub fn activate<F: NfcFrontend>(fe: &mut F, config: &ActivationConfig) -> Result
     })
 }
 
+/// Field-off time before a new activation attempt (ISO/IEC 14443-3 asks for at least 5.1 ms).
+pub const FIELD_RESET: Timeout = Timeout::from_fc(69_156);
+
+/// [`activate`] with up to `attempts` tries, resetting the field (which returns every PICC to
+/// IDLE) between them. A lost ATQB or answer to ATTRIB is common at the edge of the field;
+/// frontend faults and non-ISO-DEP cards are not retried.
+pub fn activate_with_retries<F: NfcFrontend>(
+    fe: &mut F,
+    config: &ActivationConfig,
+    attempts: u8,
+) -> Result<ActivatedB, TypeBError> {
+    let mut last = TypeBError::NoCard;
+    for attempt in 0..attempts.max(1) {
+        if attempt > 0 {
+            debug!("type B: activation attempt {} after {}", attempt + 1, last);
+            fe.field_off().map_err(TypeBError::Frontend)?;
+            fe.guard_time(FIELD_RESET).map_err(TypeBError::Frontend)?;
+        }
+        match activate(fe, config) {
+            Ok(card) => return Ok(card),
+            Err(e @ (TypeBError::Frontend(_) | TypeBError::NotIsoDep)) => return Err(e),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,6 +598,30 @@ mod tests {
         assert_eq!(act.params.cid, Some(1));
         assert_eq!(fe.rates, (BitRate::Kbps424, BitRate::Kbps424));
         assert!(fe.field);
+    }
+
+    #[test]
+    fn activation_retries_after_a_lost_attrib_answer() {
+        let attrib = [0x1D, 0xAA, 0xBB, 0xCC, 0xDD, 0x00, 0xA8, 0x01, 0x00];
+        let mut fe = ScriptedFrontend::new(vec![
+            Step::exchange(&[0x05, 0x00, 0x18], Ok(&ATQB)),
+            Step::exchange(&attrib, Err(FrontendError::Timeout)),
+            Step::exchange(&[0x05, 0x00, 0x18], Err(FrontendError::Crc)),
+            Step::exchange(&[0x05, 0x00, 0x19], Ok(&ATQB)),
+            Step::exchange(&attrib, Ok(&[0x00])),
+        ]);
+        let act = activate_with_retries(&mut fe, &ActivationConfig::default(), 3).unwrap();
+        fe.finish();
+        assert_eq!(act.params.cid, None);
+        let mut fe = ScriptedFrontend::new(vec![
+            Step::exchange(&[0x05, 0x00, 0x18], Err(FrontendError::Timeout)),
+            Step::exchange(&[0x05, 0x00, 0x18], Err(FrontendError::Hardware)),
+        ]);
+        assert_eq!(
+            activate_with_retries(&mut fe, &ActivationConfig::default(), 5),
+            Err(TypeBError::Frontend(FrontendError::Hardware))
+        );
+        fe.finish();
     }
 
     #[test]
