@@ -1,3 +1,4 @@
 //! Host driver for shikaku readers: what a reception PC links and runs.
 
 pub mod model;
+pub mod reader;

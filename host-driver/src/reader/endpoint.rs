@@ -1,0 +1,212 @@
+//! The host's end of one reader link, sans-IO: bytes in, bytes and events out.
+//!
+//! Handshake: the host sends `HostHello` with a fresh nonce; the reader answers `ReaderHello`
+//! with its own; both derive the connection keys from the pairing key and the two nonces and
+//! every later frame is authenticated. Results are acknowledged always and passed on once
+//! (the duplicate filter is seeded from the durable log after a restart).
+
+use std::collections::VecDeque;
+
+use shikaku_protocol::auth::{LinkKeys, PairingKey};
+use shikaku_protocol::deframer::Deframer;
+use shikaku_protocol::message::{FirmwareVersion, Message};
+use shikaku_protocol::reliable::{Delivery, DuplicateFilter};
+use shikaku_protocol::{Error as ProtocolError, Link, Role, MAX_FRAME};
+
+/// A message from the reader, owned; decode it again with [`Inbound::message`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub session: u32,
+    pub seq: u32,
+    msg_type: u8,
+    minor: u8,
+    payload: Vec<u8>,
+}
+
+impl Inbound {
+    pub fn message(&self) -> Result<Message<'_>, ProtocolError> {
+        Message::decode(self.msg_type, self.minor, &self.payload)
+    }
+    pub fn msg_type(&self) -> u8 {
+        self.msg_type
+    }
+}
+
+/// What the reader said about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderInfo {
+    pub serial: String,
+    pub model: String,
+    pub firmware: String,
+    pub capabilities: u32,
+}
+
+/// What the endpoint reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEvent {
+    /// The reader answered the hello and the link is now authenticated.
+    Secured(ReaderInfo),
+    /// The reader is not paired with this host (no key, or its frames do not verify).
+    NeedsPairing(ReaderInfo),
+    /// A result, delivered once per (session, seq).
+    Result(Inbound),
+    /// Progress or status that is not a result (shown to staff, not journalled).
+    Status(Inbound),
+    /// A frame was refused; the link goes on.
+    Rejected(ProtocolError),
+}
+
+pub struct HostEndpoint {
+    link: Link,
+    deframer: Box<Deframer<MAX_FRAME>>,
+    dedup: DuplicateFilter<64>,
+    pairing: Option<PairingKey>,
+    host_nonce: [u8; 16],
+    session: u32,
+    seq: u32,
+    tx: VecDeque<Vec<u8>>,
+    info: Option<ReaderInfo>,
+}
+
+impl HostEndpoint {
+    /// `pairing`: the stored key for this reader, if paired. `nonce` must be fresh per
+    /// connection (from the OS RNG).
+    pub fn new(pairing: Option<PairingKey>, nonce: [u8; 16]) -> Self {
+        Self {
+            link: Link::new(Role::Host),
+            deframer: Box::new(Deframer::new()),
+            dedup: DuplicateFilter::new(),
+            pairing,
+            host_nonce: nonce,
+            session: 0,
+            seq: 0,
+            tx: VecDeque::new(),
+            info: None,
+        }
+    }
+
+    /// Marks results already in the durable log as seen, so a re-sent one is not taken twice.
+    pub fn restore_seen(&mut self, session: u32, seq: u32) {
+        self.dedup.restore(session, seq);
+    }
+
+    pub fn is_secured(&self) -> bool {
+        self.link.is_secured()
+    }
+
+    pub fn reader(&self) -> Option<&ReaderInfo> {
+        self.info.as_ref()
+    }
+
+    /// Starts (or restarts, after a reconnect) the handshake.
+    pub fn connect(&mut self, nonce: [u8; 16]) {
+        self.host_nonce = nonce;
+        self.link.reset();
+        self.deframer.reset();
+        self.tx.clear();
+        self.info = None;
+        let hello =
+            Message::HostHello { driver_version: concat!("shikaku-host ", env!("CARGO_PKG_VERSION")), nonce };
+        self.queue(&hello);
+    }
+
+    /// Queues a host→reader message (time sync, challenge, passcode, cancel, …).
+    pub fn send(&mut self, msg: &Message<'_>) -> Result<(), ProtocolError> {
+        self.queue_checked(msg)
+    }
+
+    fn queue(&mut self, msg: &Message<'_>) {
+        if let Err(e) = self.queue_checked(msg) {
+            tracing::warn!(error = %e, "could not encode a message for the reader");
+        }
+    }
+
+    fn queue_checked(&mut self, msg: &Message<'_>) -> Result<(), ProtocolError> {
+        let mut buf = vec![0u8; MAX_FRAME];
+        self.seq = self.seq.wrapping_add(1);
+        let n = self.link.encode(&mut buf, self.session, self.seq, msg)?;
+        buf.truncate(n);
+        self.tx.push_back(buf);
+        Ok(())
+    }
+
+    /// Bytes to write to the transport.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.tx.pop_front()
+    }
+
+    /// Feeds bytes read from the transport; returns what happened.
+    pub fn receive(&mut self, mut bytes: &[u8]) -> Vec<HostEvent> {
+        let mut events = Vec::new();
+        while !bytes.is_empty() {
+            let n = self.deframer.push(bytes);
+            bytes = &bytes[n..];
+            loop {
+                // Decode into an owned form first so the deframer's borrow ends here.
+                let next = match self.deframer.next_frame() {
+                    None => break,
+                    Some(Err(e)) => Err(e),
+                    Some(Ok(frame)) => {
+                        let header = frame.header();
+                        let minor = frame.version_minor();
+                        match self.link.decode(&frame) {
+                            Ok(rx) => Ok((header, minor, frame.payload().to_vec(), rx.message.is_result())),
+                            Err(e) => Err(e),
+                        }
+                    }
+                };
+                match next {
+                    Err(e) => events.push(HostEvent::Rejected(e)),
+                    Ok((h, minor, payload, is_result)) => {
+                        let inbound =
+                            Inbound { session: h.session, seq: h.seq, msg_type: h.msg_type, minor, payload };
+                        self.on_message(inbound, is_result, &mut events);
+                    }
+                }
+            }
+        }
+        events
+    }
+
+    fn on_message(&mut self, inbound: Inbound, is_result: bool, events: &mut Vec<HostEvent>) {
+        let message = match inbound.message() {
+            Ok(m) => m,
+            Err(e) => {
+                events.push(HostEvent::Rejected(e));
+                return;
+            }
+        };
+        match message {
+            Message::ReaderHello { firmware, serial, model, capabilities, nonce, .. } => {
+                let info = ReaderInfo {
+                    serial: serial.to_owned(),
+                    model: model.to_owned(),
+                    firmware: version(&firmware),
+                    capabilities: capabilities.0,
+                };
+                self.info = Some(info.clone());
+                match &self.pairing {
+                    Some(key) => {
+                        let keys = LinkKeys::derive(key, &self.host_nonce, &nonce);
+                        self.link.secure(&keys);
+                        events.push(HostEvent::Secured(info));
+                    }
+                    None => events.push(HostEvent::NeedsPairing(info)),
+                }
+            }
+            Message::Ack { .. } => {}
+            _ if is_result => {
+                let ack = Message::Ack { session: inbound.session, seq: inbound.seq };
+                self.queue(&ack);
+                if self.dedup.check(inbound.session, inbound.seq) == Delivery::New {
+                    events.push(HostEvent::Result(inbound));
+                }
+            }
+            _ => events.push(HostEvent::Status(inbound)),
+        }
+    }
+}
+
+fn version(f: &FirmwareVersion<'_>) -> String {
+    format!("{}.{}.{}+{}", f.major, f.minor, f.patch, f.build)
+}
