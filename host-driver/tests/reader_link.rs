@@ -130,7 +130,9 @@ fn handshake_secures_the_link_and_results_arrive_once_per_pulled_cable() {
                     match e {
                         HostEvent::Result(r) => results.push((r.session, r.seq)),
                         HostEvent::Secured(info) => assert_eq!(info.serial, "SK-0001"),
-                        HostEvent::NeedsPairing(_) | HostEvent::Rejected(_) => panic!("unexpected {e:?}"),
+                        HostEvent::NeedsPairing(_) | HostEvent::Rejected(_) | HostEvent::Paired { .. } => {
+                            panic!("unexpected {e:?}")
+                        }
                         HostEvent::Status(_) => {}
                     }
                 }
@@ -186,4 +188,56 @@ fn a_reader_without_the_pairing_key_cannot_deliver_an_identity() {
     let hello = unpaired.poll_transmit().unwrap();
     let events = unpaired.receive(&honest.on_bytes(&hello, 0));
     assert!(matches!(events.as_slice(), [HostEvent::NeedsPairing(_)]));
+}
+
+#[test]
+fn pairing_yields_the_same_key_and_code_on_both_sides_and_a_tampered_answer_fails() {
+    use shikaku_protocol::auth::pairing::{PairingSecrets, PublicKey, StaticSecret};
+    for tamper in [false, true] {
+        let mut host = HostEndpoint::new(None, [0; 16]);
+        host.start_pairing([0x42; 32], [5; 16]);
+        let req = host.poll_transmit().unwrap();
+        let frame = shikaku_protocol::Frame::new_checked(&req[..]).unwrap();
+        let mut reader_link = Link::new(Role::Reader);
+        let Message::PairRequest { host_public, host_nonce } = reader_link.decode(&frame).unwrap().message
+        else {
+            panic!("expected a pair request")
+        };
+        let secret = StaticSecret::from([0x24; 32]);
+        let reader_public = PublicKey::from(&secret).to_bytes();
+        let reader_nonce = [6; 16];
+        let s = PairingSecrets::derive(
+            &secret,
+            &host_public,
+            &host_public,
+            &reader_public,
+            &host_nonce,
+            &reader_nonce,
+        );
+        let mut confirm = s.reader_confirm();
+        if tamper {
+            confirm[0] ^= 1;
+        }
+        let mut buf = [0u8; MAX_FRAME];
+        let n = reader_link
+            .encode(&mut buf, 0, 1, &Message::PairResponse { reader_public, reader_nonce, confirm })
+            .unwrap();
+        let events = host.receive(&buf[..n]);
+        if tamper {
+            assert!(matches!(
+                events.as_slice(),
+                [HostEvent::Rejected(shikaku_protocol::Error::PairingMismatch)]
+            ));
+            assert!(host.poll_transmit().is_none(), "no confirmation after a mismatch");
+            continue;
+        }
+        let [HostEvent::Paired { key, code }] = events.as_slice() else { panic!("{events:?}") };
+        assert_eq!(key.0, s.key.0);
+        assert_eq!(*code, s.code);
+        // The host's confirmation checks out on the reader.
+        let conf = host.poll_transmit().unwrap();
+        let frame = shikaku_protocol::Frame::new_checked(&conf[..]).unwrap();
+        let Message::PairConfirm { confirm } = reader_link.decode(&frame).unwrap().message else { panic!() };
+        s.check(s.host_confirm(), &confirm).unwrap();
+    }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 
+use shikaku_protocol::auth::pairing::{PairingSecrets, PublicKey, StaticSecret};
 use shikaku_protocol::auth::{LinkKeys, PairingKey};
 use shikaku_protocol::deframer::Deframer;
 use shikaku_protocol::message::{FirmwareVersion, Message};
@@ -42,7 +43,7 @@ pub struct ReaderInfo {
 }
 
 /// What the endpoint reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum HostEvent {
     /// The reader answered the hello and the link is now authenticated.
     Secured(ReaderInfo),
@@ -52,11 +53,21 @@ pub enum HostEvent {
     Result(Inbound),
     /// Progress or status that is not a result (shown to staff, not journalled).
     Status(Inbound),
+    /// Pairing finished: store `key` for this reader; staff compared `code` on both screens.
+    Paired { key: PairingKey, code: u32 },
     /// A frame was refused; the link goes on.
     Rejected(ProtocolError),
 }
 
+/// A pairing the host started and the reader has not yet answered.
+struct PendingPairing {
+    secret: StaticSecret,
+    host_public: [u8; 32],
+    host_nonce: [u8; 16],
+}
+
 pub struct HostEndpoint {
+    pairing_in_progress: Option<PendingPairing>,
     link: Link,
     deframer: Box<Deframer<MAX_FRAME>>,
     dedup: DuplicateFilter<64>,
@@ -73,6 +84,7 @@ impl HostEndpoint {
     /// connection (from the OS RNG).
     pub fn new(pairing: Option<PairingKey>, nonce: [u8; 16]) -> Self {
         Self {
+            pairing_in_progress: None,
             link: Link::new(Role::Host),
             deframer: Box::new(Deframer::new()),
             dedup: DuplicateFilter::new(),
@@ -108,6 +120,15 @@ impl HostEndpoint {
         let hello =
             Message::HostHello { driver_version: concat!("shikaku-host ", env!("CARGO_PKG_VERSION")), nonce };
         self.queue(&hello);
+    }
+
+    /// Starts pairing with an ephemeral secret from the OS RNG. The reader answers with its
+    /// key and a confirmation; [`HostEvent::Paired`] carries the new key.
+    pub fn start_pairing(&mut self, secret: [u8; 32], nonce: [u8; 16]) {
+        let secret = StaticSecret::from(secret);
+        let host_public = PublicKey::from(&secret).to_bytes();
+        self.queue(&Message::PairRequest { host_public, host_nonce: nonce });
+        self.pairing_in_progress = Some(PendingPairing { secret, host_public, host_nonce: nonce });
     }
 
     /// Queues a host→reader message (time sync, challenge, passcode, cancel, …).
@@ -194,6 +215,28 @@ impl HostEndpoint {
                     None => events.push(HostEvent::NeedsPairing(info)),
                 }
             }
+            Message::PairResponse { reader_public, reader_nonce, confirm } => {
+                let Some(p) = self.pairing_in_progress.take() else {
+                    events.push(HostEvent::Rejected(ProtocolError::PairingMismatch));
+                    return;
+                };
+                let s = PairingSecrets::derive(
+                    &p.secret,
+                    &reader_public,
+                    &p.host_public,
+                    &reader_public,
+                    &p.host_nonce,
+                    &reader_nonce,
+                );
+                match s.check(s.reader_confirm(), &confirm) {
+                    Ok(()) => {
+                        self.queue(&Message::PairConfirm { confirm: s.host_confirm() });
+                        self.pairing = Some(s.key.clone());
+                        events.push(HostEvent::Paired { key: s.key.clone(), code: s.code });
+                    }
+                    Err(e) => events.push(HostEvent::Rejected(e)),
+                }
+            }
             Message::Ack { .. } => {}
             _ if is_result => {
                 let ack = Message::Ack { session: inbound.session, seq: inbound.seq };
@@ -209,4 +252,20 @@ impl HostEndpoint {
 
 fn version(f: &FirmwareVersion<'_>) -> String {
     format!("{}.{}.{}+{}", f.major, f.minor, f.patch, f.build)
+}
+
+impl std::fmt::Debug for HostEvent {
+    // By hand: the pairing key must never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostEvent::Secured(i) => f.debug_tuple("Secured").field(i).finish(),
+            HostEvent::NeedsPairing(i) => f.debug_tuple("NeedsPairing").field(i).finish(),
+            HostEvent::Result(m) => f.debug_tuple("Result").field(&(m.session, m.seq, m.msg_type)).finish(),
+            HostEvent::Status(m) => f.debug_tuple("Status").field(&(m.session, m.seq, m.msg_type)).finish(),
+            HostEvent::Paired { code, .. } => {
+                f.debug_struct("Paired").field("code", code).finish_non_exhaustive()
+            }
+            HostEvent::Rejected(e) => f.debug_tuple("Rejected").field(e).finish(),
+        }
+    }
 }
