@@ -1,7 +1,8 @@
 //! The virtual card through a real pcscd + vpcd: OpenSC, `myna-card` and raw PC/SC see it as
 //! a card. One test function with sub-steps, so nothing else uses the reader meanwhile.
 //!
-//! Skips (with a message) only when pcscd is not installed; with `SHIKAKU_REQUIRE_PCSC=1` it
+//! Test processes serialise on a lock file in the temp dir. Skips (with a message) only when
+//! pcscd is not installed; with `SHIKAKU_REQUIRE_PCSC=1` it
 //! fails instead. Uses an already running pcscd (e.g. from `scripts/pcsc-rig.sh pcscd`) or starts
 //! `pcscd -f` itself and stops it afterwards. The card is served on vpcd port
 //! `$SHIKAKU_VPCD_PORT` (default 35964, reader "Virtual PCD 00 01", so a card the rig serves on
@@ -97,11 +98,14 @@ fn card_present() -> bool {
 fn wait_presence(present: bool) {
     let t0 = Instant::now();
     while card_present() != present {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "card never became {}",
-            if present { "present" } else { "absent" }
-        );
+        if t0.elapsed() > Duration::from_secs(20) {
+            let (_, sockets) = run("ss", &["-tanp"]);
+            panic!(
+                "card never became {} in {}; sockets:\n{sockets}",
+                if present { "present" } else { "absent" },
+                reader_name()
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -314,6 +318,11 @@ fn virtual_card_through_pcscd() {
         return;
     }
     assert!(installed("opensc-tool"), "pcscd is installed but OpenSC is not (apt-get install opensc)");
+    // Other test processes on this machine (e.g. a parallel `cargo test -p shikaku-hil` in
+    // another target dir) must not share pcscd and the reader with us: a cross-process lock.
+    let lock_path = std::env::temp_dir().join("shikaku-vcard-pcsc.lock");
+    let lock = std::fs::File::create(&lock_path).expect("creating the pcsc test lock file");
+    lock.lock().expect("locking the pcsc test lock file");
     let mut pcscd = start_pcscd();
     if card_present() {
         panic!(
@@ -361,4 +370,5 @@ fn virtual_card_through_pcscd() {
         eprintln!("vcard_pcsc: pcscd restart step skipped (pcscd was not started by this test)");
     }
     drop(pcscd);
+    drop(lock);
 }
