@@ -106,6 +106,19 @@ pub struct Issued {
     pub surface_ap_key: Arc<rsa::RsaPrivateKey>,
 }
 
+impl std::fmt::Debug for Issued {
+    /// Private keys are not printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("persona", &self.persona.id)
+            .field("auth_cert", &format_args!("{} bytes", self.auth_cert.len()))
+            .field("auth_ca_cert", &format_args!("{} bytes", self.auth_ca_cert.len()))
+            .field("sign_cert", &self.sign_cert.as_ref().map(|c| format!("{} bytes", c.len())))
+            .field("sign_ca_cert", &format_args!("{} bytes", self.sign_ca_cert.len()))
+            .finish_non_exhaustive()
+    }
+}
+
 fn bin(data: Vec<u8>, read: Access) -> EfBody {
     EfBody::Binary { data, read }
 }
