@@ -211,6 +211,7 @@ fn read_binary_offsets_sfi_and_errors() {
     assert_eq!(sw(&mut c, "01B0000000"), 0x6881);
     assert_eq!(sw(&mut c, "03A4040C0AD392F00026010000000 1"), 0x6881);
     assert_eq!(sw(&mut c, "40B0000000"), 0x6881);
+    assert_eq!(sw(&mut c, "0070000001"), 0x6881, "MANAGE CHANNEL open");
     // Unknown instruction / class.
     assert_eq!(sw(&mut c, "00FE0000"), 0x6D00);
     assert_eq!(sw(&mut c, "A0B0000000"), 0x6E00);
@@ -590,8 +591,17 @@ fn random_apdus_never_panic_and_always_answer_a_status() {
     use rand_core::{RngCore, SeedableRng};
     let (mut c, _) = build("yamada");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let prefixes: [&[u8]; 6] =
-        [&[0x00, 0xA4], &[0x00, 0xB0], &[0x00, 0x20], &[0x80, 0x2A], &[0x00, 0xCA], &[0x00, 0x84]];
+    let prefixes: [&[u8]; 9] = [
+        &[0x00, 0xA4],
+        &[0x00, 0xB0],
+        &[0x00, 0x20],
+        &[0x80, 0x2A],
+        &[0x00, 0xCA],
+        &[0x00, 0x84],
+        &[0x00, 0x24],
+        &[0x00, 0x70],
+        &[0x80, 0xAE],
+    ];
     for i in 0..20_000u32 {
         if i % 500 == 0 {
             // Keep visiting applets so deep paths are exercised.
@@ -606,7 +616,7 @@ fn random_apdus_never_panic_and_always_answer_a_status() {
         let mut apdu = vec![0u8; len];
         rng.fill_bytes(&mut apdu);
         if len >= 2 && rng.next_u32() % 2 == 0 {
-            let p = prefixes[(rng.next_u32() % 6) as usize];
+            let p = prefixes[(rng.next_u32() % 9) as usize];
             apdu[..2].copy_from_slice(p);
         }
         let r = c.process_apdu(&apdu);

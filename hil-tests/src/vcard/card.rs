@@ -249,6 +249,8 @@ impl VirtualCard {
                 Some(Applet::Surface) => status(0x66F1),
                 _ => status(sw::CONDITIONS),
             },
+            // MANAGE CHANNEL: only the basic channel exists.
+            (false, 0x70) => status(sw::CHANNEL_NOT_SUPPORTED),
             (false, 0x88) | (false, 0xC0) | (false, 0xB2) => status(sw::CONDITIONS),
             _ => status(sw::INS),
         }
@@ -397,7 +399,9 @@ impl VirtualCard {
         if a.data.len() > 16 {
             return status(sw::WRONG_LENGTH);
         }
-        let applet = self.selected.expect("checked above");
+        let Some(applet) = self.selected else {
+            return status(sw::NOT_FOUND);
+        };
         let Some(EfBody::Pin { value, max, left }) =
             self.image.apps.get_mut(&applet).and_then(|app| app.efs.get_mut(&id))
         else {
@@ -440,7 +444,9 @@ impl VirtualCard {
         if !self.verified.contains(&id) {
             return status(sw::SECURITY);
         }
-        let applet = self.selected.expect("an EF is current");
+        let Some(applet) = self.selected else {
+            return status(sw::NO_CURRENT_EF);
+        };
         match self.image.apps.get_mut(&applet).and_then(|app| app.efs.get_mut(&id)) {
             Some(EfBody::Pin { value, .. }) => {
                 *value = Some(a.data.to_vec());
