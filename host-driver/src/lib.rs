@@ -3,3 +3,6 @@
 pub mod model;
 pub mod reader;
 pub mod transport;
+pub mod names;
+pub mod receipt;
+pub mod api;
