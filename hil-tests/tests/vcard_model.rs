@@ -215,9 +215,9 @@ fn read_binary_offsets_sfi_and_errors() {
     // Unknown instruction / class.
     assert_eq!(sw(&mut c, "00FE0000"), 0x6D00);
     assert_eq!(sw(&mut c, "A0B0000000"), 0x6E00);
-    // Unknown applets (住基 and 共通 are not modelled) answer 6A82.
+    // 住基 is not modelled; 共通 minimally; unknown AIDs answer 6A82.
     assert_eq!(sw(&mut c, "00A4040C0AD3921000310001010401"), 0x6A82);
-    assert_eq!(sw(&mut c, "00A4040C0AD3921000310001010100"), 0x6A82);
+    assert_eq!(sw(&mut c, "00A4040C0AD3921000310001010100"), 0x9000);
     assert_eq!(sw(&mut c, "00A4040C07A0000003080000"), 0x6A82);
 }
 
@@ -660,4 +660,36 @@ fn binary_lists_personas_and_rejects_unknown_ones() {
     assert!(text.contains("髙﨑　𠮷乃"));
     let out = std::process::Command::new(bin).args(["--persona", "nobody"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn common_ap_card_info_and_internal_authenticate() {
+    let (mut c, issued) = build("yamada");
+    let mut card = Card::new(Direct(&mut c));
+    let mut common = myna_card::ap::common::CommonAp::select(&mut card).unwrap();
+    let info = common.read_card_info().unwrap();
+    assert_eq!(info.municipality_code, issued.persona.municipality_code);
+    assert_eq!(info.expiry.to_string(), issued.persona.card_expiry.to_string());
+    assert_eq!(common.pin_retries().unwrap(), Retries::Remaining(3));
+    let challenge = b"0123456789abcdef";
+    let sig = common.internal_authenticate(challenge).unwrap();
+    use rsa::Pkcs1v15Sign;
+    use sha2::{Digest, Sha256};
+    shikaku_hil::vcard::keys::rsa_key("persona/yamada/common-ia")
+        .to_public_key()
+        .verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(challenge), &sig)
+        .unwrap();
+    // Other applets refuse INTERNAL AUTHENTICATE: JPKI keys are behind a PIN, 券面 keys sign
+    // through 80 2A instead.
+    select_ap(&mut c, &AID_JPKI);
+    assert_eq!(sw(&mut c, "0088009704AABBCCDD00"), 0x6982);
+    select_ap(&mut c, &AID_SURFACE);
+    assert_eq!(sw(&mut c, "0088008004AABBCCDD00"), 0x6985);
+    // READ RECORD edge cases.
+    select_ap(&mut c, &shikaku_hil::vcard::card::AID_COMMON);
+    select_ef(&mut c, 0x0001);
+    assert_eq!(tx(&mut c, &hex("00B2010400")).1, 0x9000);
+    assert_eq!(sw(&mut c, "00B2020400"), 0x6A83);
+    assert_eq!(sw(&mut c, "00B2010300"), 0x6A86);
+    assert_eq!(sw(&mut c, "00B0000000"), 0x6981);
 }

@@ -48,6 +48,8 @@ pub enum Applet {
     Jpki,
     Text,
     Surface,
+    /// 共通カードAP, minimal: card-info record, internal-authentication key, PIN.
+    Common,
 }
 
 /// Who may read an EF.
@@ -66,6 +68,10 @@ pub enum EfBody {
     Pin { value: Option<Vec<u8>>, max: u8, left: u8 },
     /// Private key EF (sign target), usable after `needs` was verified.
     PrivateKey { key: Arc<RsaPrivateKey>, needs: u16 },
+    /// Record-structured EF (READ RECORD).
+    Records { records: Vec<Vec<u8>>, read: Access },
+    /// INTERNAL AUTHENTICATE key, usable without a credential (共通カードAP `0019`).
+    AuthKey { key: Arc<RsaPrivateKey> },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -251,7 +257,9 @@ impl VirtualCard {
             },
             // MANAGE CHANNEL: only the basic channel exists.
             (false, 0x70) => status(sw::CHANNEL_NOT_SUPPORTED),
-            (false, 0x88) | (false, 0xC0) | (false, 0xB2) => status(sw::CONDITIONS),
+            (false, 0xB2) => self.read_record(&a),
+            (false, 0x88) => self.internal_authenticate(&a),
+            (false, 0xC0) => status(sw::CONDITIONS),
             _ => status(sw::INS),
         }
     }
@@ -278,6 +286,8 @@ impl VirtualCard {
                     Applet::Text
                 } else if a.data == AID_SURFACE {
                     Applet::Surface
+                } else if a.data == AID_COMMON {
+                    Applet::Common
                 } else if a.data == AID_GP_ISD {
                     self.enter(None);
                     return status(sw::OK);
@@ -538,6 +548,71 @@ impl VirtualCard {
             _ => return status(sw::WRONG_P1P2),
         };
         match result {
+            Some(sig) => data_ok(sig),
+            None => status(sw::WRONG_LENGTH),
+        }
+    }
+
+    fn read_record(&mut self, a: &Apdu) -> Vec<u8> {
+        if !a.data.is_empty() {
+            return status(sw::WRONG_LENGTH);
+        }
+        let (sfi, mode) = (a.p2 >> 3, a.p2 & 0x07);
+        if mode != 0x04 && mode != 0x05 {
+            return status(sw::WRONG_P1P2);
+        }
+        if self.selected.is_none() {
+            return status(sw::NOT_FOUND);
+        }
+        let id = match self.resolve_sfi(sfi) {
+            Ok(id) => id,
+            Err(e) => return status(e),
+        };
+        let Some(ef) = self.app().and_then(|app| app.efs.get(&id)) else {
+            return status(sw::NO_CURRENT_EF);
+        };
+        let EfBody::Records { records, read } = ef else {
+            return status(sw::FILE_STRUCTURE);
+        };
+        if !self.allowed(read) {
+            return status(sw::SECURITY);
+        }
+        let first = usize::from(a.p1);
+        if first == 0 || first > records.len() {
+            return status(0x6A83);
+        }
+        let last = if mode == 0x05 { records.len() } else { first };
+        let out: Vec<u8> = records[first - 1..last].concat();
+        if out.len() > a.le.unwrap_or(256) {
+            return status(sw::WRONG_LENGTH);
+        }
+        data_ok(out)
+    }
+
+    /// INTERNAL AUTHENTICATE `00 88 00 80|SFI <challenge> 00`: DigestInfo(SHA-256(challenge))
+    /// signed PKCS#1 v1.5 by the 共通カードAP key, no credential; every other key refuses.
+    fn internal_authenticate(&mut self, a: &Apdu) -> Vec<u8> {
+        if a.p1 != 0x00 {
+            return status(sw::WRONG_P1P2);
+        }
+        match self.selected {
+            None => return status(sw::NOT_FOUND),
+            Some(Applet::Jpki) => return status(sw::SECURITY),
+            Some(Applet::Text | Applet::Surface) => return status(sw::CONDITIONS),
+            Some(Applet::Common) => {}
+        }
+        if a.data.is_empty() || a.data.len() > 255 {
+            return status(sw::WRONG_LENGTH);
+        }
+        let id = match self.key_ref(a.p2) {
+            Ok(id) => id,
+            Err(e) => return status(e),
+        };
+        let Some(EfBody::AuthKey { key }) = self.app().and_then(|app| app.efs.get(&id)) else {
+            return status(sw::CONDITIONS);
+        };
+        let di = keys::sha256_digest_info(&Sha256::digest(a.data));
+        match keys::sign_raw(key, &di) {
             Some(sig) => data_ok(sig),
             None => status(sw::WRONG_LENGTH),
         }

@@ -225,6 +225,7 @@ pub fn build_at(p: &Persona, today: Date, atr: &AtrChoice) -> Result<(VirtualCar
             if fixture_source { fixture_aps()? } else { generated_aps(p, &text_ap_key, &surface_ap_key)? };
         image.apps.insert(Applet::Text, text_ap(p, text, &text_ap_key));
         image.apps.insert(Applet::Surface, surface_ap(p, surface, &surface_ap_key));
+        image.apps.insert(Applet::Common, common_ap(p));
         image.mf_data.insert(0x00F8, fixture("mf-do-F8.bin")?);
         image.mf_data.insert(0x7F21, fixture("mf-do-7F21.bin")?);
         image.mf_data.insert(0x5F51, card::ATR_CONTACT[1..].to_vec());
@@ -435,6 +436,21 @@ fn surface_ap(p: &Persona, files: Files, key: &Arc<rsa::RsaPrivateKey>) -> AppIm
     app.efs.insert(DOB, pin(Some(&p.birth_date.wareki_yymmdd()), CODE_TRIES, CODE_TRIES));
     app.efs.insert(B, pin(Some(&p.code_b()), CODE_TRIES, CODE_TRIES));
     app.efs.insert(A, pin(Some(&p.code_a()), CODE_TRIES, CODE_TRIES));
+    app
+}
+
+/// 共通カードAP: EF `0001` card info record `01 1C <serial 15><municipality 5><expiry 8>`,
+/// `0019` internal-authentication key (no credential), `001C` PIN (the persona's PIN, 3 tries).
+fn common_ap(p: &Persona) -> AppImage {
+    let d = keys::digest(&["card-serial", &p.id]);
+    let serial: String = d[..15].iter().map(|b| char::from(b'0' + b % 10)).collect();
+    let info = format!("{serial}{}{}", p.municipality_code, p.card_expiry.yyyymmdd());
+    let mut record = vec![0x01, info.len() as u8];
+    record.extend_from_slice(info.as_bytes());
+    let mut app = AppImage::default();
+    app.efs.insert(0x0001, EfBody::Records { records: vec![record], read: Access::Free });
+    app.efs.insert(0x0019, EfBody::AuthKey { key: keys::rsa_key(&format!("persona/{}/common-ia", p.id)) });
+    app.efs.insert(0x001C, pin(p.pin.as_deref(), 3, 3));
     app
 }
 
