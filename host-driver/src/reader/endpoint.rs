@@ -238,14 +238,19 @@ impl HostEndpoint {
                 }
             }
             Message::Ack { .. } => {}
-            _ if is_result => {
+            // Every session message is acknowledged and taken once; results are what the
+            // journal keeps, the rest is status for the staff.
+            _ => {
                 let ack = Message::Ack { session: inbound.session, seq: inbound.seq };
                 self.queue(&ack);
                 if self.dedup.check(inbound.session, inbound.seq) == Delivery::New {
-                    events.push(HostEvent::Result(inbound));
+                    events.push(if is_result {
+                        HostEvent::Result(inbound)
+                    } else {
+                        HostEvent::Status(inbound)
+                    });
                 }
             }
-            _ => events.push(HostEvent::Status(inbound)),
         }
     }
 }
