@@ -113,66 +113,61 @@ impl ReaderLink {
 
     /// The next input, one frame at a time; `None` when more bytes are needed.
     pub fn poll_input(&mut self, now_ms: u64, rng: &mut dyn Entropy) -> Option<LinkInput<'_>> {
-        {
-            let frame = match self.deframer.next_frame()? {
-                Ok(f) => f,
-                Err(e) => return Some(LinkInput::Rejected(e)),
-            };
-            let rx = match self.link.decode(&frame) {
-                Ok(rx) => rx,
-                Err(e) => return Some(LinkInput::Rejected(e)),
-            };
-            match rx.message {
-                Message::HostHello { nonce: host_nonce, .. } => {
-                    let mut nonce = [0u8; 16];
-                    rng.fill(&mut nonce);
-                    self.link.reset();
-                    let _ = self.control.push_back(Control::Hello { nonce });
-                    // The hello itself goes out unauthenticated; what follows is sealed.
-                    self.pending_keys = self.key.as_ref().map(|k| LinkKeys::derive(k, &host_nonce, &nonce));
-                    self.outbox.on_reconnect(now_ms);
-                    return Some(LinkInput::Connected { secured: self.pending_keys.is_some() });
-                }
-                Message::PairRequest { host_public, host_nonce } => {
-                    let mut seed = [0u8; 32];
-                    rng.fill(&mut seed);
-                    let secret = StaticSecret::from(seed);
-                    let reader_public = PublicKey::from(&secret).to_bytes();
-                    let mut reader_nonce = [0u8; 16];
-                    rng.fill(&mut reader_nonce);
-                    let s = PairingSecrets::derive(
-                        &secret,
-                        &host_public,
-                        &host_public,
-                        &reader_public,
-                        &host_nonce,
-                        &reader_nonce,
-                    );
-                    let confirm = s.reader_confirm();
-                    self.pairing = Some(s);
-                    let _ = self.control.push_back(Control::PairResponse {
-                        reader_public,
-                        reader_nonce,
-                        confirm,
-                    });
-                    Some(LinkInput::Handled)
-                }
-                Message::PairConfirm { confirm } => {
-                    let Some(s) = self.pairing.take() else {
-                        return Some(LinkInput::Rejected(Error::PairingMismatch));
-                    };
-                    if let Err(e) = s.check(s.host_confirm(), &confirm) {
-                        return Some(LinkInput::Rejected(e));
-                    }
-                    self.key = Some(s.key.clone());
-                    return Some(LinkInput::Paired { key: s.key.clone(), code: s.code });
-                }
-                Message::Ack { session, seq } => {
-                    self.outbox.ack(session, seq);
-                    Some(LinkInput::Handled)
-                }
-                message => Some(LinkInput::Host { message, authenticated: rx.authenticated }),
+        let frame = match self.deframer.next_frame()? {
+            Ok(f) => f,
+            Err(e) => return Some(LinkInput::Rejected(e)),
+        };
+        let rx = match self.link.decode(&frame) {
+            Ok(rx) => rx,
+            Err(e) => return Some(LinkInput::Rejected(e)),
+        };
+        match rx.message {
+            Message::HostHello { nonce: host_nonce, .. } => {
+                let mut nonce = [0u8; 16];
+                rng.fill(&mut nonce);
+                self.link.reset();
+                let _ = self.control.push_back(Control::Hello { nonce });
+                // The hello itself goes out unauthenticated; what follows is sealed.
+                self.pending_keys = self.key.as_ref().map(|k| LinkKeys::derive(k, &host_nonce, &nonce));
+                self.outbox.on_reconnect(now_ms);
+                Some(LinkInput::Connected { secured: self.pending_keys.is_some() })
             }
+            Message::PairRequest { host_public, host_nonce } => {
+                let mut seed = [0u8; 32];
+                rng.fill(&mut seed);
+                let secret = StaticSecret::from(seed);
+                let reader_public = PublicKey::from(&secret).to_bytes();
+                let mut reader_nonce = [0u8; 16];
+                rng.fill(&mut reader_nonce);
+                let s = PairingSecrets::derive(
+                    &secret,
+                    &host_public,
+                    &host_public,
+                    &reader_public,
+                    &host_nonce,
+                    &reader_nonce,
+                );
+                let confirm = s.reader_confirm();
+                self.pairing = Some(s);
+                let _ =
+                    self.control.push_back(Control::PairResponse { reader_public, reader_nonce, confirm });
+                Some(LinkInput::Handled)
+            }
+            Message::PairConfirm { confirm } => {
+                let Some(s) = self.pairing.take() else {
+                    return Some(LinkInput::Rejected(Error::PairingMismatch));
+                };
+                if let Err(e) = s.check(s.host_confirm(), &confirm) {
+                    return Some(LinkInput::Rejected(e));
+                }
+                self.key = Some(s.key.clone());
+                Some(LinkInput::Paired { key: s.key.clone(), code: s.code })
+            }
+            Message::Ack { session, seq } => {
+                self.outbox.ack(session, seq);
+                Some(LinkInput::Handled)
+            }
+            message => Some(LinkInput::Host { message, authenticated: rx.authenticated }),
         }
     }
 
