@@ -17,3 +17,5 @@ pub trait SmartCard {
 }
 pub mod vcard;
 pub mod sim_frontend;
+pub mod render;
+pub mod rig;

@@ -1,0 +1,677 @@
+//! The simulated rig: one reader and one host, every layer real except the air, the keypad,
+//! the camera and the wire, all driven in **virtual time**.
+//!
+//! ```text
+//!  scripted keypad ─┐                      ┌─ ReplayFace (recorded FaceReply list)
+//!                   ▼                      ▼
+//!             session core (firmware::session, on the host)
+//!                   │ CardOp                │ ToHost
+//!      firmware::drive::card_ops            │ Outbox ── Link (MAC) ── byte pipe ──┐
+//!      JPKI client → ISO 7816-4 → ISO 14443-4 (IsoDep) → Type B                  │
+//!                   │                                                            ▼
+//!      SimFrontend (PICC side, fault injection) → virtual card (persona)   Host: Link, DuplicateFilter,
+//!                                                                         acks, challenges, checks
+//! ```
+//!
+//! The clock starts at 0 ms; card operations take the air time the simulated frontend
+//! counted, the face engine 1.5 s per attempt, the pipe 2 ms each way. The host sets the
+//! reader's wall clock with `TimeSync` to a fixed date ([`TODAY`], 09:00 JST) and the virtual
+//! card is issued as of that date, so certificate expiry is deterministic.
+//!
+//! [`Rig::run`] answers an [`Outcome`]: the transcript (time, screens, card operations —
+//! never PIN digits —, host messages), the screens in order, the card operations, what the
+//! host received and checked, and the PIN tries left on the card afterwards.
+
+pub mod face;
+pub mod host;
+pub mod scenarios;
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+
+use shikaku_firmware::apdu::ApduTransport;
+use shikaku_firmware::drive::card_ops;
+use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig, IsoDepParams};
+use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
+use shikaku_firmware::session::{
+    Action, CardFailure, CardOp, CardReply, Config, Event, FaceReply, FaceVerifier, Key, PinState, Screen,
+    Session,
+};
+use shikaku_protocol::auth::{LinkKeys, PairingKey};
+use shikaku_protocol::deframer::Deframer;
+use shikaku_protocol::frame::Header;
+use shikaku_protocol::message::CardKind;
+use shikaku_protocol::reliable::{Outbox, RetryPolicy};
+use shikaku_protocol::{passcode, Frame, Link, Message, Role, MAX_FRAME, MAX_PAYLOAD};
+
+use crate::render;
+use crate::sim_frontend::{FaultConfig, SimCardConfig, SimFrontend};
+use crate::vcard::card::{Applet, VirtualCard};
+use crate::vcard::persona::{self, Date};
+use crate::vcard::{self, AtrChoice, Issued};
+
+pub use face::ReplayFace;
+pub use host::{ErrorRecord, Host, IdentityRecord};
+
+/// The fixed date of every scenario.
+pub const TODAY: Date = Date::new(2026, 11, 21);
+/// The pairing key both sides hold (pairing already done).
+pub const PAIRING_KEY: [u8; 32] = *b"shikaku rig test pairing key 32B";
+/// Pipe latency each way.
+pub const PIPE_LATENCY_MS: u64 = 2;
+/// One face attempt.
+pub const FACE_ATTEMPT_MS: u64 = 1_500;
+/// The staff account and passcode the host provisions.
+pub const STAFF_ACCOUNT: &str = "uketsuke-01";
+pub const STAFF_PASSCODE: &str = "4821";
+
+/// Unix milliseconds of 09:00 JST on `d`.
+pub fn unix_ms(d: Date) -> u64 {
+    (d.days() * 86_400_000) as u64
+}
+
+/// One scripted thing the world does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The card (or phone) enters the field.
+    Place,
+    /// The card leaves the field (presence detection reports it at once).
+    Remove,
+    Key(Key),
+}
+
+/// A reception to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub persona: String,
+    /// The host's answer to `CertificateRead`.
+    pub registered: bool,
+    pub script: Vec<(u64, Step)>,
+    pub face: Vec<FaceReply>,
+    pub faults: FaultConfig,
+    pub iso_dep: IsoDepConfig,
+    /// Pull the card out once this many APDUs were answered (mid-operation).
+    pub remove_after_apdus: Option<u64>,
+    /// Seed of the host's challenges.
+    pub seed: u64,
+}
+
+impl Scenario {
+    pub fn new(name: &str, persona: &str) -> Self {
+        Self {
+            name: name.into(),
+            persona: persona.into(),
+            registered: true,
+            script: Vec::new(),
+            face: Vec::new(),
+            faults: FaultConfig::default(),
+            iso_dep: IsoDepConfig::default(),
+            remove_after_apdus: None,
+            seed: 1,
+        }
+    }
+
+    /// Adds `step` at `at_ms`.
+    pub fn at(mut self, at_ms: u64, step: Step) -> Self {
+        self.script.push((at_ms, step));
+        self
+    }
+
+    /// Adds keys one second apart from `from_ms`.
+    pub fn keys(mut self, from_ms: u64, keys: &[Key]) -> Self {
+        for (i, k) in keys.iter().enumerate() {
+            self.script.push((from_ms + 1_000 * i as u64, Step::Key(*k)));
+        }
+        self
+    }
+
+    /// Adds four digit keys one second apart (the PIN or passcode; never logged).
+    pub fn digits(self, from_ms: u64, digits: &str) -> Self {
+        let keys: Vec<Key> = digits.bytes().map(|b| Key::Digit(b - b'0')).collect();
+        self.keys(from_ms, &keys)
+    }
+
+    pub fn face(mut self, replies: &[FaceReply]) -> Self {
+        self.face = replies.to_vec();
+        self
+    }
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub name: String,
+    pub transcript: Vec<String>,
+    /// Every screen shown, with its time.
+    pub screens: Vec<(u64, Screen)>,
+    /// Card operations in order, as `Identify` / `VerifyPin` / `VerifyPin(last try)` /
+    /// `SignChallenge`, with their replies.
+    pub card_ops: Vec<String>,
+    pub card_replies: Vec<String>,
+    /// Everything the host took in (`session/seq summary`).
+    pub host_received: Vec<String>,
+    pub identities: Vec<IdentityRecord>,
+    pub errors: Vec<ErrorRecord>,
+    /// Auth PIN tries left on the card at the end.
+    pub pin_tries_left: Option<u8>,
+    /// APDUs the card processed.
+    pub apdus: u64,
+    pub face_attempts: Vec<u8>,
+    pub end_ms: u64,
+    pub issued: Issued,
+}
+
+impl Outcome {
+    /// The screens' variant names in order.
+    pub fn screen_names(&self) -> Vec<String> {
+        self.screens.iter().map(|(_, s)| render::screen_name(s)).collect()
+    }
+    /// The host messages' names in order (first word of each summary).
+    pub fn host_names(&self) -> Vec<String> {
+        self.host_received.iter().map(|l| l.split(' ').nth(1).unwrap_or("").to_string()).collect()
+    }
+}
+
+/// A card reply the rig holds until its virtual time comes.
+#[derive(Debug, Clone)]
+enum OwnedReply {
+    Identified { kind: CardKind, auth_cert: Vec<u8>, not_after_unix_s: i64, pin: PinState },
+    PinVerified,
+    PinWrong { tries_left: u8 },
+    PinLocked,
+    Signed { signature: Vec<u8> },
+    Failed { error: CardFailure },
+}
+
+impl OwnedReply {
+    fn from_reply(r: &CardReply<'_>) -> Self {
+        match *r {
+            CardReply::Identified { kind, auth_cert, not_after_unix_s, pin } => {
+                OwnedReply::Identified { kind, auth_cert: auth_cert.to_vec(), not_after_unix_s, pin }
+            }
+            CardReply::PinVerified => OwnedReply::PinVerified,
+            CardReply::PinWrong { tries_left } => OwnedReply::PinWrong { tries_left },
+            CardReply::PinLocked => OwnedReply::PinLocked,
+            CardReply::Signed { signature } => OwnedReply::Signed { signature: signature.to_vec() },
+            CardReply::Failed { error } => OwnedReply::Failed { error },
+        }
+    }
+
+    fn as_reply(&self) -> CardReply<'_> {
+        match self {
+            OwnedReply::Identified { kind, auth_cert, not_after_unix_s, pin } => CardReply::Identified {
+                kind: *kind,
+                auth_cert,
+                not_after_unix_s: *not_after_unix_s,
+                pin: *pin,
+            },
+            OwnedReply::PinVerified => CardReply::PinVerified,
+            OwnedReply::PinWrong { tries_left } => CardReply::PinWrong { tries_left: *tries_left },
+            OwnedReply::PinLocked => CardReply::PinLocked,
+            OwnedReply::Signed { signature } => CardReply::Signed { signature },
+            OwnedReply::Failed { error } => CardReply::Failed { error: *error },
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            OwnedReply::Identified { kind, auth_cert, not_after_unix_s, pin } => {
+                let end = Date::from_days(not_after_unix_s.div_euclid(86_400));
+                let pin = match pin {
+                    PinState::TriesLeft(n) => format!("PIN {n} tries left"),
+                    PinState::Unavailable => "PIN unavailable".into(),
+                };
+                format!("Identified {kind:?}, auth cert {} B until {end}, {pin}", auth_cert.len())
+            }
+            OwnedReply::Signed { signature } => format!("Signed ({} B)", signature.len()),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+/// Things due at a virtual time.
+#[derive(Debug)]
+enum Due {
+    Script(Step),
+    Card(OwnedReply),
+    Face(FaceReply),
+}
+
+/// Bytes in flight one way, each chunk with its arrival time.
+#[derive(Default)]
+struct Pipe {
+    chunks: VecDeque<(u64, Vec<u8>)>,
+}
+
+impl Pipe {
+    fn send(&mut self, now: u64, bytes: Vec<u8>) {
+        self.chunks.push_back((now + PIPE_LATENCY_MS, bytes));
+    }
+    fn next_time(&self) -> Option<u64> {
+        self.chunks.front().map(|c| c.0)
+    }
+    fn take_due(&mut self, now: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        while self.chunks.front().is_some_and(|c| c.0 <= now) {
+            if let Some((_, b)) = self.chunks.pop_front() {
+                out.extend(b);
+            }
+        }
+        out
+    }
+}
+
+type Air = IsoDep<SimFrontend<VirtualCard>>;
+
+/// Counts APDUs and pulls the card out of the field once `remove_at` of them were answered.
+struct Counting<'a> {
+    link: &'a mut Air,
+    count: &'a mut u64,
+    remove_at: Option<u64>,
+    pulled: &'a mut bool,
+}
+
+impl ApduTransport for Counting<'_> {
+    type Error = <Air as ApduTransport>::Error;
+    fn transceive(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, Self::Error> {
+        if Some(*self.count) == self.remove_at && !*self.pulled {
+            self.link.frontend_mut().set_card_present(false);
+            *self.pulled = true;
+        }
+        let r = self.link.transceive(command, response);
+        if r.is_ok() {
+            *self.count += 1;
+        }
+        r
+    }
+}
+
+/// The rig for one scenario.
+pub struct Rig {
+    now: u64,
+    session: Session,
+    air: Air,
+    activated: bool,
+    apdus: u64,
+    remove_at: Option<u64>,
+    pulled: bool,
+    face: ReplayFace,
+    reader_link: Link,
+    reader_deframer: Box<Deframer<MAX_FRAME>>,
+    outbox: Box<Outbox<8, MAX_PAYLOAD>>,
+    to_host: Pipe,
+    to_reader: Pipe,
+    host: Host,
+    due: Vec<(u64, u64, Due)>,
+    order: u64,
+    transcript: Vec<String>,
+    screens: Vec<(u64, Screen)>,
+    card_ops: Vec<String>,
+    card_replies: Vec<String>,
+    issued: Issued,
+}
+
+impl Rig {
+    /// Builds the reader, the card for the scenario's persona and the host.
+    pub fn new(scenario: &Scenario) -> Result<Self, String> {
+        let p =
+            persona::find(&scenario.persona).ok_or_else(|| format!("no persona {:?}", scenario.persona))?;
+        let (card, issued) = vcard::build_at(&p, TODAY, &AtrChoice::Contactless)?;
+        let mut sim = SimFrontend::with_config(card, SimCardConfig::default(), scenario.faults.clone());
+        sim.set_card_present(false);
+        // Parameters until the first activation replaces them.
+        let params = IsoDepParams { fsc: 32, fwi: 4, cid: None, nad_supported: false };
+        let air = IsoDep::with_config(sim, params, scenario.iso_dep);
+
+        let pairing = PairingKey(PAIRING_KEY);
+        let keys = LinkKeys::derive(&pairing, &[0x11; 16], &[0x22; 16]);
+        let mut reader_link = Link::new(Role::Reader);
+        reader_link.secure(&keys);
+        let host = Host::new(&keys, PairingKey(PAIRING_KEY), scenario.registered, scenario.seed);
+        let session = Session::new(Config::default(), PairingKey(PAIRING_KEY), 0x5100_0000);
+
+        let mut rig = Self {
+            now: 0,
+            session,
+            air,
+            activated: false,
+            apdus: 0,
+            remove_at: scenario.remove_after_apdus,
+            pulled: false,
+            face: ReplayFace::new(scenario.face.iter().copied()),
+            reader_link,
+            reader_deframer: Box::new(Deframer::new()),
+            outbox: Box::new(Outbox::new(RetryPolicy::default())),
+            to_host: Pipe::default(),
+            to_reader: Pipe::default(),
+            host,
+            due: Vec::new(),
+            order: 0,
+            transcript: Vec::new(),
+            screens: Vec::new(),
+            card_ops: Vec::new(),
+            card_replies: Vec::new(),
+            issued,
+        };
+        for (t, step) in &scenario.script {
+            rig.schedule(*t, Due::Script(*step));
+        }
+        Ok(rig)
+    }
+
+    fn schedule(&mut self, at: u64, what: Due) {
+        self.order += 1;
+        self.due.push((at, self.order, what));
+    }
+
+    fn log(&mut self, what: impl AsRef<str>) {
+        let line = format!("{:>8.3} s  {}", self.now as f64 / 1000.0, what.as_ref());
+        self.transcript.push(line);
+    }
+
+    fn show(&mut self, screen: Screen) {
+        let (ja, _) = screen.ja();
+        let (en, _) = screen.en();
+        let mut line = format!("screen  {:<18} {ja} / {en}", render::screen_name(&screen));
+        if let Some((dja, den)) = render::detail_text(&screen) {
+            let _ = write!(line, "  [{dja} | {den}]");
+        }
+        self.log(line);
+        self.screens.push((self.now, screen));
+    }
+
+    /// Host → reader, at the host's current time.
+    fn host_send(&mut self, msg: &Message<'_>) {
+        let line = format!("host → reader  {}", host::summary(msg));
+        self.log(line);
+        let f = self.host.frame(self.session.session_id(), msg);
+        self.to_reader.send(self.now, f);
+    }
+
+    /// Runs the scenario to its end and answers what happened.
+    pub fn run(mut self) -> Outcome {
+        self.log("boot: automatic mode");
+        self.show(Screen::PlaceCard);
+        // The host: wall clock, then the 目視 passcode of one staff account (salted hash only).
+        let wall = unix_ms(TODAY) + self.now;
+        self.host_send(&Message::TimeSync { unix_ms: wall });
+        let salt = *b"rig passcode slt";
+        let iterations = 1_000;
+        let hash = passcode::hash(STAFF_PASSCODE.as_bytes(), &salt, iterations);
+        self.host_send(&Message::PasscodeProvision { account: STAFF_ACCOUNT, salt, iterations, hash });
+
+        let horizon = self.due.iter().map(|d| d.0).max().unwrap_or(0) + 30_000;
+        loop {
+            let next = [
+                self.due.iter().map(|d| d.0).min(),
+                self.session.next_deadline(),
+                self.to_host.next_time(),
+                self.to_reader.next_time(),
+                self.outbox.next_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let Some(next) = next else { break };
+            if next > horizon {
+                break;
+            }
+            self.now = self.now.max(next);
+            self.step();
+        }
+        self.log("end");
+        let pin_tries_left = self.air.frontend().card().tries_left(Applet::Jpki, 0x0018);
+        Outcome {
+            name: String::new(),
+            transcript: self.transcript,
+            screens: self.screens,
+            card_ops: self.card_ops,
+            card_replies: self.card_replies,
+            host_received: self.host.received.clone(),
+            identities: self.host.identities.clone(),
+            errors: self.host.errors.clone(),
+            pin_tries_left,
+            apdus: self.apdus,
+            face_attempts: self.face.attempts.clone(),
+            end_ms: self.now,
+            issued: self.issued,
+        }
+    }
+
+    /// Everything due at `self.now`, in a fixed order: the wire, the world, the deadlines.
+    fn step(&mut self) {
+        let now = self.now;
+        // Reader → host.
+        let bytes = self.to_host.take_due(now);
+        if !bytes.is_empty() {
+            let (frames, lines) = self.host.receive(&bytes);
+            for l in lines {
+                self.log(l);
+            }
+            for f in frames {
+                self.to_reader.send(now, f);
+            }
+        }
+        // Host → reader.
+        let bytes = self.to_reader.take_due(now);
+        if !bytes.is_empty() {
+            self.reader_receive(&bytes);
+        }
+        // Scripted steps, card and face answers.
+        while let Some(i) = self
+            .due
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.0 <= now)
+            .min_by_key(|(_, d)| (d.0, d.1))
+            .map(|(i, _)| i)
+        {
+            let (_, _, what) = self.due.remove(i);
+            self.handle_due(what);
+        }
+        // Deadlines of the core.
+        if self.session.next_deadline().is_some_and(|d| d <= now) {
+            let actions = self.session.handle(now, Event::Tick);
+            self.perform(actions);
+        }
+        self.flush_outbox();
+    }
+
+    fn reader_receive(&mut self, bytes: &[u8]) {
+        let mut frames = Vec::new();
+        let mut rest = bytes;
+        loop {
+            let n = self.reader_deframer.push(rest);
+            rest = &rest[n..];
+            while let Some(f) = self.reader_deframer.next_frame() {
+                if let Ok(f) = f {
+                    frames.push(f.as_bytes().to_vec());
+                }
+            }
+            if rest.is_empty() {
+                break;
+            }
+        }
+        for bytes in frames {
+            let frame = Frame::new_unchecked(&bytes[..]);
+            let received = match self.reader_link.decode(&frame) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.log(format!("reader refused a frame: {e:?}"));
+                    continue;
+                }
+            };
+            if let Message::Ack { session, seq } = received.message {
+                self.outbox.ack(session, seq);
+                continue;
+            }
+            let actions = self.session.handle(
+                self.now,
+                Event::Host { message: received.message, authenticated: received.authenticated },
+            );
+            self.perform(actions);
+        }
+    }
+
+    fn flush_outbox(&mut self) {
+        let mut frames = Vec::new();
+        while let Some(t) = self.outbox.poll_transmit(self.now) {
+            let mut buf = vec![0u8; MAX_FRAME];
+            let n =
+                self.reader_link.encode_raw(&mut buf, &t.header, t.payload).expect("result frame encodes");
+            buf.truncate(n);
+            frames.push(buf);
+        }
+        for f in frames {
+            self.to_host.send(self.now, f);
+        }
+    }
+
+    fn handle_due(&mut self, what: Due) {
+        let now = self.now;
+        match what {
+            Due::Script(Step::Place) => {
+                self.log("world   card placed on the reader");
+                self.air.frontend_mut().set_card_present(true);
+                if self.activate() {
+                    let actions = self.session.handle(now, Event::CardPresent);
+                    self.perform(actions);
+                } else {
+                    self.log("nfc     no card answered the activation");
+                }
+            }
+            Due::Script(Step::Remove) => {
+                self.log("world   card taken off the reader");
+                self.air.frontend_mut().set_card_present(false);
+                self.activated = false;
+                let actions = self.session.handle(now, Event::CardRemoved);
+                self.perform(actions);
+            }
+            Due::Script(Step::Key(key)) => {
+                let shown = match key {
+                    Key::Digit(_) => "digit (hidden)".to_string(),
+                    k => format!("{k:?}"),
+                };
+                self.log(format!("keypad  {shown}"));
+                let actions = self.session.handle(now, Event::Key(key));
+                self.perform(actions);
+            }
+            Due::Card(reply) => {
+                if let OwnedReply::Failed { error: CardFailure::Lost } = reply {
+                    // A real driver checks presence before reporting: re-activate (WUPB).
+                    if !self.activate() {
+                        self.log("nfc     card lost and not in the field: removed");
+                        self.card_replies.push("Removed".into());
+                        let actions = self.session.handle(now, Event::CardRemoved);
+                        self.perform(actions);
+                        return;
+                    }
+                }
+                let line = format!("card  ← {}", reply.describe());
+                self.log(line);
+                self.card_replies.push(reply.describe());
+                let actions = self.session.handle(now, Event::Card(reply.as_reply()));
+                self.perform(actions);
+            }
+            Due::Face(reply) => {
+                self.log(format!("face    {:?} (score {})", reply.decision, reply.score_milli));
+                let actions = self.session.handle(now, Event::Face(reply));
+                self.perform(actions);
+            }
+        }
+    }
+
+    /// Type B activation of whatever is in the field; on success the block protocol restarts.
+    fn activate(&mut self) -> bool {
+        let config = ActivationConfig { cid: Some(1), ..ActivationConfig::default() };
+        match type_b::activate(self.air.frontend_mut(), &config) {
+            Ok(act) => {
+                self.air.reactivate(act.params);
+                self.activated = true;
+                true
+            }
+            Err(_) => {
+                self.activated = false;
+                false
+            }
+        }
+    }
+
+    fn perform(&mut self, actions: shikaku_firmware::session::Actions) {
+        for action in actions {
+            match action {
+                Action::Show(screen) => self.show(screen),
+                Action::Send(out) => {
+                    let msg = self.session.host_message(&out);
+                    let header = Header { msg_type: msg.msg_type(), session: out.session, seq: out.seq };
+                    if msg.is_result() {
+                        let mut payload = vec![0u8; MAX_PAYLOAD];
+                        let n = msg.encode(&mut payload).expect("result encodes");
+                        self.outbox.push(header, &payload[..n], self.now).expect("outbox has room");
+                        // Out at once, in order with the best-effort messages.
+                        self.flush_outbox();
+                    } else {
+                        let mut buf = vec![0u8; MAX_FRAME];
+                        let n = self
+                            .reader_link
+                            .encode(&mut buf, out.session, out.seq, &msg)
+                            .expect("message encodes");
+                        buf.truncate(n);
+                        self.to_host.send(self.now, buf);
+                    }
+                }
+                Action::Card(op) => self.card_op(op),
+                Action::StartFace { attempt } => {
+                    self.log(format!("face    attempt {attempt}: capturing"));
+                    let reply = self.face.verify(attempt);
+                    self.schedule(self.now + FACE_ATTEMPT_MS, Due::Face(reply));
+                }
+                Action::WipeFace => self.face.wipe(),
+            }
+        }
+        self.flush_outbox();
+    }
+
+    fn card_op(&mut self, op: CardOp) {
+        let name = match &op {
+            CardOp::Identify => "Identify".to_string(),
+            CardOp::VerifyPin { last_try_confirmed: false, .. } => "VerifyPin".to_string(),
+            CardOp::VerifyPin { last_try_confirmed: true, .. } => "VerifyPin(last try confirmed)".to_string(),
+            CardOp::SignChallenge { .. } => "SignChallenge".to_string(),
+        };
+        self.log(format!("card  → {name}"));
+        self.card_ops.push(name);
+        let fc0 = self.air.frontend().counters().air_time_fc;
+        let apdus0 = self.apdus;
+        let was_pulled = self.pulled;
+        let mut buf = vec![0u8; card_ops::BUFFER_LEN];
+        let owned = if self.activated {
+            let mut t = Counting {
+                link: &mut self.air,
+                count: &mut self.apdus,
+                remove_at: self.remove_at,
+                pulled: &mut self.pulled,
+            };
+            let reply = card_ops::run(&mut t, op, &mut buf);
+            OwnedReply::from_reply(&reply)
+        } else {
+            OwnedReply::Failed { error: CardFailure::Lost }
+        };
+        if self.pulled && !was_pulled {
+            self.log(format!("world   card pulled out after {} APDUs", self.apdus));
+        }
+        let fc = self.air.frontend().counters().air_time_fc - fc0;
+        let ms = (fc / 13_560).max(1);
+        self.log(format!("nfc     {} APDUs, {ms} ms on air", self.apdus - apdus0));
+        self.schedule(self.now + ms, Due::Card(owned));
+    }
+}
+
+/// Builds and runs a scenario.
+pub fn run(scenario: &Scenario) -> Result<Outcome, String> {
+    let rig = Rig::new(scenario)?;
+    let mut outcome = rig.run();
+    outcome.name = scenario.name.clone();
+    Ok(outcome)
+}
