@@ -19,3 +19,4 @@ pub mod vcard;
 pub mod sim_frontend;
 pub mod render;
 pub mod rig;
+pub mod sim_reader;

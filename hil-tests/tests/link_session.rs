@@ -2,142 +2,19 @@
 //! byte pipe that is cut at every frame: the verified identity reaches the host exactly once,
 //! every session message at most once, and a PIN session completes after each cut.
 
-use shikaku_firmware::link::{Entropy, Identity, LinkInput, ReaderLink};
-use shikaku_firmware::session::{Action, CardOp, CardReply, Config, Event, Key, PinState, Session};
+use shikaku_firmware::session::{Event, Key};
+use shikaku_hil::sim_reader::SimReader;
 use shikaku_host::reader::{HostEndpoint, HostEvent};
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::message::*;
-use shikaku_protocol::MAX_FRAME;
-
-struct Counter(u8);
-impl Entropy for Counter {
-    fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            self.0 = self.0.wrapping_mul(17).wrapping_add(29);
-            *b = self.0;
-        }
-    }
-}
 
 const KEY: [u8; 32] = [0x6B; 32];
 const NOW_UNIX_MS: u64 = 1_795_262_400_000;
 
-struct ReaderSide {
-    session: Session,
-    link: ReaderLink,
-    rng: Counter,
-    cert: Vec<u8>,
-}
-
-impl ReaderSide {
-    fn new() -> Self {
-        let id = Identity {
-            firmware: FirmwareVersion { major: 0, minor: 1, patch: 0, build: "test" },
-            serial: "SK-LINK-1",
-            model: "sim",
-            capabilities: Capabilities(Capabilities::PIN_KEYPAD | Capabilities::FACE),
-        };
-        Self {
-            session: Session::new(Config::default(), PairingKey(KEY), 500),
-            link: ReaderLink::new(id, Some(PairingKey(KEY))),
-            rng: Counter(1),
-            cert: vec![0xAA; 1590],
-        }
-    }
-
-    /// Feeds an event to the session and carries out what it asks (the card answers at once).
-    fn event(&mut self, now: u64, e: Event<'_>) {
-        let mut queue = vec![self.session.handle(now, e)];
-        while let Some(actions) = queue.pop() {
-            for a in actions {
-                match a {
-                    Action::Send(t) => {
-                        let msg = self.session.host_message(&t);
-                        self.link.queue(t.session, t.seq, &msg, now).expect("outbox has room");
-                    }
-                    Action::Card(op) => {
-                        let cert = self.cert.clone();
-                        let sig = [0x5A; 256];
-                        let reply = match op {
-                            CardOp::Identify => CardReply::Identified {
-                                kind: CardKind::PhysicalCard,
-                                auth_cert: &cert,
-                                not_after_unix_s: 1_900_000_000,
-                                pin: PinState::TriesLeft(3),
-                            },
-                            CardOp::VerifyPin { .. } => CardReply::PinVerified,
-                            CardOp::SignChallenge { .. } => CardReply::Signed { signature: &sig },
-                        };
-                        queue.push(self.session.handle(now, Event::Card(reply)));
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    fn receive(&mut self, now: u64, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            let n = self.link.push_rx(bytes);
-            bytes = &bytes[n..];
-            loop {
-                // Copy out what the session needs, then let go of the link's buffer.
-                let input = match self.link.poll_input(now, &mut self.rng) {
-                    None => break,
-                    Some(LinkInput::Host { message, authenticated }) => Some(owned(&message, authenticated)),
-                    Some(_) => None,
-                };
-                if let Some((m, auth)) = input {
-                    let msg = m.as_message();
-                    self.event(now, Event::Host { message: msg, authenticated: auth });
-                }
-            }
-        }
-    }
-
-    fn transmit(&mut self, now: u64) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; MAX_FRAME];
-        while let Some(n) = self.link.poll_transmit(now, &mut buf) {
-            out.extend_from_slice(&buf[..n]);
-        }
-        out
-    }
-}
-
-/// The host messages the session cares about, owned.
-enum OwnedHost {
-    TimeSync(u64),
-    Challenge([u8; 32]),
-    Registration(bool),
-    Other,
-}
-
-impl OwnedHost {
-    fn as_message(&self) -> Message<'static> {
-        match *self {
-            OwnedHost::TimeSync(unix_ms) => Message::TimeSync { unix_ms },
-            OwnedHost::Challenge(challenge) => Message::HostChallenge { challenge },
-            OwnedHost::Registration(registered) => Message::RegistrationStatus { registered },
-            OwnedHost::Other => Message::DiagnosticsRequest,
-        }
-    }
-}
-
-fn owned(m: &Message<'_>, authenticated: bool) -> (OwnedHost, bool) {
-    let o = match *m {
-        Message::TimeSync { unix_ms } => OwnedHost::TimeSync(unix_ms),
-        Message::HostChallenge { challenge } => OwnedHost::Challenge(challenge),
-        Message::RegistrationStatus { registered } => OwnedHost::Registration(registered),
-        _ => OwnedHost::Other,
-    };
-    (o, authenticated)
-}
-
 /// Runs a PIN session; the pipe loses everything in flight at frame `cut` (counted across
 /// both directions). Returns the (session, seq, type) of every message the host took.
 fn run(cut: Option<usize>) -> Vec<(u32, u32, u8)> {
-    let mut reader = ReaderSide::new();
+    let mut reader = SimReader::new(KEY, "SK-LINK-1");
     let mut host = HostEndpoint::new(Some(PairingKey(KEY)), [0; 16]);
     let mut taken = Vec::new();
     let mut now = 1_000u64;

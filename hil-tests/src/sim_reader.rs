@@ -1,0 +1,132 @@
+//! A reader without radio: the firmware's session core and reader link, with a card that
+//! answers every operation at once (a physical card, PIN 3 tries, valid certificate). For
+//! link, transport and host tests that are not about the card.
+
+use shikaku_firmware::link::{Entropy, Identity, LinkInput, ReaderLink};
+use shikaku_firmware::session::{Action, CardOp, CardReply, Config, Event, PinState, Session};
+use shikaku_protocol::auth::PairingKey;
+use shikaku_protocol::message::*;
+use shikaku_protocol::MAX_FRAME;
+
+/// A deterministic stand-in for the TRNG.
+pub struct Counter(pub u8);
+impl Entropy for Counter {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_mul(17).wrapping_add(29);
+            *b = self.0;
+        }
+    }
+}
+
+pub struct SimReader {
+    pub session: Session,
+    pub link: ReaderLink,
+    pub rng: Counter,
+    pub cert: Vec<u8>,
+}
+
+impl SimReader {
+    pub fn new(key: [u8; 32], serial: &'static str) -> Self {
+        let id = Identity {
+            firmware: FirmwareVersion { major: 0, minor: 1, patch: 0, build: "test" },
+            serial,
+            model: "sim",
+            capabilities: Capabilities(Capabilities::PIN_KEYPAD | Capabilities::FACE),
+        };
+        Self {
+            session: Session::new(Config::default(), PairingKey(key), 500),
+            link: ReaderLink::new(id, Some(PairingKey(key))),
+            rng: Counter(1),
+            cert: vec![0xAA; 1590],
+        }
+    }
+
+    /// Feeds an event to the session and carries out what it asks (the card answers at once).
+    pub fn event(&mut self, now: u64, e: Event<'_>) {
+        let mut queue = vec![self.session.handle(now, e)];
+        while let Some(actions) = queue.pop() {
+            for a in actions {
+                match a {
+                    Action::Send(t) => {
+                        let msg = self.session.host_message(&t);
+                        self.link.queue(t.session, t.seq, &msg, now).expect("outbox has room");
+                    }
+                    Action::Card(op) => {
+                        let cert = self.cert.clone();
+                        let sig = [0x5A; 256];
+                        let reply = match op {
+                            CardOp::Identify => CardReply::Identified {
+                                kind: CardKind::PhysicalCard,
+                                auth_cert: &cert,
+                                not_after_unix_s: 1_900_000_000,
+                                pin: PinState::TriesLeft(3),
+                            },
+                            CardOp::VerifyPin { .. } => CardReply::PinVerified,
+                            CardOp::SignChallenge { .. } => CardReply::Signed { signature: &sig },
+                        };
+                        queue.push(self.session.handle(now, Event::Card(reply)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    pub fn receive(&mut self, now: u64, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let n = self.link.push_rx(bytes);
+            bytes = &bytes[n..];
+            loop {
+                // Copy out what the session needs, then let go of the link's buffer.
+                let input = match self.link.poll_input(now, &mut self.rng) {
+                    None => break,
+                    Some(LinkInput::Host { message, authenticated }) => Some(owned(&message, authenticated)),
+                    Some(_) => None,
+                };
+                if let Some((m, auth)) = input {
+                    let msg = m.as_message();
+                    self.event(now, Event::Host { message: msg, authenticated: auth });
+                }
+            }
+        }
+    }
+
+    pub fn transmit(&mut self, now: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; MAX_FRAME];
+        while let Some(n) = self.link.poll_transmit(now, &mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    }
+}
+
+/// The host messages the session cares about, owned.
+enum OwnedHost {
+    TimeSync(u64),
+    Challenge([u8; 32]),
+    Registration(bool),
+    Other,
+}
+
+impl OwnedHost {
+    fn as_message(&self) -> Message<'static> {
+        match *self {
+            OwnedHost::TimeSync(unix_ms) => Message::TimeSync { unix_ms },
+            OwnedHost::Challenge(challenge) => Message::HostChallenge { challenge },
+            OwnedHost::Registration(registered) => Message::RegistrationStatus { registered },
+            OwnedHost::Other => Message::DiagnosticsRequest,
+        }
+    }
+}
+
+fn owned(m: &Message<'_>, authenticated: bool) -> (OwnedHost, bool) {
+    let o = match *m {
+        Message::TimeSync { unix_ms } => OwnedHost::TimeSync(unix_ms),
+        Message::HostChallenge { challenge } => OwnedHost::Challenge(challenge),
+        Message::RegistrationStatus { registered } => OwnedHost::Registration(registered),
+        _ => OwnedHost::Other,
+    };
+    (o, authenticated)
+}
