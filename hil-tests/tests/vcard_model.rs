@@ -693,3 +693,95 @@ fn common_ap_card_info_and_internal_authenticate() {
     assert_eq!(sw(&mut c, "00B2010300"), 0x6A86);
     assert_eq!(sw(&mut c, "00B0000000"), 0x6981);
 }
+
+/// (depth, tag, OID bytes) of every DER element, descending into constructed ones only.
+fn der_shape(der: &[u8], depth: usize, out: &mut Vec<(usize, u32, Vec<u8>)>) {
+    use shikaku_hil::vcard::der::parse_header;
+    let mut rest = der;
+    while !rest.is_empty() {
+        let (tag, h, l) = parse_header(rest).expect("DER");
+        let value = &rest[h..h + l];
+        out.push((depth, tag, if tag == 0x06 { value.to_vec() } else { vec![] }));
+        if tag & 0x20 != 0 {
+            der_shape(value, depth + 1, out);
+        }
+        rest = &rest[h + l..];
+    }
+}
+
+#[test]
+fn generated_certificates_have_the_fixture_asn1_shape() {
+    let (_, issued) = build("takasaki");
+    let shape = |der: &[u8]| {
+        let mut v = vec![];
+        der_shape(der, 0, &mut v);
+        v
+    };
+    assert_eq!(shape(&issued.auth_cert), shape(&fixture("jpki-auth-cert.der").unwrap()));
+    assert_eq!(shape(issued.sign_cert.as_ref().unwrap()), shape(&fixture("jpki-sign-cert.der").unwrap()));
+    assert_eq!(shape(&issued.auth_ca_cert), shape(&fixture("jpki-auth-ca-cert.der").unwrap()));
+    assert_eq!(shape(&issued.sign_ca_cert), shape(&fixture("jpki-sign-ca-cert.der").unwrap()));
+}
+
+/// TLV tag tree of a card record (stops at `00`/`FF` filler).
+fn tlv_shape(data: &[u8], depth: usize, out: &mut Vec<(usize, u32, usize)>) {
+    use shikaku_hil::vcard::der::parse_header;
+    let mut rest = data;
+    while let Some(&first) = rest.first() {
+        if first == 0x00 || first == 0xFF && rest.len() < 3 {
+            break;
+        }
+        let Some((tag, h, l)) = parse_header(rest) else { break };
+        if rest.len() < h + l {
+            break;
+        }
+        // Lengths of fixed-size fields must match too (digests, keys, signatures, ids).
+        let fixed = matches!(tag, 0xDF31 | 0xDF32 | 0xDF33 | 0xDF42 | 0xDF24 | 0xDF28 | 0xDF52)
+            || tag == 0x5F4E
+            || tag == 0x5F37;
+        out.push((depth, tag, if fixed { l } else { 0 }));
+        let constructed = if tag > 0xFF { (tag >> 8) as u8 & 0x20 != 0 } else { tag as u8 & 0x20 != 0 };
+        if constructed {
+            tlv_shape(&rest[h..h + l], depth + 1, out);
+        }
+        rest = &rest[h + l..];
+    }
+}
+
+#[test]
+fn generated_ap_records_have_the_fixture_layout() {
+    let read_all_with_code_a = |id: &str| {
+        let (mut c, issued) = build(id);
+        let code_a = issued.persona.code_a();
+        let mut text = vec![];
+        select_ap(&mut c, &AID_TEXT);
+        select_ef(&mut c, 0x0014);
+        assert_eq!(verify(&mut c, &code_a), 0x9000);
+        for ef in 1..=7 {
+            text.push(read_ef(&mut c, ef).unwrap());
+        }
+        let mut surface = vec![];
+        select_ap(&mut c, &AID_SURFACE);
+        select_ef(&mut c, 0x0013);
+        assert_eq!(verify(&mut c, &code_a), 0x9000);
+        for ef in 1..=5 {
+            surface.push(read_ef(&mut c, ef).unwrap());
+        }
+        (text, surface)
+    };
+    let shape = |d: &[u8]| {
+        let mut v = vec![];
+        tlv_shape(d, 0, &mut v);
+        v
+    };
+    let (real_text, real_surface) = read_all_with_code_a("fixture");
+    let (our_text, our_surface) = read_all_with_code_a("takasaki");
+    for (i, (a, b)) in real_text.iter().zip(&our_text).enumerate() {
+        assert_eq!(shape(b), shape(a), "text {:04X}", i + 1);
+    }
+    for (i, (a, b)) in real_surface.iter().zip(&our_surface).enumerate() {
+        assert_eq!(shape(b), shape(a), "surface {:04X}", i + 1);
+    }
+    // The 個人番号 file has the same physical length, filler included.
+    assert_eq!(our_text[0].len(), real_text[0].len());
+}
