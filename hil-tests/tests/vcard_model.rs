@@ -728,7 +728,8 @@ fn tlv_shape(data: &[u8], depth: usize, out: &mut Vec<(usize, u32, usize)>) {
     use shikaku_hil::vcard::der::parse_header;
     let mut rest = data;
     while let Some(&first) = rest.first() {
-        if first == 0x00 || first == 0xFF && rest.len() < 3 {
+        // FFxx is a record tag; only a short all-FF tail is filler (text 0001 ends in FF FF).
+        if first == 0x00 || (first == 0xFF && rest.iter().all(|b| *b == 0xFF)) {
             break;
         }
         let Some((tag, h, l)) = parse_header(rest) else { break };
