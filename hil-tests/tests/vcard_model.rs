@@ -180,6 +180,7 @@ fn security_state_is_cleared_on_applet_switch_and_reset() {
 fn read_binary_offsets_sfi_and_errors() {
     let (mut c, issued) = build("yamada");
     // No current EF / no DF.
+    assert_eq!(sw(&mut c, "00A40000"), 0x6A86);
     assert_eq!(sw(&mut c, "00B0000000"), 0x6986);
     assert_eq!(sw(&mut c, "00B08A0000"), 0x6A82);
     select_ap(&mut c, &AID_JPKI);
@@ -206,6 +207,9 @@ fn read_binary_offsets_sfi_and_errors() {
     assert_eq!(sw(&mut c, "00A4040C00"), 0x6700);
     assert_eq!(sw(&mut c, "00A40203020001"), 0x6A86);
     assert_eq!(sw(&mut c, "00A4080C020001"), 0x6A86);
+    // ISO MF selection: a no-op inside an applet, refused at power-on; 3F00 is not a file.
+    assert_eq!(sw(&mut c, "00A40000"), 0x9000);
+    assert_eq!(sw(&mut c, "00A4000C023F00"), 0x6A82);
     assert_eq!(sw(&mut c, "00200180"), 0x6A86);
     // Only logical channel 0.
     assert_eq!(sw(&mut c, "01B0000000"), 0x6881);

@@ -292,7 +292,7 @@ impl VirtualCard {
                     self.enter(None);
                     return status(sw::OK);
                 } else {
-                    // 住基 and 共通 are not modelled; every other AID is unknown.
+                    // 住基 is not modelled; every other AID is unknown.
                     return status(sw::NOT_FOUND);
                 };
                 if !self.image.apps.contains_key(&applet) {
@@ -314,8 +314,9 @@ impl VirtualCard {
                     _ => status(sw::NOT_FOUND),
                 }
             }
-            // ISO "select MF": refused at power-on, a no-op inside an applet (as observed).
-            0x00 if a.data.is_empty() || a.data == [0x3F, 0x00] => {
+            // ISO "select MF" `00 A4 00 00`: refused at power-on, a no-op inside an applet;
+            // 3F00 by identifier is not found (as observed on the real card).
+            0x00 if a.data.is_empty() => {
                 if self.selected.is_none() {
                     status(sw::WRONG_P1P2)
                 } else {
