@@ -45,7 +45,7 @@ use shikaku_protocol::reliable::{Outbox, RetryPolicy};
 use shikaku_protocol::{passcode, Frame, Link, Message, Role, MAX_FRAME, MAX_PAYLOAD};
 
 use crate::render;
-use crate::sim_frontend::{FaultConfig, SimCardConfig, SimFrontend};
+use crate::sim_frontend::{AirCounters, FaultConfig, SimCardConfig, SimFrontend};
 use crate::vcard::card::{Applet, VirtualCard};
 use crate::vcard::persona::{self, Date};
 use crate::vcard::{self, AtrChoice, Issued};
@@ -157,6 +157,8 @@ pub struct Outcome {
     pub pin_tries_left: Option<u8>,
     /// APDUs the card processed.
     pub apdus: u64,
+    /// What went over the simulated air (frames, injected faults, air time).
+    pub air: AirCounters,
     pub face_attempts: Vec<u8>,
     pub end_ms: u64,
     pub issued: Issued,
@@ -433,6 +435,7 @@ impl Rig {
             errors: self.host.errors.clone(),
             pin_tries_left,
             apdus: self.apdus,
+            air: *self.air.frontend().counters(),
             face_attempts: self.face.attempts.clone(),
             end_ms: self.now,
             issued: self.issued,
