@@ -1,0 +1,218 @@
+//! Several readers on one PC, each on its own thread with its own link and session: connect,
+//! handshake, pump frames, reconnect with back-off after a pulled cable. Results already in
+//! flight are re-sent by the reader and taken exactly once (the endpoint's duplicate filter,
+//! seeded from the journal).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use shikaku_protocol::auth::PairingKey;
+use shikaku_protocol::message::Message;
+
+use super::{HostEndpoint, HostEvent};
+use crate::transport::{Endpoint, Transport, TransportError};
+
+/// Something for the reader, sent by the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    TimeSync {
+        unix_ms: u64,
+    },
+    Challenge([u8; 32]),
+    RegistrationStatus {
+        registered: bool,
+    },
+    /// Salted hash of a 目視 passcode; the passcode itself never leaves the host.
+    PasscodeProvision {
+        account: String,
+        salt: [u8; 16],
+        iterations: u32,
+        hash: [u8; 32],
+    },
+    PasscodeRevoke {
+        account: String,
+    },
+    Cancel,
+    Diagnostics,
+    /// Start pairing (the reader must be in pairing mode); a `Paired` event follows.
+    Pair,
+}
+
+/// What a reader thread reports.
+#[derive(Debug)]
+pub enum ManagerEvent {
+    Connected { endpoint: Endpoint },
+    Link { endpoint: Endpoint, event: HostEvent },
+    Disconnected { endpoint: Endpoint, reason: String },
+}
+
+/// One reader's thread.
+pub struct ReaderHandle {
+    pub endpoint: Endpoint,
+    commands: Sender<Command>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ReaderHandle {
+    pub fn send(&self, c: Command) -> bool {
+        self.commands.send(c).is_ok()
+    }
+}
+
+impl Drop for ReaderHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Fresh randomness for nonces and pairing secrets.
+pub fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // The OS RNG failing is not recoverable in any useful way; fall back loudly to time.
+    if getrandom::getrandom(&mut b).is_err() {
+        tracing::error!("OS random generator unavailable");
+        let t =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = (t >> ((i % 16) * 8)) as u8 ^ i as u8;
+        }
+    }
+    b
+}
+
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Spawns the thread for one reader.
+pub fn spawn(
+    endpoint: Endpoint,
+    pairing: Option<PairingKey>,
+    seen: Vec<(u32, u32)>,
+    events: Sender<ManagerEvent>,
+) -> ReaderHandle {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let (endpoint, stop) = (endpoint.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name(format!("reader {endpoint}"))
+            .spawn(move || run(endpoint, pairing, seen, events, rx, stop))
+            .ok()
+    };
+    ReaderHandle { endpoint, commands: tx, stop, thread }
+}
+
+fn run(
+    endpoint: Endpoint,
+    pairing: Option<PairingKey>,
+    seen: Vec<(u32, u32)>,
+    events: Sender<ManagerEvent>,
+    commands: Receiver<Command>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut link = HostEndpoint::new(pairing, random());
+    for (s, q) in seen {
+        link.restore_seen(s, q);
+    }
+    let mut backoff = Duration::from_millis(200);
+    while !stop.load(Ordering::SeqCst) {
+        let mut transport = match endpoint.open() {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = events
+                    .send(ManagerEvent::Disconnected { endpoint: endpoint.clone(), reason: e.to_string() });
+                sleep_unless_stopped(&stop, backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(200);
+        let _ = events.send(ManagerEvent::Connected { endpoint: endpoint.clone() });
+        link.connect(random());
+        let reason = match pump(&mut *transport, &mut link, &endpoint, &events, &commands, &stop) {
+            Ok(()) => break,
+            Err(e) => e.to_string(),
+        };
+        let _ = events.send(ManagerEvent::Disconnected { endpoint: endpoint.clone(), reason });
+        sleep_unless_stopped(&stop, backoff);
+    }
+}
+
+fn sleep_unless_stopped(stop: &AtomicBool, d: Duration) {
+    let until = Instant::now() + d;
+    while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn pump(
+    transport: &mut dyn Transport,
+    link: &mut HostEndpoint,
+    endpoint: &Endpoint,
+    events: &Sender<ManagerEvent>,
+    commands: &Receiver<Command>,
+    stop: &AtomicBool,
+) -> Result<(), TransportError> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        loop {
+            match commands.try_recv() {
+                Ok(c) => apply(link, c),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Ok(()),
+            }
+        }
+        while let Some(bytes) = link.poll_transmit() {
+            transport.write_all(&bytes)?;
+        }
+        let n = transport.read(&mut buf, Duration::from_millis(20))?;
+        if n == 0 {
+            continue;
+        }
+        for event in link.receive(&buf[..n]) {
+            if let HostEvent::Secured(_) = &event {
+                // A fresh clock for the reader on every connection.
+                let _ = link.send(&Message::TimeSync { unix_ms: unix_ms() });
+            }
+            let _ = events.send(ManagerEvent::Link { endpoint: endpoint.clone(), event });
+        }
+    }
+}
+
+fn apply(link: &mut HostEndpoint, c: Command) {
+    let r = match &c {
+        Command::TimeSync { unix_ms } => link.send(&Message::TimeSync { unix_ms: *unix_ms }),
+        Command::Challenge(challenge) => link.send(&Message::HostChallenge { challenge: *challenge }),
+        Command::RegistrationStatus { registered } => {
+            link.send(&Message::RegistrationStatus { registered: *registered })
+        }
+        Command::PasscodeProvision { account, salt, iterations, hash } => link
+            .send(&Message::PasscodeProvision { account, salt: *salt, iterations: *iterations, hash: *hash }),
+        Command::PasscodeRevoke { account } => link.send(&Message::PasscodeRevoke { account }),
+        Command::Cancel => {
+            link.send(&Message::Cancel { reason: shikaku_protocol::message::CancelReason::Host })
+        }
+        Command::Diagnostics => link.send(&Message::DiagnosticsRequest),
+        Command::Pair => {
+            link.start_pairing(random(), random());
+            Ok(())
+        }
+    };
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "command for the reader not sent");
+    }
+}
