@@ -20,3 +20,4 @@ pub mod sim_frontend;
 pub mod render;
 pub mod rig;
 pub mod sim_reader;
+pub mod eligibility;

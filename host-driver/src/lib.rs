@@ -1,5 +1,7 @@
 //! Host driver for shikaku readers: what a reception PC links and runs.
 
+pub mod eligibility;
+pub mod journal;
 pub mod model;
 pub mod reader;
 pub mod transport;
