@@ -9,13 +9,14 @@
 //! Temporary names start with [`TEMP_PREFIX`] (`.shikaku-tmp-`): they begin with a dot, do not
 //! contain `OQS` and do not end in `.xml`, so no pattern a receipt computer uses can match
 //! one. A crash between writing and renaming leaves such a temporary file behind and nothing
-//! else; [`remove_stale_temps`] clears them on the next start.
+//! else; [`remove_stale_temps`] clears them once they are [`STALE_AFTER`] old.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Every temporary file this module creates starts with this.
 pub const TEMP_PREFIX: &str = ".shikaku-tmp-";
@@ -67,18 +68,31 @@ pub fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
-/// Removes temporary files left by a crashed writer (any process but this one). Returns how
-/// many were removed.
-pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
+/// How old another process's temporary file must be before a starting writer removes it.
+/// Folders may be shared by several reception PCs, so a young temporary file may belong to a
+/// writer that is still running; a crash's leftover matches no pattern and can wait.
+pub const STALE_AFTER: Duration = Duration::from_secs(600);
+
+/// Removes temporary files left by a crashed writer: those of any process but this one that
+/// were last modified at least `older_than` ago. Returns how many were removed.
+pub fn remove_stale_temps(dir: &Path, older_than: Duration) -> io::Result<usize> {
     let own = format!("{TEMP_PREFIX}{}-", std::process::id());
     let mut removed = 0;
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.starts_with(TEMP_PREFIX) && !name.starts_with(&own) && entry.file_type()?.is_file() {
-            fs::remove_file(entry.path())?;
-            removed += 1;
+        if !name.starts_with(TEMP_PREFIX) || name.starts_with(&own) || !entry.file_type()?.is_file() {
+            continue;
+        }
+        let age = entry.metadata()?.modified()?.elapsed().unwrap_or(Duration::ZERO);
+        if age >= older_than {
+            // Another starting writer may have removed it first.
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(removed)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::model::{Eligibility, Reception};
 use crate::names::FieldFlag;
 
-use super::atomic::{remove_stale_temps, sync_dir, write_atomic, WriteHook};
+use super::atomic::{remove_stale_temps, sync_dir, write_atomic, WriteHook, STALE_AFTER};
 use super::req::{parse_request, QualificationRequest, ReqError};
 use super::time::{jst_datetime, now_unix_ms};
 use super::write::{reception_id, render_answer, render_reception, HeaderError, WriterConfig};
@@ -68,11 +68,11 @@ pub struct FaceWriter {
 }
 
 impl FaceWriter {
-    /// Creates the folder if needed and clears temporary files left by a crash.
+    /// Creates the folder if needed and clears old temporary files left by a crash.
     pub fn new(dir: impl Into<PathBuf>, cfg: WriterConfig) -> io::Result<Self> {
         let dir = dir.into();
         fs::create_dir_all(&dir)?;
-        remove_stale_temps(&dir)?;
+        remove_stale_temps(&dir, STALE_AFTER)?;
         Ok(FaceWriter { dir, cfg, hook: None })
     }
 
@@ -146,8 +146,8 @@ pub struct ReqWatcher {
 impl ReqWatcher {
     pub fn new(folders: Folders, cfg: WriterConfig) -> io::Result<Self> {
         folders.create_all()?;
-        remove_stale_temps(&folders.res)?;
-        remove_stale_temps(&folders.rejected)?;
+        remove_stale_temps(&folders.res, STALE_AFTER)?;
+        remove_stale_temps(&folders.rejected, STALE_AFTER)?;
         Ok(ReqWatcher { folders, cfg, settle: Duration::from_millis(500), hook: None, seen: HashMap::new() })
     }
 

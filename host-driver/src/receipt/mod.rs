@@ -77,7 +77,7 @@ pub mod req;
 pub mod time;
 mod write;
 
-pub use atomic::{write_atomic, WriteHook, TEMP_PREFIX};
+pub use atomic::{remove_stale_temps, write_atomic, WriteHook, STALE_AFTER, TEMP_PREFIX};
 pub use folders::{
     EligibilityLookup, FaceWriter, Folders, PollReport, ReqWatcher, Written, FACE_PREFIX, REQ_PREFIX,
     RES_PREFIX,
