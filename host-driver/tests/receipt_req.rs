@@ -1,0 +1,367 @@
+//! `req` → `res`: requests answered into `res`, malformed requests refused with a typed error,
+//! answered with an error, moved aside and never lost.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use shikaku_host::model::{ConsentRecord, Eligibility, QualificationValidity};
+use shikaku_host::names::Charset;
+use shikaku_host::receipt::{
+    parse_request, CharacterCode, Folders, HeaderError, QualificationRequest, ReqError, ReqWatcher,
+    WriterConfig,
+};
+
+fn req_xml(symbol: &str, encoding: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"{encoding}\" standalone=\"no\"?>\r\n\
+<XmlMsg>\r\n\
+  <MessageHeader>\r\n\
+    <QualificationConfirmationDate>20250401</QualificationConfirmationDate>\r\n\
+    <MedicalInstitutionCode>1311111111</MedicalInstitutionCode>\r\n\
+    <ArbitraryFileIdentifier>clinic_0001</ArbitraryFileIdentifier>\r\n\
+  </MessageHeader>\r\n\
+  <MessageBody>\r\n\
+    <QualificationConfirmSearchInfo>\r\n\
+      <InsurerNumber>  138057</InsurerNumber>\r\n\
+      <InsuredCardSymbol>{symbol}</InsuredCardSymbol>\r\n\
+      <InsuredIdentificationNumber>3456</InsuredIdentificationNumber>\r\n\
+      <InsuredBranchNumber>01</InsuredBranchNumber>\r\n\
+      <Birthdate>19800101</Birthdate>\r\n\
+      <LimitApplicationCertificateRelatedConsFlg>1</LimitApplicationCertificateRelatedConsFlg>\r\n\
+    </QualificationConfirmSearchInfo>\r\n\
+  </MessageBody>\r\n\
+</XmlMsg>\r\n"
+    )
+}
+
+fn sjis(s: &str) -> Vec<u8> {
+    let (b, _, err) = encoding_rs::SHIFT_JIS.encode(s);
+    assert!(!err);
+    b.into_owned()
+}
+
+/// A stand-in eligibility service: answers from the request, with a name that needs 異体字.
+fn lookup(req: &QualificationRequest) -> Result<Eligibility, HeaderError> {
+    if req.search.insured_identification_number == "0000" {
+        return Err(HeaderError {
+            code: "EOQS9999".into(),
+            message: "資格確認システムに接続できません".into(),
+        });
+    }
+    Ok(Eligibility {
+        validity: QualificationValidity::Valid,
+        insurer_number: Some(req.search.insurer_number.clone()),
+        symbol: req.search.insured_card_symbol.clone(),
+        number: Some(req.search.insured_identification_number.clone()),
+        branch: req.search.insured_branch_number.clone(),
+        name: Some("髙橋 德子".into()),
+        name_kana: Some("ﾀｶﾊｼ ﾉﾘｺ".into()),
+        birth_date: Some(req.search.birthdate.clone()),
+        copay_percent: Some(30),
+        limit_category: None,
+        consents: ConsentRecord {
+            medication: None,
+            health_checkup: None,
+            treatment: None,
+            surgery: None,
+            given_at: None,
+        },
+    })
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    v.sort();
+    v
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+fn read_res(path: &Path) -> String {
+    let bytes = fs::read(path).unwrap();
+    let (t, _, err) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    assert!(!err);
+    t.into_owned()
+}
+
+fn text<'a>(doc: &'a roxmltree::Document<'a>, name: &str) -> Option<&'a str> {
+    let mut it = doc.descendants().filter(|n| n.has_tag_name(name));
+    let first = it.next()?;
+    Some(first.text().unwrap_or(""))
+}
+
+fn watcher(base: &Path) -> (Folders, ReqWatcher) {
+    let folders = Folders::under(base);
+    let w = ReqWatcher::new(folders.clone(), WriterConfig::new("1311111111")).unwrap().settle(Duration::ZERO);
+    (folders, w)
+}
+
+#[test]
+fn requests_in_both_encodings_are_answered() {
+    let base = tempfile::tempdir().unwrap();
+    let (f, mut w) = watcher(base.path());
+    fs::write(f.req.join("OQSsiquc01req_A1.xml"), req_xml("東京１２", "UTF-8")).unwrap();
+    fs::write(f.req.join("OQSsiquc01req_B2.xml"), sjis(&req_xml("東京１２", "Shift_JIS"))).unwrap();
+    // Not requests: left alone.
+    fs::write(f.req.join("notes.txt"), "x").unwrap();
+    fs::write(f.req.join("OQSsiquc01req_.xml"), "x").unwrap();
+
+    let report = w.poll_once(&lookup);
+    assert_eq!(report.answered.len(), 2, "{report:?}");
+    assert!(report.rejected.is_empty() && report.io_errors.is_empty(), "{report:?}");
+    assert_eq!(names(&f.req), ["OQSsiquc01req_.xml", "notes.txt"]);
+    assert_eq!(files(&f.res), ["OQSsiquc01res_A1.xml", "OQSsiquc01res_B2.xml"]);
+
+    for id in ["A1", "B2"] {
+        let t = read_res(&f.res.join(format!("OQSsiquc01res_{id}.xml")));
+        let doc = roxmltree::Document::parse(&t).unwrap();
+        assert_eq!(doc.root_element().tag_name().name(), "XmlMsg");
+        assert_eq!(text(&doc, "ArbitraryFileIdentifier"), Some("clinic_0001"));
+        assert_eq!(text(&doc, "QualificationConfirmationDate"), Some("20250401"));
+        assert_eq!(text(&doc, "MedicalInstitutionCode"), Some("1311111111"));
+        assert_eq!(text(&doc, "ReferenceClassification"), Some("2"));
+        assert_eq!(text(&doc, "SegmentOfResult"), Some("1"));
+        assert_eq!(text(&doc, "CharacterCodeIdentifier"), Some("1"));
+        assert_eq!(text(&doc, "QualificationValidity"), Some("1"));
+        assert_eq!(text(&doc, "InsurerNumber"), Some("  138057"));
+        assert_eq!(text(&doc, "InsuredCardSymbol"), Some("東京１２"));
+        assert_eq!(text(&doc, "Birthdate"), Some("19800101"));
+        // Strict Shift_JIS by default: 髙 and 德 replaced, flagged, original kept.
+        assert_eq!(text(&doc, "Name"), Some("高橋 徳子"));
+        assert_eq!(text(&doc, "NameSubstituted"), Some("1"));
+        assert_eq!(text(&doc, "NameOriginal"), Some("髙橋 德子"));
+    }
+    // Nothing left to do.
+    let again = w.poll_once(&lookup);
+    assert!(again.answered.is_empty() && again.rejected.is_empty());
+}
+
+#[test]
+fn utf8_answers_when_configured() {
+    let base = tempfile::tempdir().unwrap();
+    let folders = Folders::under(base.path());
+    let cfg = WriterConfig {
+        medical_institution_code: "1311111111".into(),
+        character_code: CharacterCode::Utf8,
+        charset: Charset::Jis0208,
+    };
+    let mut w = ReqWatcher::new(folders.clone(), cfg).unwrap().settle(Duration::ZERO);
+    fs::write(folders.req.join("OQSsiquc01req_U.xml"), req_xml("12", "UTF-8")).unwrap();
+    assert_eq!(w.poll_once(&lookup).answered.len(), 1);
+    let t = fs::read_to_string(folders.res.join("OQSsiquc01res_U.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&t).unwrap();
+    assert_eq!(text(&doc, "CharacterCodeIdentifier"), Some("0"));
+    assert_eq!(text(&doc, "Name"), Some("髙橋 德子"));
+    assert_eq!(text(&doc, "NameSubstituted"), None);
+}
+
+#[test]
+fn a_lookup_failure_is_answered_with_its_code() {
+    let base = tempfile::tempdir().unwrap();
+    let (f, mut w) = watcher(base.path());
+    fs::write(f.req.join("OQSsiquc01req_E.xml"), req_xml("12", "UTF-8").replace(">3456<", ">0000<")).unwrap();
+    let report = w.poll_once(&lookup);
+    assert_eq!(report.answered.len(), 1);
+    let doc_text = read_res(&f.res.join("OQSsiquc01res_E.xml"));
+    let doc = roxmltree::Document::parse(&doc_text).unwrap();
+    assert_eq!(text(&doc, "SegmentOfResult"), Some("9"));
+    assert_eq!(text(&doc, "ErrorCode"), Some("EOQS9999"));
+    assert_eq!(text(&doc, "ErrorMessage"), Some("資格確認システムに接続できません"));
+    assert_eq!(text(&doc, "ProcessingResultStatus"), Some("2"));
+    assert_eq!(text(&doc, "ArbitraryFileIdentifier"), Some("clinic_0001"));
+}
+
+#[test]
+fn a_request_still_being_written_waits() {
+    let base = tempfile::tempdir().unwrap();
+    let folders = Folders::under(base.path());
+    let mut w = ReqWatcher::new(folders.clone(), WriterConfig::new("1311111111"))
+        .unwrap()
+        .settle(Duration::from_secs(3600));
+    let full = req_xml("12", "UTF-8");
+    fs::write(folders.req.join("OQSsiquc01req_W.xml"), &full[..full.len() / 2]).unwrap();
+    let report = w.poll_once(&lookup);
+    assert_eq!(report.waiting, 1);
+    assert!(report.answered.is_empty() && report.rejected.is_empty());
+    assert!(files(&folders.res).is_empty());
+    assert_eq!(names(&folders.req), ["OQSsiquc01req_W.xml"]);
+}
+
+#[test]
+fn public_sample_quirks_parse() {
+    // Single-quoted declaration and whitespace before `>` in a tag, as a clinic's own
+    // template writes them; 6-digit insurer number without padding; empty branch number.
+    let xml = "<?xml version='1.0' encoding='UTF-8' standalone='no'?>\n<XmlMsg>\n<MessageHeader>\n\
+<QualificationConfirmationDate>20210627</QualificationConfirmationDate>\n\
+<MedicalInstitutionCode>6540212424</MedicalInstitutionCode>\n\
+<ArbitraryFileIdentifier >CLINICID</ArbitraryFileIdentifier >\n</MessageHeader>\n<MessageBody>\n\
+<QualificationConfirmSearchInfo >\n<InsurerNumber>138057</InsurerNumber>\n<InsuredCardSymbol>記号</InsuredCardSymbol>\n\
+<InsuredIdentificationNumber>12</InsuredIdentificationNumber>\n<InsuredBranchNumber></InsuredBranchNumber>\n\
+<Birthdate>19600101</Birthdate>\n<LimitApplicationCertificateRelatedConsFlg>1</LimitApplicationCertificateRelatedConsFlg>\n\
+</QualificationConfirmSearchInfo> </MessageBody>\n</XmlMsg>";
+    let r = parse_request(xml.as_bytes()).unwrap();
+    assert_eq!(r.header.arbitrary_file_identifier.as_deref(), Some("CLINICID"));
+    assert_eq!(r.search.insurer_number, "138057");
+    assert_eq!(r.search.insured_card_symbol.as_deref(), Some("記号"));
+    assert_eq!(r.search.insured_branch_number, None);
+    assert_eq!(r.search.limit_application_consent, Some(true));
+    // With a UTF-8 BOM too.
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend_from_slice(xml.as_bytes());
+    assert_eq!(parse_request(&bom).unwrap(), r);
+}
+
+fn malformed() -> Vec<(&'static str, Vec<u8>, fn(&ReqError) -> bool)> {
+    let good = req_xml("12", "UTF-8");
+    let mut deep = String::from("<?xml version=\"1.0\"?><XmlMsg>");
+    deep.push_str(&"<a>".repeat(40));
+    deep.push_str(&"</a>".repeat(40));
+    deep.push_str("</XmlMsg>");
+    let laughs =
+        "<?xml version=\"1.0\"?><!DOCTYPE XmlMsg [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;\">]>\
+<XmlMsg>&b;</XmlMsg>";
+    let mut bad_sjis = b"<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><XmlMsg>".to_vec();
+    bad_sjis.extend_from_slice(&[0x82, 0x20, 0xFF]);
+    bad_sjis.extend_from_slice(b"</XmlMsg>");
+    vec![
+        ("empty", b"".to_vec(), |e| matches!(e, ReqError::Empty)),
+        ("blank", b"  \r\n".to_vec(), |e| matches!(e, ReqError::Empty)),
+        ("not xml", b"hello".to_vec(), |e| matches!(e, ReqError::Empty | ReqError::Xml { .. })),
+        ("truncated", good.as_bytes()[..good.len() / 2].to_vec(), |e| matches!(e, ReqError::Xml { .. })),
+        ("mismatched", b"<XmlMsg><a></b></XmlMsg>".to_vec(), |e| matches!(e, ReqError::Xml { .. })),
+        ("two roots", b"<XmlMsg/><XmlMsg/>".to_vec(), |e| matches!(e, ReqError::Xml { .. })),
+        ("wrong root", good.replace("XmlMsg", "Other").into_bytes(), |e| {
+            matches!(e, ReqError::WrongRoot { .. })
+        }),
+        ("doctype", laughs.as_bytes().to_vec(), |e| matches!(e, ReqError::DoctypeNotAllowed)),
+        ("unknown entity", b"<XmlMsg>&nbsp;</XmlMsg>".to_vec(), |e| matches!(e, ReqError::Xml { .. })),
+        ("deep", deep.into_bytes(), |e| matches!(e, ReqError::TooDeep)),
+        ("too large", vec![b' '; 100_000], |e| matches!(e, ReqError::TooLarge { .. })),
+        ("bad encoding label", good.replace("UTF-8", "EBCDIC-XYZ").into_bytes(), |e| {
+            matches!(e, ReqError::UnsupportedEncoding { .. })
+        }),
+        ("bad Shift_JIS bytes", bad_sjis, |e| matches!(e, ReqError::Undecodable { .. })),
+        ("Shift_JIS bytes declared UTF-8", sjis(&req_xml("東京", "UTF-8")), |e| {
+            matches!(e, ReqError::Undecodable { .. })
+        }),
+        (
+            "missing insurer number",
+            good.replace("<InsurerNumber>  138057</InsurerNumber>", "").into_bytes(),
+            |e| matches!(e, ReqError::Missing { field: "InsurerNumber" }),
+        ),
+        (
+            "duplicate insurer number",
+            good.replace(
+                "<InsurerNumber>  138057</InsurerNumber>",
+                "<InsurerNumber>138057</InsurerNumber><InsurerNumber>06139999</InsurerNumber>",
+            )
+            .into_bytes(),
+            |e| matches!(e, ReqError::Duplicate { field: "InsurerNumber" }),
+        ),
+        ("bad birthdate", good.replace("19800101", "1980-1-1").into_bytes(), |e| {
+            matches!(e, ReqError::Invalid { field: "Birthdate", .. })
+        }),
+        ("bad insurer number", good.replace("  138057", "13805X").into_bytes(), |e| {
+            matches!(e, ReqError::Invalid { field: "InsurerNumber", .. })
+        }),
+        ("bad consent flag", good.replace("ConsFlg>1<", "ConsFlg>yes<").into_bytes(), |e| {
+            matches!(e, ReqError::Invalid { field: "LimitApplicationCertificateRelatedConsFlg", .. })
+        }),
+        ("no body", good.replace("MessageBody", "Other").into_bytes(), |e| {
+            matches!(e, ReqError::Missing { field: "MessageBody" })
+        }),
+    ]
+}
+
+#[test]
+fn malformed_requests_are_typed_errors() {
+    for (what, bytes, expected) in malformed() {
+        let err = parse_request(&bytes).expect_err(what);
+        assert!(expected(&err), "{what}: got {err:?}");
+        assert!(err.code().starts_with("SHK"));
+        assert!(!err.to_string().is_empty());
+    }
+}
+
+#[test]
+fn malformed_request_files_are_answered_moved_aside_and_kept() {
+    let base = tempfile::tempdir().unwrap();
+    let (f, mut w) = watcher(base.path());
+    let cases = malformed();
+    for (i, (_, bytes, _)) in cases.iter().enumerate() {
+        fs::write(f.req.join(format!("OQSsiquc01req_bad{i:02}.xml")), bytes).unwrap();
+    }
+    // A good one among them is unaffected.
+    fs::write(f.req.join("OQSsiquc01req_good.xml"), req_xml("12", "UTF-8")).unwrap();
+
+    let report = w.poll_once(&lookup);
+    assert_eq!(report.answered.len(), 1, "{report:?}");
+    assert_eq!(report.rejected.len(), cases.len(), "{report:?}");
+    assert!(report.io_errors.is_empty(), "{report:?}");
+    assert!(files(&f.req).is_empty(), "req emptied: {:?}", files(&f.req));
+
+    for (i, (what, bytes, _)) in cases.iter().enumerate() {
+        let name = format!("OQSsiquc01req_bad{i:02}.xml");
+        // Kept byte for byte, with the reason beside it.
+        assert_eq!(&fs::read(f.rejected.join(&name)).unwrap(), bytes, "{what}");
+        let reason = fs::read_to_string(f.rejected.join(format!("{name}.error.txt"))).unwrap();
+        assert!(reason.starts_with("SHK"), "{what}: {reason}");
+        // The receipt computer is told.
+        let t = read_res(&f.res.join(format!("OQSsiquc01res_bad{i:02}.xml")));
+        let doc = roxmltree::Document::parse(&t).unwrap();
+        assert_eq!(text(&doc, "SegmentOfResult"), Some("9"), "{what}");
+        assert!(text(&doc, "ErrorCode").unwrap().starts_with("SHK1"), "{what}");
+        assert_eq!(text(&doc, "ProcessingResultStatus"), Some("2"));
+    }
+
+    // The same name again is moved aside under a new name, never over the first.
+    fs::write(f.req.join("OQSsiquc01req_bad00.xml"), b"again").unwrap();
+    let report = w.poll_once(&lookup);
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(fs::read(f.rejected.join("OQSsiquc01req_bad00.xml.1")).unwrap(), b"again");
+    assert_eq!(&fs::read(f.rejected.join("OQSsiquc01req_bad00.xml")).unwrap(), &cases[0].1);
+}
+
+#[test]
+fn mutated_requests_never_panic() {
+    let good = sjis(&req_xml("東京", "Shift_JIS"));
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut ok = 0;
+    for _ in 0..3000 {
+        let mut b = good.clone();
+        for _ in 0..(next() % 6 + 1) {
+            let i = (next() as usize) % b.len();
+            match next() % 3 {
+                0 => b[i] = next() as u8,
+                1 => {
+                    b.remove(i);
+                }
+                _ => b.truncate(i),
+            }
+            if b.is_empty() {
+                break;
+            }
+        }
+        if parse_request(&b).is_ok() {
+            ok += 1;
+        }
+    }
+    assert!(ok < 3000);
+}
