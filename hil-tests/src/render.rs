@@ -478,6 +478,27 @@ impl Renderer {
         c.img
     }
 
+    /// Characters of `text` the font has no glyph for (they would render as tofu).
+    pub fn missing_glyphs(&self, text: &str) -> Vec<char> {
+        text.chars().filter(|c| !c.is_whitespace() && self.regular.glyph_id(*c).0 == 0).collect()
+    }
+
+    /// Every string a screen shows: titles, bodies, detail line and buttons.
+    pub fn texts(screen: &Screen) -> Vec<String> {
+        let (tj, bj) = screen.ja();
+        let (te, be) = screen.en();
+        let mut v: Vec<String> = [tj, bj, te, be].iter().map(|s| s.to_string()).collect();
+        if let Some((dj, de)) = detail_text(screen) {
+            v.push(dj);
+            v.push(de);
+        }
+        for (j, e) in buttons(screen) {
+            v.push(j.into());
+            v.push(e.into());
+        }
+        v
+    }
+
     /// Renders `screen` and writes it as PNG.
     pub fn save_png(&self, screen: &Screen, path: &Path) -> Result<(), String> {
         self.render(screen).save(path).map_err(|e| format!("{}: {e}", path.display()))

@@ -40,7 +40,7 @@ use shikaku_firmware::session::{
 use shikaku_protocol::auth::{LinkKeys, PairingKey};
 use shikaku_protocol::deframer::Deframer;
 use shikaku_protocol::frame::Header;
-use shikaku_protocol::message::CardKind;
+use shikaku_protocol::message::{msg_type, CardKind};
 use shikaku_protocol::reliable::{Outbox, RetryPolicy};
 use shikaku_protocol::{passcode, Frame, Link, Message, Role, MAX_FRAME, MAX_PAYLOAD};
 
@@ -93,6 +93,9 @@ pub struct Scenario {
     pub iso_dep: IsoDepConfig,
     /// Pull the card out once this many APDUs were answered (mid-operation).
     pub remove_after_apdus: Option<u64>,
+    /// A lossy wire: the first send of every result and every other acknowledgement are lost,
+    /// so results are retransmitted and the host sees duplicates.
+    pub lossy_link: bool,
     /// Seed of the host's challenges.
     pub seed: u64,
 }
@@ -108,6 +111,7 @@ impl Scenario {
             faults: FaultConfig::default(),
             iso_dep: IsoDepConfig::default(),
             remove_after_apdus: None,
+            lossy_link: false,
             seed: 1,
         }
     }
@@ -159,6 +163,9 @@ pub struct Outcome {
     pub apdus: u64,
     /// What went over the simulated air (frames, injected faults, air time).
     pub air: AirCounters,
+    /// Frames the lossy wire dropped, and results the host saw again (only acknowledged).
+    pub wire_lost: u64,
+    pub host_duplicates: u32,
     pub face_attempts: Vec<u8>,
     pub end_ms: u64,
     pub issued: Issued,
@@ -298,6 +305,9 @@ pub struct Rig {
     apdus: u64,
     remove_at: Option<u64>,
     pulled: bool,
+    lossy: bool,
+    acks: u64,
+    lost: u64,
     face: ReplayFace,
     reader_link: Link,
     reader_deframer: Box<Deframer<MAX_FRAME>>,
@@ -341,6 +351,9 @@ impl Rig {
             apdus: 0,
             remove_at: scenario.remove_after_apdus,
             pulled: false,
+            lossy: scenario.lossy_link,
+            acks: 0,
+            lost: 0,
             face: ReplayFace::new(scenario.face.iter().copied()),
             reader_link,
             reader_deframer: Box::new(Deframer::new()),
@@ -436,6 +449,8 @@ impl Rig {
             pin_tries_left,
             apdus: self.apdus,
             air: *self.air.frontend().counters(),
+            wire_lost: self.lost,
+            host_duplicates: self.host.duplicates,
             face_attempts: self.face.attempts.clone(),
             end_ms: self.now,
             issued: self.issued,
@@ -453,6 +468,15 @@ impl Rig {
                 self.log(l);
             }
             for f in frames {
+                let is_ack = Frame::new_unchecked(&f[..]).msg_type() == msg_type::ACK;
+                if is_ack && self.lossy {
+                    self.acks += 1;
+                    if self.acks % 2 == 1 {
+                        self.lost += 1;
+                        self.log("pipe    an acknowledgement is lost on the wire");
+                        continue;
+                    }
+                }
                 self.to_reader.send(now, f);
             }
         }
@@ -519,12 +543,24 @@ impl Rig {
 
     fn flush_outbox(&mut self) {
         let mut frames = Vec::new();
+        let mut lost_lines = Vec::new();
         while let Some(t) = self.outbox.poll_transmit(self.now) {
+            if self.lossy && t.attempt == 1 {
+                self.lost += 1;
+                lost_lines.push(format!(
+                    "pipe    result {:08x}/{} lost on the wire (first send)",
+                    t.header.session, t.header.seq
+                ));
+                continue;
+            }
             let mut buf = vec![0u8; MAX_FRAME];
             let n =
                 self.reader_link.encode_raw(&mut buf, &t.header, t.payload).expect("result frame encodes");
             buf.truncate(n);
             frames.push(buf);
+        }
+        for l in lost_lines {
+            self.log(l);
         }
         for f in frames {
             self.to_host.send(self.now, f);

@@ -172,3 +172,24 @@ pub fn all() -> Vec<(Scenario, Expect)> {
         (first_registration(), Expect::Identity(AuthMethod::Face)),
     ]
 }
+
+/// Android スマホ用電子証明書: the phone's JPKI PIN typed on the reader. Not in [`all`]: the
+/// session's `Identify` needs the auth certificate, which the phone only releases after the
+/// PIN (see the ignored test).
+pub fn android_pin() -> Scenario {
+    Scenario::new("android-pin", "android")
+        .at(PLACE_MS, Step::Place)
+        .digits(3_000, "4321")
+        .at(9_000, Step::Key(Key::Yes))
+        .at(12_000, Step::Remove)
+}
+
+/// iPhone: the holder confirms on the phone, the reader only asks it to sign. Not in [`all`]
+/// (same certificate-behind-the-PIN question; the virtual iPhone also wants the PIN for the
+/// signature).
+pub fn iphone() -> Scenario {
+    Scenario::new("iphone", "iphone")
+        .at(PLACE_MS, Step::Place)
+        .at(5_000, Step::Key(Key::Yes))
+        .at(8_000, Step::Remove)
+}
