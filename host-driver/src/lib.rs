@@ -8,3 +8,4 @@ pub mod transport;
 pub mod names;
 pub mod receipt;
 pub mod api;
+pub mod smartcard;
