@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# The PC/SC tests must run here, not skip: setup.sh installs pcscd and vpcd.
+export SHIKAKU_REQUIRE_PCSC=1
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
