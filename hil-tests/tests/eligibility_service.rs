@@ -1,0 +1,392 @@
+//! The reference eligibility service over real HTTP on 127.0.0.1 and a real SQLite file,
+//! driven by the host's HTTP client and virtual cards that sign as the reader asks them to.
+
+#[path = "eligibility_common/mod.rs"]
+mod common;
+
+use common::*;
+use shikaku_hil::eligibility::{seed, Clock};
+use shikaku_hil::vcard::{keys, persona, pki};
+use shikaku_host::eligibility::wire::{
+    self, CertStatus, ConsentAnswers, ProofCheck, ProofJson, RegistrationRequest,
+};
+use shikaku_host::eligibility::{EligibilityService, ErrorCode};
+use shikaku_host::model::{Method, QualificationValidity};
+
+/// A PIN reception of built-in persona `id` end to end: challenge, card signature, answer.
+fn pin_reception(
+    svc: &impl EligibilityService,
+    id: &str,
+    consents: ConsentAnswers,
+) -> Result<shikaku_host::eligibility::EligibilityAnswer, shikaku_host::eligibility::EligibilityError> {
+    let p = persona::find(id).unwrap();
+    let (mut card, cert) = card(id);
+    let challenge = svc.challenge()?.bytes().unwrap();
+    let sig = card_sign(&mut card, p.pin.as_deref().unwrap(), &challenge);
+    let mut req = signed_request(id, &cert, &challenge, &sig);
+    req.consents = consents;
+    svc.check(&req)
+}
+
+fn code_of<T: std::fmt::Debug>(r: Result<T, shikaku_host::eligibility::EligibilityError>) -> ErrorCode {
+    r.expect_err("refused").code
+}
+
+#[test]
+fn valid_card_signature_answers_the_record_with_consents() {
+    let env = start();
+    let c = env.client();
+    let consents =
+        ConsentAnswers { medication: Some(true), health_checkup: Some(false), ..Default::default() };
+    let a = pin_reception(&c, "yamada", consents).unwrap();
+    let e = &a.eligibility;
+    assert_eq!(e.validity, QualificationValidity::Valid);
+    assert_eq!(e.name.as_deref(), Some("山田　太郎"));
+    assert_eq!(e.name_kana.as_deref(), Some("ヤマダ　タロウ"));
+    assert_eq!(e.insurer_number.as_deref(), Some("06273399"));
+    assert_eq!(
+        (e.symbol.as_deref(), e.number.as_deref(), e.branch.as_deref()),
+        (Some("21003"), Some("1024"), Some("00"))
+    );
+    assert_eq!(e.birth_date.as_deref(), Some("19750401"));
+    assert_eq!(e.copay_percent, Some(30));
+    assert_eq!(e.consents.medication, Some(true));
+    assert_eq!(e.consents.health_checkup, Some(false));
+    assert_eq!(e.consents.treatment, None);
+    assert!(e.consents.given_at.as_deref().unwrap().ends_with("+09:00"));
+    assert_eq!(a.proof, ProofCheck::CardSignature);
+    assert!(!a.attested_by_host && !a.deferred && a.registered && a.medical_info_available);
+    assert_eq!(a.cert_status, CertStatus::Valid);
+
+    // Consents are kept: a later reception without the screens still returns them.
+    let again = pin_reception(&c, "yamada", ConsentAnswers::default()).unwrap();
+    assert_eq!(again.eligibility.consents.medication, Some(true));
+}
+
+#[test]
+fn names_outside_jis_x_0208_arrive_as_utf8() {
+    let env = start();
+    let a = pin_reception(&env.client(), "takasaki", ConsentAnswers::default()).unwrap();
+    let e = a.eligibility;
+    assert_eq!(e.name.as_deref(), Some("髙﨑　𠮷乃"));
+    assert_eq!(e.name_kana.as_deref(), Some("タカサキ　ヨシノ"));
+    assert_eq!(e.insurer_number.as_deref(), Some("270009"), "国保: 6 digits");
+    assert_eq!(e.symbol.as_deref(), Some("大阪北"));
+    assert_eq!(e.limit_category.as_deref(), Some("ウ"));
+    assert_eq!(e.birth_date.as_deref(), Some("19890108"));
+}
+
+#[test]
+fn certificate_validity_rules() {
+    let env = start();
+    let c = env.client();
+    let all = ConsentAnswers { comprehensive: Some(true), ..Default::default() };
+
+    let a = pin_reception(&c, "expiring", all).unwrap();
+    assert_eq!(a.cert_status, CertStatus::ExpiringSoon);
+    assert_eq!(a.eligibility.validity, QualificationValidity::Valid);
+    assert_eq!(a.eligibility.consents.surgery, Some(true));
+
+    // Expired 30 days ago: accepted, eligibility only, consents neither kept nor returned.
+    let a = pin_reception(&c, "expired", all).unwrap();
+    assert_eq!(a.cert_status, CertStatus::Grace);
+    assert!(!a.medical_info_available);
+    assert_eq!(a.eligibility.validity, QualificationValidity::Valid);
+    assert_eq!(a.eligibility.name.as_deref(), Some("佐藤　健"));
+    let c0 = &a.eligibility.consents;
+    assert_eq!(
+        (c0.medication, c0.health_checkup, c0.treatment, c0.surgery, &c0.given_at),
+        (None, None, None, None, &None)
+    );
+
+    // Expired 200 days ago: refused with its own code.
+    assert_eq!(code_of(pin_reception(&c, "lapsed", all)), ErrorCode::CertLapsed);
+}
+
+#[test]
+fn grace_boundary_by_the_clock() {
+    // The fixture test card's certificate ends 2030-02-17 14:59:59 UTC; 3 calendar months
+    // later is 2030-05-17.
+    let day = |y: i32, m: u8, d: u8| persona::Date::new(y, m, d).days() * 86_400_000 + 12 * 3_600_000;
+    let mut cfg = config();
+    cfg.clock = Clock::fixed(day(2030, 5, 17));
+    let env = start_with(cfg.clone());
+    let c = env.client();
+    let cert = vcard::fixture("jpki-auth-cert.der").unwrap();
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let a = c.check(&attested_request("fixture", &cert, &ch)).unwrap();
+    assert_eq!(a.cert_status, CertStatus::Grace);
+    cfg.clock.set(day(2030, 5, 18));
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    assert_eq!(code_of(c.check(&attested_request("fixture", &cert, &ch))), ErrorCode::CertLapsed);
+    cfg.clock.set(day(2019, 1, 1));
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    assert_eq!(code_of(c.check(&attested_request("fixture", &cert, &ch))), ErrorCode::CertNotYetValid);
+}
+
+use shikaku_hil::vcard;
+
+#[test]
+fn fixture_card_with_a_host_vouched_attestation() {
+    let env = start();
+    let c = env.client();
+    let cert = vcard::fixture("jpki-auth-cert.der").unwrap();
+    assert!(c.is_registered(&cert).unwrap());
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let a = c.check(&attested_request("fixture", &cert, &ch)).unwrap();
+    assert_eq!(a.proof, ProofCheck::AttestedByHost);
+    assert!(a.attested_by_host);
+    assert_eq!(a.eligibility.name.as_deref(), Some("黒桐　幹也"));
+    assert_eq!(a.eligibility.name_kana.as_deref(), Some("クロギリ　ミキヤ"));
+
+    // Not vouched: refused.
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let mut req = attested_request("fixture", &cert, &ch);
+    req.proof = ProofJson::ReaderAttestation { challenge: wire::hex(&ch), attested_by_host: false };
+    assert_eq!(code_of(c.check(&req)), ErrorCode::AttestationNotVouched);
+
+    // A PIN reception must carry a card signature.
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let mut req = attested_request("fixture", &cert, &ch);
+    req.method = Method::Pin;
+    assert_eq!(code_of(c.check(&req)), ErrorCode::BadRequest);
+}
+
+#[test]
+fn bad_signatures_are_refused() {
+    let env = start();
+    let c = env.client();
+    // The fixture persona's card signs with a generated key: it does not match the real
+    // test card's certificate.
+    assert_eq!(code_of(pin_reception(&c, "fixture", ConsentAnswers::default())), ErrorCode::BadSignature);
+
+    // A good signature over another challenge, and a flipped bit.
+    let (mut card, cert) = card("yamada");
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let other = c.challenge().unwrap().bytes().unwrap();
+    let sig = card_sign(&mut card, "1234", &other);
+    assert_eq!(code_of(c.check(&signed_request("yamada", &cert, &ch, &sig))), ErrorCode::BadSignature);
+    let mut sig = card_sign(&mut card, "1234", &other);
+    sig[100] ^= 1;
+    assert_eq!(code_of(c.check(&signed_request("yamada", &cert, &other, &sig))), ErrorCode::BadSignature);
+}
+
+#[test]
+fn certificates_of_another_ca_or_mangled_are_refused() {
+    let env = start();
+    let c = env.client();
+    let p = persona::find("yamada").unwrap();
+    let key = keys::rsa_key("persona/yamada/auth");
+    // Same DN as the virtual card's CA, another key: only the signature tells them apart.
+    let rogue = pki::Ca {
+        hierarchy: pki::Hierarchy::Auth,
+        key: keys::rsa_key("eligibility-test/rogue-ca"),
+        der: vec![],
+        serial: 0x5A_0001,
+    };
+    let cert = pki::issue(&p, pki::Hierarchy::Auth, &key, &rogue, persona::Date::today());
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let sig = keys::sign_sha256(&key, &ch);
+    assert_eq!(code_of(c.check(&signed_request("rogue", &cert, &ch, &sig))), ErrorCode::CertUntrusted);
+
+    let (_, good) = card("yamada");
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 10] ^= 0x40; // inside the CA signature
+    assert_eq!(code_of(c.check(&signed_request("mangled", &bad, &ch, &sig))), ErrorCode::CertUntrusted);
+    assert_eq!(
+        code_of(c.check(&signed_request("junk", b"not a certificate", &ch, &sig))),
+        ErrorCode::CertMalformed
+    );
+
+    // A service that trusts only the virtual card's CA refuses the real test card.
+    let mut cfg = config();
+    cfg.trusted_cas.truncate(1);
+    let only_vcard = start_with(cfg);
+    let fixture = vcard::fixture("jpki-auth-cert.der").unwrap();
+    let c2 = only_vcard.client();
+    let ch = c2.challenge().unwrap().bytes().unwrap();
+    assert_eq!(code_of(c2.check(&attested_request("fixture", &fixture, &ch))), ErrorCode::CertUntrusted);
+}
+
+#[test]
+fn challenges_are_single_use_and_expire() {
+    let mut cfg = config();
+    cfg.clock = Clock::fixed(persona::Date::today().days() * 86_400_000 + 3_600_000);
+    cfg.challenge_ttl = std::time::Duration::from_secs(60);
+    let env = start_with(cfg.clone());
+    let c = env.client();
+    let (mut card, cert) = card("yamada");
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let sig = card_sign(&mut card, "1234", &ch);
+    let req = signed_request("yamada", &cert, &ch, &sig);
+    let first = c.check(&req).unwrap();
+
+    // The same request again (a retry after a lost answer): the same answer.
+    assert_eq!(c.check(&req).unwrap(), first);
+    // The same challenge under another request id: a replay.
+    let mut replay = req.clone();
+    replay.request_id.push_str("-again");
+    assert_eq!(code_of(c.check(&replay)), ErrorCode::ChallengeReplayed);
+    // The same request id with another body: a conflict.
+    let mut conflict = req.clone();
+    conflict.consents.medication = Some(true);
+    assert_eq!(code_of(c.check(&conflict)), ErrorCode::RequestConflict);
+
+    // Never issued.
+    let made_up = [0x5Au8; 32];
+    let sig = card_sign(&mut card, "1234", &made_up);
+    assert_eq!(
+        code_of(c.check(&signed_request("yamada", &cert, &made_up, &sig))),
+        ErrorCode::ChallengeUnknown
+    );
+
+    // Issued, then the clock passes its lifetime.
+    let issued = c.challenge().unwrap();
+    let ch = issued.bytes().unwrap();
+    cfg.clock.set(issued.expires_at_ms as i64 + 1);
+    let sig = card_sign(&mut card, "1234", &ch);
+    assert_eq!(code_of(c.check(&signed_request("yamada", &cert, &ch, &sig))), ErrorCode::ChallengeExpired);
+}
+
+#[test]
+fn every_validity_code() {
+    let env = start();
+    let c = env.client();
+    let attested = |id: &str| {
+        let (_, cert) = card(id);
+        let ch = c.challenge().unwrap().bytes().unwrap();
+        c.check(&attested_request(id, &cert, &ch)).unwrap()
+    };
+    // 1: covered above; 3: old qualification lost, new one not yet confirmed (PIN locked: face).
+    let a = attested("locked");
+    assert_eq!(a.eligibility.validity, QualificationValidity::InvalidNewerExists);
+    assert_eq!(a.eligibility.number.as_deref(), Some("00918274"));
+    // 4: registered card, no qualification: no record fields.
+    let a = pin_reception(&c, "iphone", ConsentAnswers::default()).unwrap();
+    assert_eq!(a.eligibility.validity, QualificationValidity::NotFound);
+    assert_eq!((a.eligibility.name.as_ref(), a.eligibility.insurer_number.as_ref()), (None, None));
+    // 5: two active qualifications: staff must pick, no single record.
+    let a = pin_reception(&c, "android", ConsentAnswers::default()).unwrap();
+    assert_eq!(a.eligibility.validity, QualificationValidity::MultipleMatches);
+    assert_eq!(a.eligibility.insurer_number, None);
+    // 2: 資格喪失 (a persona without a built-in card: its certificate and key directly).
+    let lost = seed::lost_persona();
+    let cert = seed::persona_cert(&lost, persona::Date::today()).unwrap();
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let sig = keys::sign_sha256(&keys::rsa_key("persona/lost/auth"), &ch);
+    let a = c.check(&signed_request("lost", &cert, &ch, &sig)).unwrap();
+    assert_eq!(a.eligibility.validity, QualificationValidity::Invalid);
+    assert_eq!(a.eligibility.name.as_deref(), Some("髙橋　﨑子"));
+    assert_eq!(a.eligibility.validity.code(), 2);
+}
+
+#[test]
+fn first_registration_flow() {
+    let env = start();
+    let c = env.client();
+    let (_, cert) = card("faceonly");
+    // What the host answers the reader's CertificateRead with.
+    assert!(!c.is_registered(&cert).unwrap());
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    assert_eq!(code_of(c.check(&attested_request("faceonly", &cert, &ch))), ErrorCode::NotRegistered);
+    // 初回登録 with the eligibility request.
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let mut req = attested_request("faceonly", &cert, &ch);
+    req.registration = true;
+    let a = c.check(&req).unwrap();
+    assert!(a.registered);
+    assert_eq!(a.eligibility.name.as_deref(), Some("中村　ハル"));
+    assert!(c.is_registered(&cert).unwrap());
+}
+
+#[test]
+fn registration_endpoint_and_unseen_certificates() {
+    let env = start();
+    let c = env.client();
+    // The same card's certificate issued another day: new bytes (never seen, so the hash
+    // lookup misses and the client asks with the certificate), same issuer and serial.
+    let p = persona::find("faceonly").unwrap();
+    let other_day = seed::persona_cert(&p, persona::Date::today().add_days(-3)).unwrap();
+    let (_, today) = card("faceonly");
+    assert_ne!(other_day, today);
+    assert!(!c.is_registered(&other_day).unwrap());
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let req = RegistrationRequest {
+        request_id: "SK-TEST/reg/1".into(),
+        auth_cert: wire::b64(&other_day),
+        proof: ProofJson::ReaderAttestation { challenge: wire::hex(&ch), attested_by_host: true },
+        deferred: false,
+    };
+    assert!(c.register(&req).unwrap());
+    assert!(c.is_registered(&today).unwrap());
+    assert!(c.is_registered(&other_day).unwrap());
+}
+
+#[test]
+fn deferred_challenges_are_checked_and_never_reused() {
+    let env = start();
+    let c = env.client();
+    let (mut card, cert) = card("yamada");
+    let host_minted = [0x42u8; 32];
+    let sig = card_sign(&mut card, "1234", &host_minted);
+    let mut req = signed_request("yamada", &cert, &host_minted, &sig);
+    req.deferred = true;
+    let a = c.check(&req).unwrap();
+    assert!(a.deferred);
+    assert_eq!(a.proof, ProofCheck::CardSignature);
+    let mut again = req.clone();
+    again.request_id.push_str("-b");
+    assert_eq!(code_of(c.check(&again)), ErrorCode::ChallengeReplayed);
+    // A deferred request with a bad signature is still refused.
+    let mut forged = signed_request("yamada", &cert, &[0x43; 32], &sig);
+    forged.deferred = true;
+    assert_eq!(code_of(c.check(&forged)), ErrorCode::BadSignature);
+}
+
+#[test]
+fn the_store_survives_a_restart() {
+    let mut env = start();
+    let c = env.client();
+    let (mut card, cert) = card("yamada");
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let pending = c.challenge().unwrap().bytes().unwrap();
+    let sig = card_sign(&mut card, "1234", &ch);
+    let req = signed_request("yamada", &cert, &ch, &sig);
+    let first = c.check(&req).unwrap();
+    env.server.take().unwrap().shutdown();
+
+    env.server = Some(serve(&env.db(), config()));
+    let c = env.client();
+    assert_eq!(c.check(&req).unwrap(), first, "answer kept across the restart");
+    let mut replay = req.clone();
+    replay.request_id.push_str("-r");
+    assert_eq!(code_of(c.check(&replay)), ErrorCode::ChallengeReplayed);
+    // A challenge issued before the restart is still good.
+    let sig = card_sign(&mut card, "1234", &pending);
+    assert!(c.check(&signed_request("yamada", &cert, &pending, &sig)).is_ok());
+}
+
+#[test]
+fn the_binary_serves_and_seeds() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bin.db");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shikaku-eligibility"))
+        .args(["--db", db.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let result = std::panic::catch_unwind(|| {
+        let c = client(&url);
+        let cert = vcard::fixture("jpki-auth-cert.der").unwrap();
+        assert!(c.is_registered(&cert).unwrap());
+        assert_eq!(c.challenge().unwrap().bytes().map(|b| b.len()), Some(32));
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    result.unwrap();
+}
