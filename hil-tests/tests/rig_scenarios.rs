@@ -409,3 +409,41 @@ fn android_today_ends_in_a_clean_refusal() {
     assert_refused(&o, ErrorCode::CARD_PROTOCOL);
     assert_eq!(o.pin_tries_left, Some(3));
 }
+
+#[test]
+fn patient_walks_away_and_the_session_times_out() {
+    let o = run(&scenarios::walked_away());
+    let code = ErrorCode::SESSION_TIMEOUT;
+    assert_eq!(
+        screens(&o),
+        [
+            Screen::PlaceCard,
+            Screen::Reading,
+            Screen::ChooseMethod { face: true, pin: true },
+            Screen::Error { code, remedy: code.remedy() },
+            Screen::PlaceCard,
+        ]
+    );
+    // The input timeout (60 s) after the method screen.
+    let (t, _) = o.screens[3];
+    assert!((61_000..61_200).contains(&t), "{t}");
+    assert_refused(&o, code);
+}
+
+#[test]
+fn a_card_without_jpki_is_not_a_my_number_card() {
+    let o = run(&scenarios::not_my_number_card());
+    let code = ErrorCode::NOT_A_MY_NUMBER_CARD;
+    assert_eq!(
+        screens(&o),
+        [
+            Screen::PlaceCard,
+            Screen::Reading,
+            Screen::Error { code, remedy: code.remedy() },
+            Screen::PlaceCard
+        ]
+    );
+    assert_eq!(o.card_replies, ["Failed { error: NotMyNumberCard }"]);
+    assert_eq!(o.apdus, 1);
+    assert_refused(&o, code);
+}

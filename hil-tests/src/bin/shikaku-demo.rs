@@ -5,9 +5,11 @@
 //! ```
 //!
 //! For every scenario (face, PIN, PIN locked → 目視, certificate expiring / in grace / lapsed,
-//! card pulled mid-read, face failing then PIN, PIN-less card, 初回登録) it prints the
+//! card pulled mid-read, face failing then PIN, PIN-less card, 初回登録, the patient walking
+//! away, a card that is not a My Number card) it prints the
 //! transcript (screens, card operations — never PIN digits —, host messages), writes every
-//! screen as `DIR/<scenario>/NN-<Screen>.png`, and checks the outcome: exactly one verified
+//! screen as `DIR/<scenario>/NN-<Screen>.png` and the transcript as
+//! `DIR/<scenario>/transcript.txt`, and checks the outcome: exactly one verified
 //! identity, its proof verified by the host, for the successful ones; none, and the one
 //! expected error, for the others. Exits non-zero if any outcome differs.
 
@@ -73,6 +75,11 @@ fn main() -> ExitCode {
             let dir = args.out.join(&scenario.name);
             if let Err(e) = std::fs::create_dir_all(&dir) {
                 eprintln!("{}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+            let transcript = dir.join("transcript.txt");
+            if let Err(e) = std::fs::write(&transcript, outcome.transcript.join("\n") + "\n") {
+                eprintln!("{}: {e}", transcript.display());
                 return ExitCode::from(2);
             }
             for (i, (_, screen)) in outcome.screens.iter().enumerate() {

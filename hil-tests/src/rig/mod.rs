@@ -49,6 +49,7 @@ use crate::sim_frontend::{AirCounters, FaultConfig, SimCardConfig, SimFrontend};
 use crate::vcard::card::{Applet, VirtualCard};
 use crate::vcard::persona::{self, Date};
 use crate::vcard::{self, AtrChoice, Issued};
+use crate::SmartCard;
 
 pub use face::ReplayFace;
 pub use host::{ErrorRecord, Host, IdentityRecord};
@@ -96,6 +97,8 @@ pub struct Scenario {
     /// A lossy wire: the first send of every result and every other acknowledgement are lost,
     /// so results are retransmitted and the host sees duplicates.
     pub lossy_link: bool,
+    /// Place a card without the JPKI applet instead of the persona's.
+    pub foreign_card: bool,
     /// Seed of the host's challenges.
     pub seed: u64,
 }
@@ -112,6 +115,7 @@ impl Scenario {
             iso_dep: IsoDepConfig::default(),
             remove_after_apdus: None,
             lossy_link: false,
+            foreign_card: false,
             seed: 1,
         }
     }
@@ -271,7 +275,36 @@ impl Pipe {
     }
 }
 
-type Air = IsoDep<SimFrontend<VirtualCard>>;
+/// What lies on the reader: the virtual My Number card of the persona, or another ISO 14443
+/// Type B card (a 運転免許証, say) that has no JPKI applet.
+pub enum RigCard {
+    MyNumber(Box<VirtualCard>),
+    Foreign,
+}
+
+impl SmartCard for RigCard {
+    fn atr(&self) -> &[u8] {
+        match self {
+            RigCard::MyNumber(c) => c.atr(),
+            RigCard::Foreign => &[0x3B, 0x88, 0x80, 0x01, 0, 0, 0, 0, 0x77, 0x81, 0x81, 0x00, 0x7F],
+        }
+    }
+    fn reset(&mut self) {
+        if let RigCard::MyNumber(c) = self {
+            c.reset();
+        }
+    }
+    fn process_apdu(&mut self, command: &[u8]) -> Vec<u8> {
+        match self {
+            RigCard::MyNumber(c) => c.process_apdu(command),
+            // SELECT of any applet: not here; anything else: unknown instruction.
+            RigCard::Foreign if command.get(1) == Some(&0xA4) => vec![0x6A, 0x82],
+            RigCard::Foreign => vec![0x6D, 0x00],
+        }
+    }
+}
+
+type Air = IsoDep<SimFrontend<RigCard>>;
 
 /// Counts APDUs and pulls the card out of the field once `remove_at` of them were answered.
 struct Counting<'a> {
@@ -330,6 +363,7 @@ impl Rig {
         let p =
             persona::find(&scenario.persona).ok_or_else(|| format!("no persona {:?}", scenario.persona))?;
         let (card, issued) = vcard::build_at(&p, TODAY, &AtrChoice::Contactless)?;
+        let card = if scenario.foreign_card { RigCard::Foreign } else { RigCard::MyNumber(Box::new(card)) };
         let mut sim = SimFrontend::with_config(card, SimCardConfig::default(), scenario.faults.clone());
         sim.set_card_present(false);
         // Parameters until the first activation replaces them.
@@ -436,7 +470,10 @@ impl Rig {
             self.step();
         }
         self.log("end");
-        let pin_tries_left = self.air.frontend().card().tries_left(Applet::Jpki, 0x0018);
+        let pin_tries_left = match self.air.frontend().card() {
+            RigCard::MyNumber(c) => c.tries_left(Applet::Jpki, 0x0018),
+            RigCard::Foreign => None,
+        };
         Outcome {
             name: String::new(),
             transcript: self.transcript,

@@ -157,6 +157,19 @@ pub fn first_registration() -> Scenario {
     s
 }
 
+/// The patient walks away at the method choice, the card stays: the session times out.
+pub fn walked_away() -> Scenario {
+    Scenario::new("walked-away", "yamada").at(PLACE_MS, Step::Place).at(70_000, Step::Remove)
+}
+
+/// A driver's licence (ISO 14443 Type B, no JPKI applet) on the reader.
+pub fn not_my_number_card() -> Scenario {
+    let mut s =
+        Scenario::new("not-my-number-card", "yamada").at(PLACE_MS, Step::Place).at(5_000, Step::Remove);
+    s.foreign_card = true;
+    s
+}
+
 /// Every scenario of the demo with its expected outcome.
 pub fn all() -> Vec<(Scenario, Expect)> {
     vec![
@@ -170,6 +183,8 @@ pub fn all() -> Vec<(Scenario, Expect)> {
         (face_fails_then_pin(), Expect::Identity(AuthMethod::Pin)),
         (pinless_face(), Expect::Identity(AuthMethod::Face)),
         (first_registration(), Expect::Identity(AuthMethod::Face)),
+        (walked_away(), Expect::Refused(ErrorCode::SESSION_TIMEOUT)),
+        (not_my_number_card(), Expect::Refused(ErrorCode::NOT_A_MY_NUMBER_CARD)),
     ]
 }
 
