@@ -222,7 +222,10 @@ fn public_sample_quirks_parse() {
     assert_eq!(parse_request(&bom).unwrap(), r);
 }
 
-fn malformed() -> Vec<(&'static str, Vec<u8>, fn(&ReqError) -> bool)> {
+/// (what, bytes, is the expected error).
+type Case = (&'static str, Vec<u8>, fn(&ReqError) -> bool);
+
+fn malformed() -> Vec<Case> {
     let good = req_xml("12", "UTF-8");
     let mut deep = String::from("<?xml version=\"1.0\"?><XmlMsg>");
     deep.push_str(&"<a>".repeat(40));

@@ -250,7 +250,8 @@ fn parse_tree(text: &str) -> Result<Node, ReqError> {
                 let c = if r.is_char_ref() {
                     r.resolve_char_ref().map_err(|e| xml_err(&reader, e))?
                 } else {
-                    match r.as_ref() {
+                    let name: &[u8] = &r;
+                    match name {
                         b"amp" => Some('&'),
                         b"lt" => Some('<'),
                         b"gt" => Some('>'),
