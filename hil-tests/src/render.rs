@@ -163,6 +163,14 @@ fn method_text(m: AuthMethod) -> (&'static str, &'static str) {
     }
 }
 
+fn tries(n: u8) -> String {
+    if n == 1 {
+        "1 try left".into()
+    } else {
+        format!("{n} tries left")
+    }
+}
+
 /// The detail line in Japanese and English (never a secret: dots, counts, codes).
 pub fn detail_text(screen: &Screen) -> Option<(String, String)> {
     if let Screen::Done { method, renewal_needed } = *screen {
@@ -182,13 +190,13 @@ pub fn detail_text(screen: &Screen) -> Option<(String, String)> {
             if tries_left > 0 {
                 (
                     format!("{dots}  残り{tries_left}回"),
-                    format!("{entered} of {of} digits, {tries_left} tries left"),
+                    format!("{entered} of {of} digits, {}", tries(tries_left)),
                 )
             } else {
                 (dots, format!("{entered} of {of} digits"))
             }
         }
-        DetailLine::TriesLeft(n) => (format!("残り{n}回"), format!("{n} tries left")),
+        DetailLine::TriesLeft(n) => (format!("残り{n}回"), tries(n)),
         DetailLine::Attempt { attempt, max } => {
             (format!("{attempt}/{max}回目"), format!("attempt {attempt} of {max}"))
         }
@@ -432,7 +440,7 @@ impl Renderer {
             }
             y = cy + r + 4.0;
             if tries_left > 0 {
-                let line = format!("残り{tries_left}回 / {tries_left} tries left");
+                let line = format!("残り{tries_left}回 / {}", tries(tries_left));
                 y = self.paragraph(&mut c, &self.regular, 15.0, y, &line, bar, 1);
             }
         } else if let Some((ja, en)) = detail_text(screen) {

@@ -232,6 +232,7 @@ impl OwnedReply {
             OwnedReply::Identified { kind, auth_cert, not_after_unix_s, pin } => {
                 let end = Date::from_days(not_after_unix_s.div_euclid(86_400));
                 let pin = match pin {
+                    PinState::TriesLeft(1) => "PIN 1 try left".into(),
                     PinState::TriesLeft(n) => format!("PIN {n} tries left"),
                     PinState::Unavailable => "PIN unavailable".into(),
                 };
