@@ -344,6 +344,24 @@ fn card_pulled_after_each_apdu_of_the_pin_flow() {
 }
 
 #[test]
+fn card_pulled_while_each_apdu_of_the_pin_flow_is_answered() {
+    // The card acts on the command (VERIFY, COMPUTE SIGNATURE, …) but leaves before its answer
+    // reaches the reader: nothing half-done is forwarded and no try is lost.
+    for n in 0..19 {
+        let mut s = scenarios::pin_ok();
+        s.name = format!("pin-ok-answer-lost-at-{n}");
+        s.remove_after_apdus = Some(n);
+        s.pull_swallows_answer = true;
+        let o = run(&s);
+        assert!(o.identities.is_empty(), "{}: identity after the card was pulled", s.name);
+        assert_eq!(o.apdus, n + 1, "{}", s.name);
+        assert_eq!(o.pin_tries_left, Some(3), "{}", s.name);
+        assert_refused(&o, ErrorCode::CARD_REMOVED);
+        assert_eq!(o.screens.last().map(|s| s.1), Some(Screen::PlaceCard), "{}", s.name);
+    }
+}
+
+#[test]
 fn a_pulled_card_placed_again_completes_in_a_new_session() {
     let mut s = scenarios::pin_ok();
     s.remove_after_apdus = Some(15); // during VerifyPin

@@ -31,8 +31,9 @@ use std::fmt::Write as _;
 
 use shikaku_firmware::apdu::ApduTransport;
 use shikaku_firmware::drive::card_ops;
-use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig, IsoDepParams};
+use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig, IsoDepError, IsoDepParams};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
+use shikaku_firmware::nfc::{ApduError, FrontendError};
 use shikaku_firmware::session::{
     Action, CardFailure, CardOp, CardReply, Config, Event, FaceReply, FaceVerifier, Key, PinState, Screen,
     Session,
@@ -94,6 +95,9 @@ pub struct Scenario {
     pub iso_dep: IsoDepConfig,
     /// Pull the card out once this many APDUs were answered (mid-operation).
     pub remove_after_apdus: Option<u64>,
+    /// With `remove_after_apdus`: the card still processes the next APDU, but leaves before
+    /// its answer reaches the reader.
+    pub pull_swallows_answer: bool,
     /// A lossy wire: the first send of every result and every other acknowledgement are lost,
     /// so results are retransmitted and the host sees duplicates.
     pub lossy_link: bool,
@@ -114,6 +118,7 @@ impl Scenario {
             faults: FaultConfig::default(),
             iso_dep: IsoDepConfig::default(),
             remove_after_apdus: None,
+            pull_swallows_answer: false,
             lossy_link: false,
             foreign_card: false,
             seed: 1,
@@ -312,6 +317,8 @@ struct Counting<'a> {
     link: &'a mut Air,
     count: &'a mut u64,
     remove_at: Option<u64>,
+    /// Pull the card after it processed the next APDU, before its answer reaches the reader.
+    swallow: bool,
     pulled: &'a mut bool,
 }
 
@@ -319,8 +326,16 @@ impl ApduTransport for Counting<'_> {
     type Error = <Air as ApduTransport>::Error;
     fn transceive(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, Self::Error> {
         if Some(*self.count) == self.remove_at && !*self.pulled {
-            self.link.frontend_mut().set_card_present(false);
             *self.pulled = true;
+            if self.swallow {
+                // The card acts on the command; the answer is lost as the card leaves.
+                let _ = self.link.transceive(command, response);
+                response.fill(0);
+                *self.count += 1;
+                self.link.frontend_mut().set_card_present(false);
+                return Err(ApduError::Transport(IsoDepError::NoResponse(FrontendError::Timeout)));
+            }
+            self.link.frontend_mut().set_card_present(false);
         }
         let r = self.link.transceive(command, response);
         if r.is_ok() {
@@ -338,6 +353,7 @@ pub struct Rig {
     activated: bool,
     apdus: u64,
     remove_at: Option<u64>,
+    swallow: bool,
     pulled: bool,
     lossy: bool,
     acks: u64,
@@ -385,6 +401,7 @@ impl Rig {
             activated: false,
             apdus: 0,
             remove_at: scenario.remove_after_apdus,
+            swallow: scenario.pull_swallows_answer,
             pulled: false,
             lossy: scenario.lossy_link,
             acks: 0,
@@ -728,6 +745,7 @@ impl Rig {
                 link: &mut self.air,
                 count: &mut self.apdus,
                 remove_at: self.remove_at,
+                swallow: self.swallow,
                 pulled: &mut self.pulled,
             };
             let reply = card_ops::run(&mut t, op, &mut buf);
