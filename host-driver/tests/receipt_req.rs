@@ -167,6 +167,24 @@ fn utf8_answers_when_configured() {
 }
 
 #[test]
+fn a_request_may_ask_for_its_answer_encoding() {
+    let base = tempfile::tempdir().unwrap();
+    let (f, mut w) = watcher(base.path()); // configured: Shift_JIS
+    let asks_utf8 = req_xml("12", "UTF-8").replace(
+        "</ArbitraryFileIdentifier>",
+        "</ArbitraryFileIdentifier><CharacterCodeIdentifier>0</CharacterCodeIdentifier>",
+    );
+    // Upper-case extension, as Windows programs sometimes write it.
+    fs::write(f.req.join("OQSsiquc01req_C.XML"), asks_utf8).unwrap();
+    assert_eq!(w.poll_once(&lookup).answered.len(), 1);
+    let t = fs::read_to_string(f.res.join("OQSsiquc01res_C.xml")).expect("a UTF-8 answer");
+    assert!(t.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\""));
+    let doc = roxmltree::Document::parse(&t).unwrap();
+    assert_eq!(text(&doc, "CharacterCodeIdentifier"), Some("0"));
+    assert_eq!(text(&doc, "Name"), Some("髙橋 德子"));
+}
+
+#[test]
 fn a_lookup_failure_is_answered_with_its_code() {
     let base = tempfile::tempdir().unwrap();
     let (f, mut w) = watcher(base.path());

@@ -202,6 +202,20 @@ fn an_unconfirmed_reception_is_still_written_with_its_error() {
 }
 
 #[test]
+fn different_readers_never_share_a_file() {
+    let mut a = reception("山田");
+    let mut b = reception("山田");
+    a.reader = "SK/1".into();
+    b.reader = "SK 1".into();
+    assert_ne!(FaceWriter::file_name(&a), FaceWriter::file_name(&b));
+    let plain = reception("山田");
+    assert_eq!(FaceWriter::file_name(&plain), "OQSsiquc01res_face_SK-0001-7-3_20250401093000.xml");
+    let mut empty = reception("山田");
+    empty.reader = String::new();
+    assert!(FaceWriter::file_name(&empty).starts_with("OQSsiquc01res_face_x"));
+}
+
+#[test]
 fn face_file_name_and_folder() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = WriterConfig::new("1311111111");
@@ -210,7 +224,7 @@ fn face_file_name_and_folder() {
     r.reader = "SK/00 01".into(); // nothing of this may escape into the path
     let written = w.write_at(&r, NOW).unwrap();
     let name = written.path.file_name().unwrap().to_str().unwrap().to_owned();
-    assert_eq!(name, "OQSsiquc01res_face_SK-00-01-7-3_20250401093000.xml");
+    assert_eq!(name, "OQSsiquc01res_face_SK-00-01xcb641637-7-3_20250401093000.xml");
     assert!(name.starts_with(FACE_PREFIX) && name.starts_with("OQSsiquc01res_"));
     assert_eq!(written.path.parent().unwrap(), dir.path());
     assert_eq!(written.flagged.len(), 1, "{:?}", written.flagged);

@@ -88,6 +88,8 @@ impl FaceWriter {
         format!("{FACE_PREFIX}{}_{}.xml", reception_id(r), jst_datetime(r.verified_at))
     }
 
+    /// Writes the reception's file. Call it once the reception is settled: eligibility
+    /// answered, or `error_code` set (a reception with neither is written as error `SHK0000`).
     pub fn write(&self, r: &Reception) -> io::Result<Written> {
         self.write_at(r, now_unix_ms())
     }

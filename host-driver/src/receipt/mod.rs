@@ -62,6 +62,8 @@
 //! * the `<reception>` part of face file names and the `ArbitraryFileIdentifier` of face files
 //!   (`<reader>-<session>-<seq>`, the reception's exactly-once key);
 //! * echoing `QualificationConfirmSearchInfo` in `res` answers;
+//! * honouring a `CharacterCodeIdentifier` in a request's header for its answer (otherwise the
+//!   configured character code applies);
 //! * error codes `SHK…` — shikaku's own; codes from the eligibility system are forwarded as is.
 //!
 //! **shikaku extensions.** A free-text field that could not be written exactly (a name with
@@ -84,6 +86,7 @@ pub use folders::{
 };
 pub use req::{parse_request, QualificationRequest, ReqError, RequestHeader, SearchInfo};
 pub use write::{
-    compact_datetime, insurer_number_field, limit_category_code, reception_id, render_answer,
-    render_reception, CharacterCode, HeaderError, Rendered, SegmentOfResult, WriterConfig, LIMIT_CATEGORIES,
+    answer_character_code, compact_datetime, insurer_number_field, limit_category_code, reception_id,
+    render_answer, render_reception, CharacterCode, HeaderError, Rendered, SegmentOfResult, WriterConfig,
+    LIMIT_CATEGORIES,
 };

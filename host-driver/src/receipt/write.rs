@@ -417,13 +417,15 @@ pub fn render_reception(r: &Reception, now_unix_ms: u64, cfg: &WriterConfig) -> 
     doc.finish()
 }
 
-/// The answer to a `req` file: the eligibility record, or the header error.
+/// The answer to a `req` file: the eligibility record, or the header error. Written in the
+/// character code the request asks for (see [`answer_character_code`]).
 pub fn render_answer(
     req: Option<&QualificationRequest>,
     answer: Result<&Eligibility, &HeaderError>,
     now_unix_ms: u64,
     cfg: &WriterConfig,
 ) -> Rendered {
+    let cfg = &WriterConfig { character_code: answer_character_code(req, cfg.character_code), ..cfg.clone() };
     let mut doc = Doc::new(cfg);
     doc.open("XmlMsg");
     let h = req.map(|r| &r.header);
@@ -456,10 +458,27 @@ pub fn render_answer(
     doc.finish()
 }
 
-/// `<reader>-<session>-<seq>` with everything but ASCII letters, digits and `-` replaced by
-/// `-`: the reception's exactly-once key, safe in a file name and as `ArbitraryFileIdentifier`.
+/// `<reader>-<session>-<seq>`: the reception's exactly-once key, safe in a file name and as
+/// `ArbitraryFileIdentifier`. Everything in the reader serial but ASCII letters, digits and `-`
+/// becomes `-`; when that changed anything, `x` and a hash of the real serial follow, so two
+/// readers never share a name (`SK/1` and `SK 1` are `SK-1x…` with different hashes).
 pub fn reception_id(r: &Reception) -> String {
-    let reader: String =
-        r.reader.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
+    let safe = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    let mut reader: String = r.reader.chars().map(|c| if safe(c) { c } else { '-' }).collect();
+    if !r.reader.chars().all(safe) || r.reader.is_empty() {
+        // FNV-1a, 32 bits: stable across builds and platforms.
+        let h = r.reader.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193));
+        let _ = write!(reader, "x{h:08x}");
+    }
     format!("{reader}-{}-{}", r.session, r.seq)
+}
+
+/// The character code of an answer: the request's `CharacterCodeIdentifier` when it names one
+/// (0 / 1), else the configured one.
+pub fn answer_character_code(req: Option<&QualificationRequest>, configured: CharacterCode) -> CharacterCode {
+    match req.and_then(|r| r.header.character_code_identifier.as_deref()) {
+        Some("0") => CharacterCode::Utf8,
+        Some("1") => CharacterCode::ShiftJis,
+        _ => configured,
+    }
 }
