@@ -21,3 +21,4 @@ pub mod render;
 pub mod rig;
 pub mod sim_reader;
 pub mod eligibility;
+pub mod sim_device;

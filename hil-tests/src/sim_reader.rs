@@ -24,10 +24,21 @@ pub struct SimReader {
     pub link: ReaderLink,
     pub rng: Counter,
     pub cert: Vec<u8>,
+    diag_seq: u32,
 }
 
 impl SimReader {
+    /// A reader paired with `key`.
     pub fn new(key: [u8; 32], serial: &'static str) -> Self {
+        Self::with_key(Some(key), serial)
+    }
+
+    /// A reader never paired: it answers hello and pairing only.
+    pub fn unpaired(serial: &'static str) -> Self {
+        Self::with_key(None, serial)
+    }
+
+    fn with_key(key: Option<[u8; 32]>, serial: &'static str) -> Self {
         let id = Identity {
             firmware: FirmwareVersion { major: 0, minor: 1, patch: 0, build: "test" },
             serial,
@@ -35,10 +46,11 @@ impl SimReader {
             capabilities: Capabilities(Capabilities::PIN_KEYPAD | Capabilities::FACE),
         };
         Self {
-            session: Session::new(Config::default(), PairingKey(key), 500),
-            link: ReaderLink::new(id, Some(PairingKey(key))),
+            session: Session::new(Config::default(), PairingKey(key.unwrap_or([0; 32])), 500),
+            link: ReaderLink::new(id, key.map(PairingKey)),
             rng: Counter(1),
             cert: vec![0xAA; 1590],
+            diag_seq: 0,
         }
     }
 
@@ -82,14 +94,37 @@ impl SimReader {
                 let input = match self.link.poll_input(now, &mut self.rng) {
                     None => break,
                     Some(LinkInput::Host { message, authenticated }) => Some(owned(&message, authenticated)),
+                    Some(LinkInput::Paired { key, .. }) => {
+                        // The new key also signs the reader's attestations from now on.
+                        self.session.set_pairing_key(key);
+                        None
+                    }
                     Some(_) => None,
                 };
-                if let Some((m, auth)) = input {
-                    let msg = m.as_message();
-                    self.event(now, Event::Host { message: msg, authenticated: auth });
+                match input {
+                    Some((OwnedHost::Diagnostics, true)) => self.diagnostics(now),
+                    Some((OwnedHost::Other | OwnedHost::Diagnostics, _)) | None => {}
+                    Some((m, auth)) => {
+                        let msg = m.as_message();
+                        self.event(now, Event::Host { message: msg, authenticated: auth });
+                    }
                 }
             }
         }
+    }
+
+    /// The reader's self-test report (this simulated reader's NFC and camera always pass).
+    fn diagnostics(&mut self, now: u64) {
+        self.diag_seq = self.diag_seq.wrapping_add(1);
+        let report = Message::DiagnosticsReport {
+            uptime_s: (now / 1000) as u32,
+            nfc: SelfTest::Passed,
+            camera: SelfTest::Passed,
+            clock_ms: self.session.wall_clock_ms(now).unwrap_or(0),
+            frames_rx: 0,
+            frames_rejected: 0,
+        };
+        let _ = self.link.queue(0, self.diag_seq, &report, now);
     }
 
     pub fn transmit(&mut self, now: u64) -> Vec<u8> {
@@ -102,20 +137,30 @@ impl SimReader {
     }
 }
 
-/// The host messages the session cares about, owned.
+/// A host message, owned, so the link's buffer can be released before the session runs.
 enum OwnedHost {
     TimeSync(u64),
     Challenge([u8; 32]),
     Registration(bool),
+    Provision { account: String, salt: [u8; 16], iterations: u32, hash: [u8; 32] },
+    Revoke(String),
+    Cancel(CancelReason),
+    Diagnostics,
     Other,
 }
 
 impl OwnedHost {
-    fn as_message(&self) -> Message<'static> {
-        match *self {
-            OwnedHost::TimeSync(unix_ms) => Message::TimeSync { unix_ms },
-            OwnedHost::Challenge(challenge) => Message::HostChallenge { challenge },
-            OwnedHost::Registration(registered) => Message::RegistrationStatus { registered },
+    fn as_message(&self) -> Message<'_> {
+        match self {
+            OwnedHost::TimeSync(unix_ms) => Message::TimeSync { unix_ms: *unix_ms },
+            OwnedHost::Challenge(challenge) => Message::HostChallenge { challenge: *challenge },
+            OwnedHost::Registration(registered) => Message::RegistrationStatus { registered: *registered },
+            OwnedHost::Provision { account, salt, iterations, hash } => {
+                Message::PasscodeProvision { account, salt: *salt, iterations: *iterations, hash: *hash }
+            }
+            OwnedHost::Revoke(account) => Message::PasscodeRevoke { account },
+            OwnedHost::Cancel(reason) => Message::Cancel { reason: *reason },
+            OwnedHost::Diagnostics => Message::DiagnosticsRequest,
             OwnedHost::Other => Message::DiagnosticsRequest,
         }
     }
@@ -126,6 +171,12 @@ fn owned(m: &Message<'_>, authenticated: bool) -> (OwnedHost, bool) {
         Message::TimeSync { unix_ms } => OwnedHost::TimeSync(unix_ms),
         Message::HostChallenge { challenge } => OwnedHost::Challenge(challenge),
         Message::RegistrationStatus { registered } => OwnedHost::Registration(registered),
+        Message::PasscodeProvision { account, salt, iterations, hash } => {
+            OwnedHost::Provision { account: account.to_owned(), salt, iterations, hash }
+        }
+        Message::PasscodeRevoke { account } => OwnedHost::Revoke(account.to_owned()),
+        Message::Cancel { reason } => OwnedHost::Cancel(reason),
+        Message::DiagnosticsRequest => OwnedHost::Diagnostics,
         _ => OwnedHost::Other,
     };
     (o, authenticated)

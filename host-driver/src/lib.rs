@@ -9,3 +9,5 @@ pub mod names;
 pub mod receipt;
 pub mod api;
 pub mod smartcard;
+pub mod config;
+pub mod keystore;

@@ -1016,6 +1016,11 @@ impl Session {
         }
     }
 
+    /// The synchronised wall clock (Unix ms) at monotonic `now`, once the host has set it.
+    pub fn wall_clock_ms(&self, now: u64) -> Option<u64> {
+        self.clock_synced.then(|| self.wall_ms(now))
+    }
+
     /// Whether the wall clock has been set by the host.
     pub fn clock_synced(&self) -> bool {
         self.clock_synced

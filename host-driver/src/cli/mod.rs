@@ -1,0 +1,106 @@
+//! The subcommands, each a thin layer over the library.
+
+pub mod passcode;
+pub mod pcsc;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use shikaku_host::config::Config;
+use shikaku_host::keystore::KeyStore;
+use shikaku_host::reader::{manager, Command, HostEvent, ManagerEvent};
+use shikaku_host::smartcard::PcscService;
+use shikaku_host::transport::{list_readers, Endpoint};
+
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+pub fn readers(config: &Config) -> Result<(), String> {
+    println!("shikaku readers on USB:");
+    match list_readers() {
+        Ok(rs) if rs.is_empty() => println!("  (none)"),
+        Ok(rs) => {
+            for r in rs {
+                println!("  usb:{}-{}  serial {}", r.bus, r.address, r.serial.as_deref().unwrap_or("?"));
+            }
+        }
+        Err(e) => println!("  (USB not available: {e})"),
+    }
+    println!("configured: {}", config.readers.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", "));
+    println!("paired: {}", KeyStore::new(&config.key_dir).serials().join(", "));
+    println!("generic PC/SC readers:");
+    match PcscService::new().readers() {
+        Ok(rs) if rs.is_empty() => println!("  (none)"),
+        Ok(rs) => {
+            for r in rs {
+                println!("  {}{}", r.name, if r.card_present { "  [card]" } else { "" });
+            }
+        }
+        Err(e) => println!("  ({e})"),
+    }
+    Ok(())
+}
+
+/// Connects to `endpoint`, waits for the hello and returns the reader's serial and events.
+pub fn connect(
+    config: &Config,
+    endpoint: &Endpoint,
+    timeout: Duration,
+) -> Result<(manager::ReaderHandle, mpsc::Receiver<ManagerEvent>, String, bool), String> {
+    let (tx, rx) = mpsc::channel();
+    // The key is chosen once the reader names itself; connect unpaired first if unknown.
+    let keys = KeyStore::new(&config.key_dir);
+    let first = manager::spawn(endpoint.clone(), None, Vec::new(), tx.clone());
+    let deadline = Instant::now() + timeout;
+    let serial = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(ManagerEvent::Link {
+                event: HostEvent::NeedsPairing(info) | HostEvent::Secured(info),
+                ..
+            }) => break info.serial,
+            Ok(ManagerEvent::Disconnected { reason, .. }) if Instant::now() >= deadline => {
+                return Err(format!("{endpoint}: {reason}"))
+            }
+            Ok(_) => {}
+            Err(_) => return Err(format!("{endpoint}: no answer from the reader")),
+        }
+    };
+    drop(first);
+    let key = keys.load(&serial).map_err(|e| e.to_string())?;
+    let paired = key.is_some();
+    let (tx, rx) = mpsc::channel();
+    let handle = manager::spawn(endpoint.clone(), key, Vec::new(), tx);
+    Ok((handle, rx, serial, paired))
+}
+
+pub fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
+    let endpoint: Endpoint =
+        endpoint.parse().map_err(|e: shikaku_host::transport::TransportError| e.to_string())?;
+    let (handle, rx, serial, _) = connect(config, &endpoint, Duration::from_secs(10))?;
+    handle.send(Command::Pair);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(ManagerEvent::Link { event: HostEvent::Paired { key, code }, .. }) => {
+                KeyStore::new(&config.key_dir).store(&serial, &key).map_err(|e| e.to_string())?;
+                println!("paired with {serial}: check that the reader shows {code:06}");
+                return Ok(());
+            }
+            Ok(ManagerEvent::Link { event: HostEvent::Rejected(e), .. }) => {
+                return Err(format!("pairing refused: {e}"));
+            }
+            _ => {}
+        }
+    }
+    Err("the reader did not answer the pairing request (is it in pairing mode?)".into())
+}
