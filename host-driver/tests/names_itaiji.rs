@@ -96,3 +96,47 @@ fn ordinary_names_are_untouched() {
         assert!(c.replaced.is_empty());
     }
 }
+
+/// Every Unicode scalar value of the BMP and the CJK extension planes: the converted text
+/// always encodes to Shift_JIS without error, decodes back to itself, stays in the target set
+/// (for the strict set: lead bytes of JIS X 0208 only), and the flag says exactly whether it
+/// changed.
+#[test]
+fn every_character_converts_to_something_writable_and_says_so() {
+    let ranges = [0u32..0xD800, 0xE000..0x1_0000, 0x2_0000..0x2_A6E0, 0x2_F800..0x2_FA20, 0xE_0100..0xE_01F0];
+    for cs in [Charset::Jis0208, Charset::Cp932] {
+        let mut bullets = 0u32;
+        for c in ranges.iter().cloned().flatten().filter_map(char::from_u32) {
+            let s = c.to_string();
+            let conv = convert(&s, cs);
+            let (bytes, _, had_errors) = encoding_rs::SHIFT_JIS.encode(&conv.text);
+            assert!(!had_errors, "U+{:04X} {cs:?}: {:?} does not encode", c as u32, conv.text);
+            let (back, _, _) = encoding_rs::SHIFT_JIS.decode(&bytes);
+            assert_eq!(back, conv.text, "U+{:04X} {cs:?}", c as u32);
+            assert!(conv.text.chars().all(|t| in_target(t, cs)), "U+{:04X} {cs:?}", c as u32);
+            if cs == Charset::Jis0208 {
+                let mut i = 0;
+                while i < bytes.len() {
+                    if bytes[i] < 0x80 || (0xA1..=0xDF).contains(&bytes[i]) {
+                        i += 1;
+                    } else {
+                        assert!(
+                            matches!(bytes[i], 0x81..=0x84 | 0x88..=0x9F | 0xE0..=0xEA),
+                            "U+{:04X}: lead byte {:02X} outside JIS X 0208",
+                            c as u32,
+                            bytes[i]
+                        );
+                        i += 2;
+                    }
+                }
+            }
+            let changed = conv.text != s;
+            assert_eq!(changed, conv.flag != FieldFlag::Unchanged, "U+{:04X} {cs:?}", c as u32);
+            assert_eq!(conv.text.contains(UNMAPPABLE) && c != UNMAPPABLE, conv.flag == FieldFlag::Unmappable);
+            if conv.flag == FieldFlag::Unmappable {
+                bullets += 1;
+            }
+        }
+        assert!(bullets > 0);
+    }
+}

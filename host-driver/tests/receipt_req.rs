@@ -386,3 +386,81 @@ fn mutated_requests_never_panic() {
     }
     assert!(ok < 3000);
 }
+
+#[test]
+fn a_failure_before_the_answer_is_published_keeps_the_request() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let base = tempfile::tempdir().unwrap();
+    let folders = Folders::under(base.path());
+    let fail = Arc::new(AtomicBool::new(true));
+    let fail2 = fail.clone();
+    let hook: shikaku_host::receipt::WriteHook = Arc::new(move |_tmp: &Path| {
+        if fail2.load(Ordering::Relaxed) {
+            Err(std::io::Error::other("disk full"))
+        } else {
+            Ok(())
+        }
+    });
+    let mut w = ReqWatcher::new(folders.clone(), WriterConfig::new("1311111111"))
+        .unwrap()
+        .settle(Duration::ZERO)
+        .with_hook(hook);
+    fs::write(folders.req.join("OQSsiquc01req_F.xml"), req_xml("12", "UTF-8")).unwrap();
+    let report = w.poll_once(&lookup);
+    assert!(report.answered.is_empty());
+    assert_eq!(report.io_errors.len(), 1, "{report:?}");
+    assert!(names(&folders.res).is_empty(), "no answer, not even a temporary file");
+    assert_eq!(names(&folders.req), ["OQSsiquc01req_F.xml"], "request kept for the retry");
+    // The disk recovers: the next pass answers it.
+    fail.store(false, Ordering::Relaxed);
+    let report = w.poll_once(&lookup);
+    assert_eq!(report.answered.len(), 1, "{report:?}");
+    assert_eq!(names(&folders.res), ["OQSsiquc01res_F.xml"]);
+    assert!(files(&folders.req).is_empty());
+}
+
+#[test]
+fn a_running_watcher_answers_every_request_exactly_once() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let base = tempfile::tempdir().unwrap();
+    let folders = Folders::under(base.path());
+    let mut w = ReqWatcher::new(folders.clone(), WriterConfig::new("1311111111"))
+        .unwrap()
+        .settle(Duration::from_millis(300));
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (stop2, calls2) = (stop.clone(), calls.clone());
+    let watcher = std::thread::spawn(move || {
+        let counting = move |req: &QualificationRequest| {
+            calls2.fetch_add(1, Ordering::Relaxed);
+            lookup(req)
+        };
+        w.run(&counting, &stop2, Duration::from_millis(5));
+    });
+    // The receipt computer, writing in place (not atomically), in two halves.
+    const N: usize = 40;
+    for i in 0..N {
+        let xml = req_xml("12", "UTF-8").replace("clinic_0001", &format!("clinic_{i:04}"));
+        let path = folders.req.join(format!("OQSsiquc01req_{i:04}.xml"));
+        let (a, b) = xml.as_bytes().split_at(xml.len() / 2);
+        fs::write(&path, a).unwrap();
+        let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut f, b).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while files(&folders.res).len() < N || !files(&folders.req).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "res {:?}", files(&folders.res));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    assert_eq!(calls.load(Ordering::Relaxed), N, "each request looked up once");
+    assert!(files(&folders.rejected).is_empty(), "none read half-written: {:?}", files(&folders.rejected));
+    for i in 0..N {
+        let t = read_res(&folders.res.join(format!("OQSsiquc01res_{i:04}.xml")));
+        let doc = roxmltree::Document::parse(&t).unwrap();
+        assert_eq!(text(&doc, "ArbitraryFileIdentifier"), Some(format!("clinic_{i:04}").as_str()));
+    }
+}

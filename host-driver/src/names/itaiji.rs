@@ -175,4 +175,9 @@ pub static MAPPING_DIFFERENCES: &[(char, &str)] = &[
     ('\u{00A2}', "\u{FFE0}"), // ¢ → ￠
     ('\u{00A3}', "\u{FFE1}"), // £ → ￡
     ('\u{00AC}', "\u{FFE2}"), // ¬ → ￢
+    ('\u{2212}', "\u{FF0D}"), // − MINUS SIGN → －
+    // Single-byte 0x5C / 0x7E mean ¥ / ‾ to a JIS X 0201 reader but \ / ~ to CP932 and
+    // ASCII readers: write the unambiguous full-width forms.
+    ('\u{00A5}', "\u{FFE5}"), // ¥ → ￥
+    ('\u{203E}', "\u{FFE3}"), // ‾ → ￣
 ];

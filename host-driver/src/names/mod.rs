@@ -113,6 +113,13 @@ pub fn in_target(c: char, charset: Charset) -> bool {
     let Some(bytes) = sjis_bytes(c) else {
         return false;
     };
+    // The encoder folds a few code points onto others (¥ → 0x5C, ‾ → 0x7E, − → 0x817C) that
+    // decode as something else (\, ~, －): those are not written as is.
+    let mut buf = [0u8; 4];
+    let (back, _) = encoding_rs::SHIFT_JIS.decode_without_bom_handling(&bytes);
+    if back != *c.encode_utf8(&mut buf) {
+        return false;
+    }
     match bytes.as_slice() {
         // ASCII and JIS X 0201 half-width katakana (0xA1–0xDF).
         [_] => true,
