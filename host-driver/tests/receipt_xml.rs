@@ -187,6 +187,31 @@ fn markup_in_values_is_escaped() {
 }
 
 #[test]
+fn line_breaks_survive_and_what_xml_cannot_carry_is_flagged() {
+    let original = "山田\r\n花子\t";
+    for (cc, cs) in ALL {
+        let p = render(&reception(original), cc, cs);
+        assert_eq!(p.res("Name").as_deref(), Some(original), "{cc:?}");
+        assert_eq!(p.res("NameSubstituted"), None);
+    }
+    // NUL and other C0 controls are not XML 1.0 characters at all.
+    let p = render(&reception("山\u{0}田"), CharacterCode::Utf8, Charset::Jis0208);
+    assert_eq!(p.res("Name").as_deref(), Some("山●田"));
+    assert_eq!(p.res("NameSubstituted").as_deref(), Some("2"));
+    assert_eq!(p.res("NameOriginal").as_deref(), Some("山田"));
+}
+
+#[test]
+fn every_field_is_flagged_not_only_names() {
+    let mut r = reception("山田");
+    r.eligibility.as_mut().unwrap().number = Some("髙1234".into());
+    let p = render(&r, CharacterCode::ShiftJis, Charset::Jis0208);
+    assert_eq!(p.res("InsuredIdentificationNumber").as_deref(), Some("高1234"));
+    assert_eq!(p.res("InsuredIdentificationNumberSubstituted").as_deref(), Some("1"));
+    assert_eq!(p.res("InsuredIdentificationNumberOriginal").as_deref(), Some("髙1234"));
+}
+
+#[test]
 fn an_unconfirmed_reception_is_still_written_with_its_error() {
     let mut r = reception("山田 花子");
     r.eligibility = None;

@@ -183,6 +183,7 @@ pub fn xml_escape_with_ncr(text: &str, charset: Charset) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#xD;"),
             c if in_target(c, charset) => out.push(c),
             c => {
                 let _ = write!(out, "&#x{:X};", c as u32);

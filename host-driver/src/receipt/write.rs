@@ -90,6 +90,8 @@ fn escape_into(out: &mut String, s: &str) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // A raw CR would be normalised away by the reader.
+            '\r' => out.push_str("&#xD;"),
             c => out.push(c),
         }
     }
@@ -134,14 +136,6 @@ impl<'a> Doc<'a> {
         let _ = write!(self.out, "<{tag}>{escaped}</{tag}>\r\n");
     }
 
-    /// A code or number: never flagged (still converted so the document always encodes).
-    fn leaf(&mut self, tag: &'static str, value: &str) {
-        let (text, _) = self.convert(value);
-        let mut esc = String::with_capacity(text.len());
-        escape_into(&mut esc, &text);
-        self.raw_leaf(tag, &esc);
-    }
-
     fn opt_leaf(&mut self, tag: &'static str, value: Option<&str>) {
         if let Some(v) = value {
             self.leaf(tag, v);
@@ -168,33 +162,29 @@ impl<'a> Doc<'a> {
         }
     }
 
-    /// Free text (names, symbols, messages): converted, and when it had to change, followed by
-    /// `<{tag}Substituted>` (1 異体字 / 2 ●) and `<{tag}Original>` with the original text as
-    /// character references. Both are shikaku extensions (see the module docs).
-    fn text(&mut self, tag: &'static str, flag_tag: &'static str, orig_tag: &'static str, value: &str) {
+    /// A field, converted for the file's character set. When it had to change, it is followed
+    /// by `<{tag}Substituted>` (1 standard form / 2 ●) and `<{tag}Original>` with the original
+    /// text, characters outside the file's set as character references — for every field, not
+    /// only names, so nothing becomes ● unannounced. Both are shikaku extensions (see the
+    /// module docs). Only characters XML 1.0 cannot carry at all are missing from the original.
+    fn leaf(&mut self, tag: &'static str, value: &str) {
         let (text, flag) = self.convert(value);
         let mut esc = String::with_capacity(text.len());
         escape_into(&mut esc, &text);
         self.raw_leaf(tag, &esc);
         if flag != FieldFlag::Unchanged {
             self.flagged.push((tag, flag));
-            self.raw_leaf(flag_tag, &flag.code().to_string());
+            self.raw_leaf(&format!("{tag}Substituted"), &flag.code().to_string());
             let original: String = value.chars().filter(|&c| xml_allowed(c)).collect();
-            let charset = match self.cfg.character_code {
-                CharacterCode::ShiftJis => self.cfg.charset,
-                // Everything XML allows is writable in UTF-8; Cp932 here only decides escaping
-                // of characters that are already fine.
-                CharacterCode::Utf8 => Charset::Cp932,
-            };
             let esc = match self.cfg.character_code {
-                CharacterCode::ShiftJis => names::xml_escape_with_ncr(&original, charset),
+                CharacterCode::ShiftJis => names::xml_escape_with_ncr(&original, self.cfg.charset),
                 CharacterCode::Utf8 => {
                     let mut e = String::new();
                     escape_into(&mut e, &original);
                     e
                 }
             };
-            self.raw_leaf(orig_tag, &esc);
+            self.raw_leaf(&format!("{tag}Original"), &esc);
         }
     }
 
@@ -234,7 +224,7 @@ fn header(doc: &mut Doc<'_>, h: &Header<'_>) {
     doc.leaf("SegmentOfResult", &(h.segment_of_result as u8).to_string());
     if let Some(e) = h.error {
         doc.leaf("ErrorCode", &e.code);
-        doc.text("ErrorMessage", "ErrorMessageSubstituted", "ErrorMessageOriginal", &e.message);
+        doc.leaf("ErrorMessage", &e.message);
     }
     doc.leaf("CharacterCodeIdentifier", &doc.cfg.character_code.code().to_string());
     doc.close("MessageHeader");
@@ -322,7 +312,7 @@ fn body(doc: &mut Doc<'_>, e: &Eligibility, search: Option<&QualificationRequest
         doc.open("QualificationConfirmSearchInfo");
         doc.leaf("InsurerNumber", &insurer_number_field(&s.insurer_number));
         if let Some(v) = &s.insured_card_symbol {
-            doc.text("InsuredCardSymbol", "InsuredCardSymbolSubstituted", "InsuredCardSymbolOriginal", v);
+            doc.leaf("InsuredCardSymbol", v);
         }
         doc.leaf("InsuredIdentificationNumber", &s.insured_identification_number);
         doc.opt_leaf("InsuredBranchNumber", s.insured_branch_number.as_deref());
@@ -341,22 +331,17 @@ fn body(doc: &mut Doc<'_>, e: &Eligibility, search: Option<&QualificationRequest
         doc.leaf("InsurerNumber", &insurer_number_field(v));
     }
     if let Some(v) = &e.symbol {
-        doc.text("InsuredCardSymbol", "InsuredCardSymbolSubstituted", "InsuredCardSymbolOriginal", v);
+        doc.leaf("InsuredCardSymbol", v);
     }
     if let Some(v) = &e.number {
-        doc.text(
-            "InsuredIdentificationNumber",
-            "InsuredIdentificationNumberSubstituted",
-            "InsuredIdentificationNumberOriginal",
-            v,
-        );
+        doc.leaf("InsuredIdentificationNumber", v);
     }
     doc.opt_leaf("InsuredBranchNumber", e.branch.as_deref());
     if let Some(v) = &e.name {
-        doc.text("Name", "NameSubstituted", "NameOriginal", v);
+        doc.leaf("Name", v);
     }
     if let Some(v) = &e.name_kana {
-        doc.text("NameKana", "NameKanaSubstituted", "NameKanaOriginal", v);
+        doc.leaf("NameKana", v);
     }
     doc.opt_leaf("Birthdate", e.birth_date.as_deref());
     if let Some(p) = e.copay_percent {
