@@ -257,3 +257,14 @@ fn a_crash_between_recording_and_asking_is_asked_again() {
     assert!(matches!(f.submit(&r, &request(&r, false)).unwrap(), Outcome::Confirmed(_)));
     assert_eq!(f.service().calls.get(), 1);
 }
+
+#[test]
+fn registration_status_assumes_registered_when_the_service_is_down() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let f = Forwarder::new(client(port), Journal::in_memory().unwrap());
+    let (registered, why) = f.registration_status(b"auth certificate");
+    assert!(registered);
+    assert_eq!(why.unwrap().code, ErrorCode::ServiceUnreachable);
+    let f = Forwarder::new(Counting { calls: Cell::new(0), refuse: None }, Journal::in_memory().unwrap());
+    assert_eq!(f.registration_status(b"auth certificate"), (true, None));
+}

@@ -33,7 +33,7 @@ struct Args {
     #[arg(long = "trust-ca")]
     trust_ca: Vec<PathBuf>,
     /// Challenge lifetime in seconds.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, default_value_t = 300)]
     challenge_ttl: u64,
     /// Pretend the time is this (Unix milliseconds); for reproducible demos.
     #[arg(long)]

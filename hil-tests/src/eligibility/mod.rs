@@ -87,12 +87,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// The virtual card's auth CA and the fixture JPKI-TEST auth CA, a 2-minute challenge
-    /// lifetime, the system clock.
+    /// The virtual card's auth CA and the fixture JPKI-TEST auth CA, a 5-minute challenge
+    /// lifetime (face retries and consent screens included), the system clock.
     pub fn default_trust() -> Result<Self, String> {
         Ok(Self {
             trusted_cas: default_cas()?,
-            challenge_ttl: Duration::from_secs(120),
+            challenge_ttl: Duration::from_secs(300),
             clock: Clock::system(),
         })
     }

@@ -11,6 +11,7 @@
 //! | `POST /registration` | [`RegistrationRequest`] → [`wire::Registered`]: 初回登録 |
 //! | `GET /registered?cert_sha256=<hex>` | → [`wire::Registered`], or `404` [`ErrorCode::CertUnknown`] |
 //! | `POST /registered` | [`wire::RegisteredQuery`] (the certificate) → [`wire::Registered`] |
+//! | `GET /health` | → `{"ok":true}` |
 //!
 //! Every refusal is a non-2xx answer with an [`wire::ErrorBody`]: `{code, name, message}`, the
 //! code one of [`ErrorCode`] (6xx). `/registered` answers the reader's `CertificateRead` with
@@ -252,6 +253,17 @@ impl<S: EligibilityService> Forwarder<S> {
             challenge = sha2::Sha256::digest(seed.as_bytes()).into();
         }
         IssuedChallenge { challenge, deferred: true, reason: Some(reason) }
+    }
+
+    /// The answer to the reader's `CertificateRead` (`RegistrationStatus { registered }`).
+    /// When the service cannot be asked, the card is assumed registered (most are, and a
+    /// wrong "not registered" would walk the patient into 初回登録); the error says why, and
+    /// an unregistered card then gets [`ErrorCode::NotRegistered`] with its remedy.
+    pub fn registration_status(&self, auth_cert: &[u8]) -> (bool, Option<EligibilityError>) {
+        match self.service.is_registered(auth_cert) {
+            Ok(registered) => (registered, None),
+            Err(e) => (true, Some(e)),
+        }
     }
 
     /// Journals the reception, then asks the service. `reception.cert_sha256` must be the

@@ -266,6 +266,20 @@ impl Journal {
         Ok(out)
     }
 
+    /// Every reception of one card (by certificate hash), oldest first: the evidence that a
+    /// マイナ保険証 was presented, whatever the eligibility outcome (不詳レセプト).
+    pub fn evidence(&self, cert_sha256: &str) -> Result<Vec<Entry>> {
+        let mut stmt = self.db.prepare(&format!(
+            "SELECT {COLUMNS} FROM receptions WHERE cert_sha256 = ?1 ORDER BY recorded_at, reader, session, seq"
+        ))?;
+        let rows = stmt.query_map([cert_sha256.to_ascii_lowercase()], row_to_entry)?;
+        let mut out = vec![];
+        for r in rows {
+            out.push(r??);
+        }
+        Ok(out)
+    }
+
     /// Eligibility answered: store it, clear any error and pending retry.
     pub fn confirm(&mut self, key: &ReceptionKey, e: &Eligibility) -> Result<()> {
         let json = to_json(e)?;
@@ -449,5 +463,9 @@ mod tests {
         assert!(j.pending().unwrap().is_empty());
         let e = j.get(&key).unwrap().unwrap();
         assert_eq!((e.status, e.reception.error_code), (Status::Refused, Some(611)));
+        let evidence = j.evidence(&"AB".repeat(32)).unwrap();
+        assert_eq!(evidence.len(), 1);
+        assert_eq!(evidence[0].reception.seq, 3);
+        assert!(j.evidence(&"cd".repeat(32)).unwrap().is_empty());
     }
 }
