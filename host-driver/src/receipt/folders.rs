@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -11,7 +11,7 @@ use crate::model::{Eligibility, Reception};
 use crate::names::FieldFlag;
 
 use super::atomic::{remove_stale_temps, sync_dir, write_atomic, WriteHook, STALE_AFTER};
-use super::req::{parse_request, QualificationRequest, ReqError};
+use super::req::{parse_request, QualificationRequest, ReqError, MAX_REQ_BYTES};
 use super::time::{jst_datetime, now_unix_ms};
 use super::write::{reception_id, render_answer, render_reception, HeaderError, WriterConfig};
 
@@ -236,7 +236,9 @@ impl ReqWatcher {
         lookup: &dyn EligibilityLookup,
         report: &mut PollReport,
     ) -> io::Result<()> {
-        let bytes = fs::read(path)?;
+        // Never more than the parser accepts (+1 so it can say "too large").
+        let mut bytes = Vec::new();
+        fs::File::open(path)?.take(MAX_REQ_BYTES as u64 + 1).read_to_end(&mut bytes)?;
         let res_name = format!("{RES_PREFIX}{id}.xml");
         let now = now_unix_ms();
         match parse_request(&bytes) {

@@ -66,8 +66,8 @@
 //!   configured character code applies);
 //! * error codes `SHK…` — shikaku's own; codes from the eligibility system are forwarded as is.
 //!
-//! **shikaku extensions.** A free-text field that could not be written exactly (a name with
-//! 髙 in a strict JIS X 0208 file, see [`crate::names`]) is followed by `<{Field}Substituted>`
+//! **shikaku extensions.** A field that could not be written exactly (a name with 髙 in a
+//! strict JIS X 0208 file, see [`crate::names`]) is followed by `<{Field}Substituted>`
 //! (1: replaced by the standard form, 2: a ● stands for a character with no mapping) and
 //! `<{Field}Original>`, the original text with every character outside the file's set as a
 //! numeric character reference (`&#x9AD9;`) — lossless even in Shift_JIS. Readers that look up
