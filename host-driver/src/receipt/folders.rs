@@ -288,10 +288,19 @@ impl ReqWatcher {
         Ok(dest)
     }
 
-    /// Polls every `interval` until `stop` is set.
+    /// Polls every `interval` until `stop` is set, logging what each pass did.
     pub fn run(&mut self, lookup: &dyn EligibilityLookup, stop: &AtomicBool, interval: Duration) {
         while !stop.load(Ordering::Relaxed) {
-            let _ = self.poll_once(lookup);
+            let report = self.poll_once(lookup);
+            for path in &report.answered {
+                tracing::info!(answer = %path.display(), "request answered");
+            }
+            for (path, err) in &report.rejected {
+                tracing::warn!(moved_to = %path.display(), code = err.code(), error = %err, "request refused");
+            }
+            for (path, err) in &report.io_errors {
+                tracing::warn!(path = %path.display(), error = %err, "request not processed, will retry");
+            }
             std::thread::sleep(interval);
         }
     }
