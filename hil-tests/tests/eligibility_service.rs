@@ -382,6 +382,7 @@ fn the_binary_serves_and_seeds() {
     let url = line.trim().rsplit(' ').next().unwrap().to_owned();
     let result = std::panic::catch_unwind(|| {
         let c = client(&url);
+        c.health().unwrap();
         let cert = vcard::fixture("jpki-auth-cert.der").unwrap();
         assert!(c.is_registered(&cert).unwrap());
         assert_eq!(c.challenge().unwrap().bytes().map(|b| b.len()), Some(32));
@@ -389,4 +390,89 @@ fn the_binary_serves_and_seeds() {
     child.kill().unwrap();
     child.wait().unwrap();
     result.unwrap();
+}
+
+/// One raw HTTP/1.1 exchange: (status, body).
+fn raw(url: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+fn error_code(body: &str) -> u16 {
+    serde_json::from_str::<wire::ErrorBody>(body).map(|b| b.code.code()).unwrap_or(0)
+}
+
+#[test]
+fn malformed_requests_get_typed_errors() {
+    let env = start();
+    let url = env.url();
+    assert_eq!(raw(&url, "GET", "/health", b"").0, 200);
+    let (status, body) = raw(&url, "POST", "/eligibility", b"{not json");
+    assert_eq!((status, error_code(&body)), (400, 619));
+    let (status, body) = raw(&url, "POST", "/eligibility", &vec![b' '; 70 * 1024]);
+    assert_eq!((status, error_code(&body)), (400, 619));
+    let (status, body) = raw(&url, "GET", "/registered?cert_sha256=zz", b"");
+    assert_eq!((status, error_code(&body)), (400, 619));
+    let (status, body) = raw(&url, "GET", &format!("/registered?cert_sha256={}", "0".repeat(64)), b"");
+    assert_eq!((status, error_code(&body)), (404, 622));
+    let (status, body) = raw(&url, "POST", "/registered", br#"{"auth_cert":"%%%"}"#);
+    assert_eq!((status, error_code(&body)), (400, 613));
+    let (status, body) = raw(&url, "DELETE", "/eligibility", b"");
+    assert_eq!((status, error_code(&body)), (400, 619));
+    // Missing request id.
+    let (_, cert) = card("yamada");
+    let ch = env.client().challenge().unwrap().bytes().unwrap();
+    let mut req = attested_request("yamada", &cert, &ch);
+    req.request_id.clear();
+    let (status, body) = raw(&url, "POST", "/eligibility", serde_json::to_string(&req).unwrap().as_bytes());
+    assert_eq!((status, error_code(&body)), (400, 619));
+    // Still serving.
+    assert!(env.client().challenge().is_ok());
+}
+
+#[test]
+fn one_challenge_wins_under_concurrency() {
+    let env = start();
+    let url = env.url();
+    let (_, cert) = card("yamada");
+    let ch = env.client().challenge().unwrap().bytes().unwrap();
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (url, cert) = (url.clone(), cert.clone());
+                s.spawn(move || {
+                    let mut req = attested_request("yamada", &cert, &ch);
+                    req.request_id = format!("SK-RACE/{i}");
+                    client(&url).check(&req).map_err(|e| e.code)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|c| *c == ErrorCode::ChallengeReplayed));
+
+    // Challenges issued in parallel are all distinct.
+    let mut all: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..8).map(|_| s.spawn(|| client(&url).challenge().unwrap().challenge)).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 8);
 }

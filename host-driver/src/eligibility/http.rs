@@ -79,6 +79,12 @@ impl HttpEligibility {
         &self.base
     }
 
+    /// `GET /health`, one attempt (for `doctor`'s eligibility-link check).
+    pub fn health(&self) -> Result<(), EligibilityError> {
+        let (status, text) = self.attempt("GET", "/health", None)?;
+        interpret::<serde_json::Value>(status, &text).map(|_| ())
+    }
+
     /// One attempt: the status and the body text.
     fn attempt(
         &self,

@@ -16,11 +16,12 @@
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
 
 use crate::model::{Eligibility, Method, Reception};
 
 /// `(reader, session, seq)`: the exactly-once key of a reception.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ReceptionKey {
     pub reader: String,
     pub session: u32,
@@ -38,7 +39,8 @@ impl ReceptionKey {
 }
 
 /// Where a reception stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Recorded (card presented), eligibility not asked yet.
     Presented,
@@ -69,8 +71,8 @@ impl Status {
     }
 }
 
-/// A reception as the journal holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A reception as the journal holds it (serialisable for the JSON API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     pub reception: Reception,
     pub status: Status,
@@ -180,7 +182,9 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The SQLite journal.
+/// The SQLite journal. One connection, one thread; other threads or processes (the JSON
+/// API, `doctor`) open their own [`Journal`] on the same file (WAL lets them read while the
+/// forwarder writes).
 pub struct Journal {
     db: Connection,
 }
