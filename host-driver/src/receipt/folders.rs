@@ -22,8 +22,8 @@ pub const RES_PREFIX: &str = "OQSsiquc01res_";
 /// Results of card receptions in `face`: `OQSsiquc01res_face_<reception>_<YYYYMMDDHHmmss>.xml`.
 pub const FACE_PREFIX: &str = "OQSsiquc01res_face_";
 
-/// Where the files go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the files go (serde, for the driver's configuration file).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Folders {
     pub req: PathBuf,
     pub res: PathBuf,
