@@ -1,6 +1,6 @@
 //! Eligibility forwarding: the verified identity a reader reports goes to the eligibility
 //! service (behind [`EligibilityService`]); the answer, or why there is none, goes to the
-//! durable [`Journal`](crate::journal::Journal) and to staff.
+//! durable [`crate::journal::Journal`] and to staff.
 //!
 //! # The HTTP API ([`wire`] holds the JSON)
 //!

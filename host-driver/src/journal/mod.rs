@@ -343,6 +343,14 @@ impl Journal {
         self.pending_where("WHERE next_attempt <= ?1", now_ms)
     }
 
+    /// When the earliest queued request is due (Unix ms), if any: when to call
+    /// [`crate::eligibility::Forwarder::retry_due`] next.
+    pub fn next_due_ms(&self) -> Result<Option<u64>> {
+        let next: Option<i64> =
+            self.db.query_row("SELECT MIN(next_attempt) FROM pending", [], |r| r.get(0))?;
+        Ok(next.map(|n| n as u64))
+    }
+
     /// Every queued request.
     pub fn pending(&self) -> Result<Vec<Pending>> {
         self.pending_where("", 0)
@@ -458,6 +466,7 @@ mod tests {
         j.record(&r).unwrap();
         j.defer(&key, "{}", 1, 1000, 601, "down").unwrap();
         assert_eq!(j.due(999).unwrap().len(), 0);
+        assert_eq!(j.next_due_ms().unwrap(), Some(1000));
         assert_eq!(j.due(1000).unwrap().len(), 1);
         j.defer(&key, "{}", 2, 5000, 602, "slow").unwrap();
         let p = j.pending().unwrap();
@@ -465,6 +474,7 @@ mod tests {
         assert_eq!(j.get(&key).unwrap().unwrap().status, Status::Pending);
         j.refuse(&key, 611, "lapsed").unwrap();
         assert!(j.pending().unwrap().is_empty());
+        assert_eq!(j.next_due_ms().unwrap(), None);
         let e = j.get(&key).unwrap().unwrap();
         assert_eq!((e.status, e.reception.error_code), (Status::Refused, Some(611)));
         let evidence = j.evidence(&"AB".repeat(32)).unwrap();
