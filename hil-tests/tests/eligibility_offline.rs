@@ -178,6 +178,23 @@ fn service_down_then_host_restart_then_service_up() {
     assert_eq!(f.journal().get(&key).unwrap().unwrap().status, Status::Confirmed);
     // Delivered twice (a second retry pass) changes nothing.
     assert!(f.retry_due(now_ms() + 120_000).unwrap().is_empty());
+
+    // Once delivered, only the certificate's hash remains on disk: the queued request (the
+    // certificate itself, the signature) is gone from the database and its WAL.
+    // (Scanned with the journal still open: closing it would checkpoint anyway.)
+    let bytes = db_bytes(&journal_path);
+    let b64 = shikaku_host::eligibility::wire::b64(&cert);
+    assert!(
+        !bytes.windows(64).any(|w| w == &b64.as_bytes()[..64]),
+        "certificate (base64) left in the journal"
+    );
+    assert!(
+        !bytes.windows(64).any(|w| w == &cert[cert.len() - 64..]),
+        "certificate bytes left in the journal"
+    );
+    let hash = shikaku_host::eligibility::wire::cert_sha256(&cert);
+    assert!(bytes.windows(64).any(|w| w == hash.as_bytes()), "the hash is kept");
+    drop(f);
 }
 
 /// Runs of ASCII digits of exactly `n` characters in `bytes`.

@@ -293,8 +293,9 @@ impl Journal {
                 updated_at = ?5 WHERE reader = ?1 AND session = ?2 AND seq = ?3",
             params![key.reader, key.session, key.seq, json, now_ms() as i64],
         )?;
-        delete_pending(&tx, key)?;
+        let dequeued = delete_pending(&tx, key)?;
         tx.commit()?;
+        self.wipe_after(dequeued);
         Ok(())
     }
 
@@ -306,9 +307,20 @@ impl Journal {
              WHERE reader = ?1 AND session = ?2 AND seq = ?3",
             params![key.reader, key.session, key.seq, code, message, now_ms() as i64],
         )?;
-        delete_pending(&tx, key)?;
+        let dequeued = delete_pending(&tx, key)?;
         tx.commit()?;
+        self.wipe_after(dequeued);
         Ok(())
+    }
+
+    /// After a queued request left the queue: fold the WAL back into the database and
+    /// truncate it, so the request (certificate, signature) is gone from the files too
+    /// (`secure_delete` zeroes it in the database; the WAL would keep old page images).
+    fn wipe_after(&self, dequeued: bool) {
+        if dequeued {
+            // Best effort: a concurrent reader can keep the WAL alive until the next one.
+            let _ = self.db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
     }
 
     /// Queues (or re-schedules) the request of a reception the service could not answer.
@@ -407,12 +419,12 @@ fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry>> {
     }))
 }
 
-fn delete_pending(tx: &rusqlite::Transaction<'_>, key: &ReceptionKey) -> Result<()> {
-    tx.execute(
+fn delete_pending(tx: &rusqlite::Transaction<'_>, key: &ReceptionKey) -> Result<bool> {
+    let n = tx.execute(
         "DELETE FROM pending WHERE reader = ?1 AND session = ?2 AND seq = ?3",
         params![key.reader, key.session, key.seq],
     )?;
-    Ok(())
+    Ok(n > 0)
 }
 
 fn to_json(e: &Eligibility) -> Result<String> {
