@@ -467,6 +467,15 @@ fn one_challenge_wins_under_concurrency() {
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
     assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|c| *c == ErrorCode::ChallengeReplayed));
 
+    // The same request sent several times at once: one answer, given to all.
+    let ch = env.client().challenge().unwrap().bytes().unwrap();
+    let req = attested_request("yamada", &cert, &ch);
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..6).map(|_| s.spawn(|| client(&url).check(&req).map_err(|e| e.code))).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(answers.iter().all(|a| a.is_ok() && *a == answers[0]), "{answers:?}");
+
     // Challenges issued in parallel are all distinct.
     let mut all: Vec<String> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..8).map(|_| s.spawn(|| client(&url).challenge().unwrap().challenge)).collect();

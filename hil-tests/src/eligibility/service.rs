@@ -71,12 +71,15 @@ pub fn card_key(cert: &Certificate<'_>) -> String {
 /// The service state: store, trust anchors, clock.
 pub struct Service {
     store: Mutex<Store>,
+    /// Held across look-up, run and keep of an idempotent request, so the same request sent
+    /// twice at once gets one answer twice (not one answer and "replayed").
+    requests: Mutex<()>,
     config: Config,
 }
 
 impl Service {
     pub fn new(store: Store, config: Config) -> Self {
-        Self { store: Mutex::new(store), config }
+        Self { store: Mutex::new(store), requests: Mutex::new(()), config }
     }
 
     pub fn config(&self) -> &Config {
@@ -235,6 +238,7 @@ impl Service {
             return refusal_http(&Refusal::new(ErrorCode::BadRequest, "request_id must be 1–200 characters"));
         }
         let digest = wire::hex(&Sha256::digest(body));
+        let _one_at_a_time = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         match self.store().answer(request_id) {
             Ok(Some((d, status, answer))) if d == digest => return (status, answer),
             Ok(Some(_)) => {
