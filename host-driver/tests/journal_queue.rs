@@ -268,3 +268,11 @@ fn registration_status_assumes_registered_when_the_service_is_down() {
     let f = Forwarder::new(Counting { calls: Cell::new(0), refuse: None }, Journal::in_memory().unwrap());
     assert_eq!(f.registration_status(b"auth certificate"), (true, None));
 }
+
+#[test]
+fn the_forwarder_takes_a_boxed_service() {
+    let boxed: Box<dyn EligibilityService> = Box::new(Counting { calls: Cell::new(0), refuse: None });
+    let mut f = Forwarder::new(boxed, Journal::in_memory().unwrap());
+    let r = reception(1);
+    assert!(matches!(f.submit(&r, &request(&r, false)).unwrap(), Outcome::Confirmed(_)));
+}

@@ -76,6 +76,22 @@ impl<S: EligibilityService + ?Sized> EligibilityService for &S {
     }
 }
 
+impl<S: EligibilityService + ?Sized> EligibilityService for Box<S> {
+    fn challenge(&self) -> Result<Challenge, EligibilityError> {
+        (**self).challenge()
+    }
+    fn is_registered(&self, auth_cert: &[u8]) -> Result<bool, EligibilityError> {
+        (**self).is_registered(auth_cert)
+    }
+    fn check(&self, request: &EligibilityRequest) -> Result<EligibilityAnswer, EligibilityError> {
+        (**self).check(request)
+    }
+    fn register(&self, request: &RegistrationRequest) -> Result<bool, EligibilityError> {
+        (**self).register(request)
+    }
+}
+
+/// The host's method of a protocol [`AuthMethod`].
 pub fn method_of(m: AuthMethod) -> Method {
     match m {
         AuthMethod::Face => Method::Face,
