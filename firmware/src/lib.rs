@@ -8,7 +8,7 @@ pub mod fmt;
 
 pub mod apdu;
 pub mod card;
-pub mod link;
 pub mod drive;
+pub mod link;
 pub mod nfc;
 pub mod session;

@@ -10,7 +10,7 @@ use heapless::Deque;
 use shikaku_protocol::auth::pairing::{PairingSecrets, PublicKey, StaticSecret};
 use shikaku_protocol::auth::{LinkKeys, PairingKey};
 use shikaku_protocol::deframer::Deframer;
-use shikaku_protocol::message::{Capabilities, FirmwareVersion, Message};
+use shikaku_protocol::message::{Capabilities, FirmwareVersion, Message, SelfTest};
 use shikaku_protocol::reliable::{Outbox, RetryPolicy};
 use shikaku_protocol::{Error, Header, Link, Role, MAX_FRAME, MAX_PAYLOAD};
 
@@ -45,9 +45,21 @@ pub enum LinkInput<'a> {
     Rejected(Error),
 }
 
+/// The reader's self-test answer (best effort: a stale one must never be re-sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Diagnostics {
+    pub uptime_s: u32,
+    pub nfc: SelfTest,
+    pub camera: SelfTest,
+    pub clock_ms: u64,
+    pub frames_rx: u32,
+    pub frames_rejected: u32,
+}
+
 #[derive(Clone, Copy)]
 enum Control {
-    Hello { nonce: [u8; 16] },
+    Diagnostics(Diagnostics),
+    Hello { nonce: [u8; 16], key_check: [u8; 16] },
     PairResponse { reader_public: [u8; 32], reader_nonce: [u8; 16], confirm: [u8; 16] },
 }
 
@@ -105,6 +117,13 @@ impl ReaderLink {
         self.outbox.push(header, &self.payload[..n], now_ms)
     }
 
+    /// Answers a diagnostics request now, outside the outbox: a report is only true when sent.
+    pub fn send_diagnostics(&mut self, report: Diagnostics) {
+        if self.link.is_secured() {
+            let _ = self.control.push_back(Control::Diagnostics(report));
+        }
+    }
+
     /// Takes bytes from the transport; call [`ReaderLink::poll_input`] until `None`, then push
     /// the rest.
     pub fn push_rx(&mut self, bytes: &[u8]) -> usize {
@@ -126,9 +145,11 @@ impl ReaderLink {
                 let mut nonce = [0u8; 16];
                 rng.fill(&mut nonce);
                 self.link.reset();
-                let _ = self.control.push_back(Control::Hello { nonce });
                 // The hello itself goes out unauthenticated; what follows is sealed.
                 self.pending_keys = self.key.as_ref().map(|k| LinkKeys::derive(k, &host_nonce, &nonce));
+                let key_check =
+                    self.pending_keys.as_ref().map(|k| k.hello_check(&host_nonce, &nonce)).unwrap_or([0; 16]);
+                let _ = self.control.push_back(Control::Hello { nonce, key_check });
                 self.outbox.on_reconnect(now_ms);
                 Some(LinkInput::Connected { secured: self.pending_keys.is_some() })
             }
@@ -175,13 +196,22 @@ impl ReaderLink {
     pub fn poll_transmit(&mut self, now_ms: u64, buf: &mut [u8]) -> Option<usize> {
         if let Some(c) = self.control.pop_front() {
             let msg = match c {
-                Control::Hello { nonce } => Message::ReaderHello {
+                Control::Hello { nonce, key_check } => Message::ReaderHello {
                     firmware: self.id.firmware,
                     serial: self.id.serial,
                     model: self.id.model,
                     capabilities: self.id.capabilities,
                     max_payload: MAX_PAYLOAD as u16,
                     nonce,
+                    key_check,
+                },
+                Control::Diagnostics(d) => Message::DiagnosticsReport {
+                    uptime_s: d.uptime_s,
+                    nfc: d.nfc,
+                    camera: d.camera,
+                    clock_ms: d.clock_ms,
+                    frames_rx: d.frames_rx,
+                    frames_rejected: d.frames_rejected,
                 },
                 Control::PairResponse { reader_public, reader_nonce, confirm } => {
                     Message::PairResponse { reader_public, reader_nonce, confirm }

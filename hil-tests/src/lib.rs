@@ -15,10 +15,11 @@ pub trait SmartCard {
     /// Processes one complete command APDU and returns the response APDU (data + SW1 SW2).
     fn process_apdu(&mut self, command: &[u8]) -> Vec<u8>;
 }
-pub mod vcard;
-pub mod sim_frontend;
+pub mod eligibility;
+pub mod pcscd;
 pub mod render;
 pub mod rig;
-pub mod sim_reader;
-pub mod eligibility;
 pub mod sim_device;
+pub mod sim_frontend;
+pub mod sim_reader;
+pub mod vcard;

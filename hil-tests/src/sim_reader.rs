@@ -2,7 +2,7 @@
 //! answers every operation at once (a physical card, PIN 3 tries, valid certificate). For
 //! link, transport and host tests that are not about the card.
 
-use shikaku_firmware::link::{Entropy, Identity, LinkInput, ReaderLink};
+use shikaku_firmware::link::{Diagnostics, Entropy, Identity, LinkInput, ReaderLink};
 use shikaku_firmware::session::{Action, CardOp, CardReply, Config, Event, PinState, Session};
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::message::*;
@@ -24,7 +24,10 @@ pub struct SimReader {
     pub link: ReaderLink,
     pub rng: Counter,
     pub cert: Vec<u8>,
-    diag_seq: u32,
+    /// Added to the clock the reader reports (a reader whose clock drifted).
+    pub clock_skew_ms: i64,
+    /// What the NFC self-test reports.
+    pub nfc_self_test: SelfTest,
 }
 
 impl SimReader {
@@ -50,7 +53,8 @@ impl SimReader {
             link: ReaderLink::new(id, key.map(PairingKey)),
             rng: Counter(1),
             cert: vec![0xAA; 1590],
-            diag_seq: 0,
+            clock_skew_ms: 0,
+            nfc_self_test: SelfTest::Passed,
         }
     }
 
@@ -115,16 +119,18 @@ impl SimReader {
 
     /// The reader's self-test report (this simulated reader's NFC and camera always pass).
     fn diagnostics(&mut self, now: u64) {
-        self.diag_seq = self.diag_seq.wrapping_add(1);
-        let report = Message::DiagnosticsReport {
+        self.link.send_diagnostics(Diagnostics {
             uptime_s: (now / 1000) as u32,
-            nfc: SelfTest::Passed,
+            nfc: self.nfc_self_test,
             camera: SelfTest::Passed,
-            clock_ms: self.session.wall_clock_ms(now).unwrap_or(0),
+            clock_ms: self
+                .session
+                .wall_clock_ms(now)
+                .map(|c| (c as i64 + self.clock_skew_ms) as u64)
+                .unwrap_or(0),
             frames_rx: 0,
             frames_rejected: 0,
-        };
-        let _ = self.link.queue(0, self.diag_seq, &report, now);
+        });
     }
 
     pub fn transmit(&mut self, now: u64) -> Vec<u8> {

@@ -4,50 +4,21 @@
 //! Skips with a message only when pcscd is not installed; `SHIKAKU_REQUIRE_PCSC=1` makes that a
 //! failure. Serialises with the other PC/SC tests on the same lock file.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use shikaku_firmware::card::der::Certificate;
 use shikaku_firmware::card::jpki::CardKind;
 use shikaku_firmware::card::secret::Pin4;
-use shikaku_hil::vcard;
+use shikaku_hil::{pcscd, vcard};
 use shikaku_host::smartcard::{read_identity, PcscService, PinSource, ReadError};
 
 /// vpcd's second slot, so this test never touches the reader the vcard tests use.
 const PORT: u16 = 35964;
 const READER: &str = "Virtual PCD 00 01";
 
-fn pcscd_installed() -> bool {
-    Command::new("pcscd").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
 fn reader_listed(svc: &mut PcscService) -> bool {
     svc.readers().map(|rs| rs.iter().any(|r| r.name == READER)).unwrap_or(false)
-}
-
-fn start_pcscd() -> Child {
-    let _ = std::fs::create_dir_all("/run/pcscd");
-    Command::new("pcscd")
-        .args(["-f", "-e"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pcscd -f")
-}
-
-fn stop_all_pcscd() {
-    let _ = Command::new("pkill").args(["-x", "pcscd"]).status();
-    let t0 = Instant::now();
-    while Command::new("pgrep")
-        .args(["-x", "pcscd"])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        assert!(t0.elapsed() < Duration::from_secs(10), "pcscd did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn wait(what: &str, mut f: impl FnMut() -> bool) {
@@ -60,20 +31,16 @@ fn wait(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn generic_pcsc_reader_reads_and_survives_a_pcscd_restart() {
-    if !pcscd_installed() {
-        assert!(
-            std::env::var("SHIKAKU_REQUIRE_PCSC").as_deref() != Ok("1"),
-            "SHIKAKU_REQUIRE_PCSC=1 but pcscd is not installed"
-        );
+    if !pcscd::installed() {
+        assert!(!pcscd::required(), "SHIKAKU_REQUIRE_PCSC=1 but pcscd is not installed");
         eprintln!("SKIPPED host_pcsc: pcscd is not installed (scripts/setup.sh installs it)");
         return;
     }
-    let lock = std::fs::File::create(std::env::temp_dir().join("shikaku-vcard-pcsc.lock")).unwrap();
-    lock.lock().unwrap();
+    let lock = pcscd::lock().unwrap();
 
     // Our own pcscd, so that restarting it disturbs nobody else.
-    stop_all_pcscd();
-    let mut daemon = start_pcscd();
+    pcscd::stop_all();
+    let mut daemon = pcscd::start().unwrap();
     let mut svc = PcscService::new();
     wait("the vpcd reader", || reader_listed(&mut svc));
     assert!(!svc.wait_for_card(READER, Duration::from_millis(200)).unwrap(), "no card yet");
@@ -120,9 +87,9 @@ fn generic_pcsc_reader_reads_and_survives_a_pcscd_restart() {
     // pcscd restarts under us: the same service object recovers with a new context.
     let _ = daemon.kill();
     let _ = daemon.wait();
-    stop_all_pcscd();
+    pcscd::stop_all();
     assert!(svc.readers().is_err() || !reader_listed(&mut svc), "no readers while pcscd is down");
-    daemon = start_pcscd();
+    daemon = pcscd::start().unwrap();
     wait("the reader after the restart", || reader_listed(&mut svc));
     assert!(svc.wait_for_card(READER, Duration::from_secs(20)).unwrap(), "the card reconnects to vpcd");
     let mut card = svc.connect(READER).unwrap();

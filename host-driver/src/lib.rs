@@ -1,13 +1,14 @@
 //! Host driver for shikaku readers: what a reception PC links and runs.
 
+pub mod api;
+pub mod config;
+pub mod doctor;
 pub mod eligibility;
 pub mod journal;
-pub mod model;
-pub mod reader;
-pub mod transport;
-pub mod names;
-pub mod receipt;
-pub mod api;
-pub mod smartcard;
-pub mod config;
 pub mod keystore;
+pub mod model;
+pub mod names;
+pub mod reader;
+pub mod receipt;
+pub mod smartcard;
+pub mod transport;

@@ -39,6 +39,12 @@ enum Command {
         #[command(subcommand)]
         action: cli::pcsc::Action,
     },
+    /// Walks the clinic's check sheet and says what to do; exit code 1 if anything failed.
+    Doctor {
+        /// Seconds to wait for each reader.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
     /// Prints the effective configuration with every default filled in.
     Config,
 }
@@ -59,6 +65,14 @@ fn main() -> ExitCode {
         Command::Pair { endpoint } => cli::pair(&config, &endpoint),
         Command::Passcode { action } => cli::passcode::run(&config, action),
         Command::Pcsc { action } => cli::pcsc::run(action),
+        Command::Doctor { timeout } => {
+            let report = shikaku_host::doctor::run(&config, std::time::Duration::from_secs(timeout));
+            report.print();
+            if report.failed() > 0 {
+                return ExitCode::FAILURE;
+            }
+            Ok(())
+        }
         Command::Config => toml::to_string_pretty(&config).map(|t| print!("{t}")).map_err(|e| e.to_string()),
     };
     match result {

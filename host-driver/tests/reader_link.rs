@@ -46,6 +46,9 @@ impl Reader {
                     Message::HostHello { nonce, .. } => {
                         self.nonce = self.nonce.wrapping_add(1);
                         let reader_nonce = [self.nonce; 16];
+                        let keys = self.key.as_ref().map(|k| LinkKeys::derive(k, &nonce, &reader_nonce));
+                        let key_check =
+                            keys.as_ref().map(|k| k.hello_check(&nonce, &reader_nonce)).unwrap_or([0; 16]);
                         let hello = Message::ReaderHello {
                             firmware: FirmwareVersion { major: 0, minor: 1, patch: 0, build: "test" },
                             serial: "SK-0001",
@@ -53,13 +56,14 @@ impl Reader {
                             capabilities: Capabilities(Capabilities::PIN_KEYPAD),
                             max_payload: MAX_PAYLOAD as u16,
                             nonce: reader_nonce,
+                            key_check,
                         };
                         self.link.reset();
                         let mut buf = [0u8; MAX_FRAME];
                         let n = self.link.encode(&mut buf, 0, 0, &hello).unwrap();
                         out.extend_from_slice(&buf[..n]);
-                        if let Some(k) = &self.key {
-                            self.link.secure(&LinkKeys::derive(k, &nonce, &reader_nonce));
+                        if let Some(k) = keys {
+                            self.link.secure(&k);
                         }
                         self.outbox.on_reconnect(now);
                     }
@@ -130,7 +134,10 @@ fn handshake_secures_the_link_and_results_arrive_once_per_pulled_cable() {
                     match e {
                         HostEvent::Result(r) => results.push((r.session, r.seq)),
                         HostEvent::Secured(info) => assert_eq!(info.serial, "SK-0001"),
-                        HostEvent::NeedsPairing(_) | HostEvent::Rejected(_) | HostEvent::Paired { .. } => {
+                        HostEvent::NeedsPairing(_)
+                        | HostEvent::KeyMismatch(_)
+                        | HostEvent::Rejected(_)
+                        | HostEvent::Paired { .. } => {
                             panic!("unexpected {e:?}")
                         }
                         HostEvent::Status(_) => {}
@@ -176,8 +183,10 @@ fn a_reader_without_the_pairing_key_cannot_deliver_an_identity() {
     host.connect([1; 16]);
     let hello = host.poll_transmit().unwrap();
     let events = host.receive(&fake.on_bytes(&hello, 0));
-    assert!(events.iter().any(|e| matches!(e, HostEvent::Secured(_))));
-    assert!(events.iter().any(|e| matches!(e, HostEvent::Rejected(shikaku_protocol::Error::BadMac))));
+    // Its hello does not prove our key: the link never becomes secure, its frames are refused.
+    assert!(matches!(events[0], HostEvent::KeyMismatch(_)), "{events:?}");
+    assert!(!host.is_secured());
+    assert!(events[1..].iter().all(|e| matches!(e, HostEvent::Rejected(shikaku_protocol::Error::NotPaired))));
     assert!(!events.iter().any(|e| matches!(e, HostEvent::Result(_))));
 
     // An unpaired host is told to pair and takes nothing either.

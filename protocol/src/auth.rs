@@ -51,6 +51,23 @@ impl LinkKeys {
     }
 }
 
+impl LinkKeys {
+    /// What the reader puts in its hello to prove it holds the pairing key: a MAC under the
+    /// reader→host key over both nonces. Only a reader with the same pairing key gets it.
+    pub fn hello_check(&self, host_nonce: &[u8; 16], reader_nonce: &[u8; 16]) -> [u8; 16] {
+        let mut covered = [0u8; 37];
+        covered[..5].copy_from_slice(b"hello");
+        covered[5..21].copy_from_slice(host_nonce);
+        covered[21..].copy_from_slice(reader_nonce);
+        tag(&self.reader_to_host, &covered, 0)
+    }
+
+    /// Checks a hello's `key_check` in constant time.
+    pub fn hello_matches(&self, host_nonce: &[u8; 16], reader_nonce: &[u8; 16], got: &[u8; 16]) -> bool {
+        bool::from(self.hello_check(host_nonce, reader_nonce).ct_eq(got))
+    }
+}
+
 fn tag(key: &[u8; 32], covered: &[u8], counter: u32) -> [u8; TAG_LEN] {
     // HMAC accepts keys of any length; 32 bytes cannot fail.
     let mut mac = match <HmacSha256 as Mac>::new_from_slice(key) {

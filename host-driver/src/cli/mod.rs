@@ -65,7 +65,7 @@ pub fn connect(
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(ManagerEvent::Link {
-                event: HostEvent::NeedsPairing(info) | HostEvent::Secured(info),
+                event: HostEvent::NeedsPairing(info) | HostEvent::Secured(info) | HostEvent::KeyMismatch(info),
                 ..
             }) => break info.serial,
             Ok(ManagerEvent::Disconnected { reason, .. }) if Instant::now() >= deadline => {

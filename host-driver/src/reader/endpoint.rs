@@ -47,8 +47,11 @@ pub struct ReaderInfo {
 pub enum HostEvent {
     /// The reader answered the hello and the link is now authenticated.
     Secured(ReaderInfo),
-    /// The reader is not paired with this host (no key, or its frames do not verify).
+    /// The reader is not paired with this host (no key for it here).
     NeedsPairing(ReaderInfo),
+    /// The reader holds another pairing key (paired with another PC, or re-flashed): nothing
+    /// it sends will verify; re-pair it.
+    KeyMismatch(ReaderInfo),
     /// A result, delivered once per (session, seq).
     Result(Inbound),
     /// Progress or status that is not a result (shown to staff, not journalled).
@@ -198,7 +201,7 @@ impl HostEndpoint {
             }
         };
         match message {
-            Message::ReaderHello { firmware, serial, model, capabilities, nonce, .. } => {
+            Message::ReaderHello { firmware, serial, model, capabilities, nonce, key_check, .. } => {
                 let info = ReaderInfo {
                     serial: serial.to_owned(),
                     model: model.to_owned(),
@@ -209,8 +212,12 @@ impl HostEndpoint {
                 match &self.pairing {
                     Some(key) => {
                         let keys = LinkKeys::derive(key, &self.host_nonce, &nonce);
-                        self.link.secure(&keys);
-                        events.push(HostEvent::Secured(info));
+                        if keys.hello_matches(&self.host_nonce, &nonce, &key_check) {
+                            self.link.secure(&keys);
+                            events.push(HostEvent::Secured(info));
+                        } else {
+                            events.push(HostEvent::KeyMismatch(info));
+                        }
                     }
                     None => events.push(HostEvent::NeedsPairing(info)),
                 }
@@ -238,6 +245,8 @@ impl HostEndpoint {
                 }
             }
             Message::Ack { .. } => {}
+            // A report is an answer to a request, not a session message: never deduplicated.
+            Message::DiagnosticsReport { .. } => events.push(HostEvent::Status(inbound)),
             // Every session message is acknowledged and taken once; results are what the
             // journal keeps, the rest is status for the staff.
             _ => {
@@ -265,6 +274,7 @@ impl std::fmt::Debug for HostEvent {
         match self {
             HostEvent::Secured(i) => f.debug_tuple("Secured").field(i).finish(),
             HostEvent::NeedsPairing(i) => f.debug_tuple("NeedsPairing").field(i).finish(),
+            HostEvent::KeyMismatch(i) => f.debug_tuple("KeyMismatch").field(i).finish(),
             HostEvent::Result(m) => f.debug_tuple("Result").field(&(m.session, m.seq, m.msg_type)).finish(),
             HostEvent::Status(m) => f.debug_tuple("Status").field(&(m.session, m.seq, m.msg_type)).finish(),
             HostEvent::Paired { code, .. } => {

@@ -47,6 +47,8 @@ pub struct VerifiedIdentity<'a> {
 pub enum Message<'a> {
     // ---- reader → host ----
     /// `nonce` is fresh per connection; with the host's it derives the connection's keys.
+    /// `key_check` proves the reader holds the pairing key (zeros when unpaired), so a host
+    /// with the wrong key knows at once instead of seeing silence.
     ReaderHello {
         firmware: FirmwareVersion<'a>,
         serial: &'a str,
@@ -54,6 +56,7 @@ pub enum Message<'a> {
         capabilities: Capabilities,
         max_payload: u16,
         nonce: [u8; 16],
+        key_check: [u8; 16],
     },
     PairResponse {
         reader_public: [u8; 32],
@@ -284,7 +287,7 @@ impl<'a> Message<'a> {
 
     fn write(&self, w: &mut Writer<'_>) -> Result<(), Error> {
         match *self {
-            Message::ReaderHello { firmware, serial, model, capabilities, max_payload, nonce } => {
+            Message::ReaderHello { firmware, serial, model, capabilities, max_payload, nonce, key_check } => {
                 w.u8(firmware.major)?;
                 w.u8(firmware.minor)?;
                 w.u8(firmware.patch)?;
@@ -293,7 +296,8 @@ impl<'a> Message<'a> {
                 w.text(model)?;
                 w.u32(capabilities.0)?;
                 w.u16(max_payload)?;
-                w.bytes(&nonce)
+                w.bytes(&nonce)?;
+                w.bytes(&key_check)
             }
             Message::PairResponse { reader_public, reader_nonce, confirm } => {
                 w.bytes(&reader_public)?;
@@ -418,6 +422,7 @@ impl<'a> Message<'a> {
                 capabilities: Capabilities(r.u32()?),
                 max_payload: r.u16()?,
                 nonce: r.array()?,
+                key_check: r.array()?,
             },
             PAIR_RESPONSE => Message::PairResponse {
                 reader_public: r.array()?,

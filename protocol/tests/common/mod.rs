@@ -112,6 +112,7 @@ pub fn build(f: &Fields) -> Message<'_> {
             capabilities: Capabilities(f.n32),
             max_payload: f.n16,
             nonce: f.a16,
+            key_check: f.b32[..16].try_into().unwrap(),
         },
         1 => Message::PairResponse { reader_public: f.a32, reader_nonce: f.a16, confirm: f.a16 },
         2 => Message::CardDetected { kind: pick(CardKind::ALL, e[0]) },
