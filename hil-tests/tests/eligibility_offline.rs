@@ -35,8 +35,8 @@ fn identity<'a>(
         staff_account: None,
         registration: false,
         cert_expiry: CertExpiry::DaysLeft(900),
-        card_detected_at: 1_763_700_000_000,
-        verified_at: 1_763_700_004_000,
+        card_detected_at: reception_time() - 4_000,
+        verified_at: reception_time(),
     }
 }
 
@@ -96,7 +96,7 @@ fn pin_and_face_receptions_are_forwarded_and_journaled() {
         &cert,
         AuthMethod::Face.to_wire(),
         None,
-        1_763_700_004_000,
+        reception_time(),
     );
     let v = identity(
         &cert,
@@ -252,7 +252,7 @@ fn no_pin_and_no_my_number_on_disk() {
                     &cert,
                     AuthMethod::Face.to_wire(),
                     None,
-                    1_763_700_004_000,
+                    reception_time(),
                 );
                 identity(
                     &cert,

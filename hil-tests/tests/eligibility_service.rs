@@ -338,6 +338,18 @@ fn deferred_challenges_are_checked_and_never_reused() {
     let mut again = req.clone();
     again.request_id.push_str("-b");
     assert_eq!(code_of(c.check(&again)), ErrorCode::ChallengeReplayed);
+    // Too old, or from the future: freshness rests on the host, within bounds.
+    for (verified_at, code) in [
+        (reception_time() - 15 * 86_400_000, ErrorCode::ChallengeExpired),
+        (reception_time() + 3_600_000, ErrorCode::BadRequest),
+    ] {
+        let ch = [verified_at as u8 ^ 0x77; 32];
+        let sig = card_sign(&mut card, "1234", &ch);
+        let mut stale = signed_request("yamada", &cert, &ch, &sig);
+        stale.deferred = true;
+        stale.verified_at = verified_at;
+        assert_eq!(code_of(c.check(&stale)), code);
+    }
     // A deferred request with a bad signature is still refused.
     let mut forged = signed_request("yamada", &cert, &[0x43; 32], &sig);
     forged.deferred = true;

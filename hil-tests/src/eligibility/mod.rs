@@ -15,7 +15,9 @@
 //!    before notBefore `612`;
 //! 4. the challenge: issued by `POST /challenge`, unused, not expired — else `615` / `616` /
 //!    `617`; the challenge is burnt by the first request that names it, whatever the outcome.
-//!    A `deferred` request carries a host-minted challenge: recorded, refused if seen again;
+//!    A `deferred` request carries a host-minted challenge: recorded, refused if seen again,
+//!    and refused when its `verified_at` is older than [`Config::max_deferred_age`] (14 days)
+//!    (`617`) or in the future beyond 10 minutes of clock skew (`619`);
 //! 5. the proof: a card signature must verify as RSASSA-PKCS1-v1_5 / SHA-256 over the 32
 //!    challenge bytes with the certificate's key (`614 bad_signature`); a reader attestation
 //!    is accepted only with `attested_by_host: true` (`621`), flagged in the answer;
@@ -83,6 +85,9 @@ pub struct Config {
     /// Trust anchors, DER.
     pub trusted_cas: Vec<Vec<u8>>,
     pub challenge_ttl: Duration,
+    /// A deferred request (host-minted challenge) whose `verified_at` is older than this is
+    /// refused (`617`): freshness rests on the host, so it is bounded.
+    pub max_deferred_age: Duration,
     pub clock: Clock,
 }
 
@@ -93,6 +98,7 @@ impl Config {
         Ok(Self {
             trusted_cas: default_cas()?,
             challenge_ttl: Duration::from_secs(300),
+            max_deferred_age: Duration::from_secs(14 * 86_400),
             clock: Clock::system(),
         })
     }

@@ -270,6 +270,9 @@ impl Service {
             .ok_or_else(|| Refusal::new(ErrorCode::CertMalformed, "auth_cert is not base64"))?;
         let cert = self.check_cert(&der)?;
         let now = self.config.clock.now_ms();
+        if request.deferred {
+            self.check_deferred_age(request.verified_at, now)?;
+        }
         let mut guard = self.store();
         guard.transaction(|store| {
             let proof =
@@ -297,6 +300,23 @@ impl Service {
                 medical_info_available: !grace,
             })
         })
+    }
+
+    /// A deferred request's age: freshness rests on the host, within bounds.
+    fn check_deferred_age(&self, verified_at_ms: u64, now_ms: i64) -> Result<(), Refusal> {
+        const SKEW_MS: i64 = 10 * 60 * 1000;
+        let at = i64::try_from(verified_at_ms).unwrap_or(i64::MAX);
+        if at > now_ms.saturating_add(SKEW_MS) {
+            return Err(Refusal::new(ErrorCode::BadRequest, "deferred request verified in the future"));
+        }
+        let max = self.config.max_deferred_age.as_millis() as i64;
+        if now_ms.saturating_sub(at) > max {
+            return Err(Refusal::new(
+                ErrorCode::ChallengeExpired,
+                format!("deferred request older than {} days", max / 86_400_000),
+            ));
+        }
+        Ok(())
     }
 
     /// 初回登録 alone.

@@ -98,6 +98,13 @@ pub fn card_sign(card: &mut impl SmartCard, pin: &str, challenge: &[u8; 32]) -> 
     r[..r.len() - 2].to_vec()
 }
 
+/// When the tests' receptions happened: now (once per test process), so deferred requests
+/// are within the service's age limit.
+pub fn reception_time() -> u64 {
+    static T: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *T.get_or_init(shikaku_host::journal::now_ms)
+}
+
 /// A request proven by a card signature.
 pub fn signed_request(id: &str, cert: &[u8], challenge: &[u8; 32], signature: &[u8]) -> EligibilityRequest {
     EligibilityRequest {
@@ -108,7 +115,7 @@ pub fn signed_request(id: &str, cert: &[u8], challenge: &[u8; 32], signature: &[
         consents: ConsentAnswers::default(),
         registration: false,
         staff_account: None,
-        verified_at: 1_763_700_000_000,
+        verified_at: reception_time(),
         deferred: false,
     }
 }
@@ -123,7 +130,7 @@ pub fn attested_request(id: &str, cert: &[u8], challenge: &[u8; 32]) -> Eligibil
         consents: ConsentAnswers::default(),
         registration: false,
         staff_account: None,
-        verified_at: 1_763_700_000_000,
+        verified_at: reception_time(),
         deferred: false,
     }
 }
