@@ -218,6 +218,12 @@ impl QueueBackoff {
 }
 
 /// Submits verified identities, journals every one, and keeps an offline queue.
+///
+/// Queued requests are retried for as long as the service stays unreachable, with a pause
+/// doubling up to [`QueueBackoff::max_ms`]; call [`Forwarder::retry_due`] when
+/// [`Journal::next_due_ms`](crate::journal::Journal::next_due_ms) says so. A service may bound
+/// how old a deferred request may be (the reference service: 14 days); past that the answer is
+/// a final refusal, and the journal row stays as the evidence that the card was presented.
 pub struct Forwarder<S> {
     service: S,
     journal: Journal,
