@@ -197,27 +197,43 @@ fn service_down_then_host_restart_then_service_up() {
     drop(f);
 }
 
-/// Runs of ASCII digits of exactly `n` characters in `bytes`.
+/// Runs of ASCII digits of exactly `n` characters in `bytes`, outside encoded binary: a long
+/// token of the base64 / hex alphabet holding a letter (a hash, a challenge, a certificate)
+/// is skipped, since its digits are chance, not data.
 fn digit_runs(bytes: &[u8], n: usize) -> Vec<String> {
+    let is_token = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
     let mut out = vec![];
-    let mut run = vec![];
-    for &b in bytes.iter().chain(std::iter::once(&b' ')) {
-        if b.is_ascii_digit() {
-            run.push(b);
-        } else {
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_token(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_token(bytes[i]) {
+            i += 1;
+        }
+        let token = &bytes[start..i];
+        if token.len() >= 20 && token.iter().any(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        for run in token.split(|b| !b.is_ascii_digit()) {
             if run.len() == n {
-                out.push(String::from_utf8_lossy(&run).into_owned());
+                out.push(String::from_utf8_lossy(run).into_owned());
             }
-            run.clear();
         }
     }
     out
 }
 
 #[test]
-fn digit_runs_finds_exact_runs() {
+fn digit_runs_finds_exact_runs_outside_encoded_binary() {
     assert_eq!(digit_runs(b"a1234b12345 537686677188x", 4), ["1234"]);
-    assert_eq!(digit_runs(b"537686677188", 12), ["537686677188"]);
+    assert_eq!(digit_runs(b"\"537686677188\"", 12), ["537686677188"]);
+    assert_eq!(digit_runs(b"\x01pin1234active\x02", 4), ["1234"]);
+    // Inside a hash or base64: chance.
+    assert!(digit_runs(b"\"ab836691852869cd0f1e2d3c4b5a69788796a5b4c3d2e1f0\"", 12).is_empty());
+    assert!(digit_runs(b"MIIGNjCCBR6gAwIBAgID1234ewDQYJKoZIhvcNAQELBQAw", 4).is_empty());
 }
 
 #[test]
@@ -304,7 +320,12 @@ fn no_pin_and_no_my_number_on_disk() {
         assert!(twelve.is_empty(), "{what}: 12-digit runs (My Number-like) {twelve:?}");
         let four = digit_runs(bytes, 4);
         for p in &personas {
-            assert!(!twelve.contains(&p.my_number()));
+            // Anywhere, as text or as a SQLite integer (6 or 8 bytes big-endian).
+            let n = p.my_number();
+            let int: u64 = n.parse().unwrap();
+            for pattern in [n.as_bytes(), &int.to_be_bytes()[2..], &int.to_be_bytes()[..]] {
+                assert!(!bytes.windows(pattern.len()).any(|w| w == pattern), "{what}: My Number of {}", p.id);
+            }
             if let Some(pin) = &p.pin {
                 assert!(!four.contains(pin), "{what}: PIN of {} found", p.id);
             }
