@@ -540,3 +540,71 @@ fn each_session_gets_a_new_id_and_sequence_numbers_restart() {
     r.place(CardKind::PhysicalCard, unix_s(2026, 1, 10), PinState::TriesLeft(3));
     assert_ne!(r.s.session_id(), first);
 }
+
+#[test]
+fn android_reads_the_certificate_after_the_pin_and_checks_its_dates_then() {
+    use shikaku_firmware::session::{CardReply, Event};
+    let mut r = Rig::with_challenge();
+    r.ev(Event::CardPresent);
+    let out = r.ev(Event::Card(CardReply::Identified {
+        kind: CardKind::Android,
+        auth_cert: &[],
+        not_after_unix_s: 0,
+        pin: PinState::TriesLeft(3),
+    }));
+    assert_eq!(Rig::screens(&out), vec![Screen::PinEntry { entered: 0, tries_left: 3 }]);
+    assert!(!Rig::hosts(&out).contains(&Outgoing::CertificateRead), "no certificate yet");
+    r.digits(&[4, 3, 2, 1]);
+    let out = r.ev(Event::Card(CardReply::PinVerified));
+    assert_eq!(Rig::cards(&out), vec!["ReadCertificate"]);
+    let cert = r.cert.clone();
+    let out =
+        r.ev(Event::Card(CardReply::Certificate { auth_cert: &cert, not_after_unix_s: unix_s(2027, 1, 31) }));
+    assert_eq!(
+        Rig::hosts(&out),
+        vec![Outgoing::CertificateRead, Outgoing::CertExpiryNotice { expiry: CertExpiry::DaysLeft(71) }]
+    );
+    assert_eq!(Rig::cards(&out), vec!["Sign(c5)"]);
+    let sig = [9u8; 256];
+    r.ev(Event::Card(CardReply::Signed { signature: &sig }));
+    r.key(Key::Yes);
+    let Message::VerifiedIdentity(v) = r.identity() else { panic!() };
+    assert_eq!((v.method, v.card_kind), (AuthMethod::Pin, CardKind::Android));
+    assert_eq!(v.auth_cert, &cert[..]);
+}
+
+#[test]
+fn android_with_a_lapsed_certificate_is_refused_after_the_pin() {
+    use shikaku_firmware::session::{CardReply, Event};
+    let mut r = Rig::with_challenge();
+    r.ev(Event::CardPresent);
+    r.ev(Event::Card(CardReply::Identified {
+        kind: CardKind::Android,
+        auth_cert: &[],
+        not_after_unix_s: 0,
+        pin: PinState::TriesLeft(3),
+    }));
+    r.digits(&[4, 3, 2, 1]);
+    r.ev(Event::Card(CardReply::PinVerified));
+    let cert = r.cert.clone();
+    let out =
+        r.ev(Event::Card(CardReply::Certificate { auth_cert: &cert, not_after_unix_s: unix_s(2026, 1, 10) }));
+    assert_eq!(Rig::screens(&out), vec![Screen::CertExpiredRefused { days_past: 315 }]);
+    assert!(Rig::cards(&out).is_empty(), "nothing signed");
+    assert_eq!(ids(&r), 0);
+}
+
+#[test]
+fn an_unknown_token_is_not_a_my_number_card() {
+    let mut r = Rig::with_challenge();
+    let out = r.place(CardKind::Unknown, valid_until_2030(), PinState::TriesLeft(3));
+    let code = ErrorCode::NOT_A_MY_NUMBER_CARD;
+    assert_eq!(
+        Rig::hosts(&out),
+        vec![
+            Outgoing::CardDetected { kind: CardKind::Unknown },
+            Outgoing::Error { code, remedy: Remedy::CallStaff }
+        ]
+    );
+    assert_eq!(Rig::screens(&out).last(), Some(&Screen::Error { code, remedy: Remedy::CallStaff }));
+}

@@ -80,6 +80,9 @@ impl SimReader {
                             },
                             CardOp::VerifyPin { .. } => CardReply::PinVerified,
                             CardOp::SignChallenge { .. } => CardReply::Signed { signature: &sig },
+                            CardOp::ReadCertificate => {
+                                CardReply::Certificate { auth_cert: &cert, not_after_unix_s: 1_900_000_000 }
+                            }
                         };
                         queue.push(self.session.handle(now, Event::Card(reply)));
                     }

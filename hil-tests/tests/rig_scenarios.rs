@@ -403,7 +403,6 @@ fn results_cross_a_lossy_wire_exactly_once() {
 }
 
 #[test]
-#[ignore = "session core: Identify requires the auth certificate, which Android holds behind the PIN (6982)"]
 fn android_pin_on_the_reader() {
     let o = run(&scenarios::android_pin());
     let id = assert_identity(&o, AuthMethod::Pin);
@@ -411,7 +410,6 @@ fn android_pin_on_the_reader() {
 }
 
 #[test]
-#[ignore = "session core / vcard: the iPhone's auth certificate and key are behind the PIN in the virtual card, the core never sends one"]
 fn iphone_confirms_on_the_phone() {
     let o = run(&scenarios::iphone());
     let id = assert_identity(&o, AuthMethod::OnDevice);
@@ -419,12 +417,11 @@ fn iphone_confirms_on_the_phone() {
 }
 
 #[test]
-fn android_today_ends_in_a_clean_refusal() {
-    // What happens until the core handles the certificate behind the PIN: a clean error, no
-    // PIN sent, no identity.
+fn android_reads_the_certificate_only_after_the_pin() {
+    // The phone answers 6982 for the certificate before the PIN: the reader identifies the
+    // token without it, verifies the PIN in the same selection, then reads and signs.
     let o = run(&scenarios::android_pin());
-    assert_eq!(o.card_ops, ["Identify"]);
-    assert_refused(&o, ErrorCode::CARD_PROTOCOL);
+    assert_eq!(o.card_ops, ["Identify", "VerifyPin", "ReadCertificate", "SignChallenge"]);
     assert_eq!(o.pin_tries_left, Some(3));
 }
 

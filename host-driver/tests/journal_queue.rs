@@ -276,3 +276,14 @@ fn the_forwarder_takes_a_boxed_service() {
     let r = reception(1);
     assert!(matches!(f.submit(&r, &request(&r, false)).unwrap(), Outcome::Confirmed(_)));
 }
+
+#[test]
+fn reception_and_request_must_name_the_same_certificate() {
+    let mut f = Forwarder::new(Counting { calls: Cell::new(0), refuse: None }, Journal::in_memory().unwrap());
+    let r = reception(1);
+    let mut req = request(&r, false);
+    req.auth_cert = shikaku_host::eligibility::wire::b64(b"another certificate");
+    assert!(f.submit(&r, &req).is_err());
+    assert!(f.journal().entries().unwrap().is_empty());
+    assert_eq!(f.service().calls.get(), 0);
+}

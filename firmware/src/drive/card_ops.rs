@@ -42,6 +42,7 @@ pub fn run<'b, T: ApduTransport>(transport: &mut T, op: CardOp, buf: &'b mut [u8
         CardOp::Identify => identify(&mut io, buf),
         CardOp::VerifyPin { pin, last_try_confirmed } => verify_pin(&mut io, &pin, last_try_confirmed),
         CardOp::SignChallenge { challenge } => sign(&mut io, &challenge, buf),
+        CardOp::ReadCertificate => read_certificate(&mut io, buf),
     }
 }
 
@@ -97,6 +98,10 @@ fn identify<'b, T: ApduTransport>(io: &mut CardIo<'_, T>, buf: &'b mut [u8]) -> 
     };
     let cert = match jpki.read_auth_cert(buf) {
         Ok(c) => c,
+        // Android keeps the certificate behind the PIN: read it after VERIFY.
+        Err(CardError::SecurityStatusNotSatisfied) if kind == CardKind::Android => {
+            return CardReply::Identified { kind, auth_cert: &[], not_after_unix_s: 0, pin };
+        }
         Err(e) => {
             warn!("drive: auth certificate unreadable");
             return failed(failure(&e));
@@ -109,6 +114,21 @@ fn identify<'b, T: ApduTransport>(io: &mut CardIo<'_, T>, buf: &'b mut [u8]) -> 
             not_after_unix_s: parsed.not_after.unix_seconds(),
             pin,
         },
+        Err(_) => failed(CardFailure::Protocol),
+    }
+}
+
+/// The auth certificate in the current selection (after VERIFY on Android): no SELECT of the
+/// applet, which would drop the verified state.
+fn read_certificate<'b, T: ApduTransport>(io: &mut CardIo<'_, T>, buf: &'b mut [u8]) -> CardReply<'b> {
+    let cert = match io.read_file(ef::jpki::AUTH_CERT, buf, crate::card::io::Sizing::Tlv) {
+        Ok(c) => c,
+        Err(e) => return failed(failure(&e)),
+    };
+    match Certificate::parse(cert) {
+        Ok(parsed) => {
+            CardReply::Certificate { auth_cert: cert, not_after_unix_s: parsed.not_after.unix_seconds() }
+        }
         Err(_) => failed(CardFailure::Protocol),
     }
 }
@@ -374,11 +394,30 @@ mod tests {
             run(&mut card, CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Failed { error: CardFailure::Lost }
         );
-        // Certificate behind the PIN (a phone): refused, not lost.
+        // Certificate behind the PIN (Android): identified without it, read after VERIFY.
         let mut card = Script::new(vec![
             (SELECT_JPKI, ok()),
             (SELECT_TOKEN, ok()),
             (READ, data(&token(b"JPKIAPGPSETOKEN"))),
+            (SELECT_PIN, ok()),
+            (VERIFY_STATUS, sw(0x63C3)),
+            (SELECT_CERT, ok()),
+            (READ, sw(0x6982)),
+        ]);
+        assert_eq!(
+            run(&mut card, CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            CardReply::Identified {
+                kind: CardKind::Android,
+                auth_cert: &[],
+                not_after_unix_s: 0,
+                pin: PinState::TriesLeft(3)
+            }
+        );
+        // The same refusal on a physical card is a protocol failure.
+        let mut card = Script::new(vec![
+            (SELECT_JPKI, ok()),
+            (SELECT_TOKEN, ok()),
+            (READ, data(&token(b"JPKIAPICCTOKEN2"))),
             (SELECT_PIN, ok()),
             (VERIFY_STATUS, sw(0x63C3)),
             (SELECT_CERT, ok()),

@@ -17,6 +17,9 @@ pub enum CardOp {
     /// VERIFY the auth PIN. The core only sends this with tries left > 1, or after the holder
     /// confirmed the last try (`last_try_confirmed`).
     VerifyPin { pin: Pin4, last_try_confirmed: bool },
+    /// Read the auth certificate within the current selection: on Android it is readable only
+    /// after the PIN (`6982` before).
+    ReadCertificate,
     /// Sign the host's challenge with the auth key (after `PinVerified`, or on an iPhone,
     /// which asks its owner itself).
     SignChallenge { challenge: [u8; 32] },

@@ -35,7 +35,13 @@ pub enum PinState {
 /// The answer to the last [`crate::session::CardOp`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardReply<'a> {
+    /// `ReadCertificate`: the certificate read after the PIN.
+    Certificate {
+        auth_cert: &'a [u8],
+        not_after_unix_s: i64,
+    },
     /// `Identify`: token kind, the auth certificate (DER) and its end of validity, PIN state.
+    /// On Android the certificate is behind the PIN: `auth_cert` is then empty.
     Identified {
         kind: CardKind,
         auth_cert: &'a [u8],

@@ -86,6 +86,8 @@ pub enum Phase {
     PinEntry,
     PinConfirmLastTry,
     VerifyingPin,
+    /// Reading the certificate after the PIN (Android).
+    ReadingCertificate,
     PinLocked,
     AwaitChallenge,
     Signing,
@@ -491,6 +493,34 @@ impl Session {
                 self.ctx.pin = PinState::TriesLeft(3);
                 self.send(out, Outgoing::PinOutcome { result: PinResult::Verified, tries_left: 3 });
                 self.ctx.method = Some(AuthMethod::Pin);
+                if self.ctx.cert.is_empty() {
+                    out.push(Action::Card(CardOp::ReadCertificate));
+                    self.enter(now, Phase::ReadingCertificate, Some(self.config.operation_timeout_ms));
+                } else {
+                    self.sign(now, out);
+                }
+            }
+            (Phase::ReadingCertificate, CardReply::Certificate { auth_cert, not_after_unix_s }) => {
+                if auth_cert.is_empty() || self.ctx.cert.extend_from_slice(auth_cert).is_err() {
+                    self.abort(now, ErrorCode::CARD_PROTOCOL, out);
+                    return;
+                }
+                self.send(out, Outgoing::CertificateRead);
+                let validity = Validity::judge(not_after_unix_s, (self.wall_ms(now) / 1000) as i64);
+                self.ctx.validity = Some(validity);
+                match validity {
+                    Validity::Valid { .. } => {}
+                    Validity::ExpiringSoon { .. } | Validity::Grace { .. } => {
+                        self.send(out, Outgoing::CertExpiryNotice { expiry: validity.to_wire() });
+                    }
+                    Validity::Refused { days_past } => {
+                        self.send(out, Outgoing::CertExpiryNotice { expiry: validity.to_wire() });
+                        let code = ErrorCode::CERT_EXPIRED_PAST_GRACE;
+                        self.send(out, Outgoing::Error { code, remedy: code.remedy() });
+                        self.finish(now, Screen::CertExpiredRefused { days_past }, out);
+                        return;
+                    }
+                }
                 self.sign(now, out);
             }
             (Phase::VerifyingPin, CardReply::PinWrong { tries_left }) => {
@@ -536,6 +566,17 @@ impl Session {
         self.ctx.kind = kind;
         self.ctx.pin = pin;
         self.ctx.cert.clear();
+        if kind == CardKind::Unknown {
+            self.send(out, Outgoing::CardDetected { kind });
+            self.abort(now, ErrorCode::NOT_A_MY_NUMBER_CARD, out);
+            return;
+        }
+        if cert.is_empty() && kind == CardKind::Android {
+            // The certificate comes after the PIN; its dates are checked then.
+            self.send(out, Outgoing::CardDetected { kind });
+            self.after_cert_notice(now, out);
+            return;
+        }
         if self.ctx.cert.extend_from_slice(cert).is_err() || cert.is_empty() {
             self.abort(now, ErrorCode::CARD_PROTOCOL, out);
             return;

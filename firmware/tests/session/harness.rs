@@ -69,6 +69,7 @@ impl Rig {
                         format!("VerifyPin({pin:?}, confirmed={last_try_confirmed})")
                     }
                     CardOp::SignChallenge { challenge } => format!("Sign({:02x})", challenge[0]),
+                    CardOp::ReadCertificate => "ReadCertificate".into(),
                 }),
                 Action::Send(t) => {
                     let msg = self.s.host_message(&t);

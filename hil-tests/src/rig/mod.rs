@@ -195,6 +195,7 @@ impl Outcome {
 #[derive(Debug, Clone)]
 enum OwnedReply {
     Identified { kind: CardKind, auth_cert: Vec<u8>, not_after_unix_s: i64, pin: PinState },
+    Certificate { auth_cert: Vec<u8>, not_after_unix_s: i64 },
     PinVerified,
     PinWrong { tries_left: u8 },
     PinLocked,
@@ -207,6 +208,9 @@ impl OwnedReply {
         match *r {
             CardReply::Identified { kind, auth_cert, not_after_unix_s, pin } => {
                 OwnedReply::Identified { kind, auth_cert: auth_cert.to_vec(), not_after_unix_s, pin }
+            }
+            CardReply::Certificate { auth_cert, not_after_unix_s } => {
+                OwnedReply::Certificate { auth_cert: auth_cert.to_vec(), not_after_unix_s }
             }
             CardReply::PinVerified => OwnedReply::PinVerified,
             CardReply::PinWrong { tries_left } => OwnedReply::PinWrong { tries_left },
@@ -224,6 +228,9 @@ impl OwnedReply {
                 not_after_unix_s: *not_after_unix_s,
                 pin: *pin,
             },
+            OwnedReply::Certificate { auth_cert, not_after_unix_s } => {
+                CardReply::Certificate { auth_cert, not_after_unix_s: *not_after_unix_s }
+            }
             OwnedReply::PinVerified => CardReply::PinVerified,
             OwnedReply::PinWrong { tries_left } => CardReply::PinWrong { tries_left: *tries_left },
             OwnedReply::PinLocked => CardReply::PinLocked,
@@ -244,6 +251,10 @@ impl OwnedReply {
                 format!("Identified {kind:?}, auth cert {} B until {end}, {pin}", auth_cert.len())
             }
             OwnedReply::Signed { signature } => format!("Signed ({} B)", signature.len()),
+            OwnedReply::Certificate { auth_cert, not_after_unix_s } => {
+                let end = Date::from_days(not_after_unix_s.div_euclid(86_400));
+                format!("Certificate {} B until {end}", auth_cert.len())
+            }
             other => format!("{other:?}"),
         }
     }
@@ -733,6 +744,7 @@ impl Rig {
             CardOp::VerifyPin { last_try_confirmed: false, .. } => "VerifyPin".to_string(),
             CardOp::VerifyPin { last_try_confirmed: true, .. } => "VerifyPin(last try confirmed)".to_string(),
             CardOp::SignChallenge { .. } => "SignChallenge".to_string(),
+            CardOp::ReadCertificate => "ReadCertificate".to_string(),
         };
         self.log(format!("card  → {name}"));
         self.card_ops.push(name);

@@ -185,12 +185,13 @@ pub fn all() -> Vec<(Scenario, Expect)> {
         (first_registration(), Expect::Identity(AuthMethod::Face)),
         (walked_away(), Expect::Refused(ErrorCode::SESSION_TIMEOUT)),
         (not_my_number_card(), Expect::Refused(ErrorCode::NOT_A_MY_NUMBER_CARD)),
+        (android_pin(), Expect::Identity(AuthMethod::Pin)),
+        (iphone(), Expect::Identity(AuthMethod::OnDevice)),
     ]
 }
 
-/// Android スマホ用電子証明書: the phone's JPKI PIN typed on the reader. Not in [`all`]: the
-/// session's `Identify` needs the auth certificate, which the phone only releases after the
-/// PIN (see the ignored test).
+/// Android スマホ用電子証明書: the phone's JPKI PIN typed on the reader; the phone releases the
+/// auth certificate only after the PIN, so the reader reads it then.
 pub fn android_pin() -> Scenario {
     Scenario::new("android-pin", "android")
         .at(PLACE_MS, Step::Place)
@@ -199,9 +200,7 @@ pub fn android_pin() -> Scenario {
         .at(12_000, Step::Remove)
 }
 
-/// iPhone: the holder confirms on the phone, the reader only asks it to sign. Not in [`all`]
-/// (same certificate-behind-the-PIN question; the virtual iPhone also wants the PIN for the
-/// signature).
+/// iPhone: the holder confirms on the phone itself; the reader only asks it to sign.
 pub fn iphone() -> Scenario {
     Scenario::new("iphone", "iphone")
         .at(PLACE_MS, Step::Place)

@@ -90,6 +90,9 @@ pub struct CardImage {
     /// iPhone JPKI-token profile: `80 FC 00 00` (last-command indicator) answers 9000; the
     /// physical card rejects it with 6700.
     pub last_command_indicator: bool,
+    /// iPhone: the phone confirms its owner itself (Face ID / the app's own PIN) before it
+    /// answers, so towards the reader the auth key is usable as soon as JPKI is selected.
+    pub confirmed_on_device: bool,
 }
 
 /// A virtual My Number card.
@@ -269,6 +272,9 @@ impl VirtualCard {
         self.selected = applet;
         self.current_ef = None;
         self.verified.clear();
+        if self.image.confirmed_on_device && applet == Some(Applet::Jpki) {
+            self.verified.insert(0x0018);
+        }
     }
 
     fn select(&mut self, a: &Apdu) -> Vec<u8> {

@@ -214,7 +214,11 @@ pub fn build_at(p: &Persona, today: Date, atr: &AtrChoice) -> Result<(VirtualCar
     jpki.efs.insert(0x001A, EfBody::PrivateKey { key: sign_key.clone(), needs: 0x001B });
     jpki.efs.insert(0x001B, pin(p.sign_password.as_deref(), 5, p.sign_tries));
 
-    let mut image = CardImage { last_command_indicator: p.kind == CardKind::Iphone, ..Default::default() };
+    let mut image = CardImage {
+        last_command_indicator: p.kind == CardKind::Iphone,
+        confirmed_on_device: p.kind == CardKind::Iphone,
+        ..Default::default()
+    };
     image.apps.insert(Applet::Jpki, jpki);
 
     let text_ap_key = keys::rsa_key(&label("text-ap"));

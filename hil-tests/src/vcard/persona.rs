@@ -142,7 +142,9 @@ pub enum CardKind {
     Physical,
     /// Android スマホ用電子証明書: JPKI only, auth certificate behind the PIN; `JPKIAPGPSETOKEN`.
     Android,
-    /// iPhone: JPKI only, auth certificate behind the PIN (assumed like Android); `JPKIAPIOSTOKEN`.
+    /// iPhone: JPKI only; the phone confirms its owner itself, then the auth certificate and
+    /// key answer without a VERIFY from the reader (DESIGN §1: "iPhone users confirm on the
+    /// phone"); `JPKIAPIOSTOKEN`.
     Iphone,
 }
 

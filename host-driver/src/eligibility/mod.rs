@@ -296,6 +296,10 @@ impl<S: EligibilityService> Forwarder<S> {
         request: &EligibilityRequest,
     ) -> journal::Result<Outcome> {
         let key = ReceptionKey::of(reception);
+        let hash_matches = request.auth_cert_der().map(|der| wire::cert_sha256(&der));
+        if hash_matches.as_deref() != Some(reception.cert_sha256.to_ascii_lowercase().as_str()) {
+            return Err(journal::JournalError::Refused("reception and request name different certificates"));
+        }
         if !self.journal.record(reception)? {
             if let Some(entry) = self.journal.get(&key)? {
                 if entry.status != Status::Presented {
