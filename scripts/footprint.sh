@@ -17,4 +17,4 @@ echo "protocol on thumbv7em-none-eabihf (opt-level s, LTO):"
 echo "  flash: $((flash - base_flash)) bytes (code + constants of pairing, MAC, link, deframer, all messages)"
 echo "  RAM (static buffers of the probe: deframer, 4-result outbox, one TX frame): $((ram - base_ram)) bytes"
 echo "RAM by component (size_of on the host; 64-bit usize fields shrink on the MCU):"
-cd ../.. && env -u CARGO_TARGET_DIR cargo run --quiet -p shikaku-protocol --example sizes
+cd ../.. && env -u CARGO_TARGET_DIR cargo run --quiet -p shikaku-protocol --example protocol_sizes

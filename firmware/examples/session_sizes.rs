@@ -1,5 +1,5 @@
 //! RAM of the session core's state (it allocates nothing else): `cargo run -p shikaku-firmware
-//! --example sizes`. Host sizes; the MCU's are equal or smaller (32-bit usize).
+//! --example session_sizes`. Host sizes; the MCU's are equal or smaller (32-bit usize).
 use core::mem::size_of;
 use shikaku_firmware::session::{Actions, PasscodeStore, Session};
 
