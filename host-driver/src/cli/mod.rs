@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use shikaku_host::config::Config;
 use shikaku_host::keystore::KeyStore;
-use shikaku_host::reader::{manager, Command, HostEvent, ManagerEvent};
+use shikaku_host::reader::{manager, Command, HostEvent, Keys, ManagerEvent};
 use shikaku_host::smartcard::PcscService;
 use shikaku_host::transport::{list_readers, Endpoint};
 
@@ -50,37 +50,35 @@ pub fn readers(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Connects to `endpoint`, waits for the hello and returns the reader's serial and events.
+/// Connects to `endpoint` with the key stored for whatever serial the reader announces and
+/// waits for its hello. Returns the thread, its events, the serial and whether it is paired.
 pub fn connect(
     config: &Config,
     endpoint: &Endpoint,
     timeout: Duration,
 ) -> Result<(manager::ReaderHandle, mpsc::Receiver<ManagerEvent>, String, bool), String> {
     let (tx, rx) = mpsc::channel();
-    // The key is chosen once the reader names itself; connect unpaired first if unknown.
     let keys = KeyStore::new(&config.key_dir);
-    let first = manager::spawn(endpoint.clone(), None, Vec::new(), tx.clone());
+    let lookup = Keys::BySerial(Box::new(move |serial: &str| keys.load(serial).ok().flatten()));
+    let handle = manager::spawn(endpoint.clone(), lookup, Vec::new(), tx);
     let deadline = Instant::now() + timeout;
-    let serial = loop {
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
+            Ok(ManagerEvent::Link { event: HostEvent::Secured(info), .. }) => {
+                return Ok((handle, rx, info.serial, true))
+            }
             Ok(ManagerEvent::Link {
-                event: HostEvent::NeedsPairing(info) | HostEvent::Secured(info) | HostEvent::KeyMismatch(info),
+                event: HostEvent::NeedsPairing(info) | HostEvent::KeyMismatch(info),
                 ..
-            }) => break info.serial,
+            }) => return Ok((handle, rx, info.serial, false)),
             Ok(ManagerEvent::Disconnected { reason, .. }) if Instant::now() >= deadline => {
                 return Err(format!("{endpoint}: {reason}"))
             }
             Ok(_) => {}
             Err(_) => return Err(format!("{endpoint}: no answer from the reader")),
         }
-    };
-    drop(first);
-    let key = keys.load(&serial).map_err(|e| e.to_string())?;
-    let paired = key.is_some();
-    let (tx, rx) = mpsc::channel();
-    let handle = manager::spawn(endpoint.clone(), key, Vec::new(), tx);
-    Ok((handle, rx, serial, paired))
+    }
 }
 
 pub fn pair(config: &Config, endpoint: &str) -> Result<(), String> {

@@ -2,11 +2,11 @@
 //! the salted hash is sent, and nothing is stored on the PC.
 
 use std::io::BufRead;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Subcommand;
 use shikaku_host::config::Config;
-use shikaku_host::reader::{manager, Command, HostEvent, ManagerEvent};
+use shikaku_host::reader::{manager, Command};
 use shikaku_host::transport::Endpoint;
 use shikaku_protocol::passcode;
 
@@ -70,17 +70,10 @@ fn deliver(config: &Config, endpoints: &[Endpoint], command: Command) -> Result<
         if !paired {
             return Err(format!("{serial} is not paired with this PC: run `shikaku pair {endpoint}` first"));
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut sent = false;
-        while Instant::now() < deadline && !sent {
-            if let Ok(ManagerEvent::Link { event: HostEvent::Secured(_), .. }) =
-                rx.recv_timeout(Duration::from_millis(200))
-            {
-                sent = handle.send(command.clone());
-            }
-        }
-        if !sent {
-            return Err(format!("{serial}: the paired link did not come up"));
+        // `connect` returned on the hello: the link is secured.
+        let _ = rx;
+        if !handle.send(command.clone()) {
+            return Err(format!("{serial}: the paired link went away"));
         }
         // Give the thread a moment to put it on the wire before it is dropped.
         std::thread::sleep(Duration::from_millis(300));

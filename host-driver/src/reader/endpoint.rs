@@ -62,6 +62,20 @@ pub enum HostEvent {
     Rejected(ProtocolError),
 }
 
+/// Where the endpoint finds the pairing key once the reader has named itself.
+pub enum Keys {
+    /// This key (or none) whatever the reader says.
+    Fixed(Option<PairingKey>),
+    /// Looked up by the serial in the reader's hello (the key store).
+    BySerial(Box<dyn Fn(&str) -> Option<PairingKey> + Send>),
+}
+
+impl From<Option<PairingKey>> for Keys {
+    fn from(k: Option<PairingKey>) -> Self {
+        Keys::Fixed(k)
+    }
+}
+
 /// A pairing the host started and the reader has not yet answered.
 struct PendingPairing {
     secret: StaticSecret,
@@ -74,7 +88,7 @@ pub struct HostEndpoint {
     link: Link,
     deframer: Box<Deframer<MAX_FRAME>>,
     dedup: DuplicateFilter<64>,
-    pairing: Option<PairingKey>,
+    keys: Keys,
     host_nonce: [u8; 16],
     session: u32,
     seq: u32,
@@ -85,13 +99,13 @@ pub struct HostEndpoint {
 impl HostEndpoint {
     /// `pairing`: the stored key for this reader, if paired. `nonce` must be fresh per
     /// connection (from the OS RNG).
-    pub fn new(pairing: Option<PairingKey>, nonce: [u8; 16]) -> Self {
+    pub fn new(pairing: impl Into<Keys>, nonce: [u8; 16]) -> Self {
         Self {
             pairing_in_progress: None,
             link: Link::new(Role::Host),
             deframer: Box::new(Deframer::new()),
             dedup: DuplicateFilter::new(),
-            pairing,
+            keys: pairing.into(),
             host_nonce: nonce,
             session: 0,
             seq: 0,
@@ -209,7 +223,11 @@ impl HostEndpoint {
                     capabilities: capabilities.0,
                 };
                 self.info = Some(info.clone());
-                match &self.pairing {
+                let key = match &self.keys {
+                    Keys::Fixed(k) => k.clone(),
+                    Keys::BySerial(find) => find(&info.serial),
+                };
+                match &key {
                     Some(key) => {
                         let keys = LinkKeys::derive(key, &self.host_nonce, &nonce);
                         if keys.hello_matches(&self.host_nonce, &nonce, &key_check) {
@@ -238,7 +256,7 @@ impl HostEndpoint {
                 match s.check(s.reader_confirm(), &confirm) {
                     Ok(()) => {
                         self.queue(&Message::PairConfirm { confirm: s.host_confirm() });
-                        self.pairing = Some(s.key.clone());
+                        self.keys = Keys::Fixed(Some(s.key.clone()));
                         events.push(HostEvent::Paired { key: s.key.clone(), code: s.code });
                     }
                     Err(e) => events.push(HostEvent::Rejected(e)),

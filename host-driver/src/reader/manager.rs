@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::message::Message;
 
-use super::{HostEndpoint, HostEvent};
+use super::{HostEndpoint, HostEvent, Keys};
 use crate::transport::{Endpoint, Transport, TransportError};
 
 /// Something for the reader, sent by the application.
@@ -97,10 +96,11 @@ pub fn unix_ms() -> u64 {
 /// Spawns the thread for one reader.
 pub fn spawn(
     endpoint: Endpoint,
-    pairing: Option<PairingKey>,
+    pairing: impl Into<Keys>,
     seen: Vec<(u32, u32)>,
     events: Sender<ManagerEvent>,
 ) -> ReaderHandle {
+    let pairing: Keys = pairing.into();
     let (tx, rx) = std::sync::mpsc::channel();
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
@@ -115,7 +115,7 @@ pub fn spawn(
 
 fn run(
     endpoint: Endpoint,
-    pairing: Option<PairingKey>,
+    pairing: Keys,
     seen: Vec<(u32, u32)>,
     events: Sender<ManagerEvent>,
     commands: Receiver<Command>,

@@ -4,5 +4,5 @@
 mod endpoint;
 pub mod manager;
 
-pub use endpoint::{HostEndpoint, HostEvent, Inbound, ReaderInfo};
+pub use endpoint::{HostEndpoint, HostEvent, Inbound, Keys, ReaderInfo};
 pub use manager::{Command, ManagerEvent, ReaderHandle};
