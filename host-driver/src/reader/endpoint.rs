@@ -62,12 +62,15 @@ pub enum HostEvent {
     Rejected(ProtocolError),
 }
 
+/// Finds the pairing key of a reader serial (the key store).
+pub type KeyLookup = Box<dyn Fn(&str) -> Option<PairingKey> + Send>;
+
 /// Where the endpoint finds the pairing key once the reader has named itself.
 pub enum Keys {
     /// This key (or none) whatever the reader says.
     Fixed(Option<PairingKey>),
     /// Looked up by the serial in the reader's hello (the key store).
-    BySerial(Box<dyn Fn(&str) -> Option<PairingKey> + Send>),
+    BySerial(KeyLookup),
 }
 
 impl From<Option<PairingKey>> for Keys {
