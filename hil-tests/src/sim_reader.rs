@@ -24,6 +24,10 @@ pub struct SimReader {
     pub link: ReaderLink,
     pub rng: Counter,
     pub cert: Vec<u8>,
+    /// The certificate's end of validity (Unix seconds).
+    pub not_after: i64,
+    /// Signs SHA-256(challenge) as the card's auth key would; a fixed pattern by default.
+    pub signer: Box<dyn Fn(&[u8; 32]) -> Vec<u8> + Send>,
     /// Added to the clock the reader reports (a reader whose clock drifted).
     pub clock_skew_ms: i64,
     /// What the NFC self-test reports.
@@ -53,6 +57,8 @@ impl SimReader {
             link: ReaderLink::new(id, key.map(PairingKey)),
             rng: Counter(1),
             cert: vec![0xAA; 1590],
+            not_after: 1_900_000_000,
+            signer: Box::new(|_| vec![0x5A; 256]),
             clock_skew_ms: 0,
             nfc_self_test: SelfTest::Passed,
         }
@@ -70,18 +76,22 @@ impl SimReader {
                     }
                     Action::Card(op) => {
                         let cert = self.cert.clone();
-                        let sig = [0x5A; 256];
+                        let not_after = self.not_after;
+                        let sig = match &op {
+                            CardOp::SignChallenge { challenge } => (self.signer)(challenge),
+                            _ => Vec::new(),
+                        };
                         let reply = match op {
                             CardOp::Identify => CardReply::Identified {
                                 kind: CardKind::PhysicalCard,
                                 auth_cert: &cert,
-                                not_after_unix_s: 1_900_000_000,
+                                not_after_unix_s: not_after,
                                 pin: PinState::TriesLeft(3),
                             },
                             CardOp::VerifyPin { .. } => CardReply::PinVerified,
                             CardOp::SignChallenge { .. } => CardReply::Signed { signature: &sig },
                             CardOp::ReadCertificate => {
-                                CardReply::Certificate { auth_cert: &cert, not_after_unix_s: 1_900_000_000 }
+                                CardReply::Certificate { auth_cert: &cert, not_after_unix_s: not_after }
                             }
                         };
                         queue.push(self.session.handle(now, Event::Card(reply)));
@@ -189,4 +199,23 @@ fn owned(m: &Message<'_>, authenticated: bool) -> (OwnedHost, bool) {
         _ => OwnedHost::Other,
     };
     (o, authenticated)
+}
+
+impl SimReader {
+    /// Gives this reader a real card: a persona's auth certificate, and signatures made with
+    /// its auth key (RSA PKCS#1 v1.5 over DigestInfo(SHA-256(challenge)), as the card does).
+    pub fn with_persona_card(mut self, issued: &crate::vcard::Issued) -> Self {
+        use rsa::Pkcs1v15Sign;
+        use sha2::{Digest, Sha256};
+        self.cert = issued.auth_cert.clone();
+        if let Ok(c) = shikaku_firmware::card::der::Certificate::parse(&issued.auth_cert) {
+            self.not_after = c.not_after.unix_seconds();
+        }
+        let key = issued.auth_key.clone();
+        self.signer = Box::new(move |challenge| {
+            let hash = Sha256::digest(challenge);
+            key.sign(Pkcs1v15Sign::new::<Sha256>(), &hash).unwrap_or_default()
+        });
+        self
+    }
 }

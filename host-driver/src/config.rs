@@ -22,6 +22,9 @@ pub struct Config {
     pub folders: Folders,
     /// 0 = UTF-8, 1 = Shift_JIS (CharacterCodeIdentifier of the XML files).
     pub character_code: u8,
+    /// Shift_JIS files: false = strict JIS X 0208 (safe for every reader of the files),
+    /// true = CP932 (keeps 髙, 﨑 and the other IBM extensions for receipt computers on Windows).
+    pub cp932: bool,
     /// 医療機関コード written into the XML header.
     pub medical_institution_code: String,
     /// The local JSON API; always bound to loopback.
@@ -64,6 +67,7 @@ impl Default for Config {
             eligibility_timeout_s: 10,
             folders: Folders::default(),
             character_code: 1,
+            cp932: false,
             medical_institution_code: "0000000000".into(),
             api_listen: "127.0.0.1:8741".into(),
             journal: d.join("journal.sqlite"),

@@ -24,6 +24,10 @@ impl KeyStore {
         Self { dir: dir.to_owned() }
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn path(&self, serial: &str) -> Result<PathBuf, KeyStoreError> {
         if serial.is_empty() || !serial.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(KeyStoreError::BadSerial(serial.to_owned()));

@@ -1,6 +1,7 @@
 //! Host driver for shikaku readers: what a reception PC links and runs.
 
 pub mod api;
+pub mod app;
 pub mod config;
 pub mod doctor;
 pub mod eligibility;

@@ -22,6 +22,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the driver: readers, eligibility forwarding, receipt-computer folders, JSON API.
+    Run,
     /// Lists readers: shikaku readers on USB, generic PC/SC readers, paired readers.
     Readers,
     /// Pairs with a reader in pairing mode; both show a 6-digit code to compare.
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match args.command {
+        Command::Run => cli::run(&config),
         Command::Readers => cli::readers(&config),
         Command::Pair { endpoint } => cli::pair(&config, &endpoint),
         Command::Passcode { action } => cli::passcode::run(&config, action),

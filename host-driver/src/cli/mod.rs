@@ -102,3 +102,41 @@ pub fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
     }
     Err("the reader did not answer the pairing request (is it in pairing mode?)".into())
 }
+
+/// `shikaku run`: one line per event for the staff console; stops on Ctrl-C / SIGTERM.
+pub fn run(config: &Config) -> Result<(), String> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    println!(
+        "shikaku: running; readers: {}",
+        config.readers.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+    );
+    shikaku_host::app::run(config, &stop, |e| {
+        println!("{}", describe(e));
+    })
+    .map_err(|e| e.to_string())
+}
+
+fn describe(e: &shikaku_host::app::AppEvent) -> String {
+    use shikaku_host::app::AppEvent::*;
+    match e {
+        ReaderConnected { endpoint, serial } => format!("reader {serial} connected on {endpoint}"),
+        ReaderNeedsPairing { endpoint, serial } => {
+            format!("reader {serial} on {endpoint} is not paired with this PC: run `shikaku pair {endpoint}`")
+        }
+        ReaderLost { endpoint, reason } => format!("reader on {endpoint}: {reason}"),
+        Reception { reader, session, outcome, face_file } => format!(
+            "reception {reader}/{session}: {outcome}{}",
+            face_file.as_deref().map(|f| format!(" → {f}")).unwrap_or_default()
+        ),
+        Rejected { reader, session, reason } => {
+            format!("reception {reader}/{session} NOT forwarded: {reason}")
+        }
+        Status { reader, line } => format!("{reader}: {line}"),
+    }
+}

@@ -1,0 +1,195 @@
+//! The host driver end to end: a simulated reader (session core + reader link, with a
+//! persona's real certificate and key) on TCP, the reference eligibility service over real
+//! HTTP and SQLite, the journal, and the receipt computer's `face` folder. A PIN reception is
+//! confirmed and written; with the eligibility service down it is kept, the staff told why,
+//! and delivered when the service is back.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use shikaku_firmware::session::{Event, Key, Phase};
+use shikaku_hil::eligibility;
+use shikaku_hil::sim_device::SimDevice;
+use shikaku_hil::sim_reader::SimReader;
+use shikaku_hil::vcard::{self, persona};
+use shikaku_host::app::{App, AppEvent};
+use shikaku_host::config::{Config, Folders};
+use shikaku_host::eligibility::{HttpEligibility, RetryPolicy, Timeouts};
+use shikaku_host::keystore::KeyStore;
+use shikaku_protocol::auth::PairingKey;
+
+const KEY: [u8; 32] = [0x71; 32];
+
+/// Plays the patient at the reader: place the card, choose PIN, type it, agree to everything.
+fn patient(device: &SimDevice, pin: &[u8; 4], done: &mut bool) {
+    let mut r = device.reader.lock().unwrap();
+    if !(r.link.is_secured() && r.session.clock_synced()) {
+        return;
+    }
+    let now = 0; // the device thread's clock moves the session; events here need no time
+    match r.session.phase() {
+        Phase::Idle if !*done => r.event(now, Event::CardPresent),
+        Phase::ChooseMethod => r.event(now, Event::Key(Key::ChoosePin)),
+        Phase::PinEntry => {
+            for d in pin {
+                r.event(now, Event::Key(Key::Digit(d - b'0')));
+            }
+        }
+        Phase::ConsentIntro => r.event(now, Event::Key(Key::Yes)),
+        Phase::Finished => {
+            *done = true;
+            r.event(now, Event::CardRemoved);
+        }
+        _ => {}
+    }
+}
+
+fn config(home: &std::path::Path, device: &SimDevice, url: &str) -> Config {
+    Config {
+        readers: vec![device.endpoint().parse().unwrap()],
+        key_dir: home.join("keys"),
+        eligibility_url: url.to_owned(),
+        folders: Folders {
+            face: home.join("oqs/face"),
+            req: home.join("oqs/req"),
+            res: home.join("oqs/res"),
+        },
+        character_code: 1,
+        journal: home.join("journal.sqlite"),
+        ..Config::default()
+    }
+}
+
+fn quick(url: &str) -> HttpEligibility {
+    HttpEligibility::with(
+        url,
+        Timeouts { connect: Duration::from_millis(300), total: Duration::from_secs(3) },
+        RetryPolicy { attempts: 1, ..RetryPolicy::default() },
+    )
+}
+
+/// Runs the driver until `until` says stop or 30 s pass; returns every event.
+fn drive(
+    app: &mut App<HttpEligibility>,
+    rx: &mpsc::Receiver<shikaku_host::reader::ManagerEvent>,
+    device: &SimDevice,
+    pin: Option<&[u8; 4]>,
+    mut until: impl FnMut(&[AppEvent]) -> bool,
+) -> Vec<AppEvent> {
+    let mut events = Vec::new();
+    let mut done = pin.is_none();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(30) && !until(&events) {
+        if let Ok(e) = rx.recv_timeout(Duration::from_millis(20)) {
+            events.extend(app.on_event(e));
+        }
+        events.extend(app.retry_due());
+        patient(device, pin.unwrap_or(&[0; 4]), &mut done);
+    }
+    events
+}
+
+fn receptions(events: &[AppEvent]) -> Vec<(String, Option<String>, u32)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AppEvent::Reception { outcome, face_file, session, .. } => {
+                Some((outcome.clone(), face_file.clone(), *session))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_pin_reception_is_confirmed_journalled_and_written_for_the_receipt_computer() {
+    let home = tempfile::tempdir().unwrap();
+    let p = persona::find("takasaki").unwrap();
+    let (_, issued) = vcard::build(&p).unwrap();
+    let personas = persona::builtin();
+    let service = eligibility::start(
+        &home.path().join("eligibility.sqlite"),
+        "127.0.0.1:0",
+        eligibility::Config::default_trust().unwrap(),
+        &personas,
+        true,
+    )
+    .unwrap();
+    let device = SimDevice::spawn(SimReader::new(KEY, "SK-E2E-1").with_persona_card(&issued)).unwrap();
+    KeyStore::new(&home.path().join("keys")).store("SK-E2E-1", &PairingKey(KEY)).unwrap();
+    let cfg = config(home.path(), &device, &service.url());
+    let mut app = App::new(&cfg, quick(&service.url())).unwrap();
+    let (tx, rx) = mpsc::channel();
+    app.connect_readers(&cfg.readers, tx);
+
+    let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
+    let events = drive(&mut app, &rx, &device, Some(&pin), |ev| !receptions(ev).is_empty());
+    let rs = receptions(&events);
+    assert_eq!(rs.len(), 1, "{events:?}");
+    assert!(rs[0].0.starts_with("confirmed (資格有効性 1)"), "{events:?}");
+    let face = std::path::PathBuf::from(rs[0].1.clone().expect("face file written"));
+    let bytes = std::fs::read(&face).unwrap();
+    // Shift_JIS file: 髙﨑 are outside JIS X 0208, written as 高崎 with the flag and the original.
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    assert!(!bad, "valid Shift_JIS");
+    assert!(text.contains("高崎"), "{text}");
+    assert!(text.contains("<QualificationValidity>1</QualificationValidity>"), "{text}");
+    assert!(!text.contains('●'), "no silent ●");
+    assert!(face.file_name().unwrap().to_str().unwrap().starts_with("OQSsiquc01res_"));
+    // Nothing secret in the folder or the journal.
+    for f in [face.clone(), cfg.journal.clone()] {
+        let b = std::fs::read(&f).unwrap();
+        assert!(!b.windows(4).any(|w| w == pin), "{} holds the PIN", f.display());
+    }
+    drop(app);
+    service.shutdown();
+}
+
+#[test]
+fn with_the_service_down_the_reception_is_kept_and_delivered_later() {
+    let home = tempfile::tempdir().unwrap();
+    let p = persona::find("yamada").unwrap();
+    let (_, issued) = vcard::build(&p).unwrap();
+    // A port nobody listens on yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let device = SimDevice::spawn(SimReader::new(KEY, "SK-E2E-2").with_persona_card(&issued)).unwrap();
+    KeyStore::new(&home.path().join("keys")).store("SK-E2E-2", &PairingKey(KEY)).unwrap();
+    let cfg = config(home.path(), &device, &url);
+    let mut app = App::new(&cfg, quick(&url)).unwrap();
+    let (tx, rx) = mpsc::channel();
+    app.connect_readers(&cfg.readers, tx);
+    let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
+
+    let events = drive(&mut app, &rx, &device, Some(&pin), |ev| !receptions(ev).is_empty());
+    let rs = receptions(&events);
+    assert_eq!(rs.len(), 1, "{events:?}");
+    assert!(rs[0].0.starts_with("queued:"), "the staff see why: {:?}", rs[0].0);
+    let session = rs[0].2;
+    // The evidence that a card was presented is already in the face folder (segment 9).
+    let first = std::fs::read(rs[0].1.clone().unwrap()).unwrap();
+    let (text, _, _) = encoding_rs::SHIFT_JIS.decode(&first);
+    assert!(text.contains("<SegmentOfResult>9</SegmentOfResult>"), "{text}");
+
+    // The line comes back: the queued request goes out and the result replaces the file.
+    let personas = persona::builtin();
+    let service = eligibility::start(
+        &home.path().join("eligibility.sqlite"),
+        &format!("127.0.0.1:{port}"),
+        eligibility::Config::default_trust().unwrap(),
+        &personas,
+        true,
+    )
+    .unwrap();
+    // No new patient: only the queue can produce this reception.
+    let events = drive(&mut app, &rx, &device, None, |ev| !receptions(ev).is_empty());
+    let rs = receptions(&events);
+    assert_eq!(rs.len(), 1, "{events:?}");
+    assert!(rs[0].0.starts_with("confirmed"), "{events:?}");
+    assert_eq!(rs[0].2, session, "the queued reception itself");
+    let text = std::fs::read(rs[0].1.clone().unwrap()).unwrap();
+    let (text, _, _) = encoding_rs::SHIFT_JIS.decode(&text);
+    assert!(text.contains("<QualificationValidity>1</QualificationValidity>"), "{text}");
+    drop(app);
+    service.shutdown();
+}
