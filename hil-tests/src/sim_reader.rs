@@ -19,6 +19,9 @@ impl Entropy for Counter {
     }
 }
 
+/// Signs SHA-256(challenge) with a card's auth key.
+pub type Signer = Box<dyn Fn(&[u8; 32]) -> Vec<u8> + Send>;
+
 pub struct SimReader {
     pub session: Session,
     pub link: ReaderLink,
@@ -27,7 +30,7 @@ pub struct SimReader {
     /// The certificate's end of validity (Unix seconds).
     pub not_after: i64,
     /// Signs SHA-256(challenge) as the card's auth key would; a fixed pattern by default.
-    pub signer: Box<dyn Fn(&[u8; 32]) -> Vec<u8> + Send>,
+    pub signer: Signer,
     /// Added to the clock the reader reports (a reader whose clock drifted).
     pub clock_skew_ms: i64,
     /// What the NFC self-test reports.
