@@ -90,3 +90,48 @@ fn jpki_signing_slower_than_fwt_gets_wtx() {
     };
     session(config, FaultConfig::rate(21, 20_000), 4);
 }
+
+/// Opens the surface AP with 照合番号B and reads the 3 KB card face record of the fixture card
+/// (real test-card bytes) over the air, chained in FSC-sized blocks, then checks its DF28
+/// signature with the applet's CV certificate read the same way.
+fn face_record_over_the_air(config: SimCardConfig, faults: FaultConfig, retries: u8) {
+    use shikaku_firmware::card::secret::CollationB;
+    use shikaku_firmware::card::surface_ap::SurfaceAp;
+    let p = persona::find("fixture").expect("persona fixture");
+    let (card, _) = vcard::build_at(&p, Date::today(), &AtrChoice::Contactless).expect("card builds");
+    let mut sim = SimFrontend::with_config(card, config, faults);
+    let act = type_b::activate(&mut sim, &ActivationConfig { cid: Some(1), ..ActivationConfig::default() })
+        .expect("activation");
+    let mut link = IsoDep::with_config(
+        sim,
+        act.params,
+        IsoDepConfig { max_retries: retries, ..IsoDepConfig::default() },
+    );
+    let mut io = CardIo::new(&mut link);
+    let mut ap = SurfaceAp::select(&mut io).expect("surface AP");
+    let code = CollationB::from_ascii(b"55021720352285").expect("照合番号B");
+    ap.verify_collation_b(&code, None).expect("opens with 照合番号B");
+    let mut cv_buf = [0u8; 1024];
+    let cv = ap.read_cv_cert(&mut cv_buf).expect("CV certificate");
+    let mut buf = [0u8; 4096];
+    let face = ap.read_card_face(&mut buf).expect("card face record");
+    let fixture = vcard::fixture("surface-0002.bin").expect("fixture");
+    assert_eq!(face.photo_jp2.len(), 1854);
+    assert!(fixture.windows(face.photo_jp2.len()).any(|w| w == face.photo_jp2), "byte for byte");
+    face.verify(&cv.public_key).expect("DF28 verifies with the applet's CV key");
+    drop(io);
+    assert!(link.frontend().counters().picc_frames >= 13, "the record came in chained blocks");
+}
+
+#[test]
+fn face_record_over_the_air_error_free() {
+    face_record_over_the_air(SimCardConfig::default(), FaultConfig::default(), 3);
+}
+
+#[test]
+fn face_record_over_the_air_with_small_frames_and_5_percent_errors() {
+    let config = SimCardConfig { protocol_info: [0xB3, 0x21, 0xA1], ..SimCardConfig::default() };
+    for seed in 1..=3 {
+        face_record_over_the_air(config.clone(), FaultConfig::rate(seed, 50_000), 5);
+    }
+}
