@@ -119,7 +119,6 @@ fn face_record_over_the_air(config: SimCardConfig, faults: FaultConfig, retries:
     assert_eq!(face.photo_jp2.len(), 1854);
     assert!(fixture.windows(face.photo_jp2.len()).any(|w| w == face.photo_jp2), "byte for byte");
     face.verify(&cv.public_key).expect("DF28 verifies with the applet's CV key");
-    drop(io);
     assert!(link.frontend().counters().picc_frames >= 13, "the record came in chained blocks");
 }
 
