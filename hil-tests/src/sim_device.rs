@@ -16,6 +16,9 @@ use crate::sim_reader::SimReader;
 pub struct SimDevice {
     pub port: u16,
     pub reader: Arc<Mutex<SimReader>>,
+    /// Pull the cable once: drop the connection right after this many writes to the host
+    /// (counted from when it is set), losing whatever the host had in flight.
+    pub cut_after_writes: Arc<Mutex<Option<usize>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -27,11 +30,12 @@ impl SimDevice {
         let port = listener.local_addr()?.port();
         let reader = Arc::new(Mutex::new(reader));
         let stop = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(Mutex::new(None));
         let thread = {
-            let (reader, stop) = (reader.clone(), stop.clone());
-            std::thread::spawn(move || serve(listener, reader, stop))
+            let (reader, stop, cut) = (reader.clone(), stop.clone(), cut.clone());
+            std::thread::spawn(move || serve(listener, reader, stop, cut))
         };
-        Ok(Self { port, reader, stop, thread: Some(thread) })
+        Ok(Self { port, reader, cut_after_writes: cut, stop, thread: Some(thread) })
     }
 
     pub fn endpoint(&self) -> String {
@@ -48,7 +52,12 @@ impl Drop for SimDevice {
     }
 }
 
-fn serve(listener: TcpListener, reader: Arc<Mutex<SimReader>>, stop: Arc<AtomicBool>) {
+fn serve(
+    listener: TcpListener,
+    reader: Arc<Mutex<SimReader>>,
+    stop: Arc<AtomicBool>,
+    cut: Arc<Mutex<Option<usize>>>,
+) {
     let start = Instant::now();
     let mut buf = [0u8; 4096];
     while !stop.load(Ordering::SeqCst) {
@@ -78,8 +87,20 @@ fn serve(listener: TcpListener, reader: Arc<Mutex<SimReader>>, stop: Arc<AtomicB
                 r.event(now, Event::Tick);
                 r.transmit(now)
             };
-            if !out.is_empty() && stream.write_all(&out).is_err() {
-                break;
+            if !out.is_empty() {
+                if stream.write_all(&out).is_err() {
+                    break;
+                }
+                if let Ok(mut c) = cut.lock() {
+                    match *c {
+                        Some(0) | Some(1) => {
+                            *c = None;
+                            break;
+                        }
+                        Some(n) => *c = Some(n - 1),
+                        None => {}
+                    }
+                }
             }
         }
         if let Ok(mut r) = reader.lock() {

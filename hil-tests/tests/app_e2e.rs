@@ -193,3 +193,68 @@ fn with_the_service_down_the_reception_is_kept_and_delivered_later() {
     drop(app);
     service.shutdown();
 }
+
+#[test]
+fn the_cable_pulled_at_every_step_still_gives_one_face_file_and_one_journal_row() {
+    let home = tempfile::tempdir().unwrap();
+    let p = persona::find("yamada").unwrap();
+    let (_, issued) = vcard::build(&p).unwrap();
+    let service = eligibility::start(
+        &home.path().join("eligibility.sqlite"),
+        "127.0.0.1:0",
+        eligibility::Config::default_trust().unwrap(),
+        &persona::builtin(),
+        true,
+    )
+    .unwrap();
+    let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
+    // Cut after the 1st, 2nd, … write to the host, until a session completes before the cut.
+    let mut cuts_exercised = 0;
+    for cut in 1..=30 {
+        let run = home.path().join(format!("cut-{cut}"));
+        // One reader per run: session ids restart with each simulated reader (a real one seeds
+        // them from its TRNG at boot), and the service remembers every request id it answered.
+        let serial: &'static str = Box::leak(format!("SK-E2E-3-{cut}").into_boxed_str());
+        let device = SimDevice::spawn(SimReader::new(KEY, serial).with_persona_card(&issued)).unwrap();
+        *device.cut_after_writes.lock().unwrap() = Some(cut);
+        KeyStore::new(&run.join("keys")).store(serial, &PairingKey(KEY)).unwrap();
+        let cfg = config(&run, &device, &service.url());
+        let mut app = App::new(&cfg, quick(&service.url())).unwrap();
+        let (tx, rx) = mpsc::channel();
+        app.connect_readers(&cfg.readers, tx);
+        let events = drive(&mut app, &rx, &device, Some(&pin), |ev| {
+            !receptions(ev).is_empty() && device.reader.lock().unwrap().link.pending() == 0
+        });
+        // Let late re-sends arrive: none may produce a second file or row.
+        let more = drive(&mut app, &rx, &device, None, |_| false_after(Duration::from_millis(400)));
+        let all: Vec<AppEvent> = events.into_iter().chain(more).collect();
+        let confirmed: Vec<_> =
+            receptions(&all).into_iter().filter(|r| r.0.starts_with("confirmed")).collect();
+        assert_eq!(confirmed.len(), 1, "cut {cut}: {all:?}");
+        let files: Vec<_> = std::fs::read_dir(&cfg.folders.face).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1, "cut {cut}: one face file");
+        let journal = shikaku_host::journal::Journal::open(&cfg.journal).unwrap();
+        assert_eq!(journal.entries().unwrap().len(), 1, "cut {cut}: one journal row");
+        if !all.iter().any(|e| matches!(e, AppEvent::ReaderLost { .. })) {
+            break; // the whole session fit before this cut: every step has been covered
+        }
+        cuts_exercised += 1;
+    }
+    assert!(cuts_exercised >= 3, "the session was cut at {cuts_exercised} points only");
+    service.shutdown();
+}
+
+/// A condition that turns true once `d` has passed since its first call.
+fn false_after(d: Duration) -> bool {
+    thread_local!(static START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) });
+    START.with(|s| {
+        let t = *s.get().get_or_insert_with(Instant::now);
+        s.set(Some(t));
+        if t.elapsed() > d {
+            s.set(None);
+            true
+        } else {
+            false
+        }
+    })
+}

@@ -322,7 +322,7 @@ impl<S: EligibilityService> App<S> {
             }
             Outcome::Refused(e) => {
                 reception.error_code = Some(e.code.code());
-                format!("refused: {}", e.staff_message())
+                format!("refused: {} — {}", e.staff_message(), e.detail)
             }
             Outcome::Duplicate(_) => {
                 out.push(AppEvent::Reception {
