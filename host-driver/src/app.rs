@@ -169,14 +169,40 @@ impl<S: EligibilityService> App<S> {
         })
     }
 
-    /// Starts a thread for each reader.
+    /// Starts a thread for each reader. `usb` (no bus/address) means every shikaku reader on
+    /// USB: see [`App::poll_usb`], which follows plugging and unplugging.
     pub fn connect_readers(&mut self, endpoints: &[Endpoint], events: mpsc::Sender<ManagerEvent>) {
-        for endpoint in endpoints {
+        for endpoint in endpoints.iter().filter(|e| **e != Endpoint::Usb(None)) {
             let dir = self.keys_dir();
             let lookup =
                 Keys::BySerial(Box::new(move |serial: &str| KeyStore::new(&dir).load(serial).ok().flatten()));
             self.handles.push(manager::spawn(endpoint.clone(), lookup, Vec::new(), events.clone()));
             self.readers.insert(endpoint.clone(), ReaderState::default());
+        }
+    }
+
+    /// Hot-plug for `usb`: a thread for each shikaku reader newly on the bus; the thread of a
+    /// reader gone for good is stopped (one that comes back gets a new address and a new thread).
+    pub fn poll_usb(&mut self, events: &mpsc::Sender<ManagerEvent>) {
+        let Ok(present) = crate::transport::list_readers() else { return };
+        let present: Vec<Endpoint> =
+            present.iter().map(|r| Endpoint::Usb(Some((r.bus, r.address)))).collect();
+        for endpoint in &present {
+            if !self.readers.contains_key(endpoint) {
+                tracing::info!(%endpoint, "shikaku reader plugged in");
+                self.connect_readers(std::slice::from_ref(endpoint), events.clone());
+            }
+        }
+        let gone: Vec<Endpoint> = self
+            .readers
+            .keys()
+            .filter(|e| matches!(e, Endpoint::Usb(Some(_))) && !present.contains(e))
+            .cloned()
+            .collect();
+        for endpoint in gone {
+            tracing::info!(%endpoint, "shikaku reader unplugged");
+            self.readers.remove(&endpoint);
+            self.handles.retain(|h| h.endpoint != endpoint);
         }
     }
 
@@ -398,7 +424,8 @@ pub fn run(config: &Config, stop: &AtomicBool, mut report: impl FnMut(&AppEvent)
     };
 
     let (tx, rx) = mpsc::channel();
-    app.connect_readers(&config.readers, tx);
+    app.connect_readers(&config.readers, tx.clone());
+    let usb_hotplug = config.readers.contains(&Endpoint::Usb(None));
     let mut last_retry = std::time::Instant::now();
     while !stop.load(Ordering::SeqCst) {
         if let Ok(event) = rx.recv_timeout(Duration::from_millis(200)) {
@@ -408,6 +435,9 @@ pub fn run(config: &Config, stop: &AtomicBool, mut report: impl FnMut(&AppEvent)
         }
         if last_retry.elapsed() > Duration::from_secs(1) {
             last_retry = std::time::Instant::now();
+            if usb_hotplug {
+                app.poll_usb(&tx);
+            }
             for e in app.retry_due() {
                 report(&e);
             }
