@@ -22,4 +22,5 @@ pub mod rig;
 pub mod sim_device;
 pub mod sim_frontend;
 pub mod sim_reader;
+pub mod testkit;
 pub mod vcard;

@@ -7,10 +7,9 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use shikaku_firmware::session::{Event, Key, Phase};
-use shikaku_hil::eligibility;
 use shikaku_hil::sim_device::SimDevice;
 use shikaku_hil::sim_reader::SimReader;
+use shikaku_hil::testkit;
 use shikaku_hil::vcard::{self, persona};
 use shikaku_host::app::{App, AppEvent};
 use shikaku_host::config::{Config, Folders};
@@ -19,30 +18,6 @@ use shikaku_host::keystore::KeyStore;
 use shikaku_protocol::auth::PairingKey;
 
 const KEY: [u8; 32] = [0x71; 32];
-
-/// Plays the patient at the reader: place the card, choose PIN, type it, agree to everything.
-fn patient(device: &SimDevice, pin: &[u8; 4], done: &mut bool) {
-    let mut r = device.reader.lock().unwrap();
-    if !(r.link.is_secured() && r.session.clock_synced()) {
-        return;
-    }
-    let now = 0; // the device thread's clock moves the session; events here need no time
-    match r.session.phase() {
-        Phase::Idle if !*done => r.event(now, Event::CardPresent),
-        Phase::ChooseMethod => r.event(now, Event::Key(Key::ChoosePin)),
-        Phase::PinEntry => {
-            for d in pin {
-                r.event(now, Event::Key(Key::Digit(d - b'0')));
-            }
-        }
-        Phase::ConsentIntro => r.event(now, Event::Key(Key::Yes)),
-        Phase::Finished => {
-            *done = true;
-            r.event(now, Event::CardRemoved);
-        }
-        _ => {}
-    }
-}
 
 fn config(home: &std::path::Path, device: &SimDevice, url: &str) -> Config {
     Config {
@@ -84,7 +59,7 @@ fn drive(
             events.extend(app.on_event(e));
         }
         events.extend(app.retry_due());
-        patient(device, pin.unwrap_or(&[0; 4]), &mut done);
+        testkit::patient_pin_step(&mut device.reader.lock().unwrap(), pin.unwrap_or(&[0; 4]), &mut done);
     }
     events
 }
@@ -106,15 +81,7 @@ fn a_pin_reception_is_confirmed_journalled_and_written_for_the_receipt_computer(
     let home = tempfile::tempdir().unwrap();
     let p = persona::find("takasaki").unwrap();
     let (_, issued) = vcard::build(&p).unwrap();
-    let personas = persona::builtin();
-    let service = eligibility::start(
-        &home.path().join("eligibility.sqlite"),
-        "127.0.0.1:0",
-        eligibility::Config::default_trust().unwrap(),
-        &personas,
-        true,
-    )
-    .unwrap();
+    let service = testkit::eligibility_service(home.path(), 0).unwrap();
     let device = SimDevice::spawn(SimReader::new(KEY, "SK-E2E-1").with_persona_card(&issued)).unwrap();
     KeyStore::new(&home.path().join("keys")).store("SK-E2E-1", &PairingKey(KEY)).unwrap();
     let cfg = config(home.path(), &device, &service.url());
@@ -172,15 +139,7 @@ fn with_the_service_down_the_reception_is_kept_and_delivered_later() {
     assert!(text.contains("<SegmentOfResult>9</SegmentOfResult>"), "{text}");
 
     // The line comes back: the queued request goes out and the result replaces the file.
-    let personas = persona::builtin();
-    let service = eligibility::start(
-        &home.path().join("eligibility.sqlite"),
-        &format!("127.0.0.1:{port}"),
-        eligibility::Config::default_trust().unwrap(),
-        &personas,
-        true,
-    )
-    .unwrap();
+    let service = testkit::eligibility_service(home.path(), port).unwrap();
     // No new patient: only the queue can produce this reception.
     let events = drive(&mut app, &rx, &device, None, |ev| !receptions(ev).is_empty());
     let rs = receptions(&events);
@@ -199,14 +158,7 @@ fn the_cable_pulled_at_every_step_still_gives_one_face_file_and_one_journal_row(
     let home = tempfile::tempdir().unwrap();
     let p = persona::find("yamada").unwrap();
     let (_, issued) = vcard::build(&p).unwrap();
-    let service = eligibility::start(
-        &home.path().join("eligibility.sqlite"),
-        "127.0.0.1:0",
-        eligibility::Config::default_trust().unwrap(),
-        &persona::builtin(),
-        true,
-    )
-    .unwrap();
+    let service = testkit::eligibility_service(home.path(), 0).unwrap();
     let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
     // Cut after the 1st, 2nd, … write to the host, until a session completes before the cut.
     let mut cuts_exercised = 0;

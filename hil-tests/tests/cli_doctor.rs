@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,23 +11,12 @@ use std::sync::Arc;
 use shikaku_hil::pcscd;
 use shikaku_hil::sim_device::SimDevice;
 use shikaku_hil::sim_reader::SimReader;
+use shikaku_hil::testkit::shikaku_bin;
 use shikaku_host::keystore::KeyStore;
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::message::SelfTest;
 
 const KEY: [u8; 32] = [0x5D; 32];
-
-fn shikaku_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("shikaku");
-    if !bin.exists() {
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "shikaku-host", "--bin", "shikaku"])
-            .status();
-        assert!(ok.unwrap().success());
-    }
-    bin
-}
 
 /// A stand-in eligibility service that answers every request with 200.
 fn health_server() -> (String, Arc<AtomicBool>) {

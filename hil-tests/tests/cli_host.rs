@@ -8,21 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use shikaku_hil::sim_device::SimDevice;
 use shikaku_hil::sim_reader::SimReader;
-
-fn shikaku_bin() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/shikaku
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let bin = dir.join("shikaku");
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "shikaku-host", "--bin", "shikaku"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    bin
-}
+use shikaku_hil::testkit::shikaku_bin;
 
 fn shikaku(home: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(shikaku_bin())

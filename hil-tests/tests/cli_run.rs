@@ -3,31 +3,17 @@
 //! `face` folder, and a request the receipt computer drops into `req` is answered in `res`.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shikaku_firmware::session::{Event, Key, Phase};
-use shikaku_hil::eligibility;
 use shikaku_hil::sim_device::SimDevice;
 use shikaku_hil::sim_reader::SimReader;
+use shikaku_hil::testkit::{self, shikaku_bin};
 use shikaku_hil::vcard::{self, persona};
 use shikaku_host::keystore::KeyStore;
 use shikaku_protocol::auth::PairingKey;
 
 const KEY: [u8; 32] = [0x19; 32];
-
-fn shikaku_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(Path::parent).unwrap().join("shikaku");
-    if !bin.exists() {
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "shikaku-host", "--bin", "shikaku"])
-            .status();
-        assert!(ok.unwrap().success());
-    }
-    bin
-}
 
 fn http_get(addr: &str, path: &str) -> Option<String> {
     use std::io::Write;
@@ -48,14 +34,7 @@ fn shikaku_run_serves_the_api_and_both_folders() {
     let home = tempfile::tempdir().unwrap();
     let p = persona::find("yamada").unwrap();
     let (_, issued) = vcard::build(&p).unwrap();
-    let service = eligibility::start(
-        &home.path().join("eligibility.sqlite"),
-        "127.0.0.1:0",
-        eligibility::Config::default_trust().unwrap(),
-        &persona::builtin(),
-        true,
-    )
-    .unwrap();
+    let service = testkit::eligibility_service(home.path(), 0).unwrap();
     let device = SimDevice::spawn(SimReader::new(KEY, "SK-RUN-1").with_persona_card(&issued)).unwrap();
     KeyStore::new(&home.path().join("keys")).store("SK-RUN-1", &PairingKey(KEY)).unwrap();
     let api = format!("127.0.0.1:{}", free_port());
@@ -83,28 +62,12 @@ fn shikaku_run_serves_the_api_and_both_folders() {
         .unwrap();
 
     // The patient at the reader.
-    let pin = p.pin.clone().unwrap();
+    let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
     let t0 = Instant::now();
     let mut reception = None;
     let mut done = false;
     while t0.elapsed() < Duration::from_secs(30) && reception.is_none() {
-        {
-            let mut r = device.reader.lock().unwrap();
-            if r.link.is_secured() && r.session.clock_synced() {
-                match r.session.phase() {
-                    Phase::Idle if !done => r.event(0, Event::CardPresent),
-                    Phase::ChooseMethod => r.event(0, Event::Key(Key::ChoosePin)),
-                    Phase::PinEntry => {
-                        for d in pin.bytes() {
-                            r.event(0, Event::Key(Key::Digit(d - b'0')));
-                        }
-                    }
-                    Phase::ConsentIntro => r.event(0, Event::Key(Key::Yes)),
-                    Phase::Finished => done = true,
-                    _ => {}
-                }
-            }
-        }
+        testkit::patient_pin_step(&mut device.reader.lock().unwrap(), &pin, &mut done);
         if let Some(body) = http_get(&api, "/receptions?since=0") {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
             if let Some(first) = v.as_array().and_then(|a| a.first()).filter(|r| !r["eligibility"].is_null())
