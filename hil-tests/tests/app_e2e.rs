@@ -210,3 +210,50 @@ fn false_after(d: Duration) -> bool {
         }
     })
 }
+
+#[test]
+fn two_readers_on_one_pc_each_run_their_own_sessions() {
+    let home = tempfile::tempdir().unwrap();
+    let service = testkit::eligibility_service(home.path(), 0).unwrap();
+    let personas = ["yamada", "takasaki"].map(|id| persona::find(id).unwrap());
+    let devices: Vec<SimDevice> = personas
+        .iter()
+        .zip(["SK-TWO-A", "SK-TWO-B"])
+        .map(|(p, serial)| {
+            let (_, issued) = vcard::build(p).unwrap();
+            KeyStore::new(&home.path().join("keys")).store(serial, &PairingKey(KEY)).unwrap();
+            SimDevice::spawn(SimReader::new(KEY, serial).with_persona_card(&issued)).unwrap()
+        })
+        .collect();
+    let mut cfg = config(home.path(), &devices[0], &service.url());
+    cfg.readers = devices.iter().map(|d| d.endpoint().parse().unwrap()).collect();
+    let mut app = App::new(&cfg, quick(&service.url())).unwrap();
+    let (tx, rx) = mpsc::channel();
+    app.connect_readers(&cfg.readers, tx);
+    let pins: Vec<[u8; 4]> =
+        personas.iter().map(|p| p.pin.as_deref().unwrap().as_bytes().try_into().unwrap()).collect();
+    let mut done = [false, false];
+    let mut events = Vec::new();
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(30) && receptions(&events).len() < 2 {
+        if let Ok(e) = rx.recv_timeout(Duration::from_millis(20)) {
+            events.extend(app.on_event(e));
+        }
+        for (i, d) in devices.iter().enumerate() {
+            testkit::patient_pin_step(&mut d.reader.lock().unwrap(), &pins[i], &mut done[i]);
+        }
+    }
+    let mut readers: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            AppEvent::Reception { reader, outcome, .. } if outcome.starts_with("confirmed") => {
+                Some(reader.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    readers.sort();
+    assert_eq!(readers, ["SK-TWO-A", "SK-TWO-B"], "{events:?}");
+    assert_eq!(std::fs::read_dir(&cfg.folders.face).unwrap().count(), 2);
+    service.shutdown();
+}
