@@ -35,8 +35,8 @@ use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig, IsoDepError, IsoDepPa
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
 use shikaku_firmware::nfc::{ApduError, FrontendError};
 use shikaku_firmware::session::{
-    Action, CardFailure, CardOp, CardReply, Config, Event, FaceReply, FaceVerifier, Key, PinState, Screen,
-    Session,
+    Action, CardFailure, CardOp, CardReply, Config, Event, FaceReply, FaceVerifier, Key, Phase, PinState,
+    Screen, Session,
 };
 use shikaku_protocol::auth::{LinkKeys, PairingKey};
 use shikaku_protocol::deframer::Deframer;
@@ -178,6 +178,10 @@ pub struct Outcome {
     pub face_attempts: Vec<u8>,
     pub end_ms: u64,
     pub issued: Issued,
+    /// The session's phase at the end (`Idle` = automatic mode, no card).
+    pub final_phase: Phase,
+    /// Whether 目視 mode was still unlocked at the end.
+    pub visual_unlocked: bool,
 }
 
 impl Outcome {
@@ -520,6 +524,8 @@ impl Rig {
             face_attempts: self.face.attempts.clone(),
             end_ms: self.now,
             issued: self.issued,
+            final_phase: self.session.phase(),
+            visual_unlocked: self.session.visual_unlocked(),
         }
     }
 
