@@ -12,3 +12,5 @@ pub mod drive;
 pub mod link;
 pub mod nfc;
 pub mod session;
+pub mod st25r3916;
+pub mod ui;

@@ -211,51 +211,9 @@ pub fn detail_text(screen: &Screen) -> Option<(String, String)> {
     })
 }
 
-/// The buttons a screen offers (Japanese / English labels).
+/// The screen's buttons as (Japanese, English) labels (the screen model owns them).
 pub fn buttons(screen: &Screen) -> Vec<(&'static str, &'static str)> {
-    let mut b = Vec::new();
-    match *screen {
-        Screen::ChooseMethod { face, pin } => {
-            if face {
-                b.push(("顔認証", "Face"));
-            }
-            if pin {
-                b.push(("暗証番号", "PIN"));
-            }
-            b.push(("職員を呼ぶ", "Staff"));
-        }
-        Screen::PinLocked { face } => {
-            if face {
-                b.push(("顔認証", "Face"));
-            }
-            b.push(("職員を呼ぶ", "Staff"));
-        }
-        Screen::FaceFailed { pin } => {
-            if pin {
-                b.push(("暗証番号", "PIN"));
-            }
-            b.push(("職員を呼ぶ", "Staff"));
-        }
-        Screen::PinConfirmLastTry | Screen::RegistrationOffer => {
-            b.push(("はい", "Yes"));
-            b.push(("いいえ", "No"));
-        }
-        Screen::ConsentIntro => {
-            b.push(("まとめて同意", "Agree all"));
-            b.push(("個別に選ぶ", "One by one"));
-            b.push(("同意しない", "Skip"));
-        }
-        Screen::Consent { .. } => {
-            b.push(("同意する", "Agree"));
-            b.push(("同意しない", "Decline"));
-        }
-        Screen::VisualCheck => {
-            b.push(("確認しました", "Confirmed"));
-            b.push(("中止", "Cancel"));
-        }
-        _ => {}
-    }
-    b
+    screen.buttons().iter().map(|b| (b.ja, b.en)).collect()
 }
 
 struct Canvas {

@@ -236,6 +236,96 @@ impl Screen {
     }
 }
 
+/// A touch button: Japanese label, English label, and the key it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Button {
+    pub ja: &'static str,
+    pub en: &'static str,
+    pub key: super::Key,
+}
+
+const fn button(ja: &'static str, en: &'static str, key: super::Key) -> Button {
+    Button { ja, en, key }
+}
+
+impl Screen {
+    /// The buttons the screen offers, left to right.
+    pub fn buttons(&self) -> heapless::Vec<Button, 3> {
+        use super::Key;
+        let staff = button("職員を呼ぶ", "Staff", Key::Staff);
+        let face = button("顔認証", "Face", Key::ChooseFace);
+        let pin = button("暗証番号", "PIN", Key::ChoosePin);
+        let mut b = heapless::Vec::new();
+        let list: &[Option<Button>] = match *self {
+            Screen::ChooseMethod { face: f, pin: p } => &[f.then_some(face), p.then_some(pin), Some(staff)],
+            Screen::PinLocked { face: f } => &[f.then_some(face), Some(staff)],
+            Screen::FaceFailed { pin: p } => &[p.then_some(pin), Some(staff)],
+            Screen::PinConfirmLastTry | Screen::RegistrationOffer => {
+                &[Some(button("はい", "Yes", Key::Yes)), Some(button("いいえ", "No", Key::No))]
+            }
+            Screen::ConsentIntro => &[
+                Some(button("まとめて同意", "Agree all", Key::Yes)),
+                Some(button("個別に選ぶ", "One by one", Key::No)),
+                Some(button("同意しない", "Skip", Key::Skip)),
+            ],
+            Screen::Consent { .. } => {
+                &[Some(button("同意する", "Agree", Key::Yes)), Some(button("同意しない", "Decline", Key::No))]
+            }
+            Screen::VisualCheck => &[
+                Some(button("確認しました", "Confirmed", Key::Yes)),
+                Some(button("中止", "Cancel", Key::No)),
+            ],
+            Screen::CertExpiringSoon { .. } | Screen::CertExpiredGrace { .. } => {
+                &[Some(button("次へ", "Continue", Key::Enter))]
+            }
+            _ => &[],
+        };
+        for x in list.iter().flatten() {
+            // At most three per screen: the list above never has more.
+            let _ = b.push(*x);
+        }
+        b
+    }
+
+    /// One example of every screen, for renderers, glyph tables and their tests.
+    pub fn examples() -> [Screen; 29] {
+        use shikaku_protocol::message::{AuthMethod, ErrorCode};
+        let code = ErrorCode::CARD_REMOVED;
+        [
+            Screen::PlaceCard,
+            Screen::Reading,
+            Screen::CertExpiringSoon { days_left: 71 },
+            Screen::CertExpiredGrace { days_past: 30 },
+            Screen::CertExpiredRefused { days_past: 200 },
+            Screen::ChooseMethod { face: true, pin: true },
+            Screen::PinEntry { entered: 2, tries_left: 3 },
+            Screen::PinConfirmLastTry,
+            Screen::PinWrong { tries_left: 2 },
+            Screen::PinLocked { face: true },
+            Screen::ConfirmOnPhone,
+            Screen::FaceInProgress { attempt: 1, max: 3 },
+            Screen::FaceRetry { attempt: 1, max: 3 },
+            Screen::FaceFailed { pin: true },
+            Screen::PasscodeEntry { entered: 3 },
+            Screen::PasscodeBackoff { wait_s: 5 },
+            Screen::PasscodeLocked,
+            Screen::VisualPlaceCard,
+            Screen::VisualCheck,
+            Screen::ConsentIntro,
+            Screen::Consent { item: ConsentItem::Medication, index: 0 },
+            Screen::Consent { item: ConsentItem::HealthCheckup, index: 1 },
+            Screen::Consent { item: ConsentItem::Treatment, index: 2 },
+            Screen::Consent { item: ConsentItem::Surgery, index: 3 },
+            Screen::RegistrationOffer,
+            Screen::WaitingForHost,
+            Screen::Done { method: AuthMethod::Pin, renewal_needed: true },
+            Screen::Error { code, remedy: code.remedy() },
+            Screen::RemoveCard,
+        ]
+    }
+}
+
 /// The variable part of a screen, for renderers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
