@@ -9,6 +9,7 @@ pub mod fmt;
 pub mod apdu;
 pub mod card;
 pub mod drive;
+pub mod face;
 pub mod link;
 pub mod nfc;
 pub mod session;

@@ -1,0 +1,3 @@
+//! The face path: the chip photo decoder (and, alongside it, the face engine).
+
+pub mod model;
