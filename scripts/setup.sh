@@ -16,6 +16,7 @@ APT_PACKAGES=(
   pkg-config libudev-dev libusb-1.0-0-dev
   llvm
   fonts-noto-cjk
+  libopenjp2-tools
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
