@@ -146,3 +146,228 @@ fn fixture_photo_matches_opj_decompress_exactly() {
     eprintln!("fixture photo vs opj_decompress: max abs diff {max}, PSNR {psnr} dB");
     assert_eq!(max, 0, "reversible 5/3 must match exactly");
 }
+
+/// A synthetic test picture: gradients, edges, a disc and pseudo-random texture.
+fn synthetic(w: u32, h: u32, channels: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    let mut out = Vec::with_capacity((w * h) as usize * channels);
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..channels as u32 {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let (dx, dy) = (x as i32 - w as i32 / 2, y as i32 - h as i32 / 3);
+                let disc = if dx * dx + dy * dy < (w.min(h) as i32 / 4).pow(2) { 90 } else { 0 };
+                let edge = if (x / 16 + y / 16 + c) % 2 == 0 { 40 } else { 0 };
+                let v = (x * 255 / w.max(1) + c * 60) / 2 + disc + edge + (state % 24);
+                out.push(v.min(255) as u8);
+            }
+        }
+    }
+    out
+}
+
+struct Case {
+    name: &'static str,
+    size: (u32, u32),
+    channels: usize,
+    args: &'static [&'static str],
+    ext: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case { name: "53-lossless-6-resolutions", size: (200, 150), channels: 1, args: &["-n", "6"], ext: "j2k" },
+    Case { name: "53-lossy-3-layers", size: (200, 150), channels: 1, args: &["-r", "20,10,5"], ext: "jp2" },
+    Case { name: "97-lossy", size: (200, 150), channels: 1, args: &["-I", "-r", "10"], ext: "jp2" },
+    Case { name: "97-near-lossless", size: (131, 77), channels: 1, args: &["-I", "-n", "4"], ext: "j2k" },
+    Case {
+        name: "97-layers-tiles",
+        size: (250, 190),
+        channels: 1,
+        args: &["-I", "-r", "30,10,2", "-t", "100,90", "-n", "4"],
+        ext: "j2k",
+    },
+    Case {
+        name: "53-tiles-64x48",
+        size: (200, 150),
+        channels: 1,
+        args: &["-t", "64,48", "-n", "3"],
+        ext: "j2k",
+    },
+    Case {
+        name: "cb16x32-RPCL",
+        size: (200, 150),
+        channels: 1,
+        args: &["-b", "16,32", "-p", "RPCL", "-n", "4"],
+        ext: "j2k",
+    },
+    Case {
+        name: "PCRL-precincts",
+        size: (200, 150),
+        channels: 1,
+        args: &["-p", "PCRL", "-c", "[64,64],[32,32]", "-b", "16,16", "-n", "4", "-r", "8,2"],
+        ext: "j2k",
+    },
+    Case {
+        name: "CPRL-precincts-rgb",
+        size: (120, 100),
+        channels: 3,
+        args: &["-p", "CPRL", "-c", "[32,32]", "-b", "8,8", "-n", "3"],
+        ext: "j2k",
+    },
+    Case {
+        name: "RLCP-layers",
+        size: (200, 150),
+        channels: 1,
+        args: &["-p", "RLCP", "-r", "10,5,1"],
+        ext: "j2k",
+    },
+    Case {
+        name: "all-cblk-modes",
+        size: (200, 150),
+        channels: 1,
+        args: &["-M", "63", "-r", "8,4,1"],
+        ext: "j2k",
+    },
+    Case { name: "bypass", size: (200, 150), channels: 1, args: &["-M", "1", "-n", "5"], ext: "j2k" },
+    Case {
+        name: "reset-termall-97",
+        size: (200, 150),
+        channels: 1,
+        args: &["-I", "-M", "6", "-r", "5"],
+        ext: "j2k",
+    },
+    Case { name: "causal-segsym", size: (131, 77), channels: 1, args: &["-M", "40", "-n", "3"], ext: "j2k" },
+    Case {
+        name: "SOP-EPH",
+        size: (200, 150),
+        channels: 1,
+        args: &["-SOP", "-EPH", "-r", "10,5"],
+        ext: "j2k",
+    },
+    Case {
+        name: "tile-parts-by-resolution",
+        size: (300, 200),
+        channels: 1,
+        args: &["-TP", "R", "-t", "128,128"],
+        ext: "j2k",
+    },
+    Case {
+        name: "image-and-tile-offsets",
+        size: (123, 97),
+        channels: 1,
+        args: &["-d", "13,7", "-T", "5,3", "-t", "40,30", "-n", "3"],
+        ext: "j2k",
+    },
+    Case { name: "odd-small-17x9", size: (17, 9), channels: 1, args: &["-n", "3"], ext: "j2k" },
+    Case { name: "one-pixel", size: (1, 1), channels: 1, args: &["-n", "1"], ext: "j2k" },
+    Case { name: "column-1x40", size: (1, 40), channels: 1, args: &["-n", "1"], ext: "j2k" },
+    Case { name: "narrow-5x40", size: (5, 40), channels: 1, args: &["-n", "3"], ext: "j2k" },
+    Case {
+        name: "narrow-odd-origin",
+        size: (5, 40),
+        channels: 1,
+        args: &["-d", "3,1", "-n", "3"],
+        ext: "j2k",
+    },
+    Case {
+        name: "97-odd-origin",
+        size: (77, 61),
+        channels: 1,
+        args: &["-I", "-d", "5,3", "-n", "4", "-r", "4"],
+        ext: "j2k",
+    },
+    Case { name: "rgb-53-rct", size: (120, 100), channels: 3, args: &["-n", "4"], ext: "jp2" },
+    Case { name: "rgb-97-ict", size: (120, 100), channels: 3, args: &["-I", "-r", "12"], ext: "jp2" },
+    Case { name: "rgb-no-mct", size: (64, 64), channels: 3, args: &["-mct", "0", "-n", "2"], ext: "j2k" },
+];
+
+#[test]
+fn opj_compress_variants_decode_like_opj_decompress() {
+    if !tools_present() {
+        return;
+    }
+    let dir = scratch_dir("variants");
+    let mut failures = Vec::new();
+    for (i, case) in CASES.iter().enumerate() {
+        let (w, h) = case.size;
+        let src = dir.join(format!("{}.{}", case.name, if case.channels == 3 { "ppm" } else { "pgm" }));
+        write_pnm(&src, w, h, case.channels, &synthetic(w, h, case.channels, i as u32));
+        let enc = dir.join(format!("{}.{}", case.name, case.ext));
+        let st = Command::new("opj_compress")
+            .arg("-i")
+            .arg(&src)
+            .arg("-o")
+            .arg(&enc)
+            .args(case.args)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}: opj_compress: {}", case.name, String::from_utf8_lossy(&st.stderr));
+        let bytes = std::fs::read(&enc).unwrap();
+        let (rw, rh, reference) =
+            reference(&dir, &format!("{}-ref.{}", case.name, case.ext), &bytes, case.channels);
+        let result = ours(&bytes);
+        match result {
+            Ok((info, pixels, used)) => {
+                assert_eq!((info.width, info.height), (rw, rh), "{}", case.name);
+                let (max, psnr) = compare(&pixels, &reference);
+                let lossless = if info.reversible { "5/3" } else { "9/7" };
+                eprintln!(
+                    "{:28} {:>4}x{:<4} {} {} bytes: max abs diff {max}, PSNR {psnr:.1} dB, arena {} words",
+                    case.name,
+                    w,
+                    h,
+                    lossless,
+                    bytes.len(),
+                    used
+                );
+                let ok = if info.reversible { max == 0 } else { max <= 1 };
+                if !ok {
+                    failures.push(format!("{}: max diff {max}", case.name));
+                }
+            }
+            Err(e) => failures.push(format!("{}: {e:?}", case.name)),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn fixture_photo_reencoded_decodes_like_opj_decompress() {
+    if !tools_present() {
+        return;
+    }
+    let dir = scratch_dir("reencoded");
+    let (info, pixels, _) = ours(photo()).unwrap();
+    let src = dir.join("photo.pgm");
+    write_pnm(&src, info.width, info.height, 1, &pixels);
+    let variants: &[(&str, &[&str])] = &[
+        ("97-rate-20", &["-I", "-r", "20"]),
+        ("97-lossless-ish-6-levels", &["-I", "-n", "7"]),
+        ("97-tiles-layers", &["-I", "-t", "128,128", "-r", "40,10"]),
+        ("53-lossless-cb32", &["-b", "32,32"]),
+        ("53-precincts-RPCL-modes", &["-p", "RPCL", "-c", "[128,128],[64,64]", "-M", "9", "-r", "6"]),
+    ];
+    for (name, args) in variants {
+        let enc = dir.join(format!("{name}.jp2"));
+        let st = Command::new("opj_compress")
+            .arg("-i")
+            .arg(&src)
+            .arg("-o")
+            .arg(&enc)
+            .args(*args)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{name}: {}", String::from_utf8_lossy(&st.stderr));
+        let bytes = std::fs::read(&enc).unwrap();
+        let (_, _, reference) = reference(&dir, &format!("{name}-ref.jp2"), &bytes, 1);
+        let (info, ours, used) = ours(&bytes).unwrap();
+        let (max, psnr) = compare(&ours, &reference);
+        eprintln!(
+            "photo {name:28} {} bytes: max abs diff {max}, PSNR {psnr:.1} dB, arena {used} words",
+            bytes.len()
+        );
+        assert!(if info.reversible { max == 0 } else { max <= 1 }, "{name}: max diff {max}");
+    }
+}
