@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# Runs each cargo-fuzz target for FUZZ_SECONDS (default 600), seeded from the checked-in
-# seeds. `--smoke` is the short CI run. Crashes land in <crate>/fuzz/artifacts/<target>/;
-# turn each into a regression test.
+# Runs every cargo-fuzz target for FUZZ_SECONDS (default 600) each, one after the other, seeded
+# from the checked-in seeds and the fixtures:
+#   protocol/fuzz      frame_parser     deframer, frame view, link, message decoder
+#   firmware/fuzz      iso_dep_blocks   ISO 14443-4 (T=CL) block handler vs a PICC sending anything
+#                      card_responses   applet clients / card-op driver vs arbitrary response APDUs
+#                      card_parsers     BER-TLV, DER/X.509, CV certificate, card records, JP2 header
+#   host-driver/fuzz   req_xml          the receipt computer's `req` folder XML reader
+# `--smoke` is the short CI run (FUZZ_SECONDS default 15 there). Crashes land in
+# <crate>/fuzz/artifacts/<target>/; turn each into a regression test. One line per target is
+# appended to target/fuzz-stats.tsv (date, target, seconds, executions, corpus size).
+# Pick targets with FUZZ_TARGETS="card_parsers req_xml".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_PER_TARGET="${FUZZ_SECONDS:-600}"
+SMOKE=0
+[[ "${1:-}" == "--smoke" ]] && SMOKE=1
+if ((SMOKE)); then
+  SECONDS_PER_TARGET="${FUZZ_SECONDS:-15}"
+else
+  SECONDS_PER_TARGET="${FUZZ_SECONDS:-600}"
+fi
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz"
@@ -18,17 +32,52 @@ else
   FUZZ=(env RUSTC_BOOTSTRAP=1 cargo fuzz)
 fi
 
+# The firmware seeds are made from the fixtures (not checked in).
+if [[ -x "$(command -v python3)" ]]; then
+  python3 firmware/fuzz/make_seeds.py >/dev/null || echo "fuzz: firmware seeds not made (no fixtures?)" >&2
+fi
+
+mkdir -p target
+STATS=target/fuzz-stats.tsv
+FAILED=()
+
 run_target() { # crate-dir target seeds-dir
   local dir="$1" target="$2" seeds="$3"
-  mkdir -p "$dir/fuzz/corpus/$target"
-  echo "fuzz: $dir $target for ${SECONDS_PER_TARGET}s"
-  (cd "$dir/fuzz" && "${FUZZ[@]}" run "$target" "corpus/$target" "$seeds" -- \
-      -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 2>&1 \
-    | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE|==[0-9]+== ERROR|SUMMARY)' || true)
-  if ls "$dir/fuzz/artifacts/$target"/crash-* >/dev/null 2>&1; then
-    echo "fuzz: crash found in $target" >&2
-    return 1
+  if [[ -n "${FUZZ_TARGETS:-}" && " $FUZZ_TARGETS " != *" $target "* ]]; then
+    return 0
   fi
+  mkdir -p "$dir/fuzz/corpus/$target" "$dir/fuzz/$seeds"
+  echo "fuzz: $dir $target for ${SECONDS_PER_TARGET}s"
+  local log
+  log="$(mktemp)"
+  local start=$SECONDS
+  (cd "$dir/fuzz" && "${FUZZ[@]}" run "$target" "corpus/$target" "$seeds" -- \
+      -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -rss_limit_mb=1024 >"$log" 2>&1) || true
+  local took=$((SECONDS - start))
+  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE|==[0-9]+== ERROR|SUMMARY|error)' "$log" || true
+  local execs corpus
+  execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
+  corpus="$(find "$dir/fuzz/corpus/$target" -type f | wc -l)"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$took" "${execs:-?}" "$corpus" >>"$STATS"
+  echo "fuzz: $target: ${execs:-?} executions in ${took}s (build included), corpus $corpus"
+  if ls "$dir/fuzz/artifacts/$target"/crash-* >/dev/null 2>&1 || grep -qE '^==[0-9]+== ERROR|^SUMMARY' "$log"; then
+    echo "fuzz: crash found in $target (see $dir/fuzz/artifacts/$target)" >&2
+    FAILED+=("$target")
+  elif [[ -z "$execs" ]]; then
+    tail -20 "$log" >&2
+    echo "fuzz: $target did not run" >&2
+    FAILED+=("$target")
+  fi
+  rm -f "$log"
 }
 
 run_target protocol frame_parser seeds/frame_parser
+run_target firmware iso_dep_blocks seeds/iso_dep_blocks
+run_target firmware card_responses seeds/card_responses
+run_target firmware card_parsers seeds/card_parsers
+run_target host-driver req_xml seeds/req_xml
+
+if ((${#FAILED[@]})); then
+  echo "fuzz: failed: ${FAILED[*]}" >&2
+  exit 1
+fi
