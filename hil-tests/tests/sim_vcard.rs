@@ -134,3 +134,20 @@ fn face_record_over_the_air_with_small_frames_and_5_percent_errors() {
         face_record_over_the_air(config.clone(), FaultConfig::rate(seed, 50_000), 5);
     }
 }
+
+#[test]
+fn mf_cv_certificate_chain_over_the_air_needs_the_extended_le() {
+    // No DF selected: GET DATA 7F21 answers 575 bytes; the card refuses the short Le with 6700
+    // and the client asks again with an extended Le, through ISO 14443-4 chaining.
+    let p = persona::find("fixture").expect("persona fixture");
+    let (card, _) = vcard::build_at(&p, Date::today(), &AtrChoice::Contactless).expect("card builds");
+    let mut sim = SimFrontend::with_config(card, SimCardConfig::default(), FaultConfig::rate(5, 20_000));
+    let act = type_b::activate(&mut sim, &ActivationConfig::default()).expect("activation");
+    let mut link =
+        IsoDep::with_config(sim, act.params, IsoDepConfig { max_retries: 5, ..IsoDepConfig::default() });
+    let mut io = CardIo::new(&mut link);
+    let mut buf = [0u8; 1024];
+    let got = io.get_data(0x7F21, &mut buf).expect("GET DATA 7F21");
+    let want = vcard::fixture("mf-do-7F21.bin").expect("fixture");
+    assert_eq!(got, &want[..], "byte for byte");
+}

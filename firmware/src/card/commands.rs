@@ -215,6 +215,15 @@ pub fn get_data(tag: u16, out: &mut [u8]) -> Result<usize, CommandError> {
     Ok(5)
 }
 
+/// GET DATA with an extended Le of 65536 (`00 CA P1 P2 00 00 00`): the CV certificate
+/// objects are larger than 256 bytes and a card answers the short form with `6700`.
+pub fn get_data_extended(tag: u16, out: &mut [u8]) -> Result<usize, CommandError> {
+    let [p1, p2] = tag.to_be_bytes();
+    header(out, 7, 0x00, ins::GET_DATA, p1, p2)?;
+    out[4..7].fill(0);
+    Ok(7)
+}
+
 /// Writes `DigestInfo(SHA-256, hash)` (51 bytes) into `out`.
 pub fn sha256_digest_info(hash: &[u8; 32]) -> [u8; SHA256_DIGEST_INFO_LEN] {
     let mut di = [0u8; SHA256_DIGEST_INFO_LEN];

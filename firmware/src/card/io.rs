@@ -205,11 +205,19 @@ impl<'t, T: ApduTransport> CardIo<'t, T> {
     /// GET DATA `tag` (with no DF selected for the MF objects) into `out`, which needs room
     /// for the data and the status word.
     pub fn get_data<'b>(&mut self, tag: u16, out: &'b mut [u8]) -> CardResult<&'b [u8], T::Error> {
-        let mut cmd = [0u8; 5];
+        let mut cmd = [0u8; 7];
         let n = commands::get_data(tag, &mut cmd)?;
         // The objects are larger than one short response: the transport below joins the
         // `61xx` parts, so the answer goes straight into the caller's buffer (data + SW).
-        let len = self.exchange_ok(&cmd[..n], out)?;
+        // A card that wants the length said outright answers `6700`: ask again with an
+        // extended Le.
+        let len = match self.exchange_ok(&cmd[..n], out) {
+            Err(CardError::WrongLength) => {
+                let n = commands::get_data_extended(tag, &mut cmd)?;
+                self.exchange_ok(&cmd[..n], out)?
+            }
+            other => other?,
+        };
         Ok(&out[..len])
     }
 
