@@ -183,12 +183,15 @@ impl Siz {
 
     /// The tile rectangle (x0, y0, x1, y1) on the reference grid.
     pub(crate) fn tile_rect(&self, t: u32) -> (u32, u32, u32, u32) {
-        let (p, q) = (t % self.tiles_across(), t / self.tiles_across());
-        let x0 = (self.tx0 + p * self.tw).max(self.x0);
-        let y0 = (self.ty0 + q * self.th).max(self.y0);
-        let x1 = (self.tx0 + (p + 1) * self.tw).min(self.x1);
-        let y1 = (self.ty0 + (q + 1) * self.th).min(self.y1);
-        (x0, y0, x1, y1)
+        let (p, q) = (u64::from(t % self.tiles_across()), u64::from(t / self.tiles_across()));
+        let (tx0, ty0, tw, th) =
+            (u64::from(self.tx0), u64::from(self.ty0), u64::from(self.tw), u64::from(self.th));
+        let x0 = (tx0 + p * tw).max(u64::from(self.x0));
+        let y0 = (ty0 + q * th).max(u64::from(self.y0));
+        let x1 = (tx0 + (p + 1) * tw).min(u64::from(self.x1));
+        let y1 = (ty0 + (q + 1) * th).min(u64::from(self.y1));
+        // All within [x0, x1] of the image, which fits in u32.
+        (x0 as u32, y0 as u32, x1 as u32, y1 as u32)
     }
 }
 
@@ -213,11 +216,19 @@ fn parse_siz(s: &[u8]) -> Result<Siz, Jp2Error> {
     if siz.x0 >= siz.x1 || siz.y0 >= siz.y1 || siz.tw == 0 || siz.th == 0 {
         return Err(bad);
     }
-    if siz.tx0 > siz.x0 || siz.ty0 > siz.y0 || siz.tx0 + siz.tw <= siz.x0 || siz.ty0 + siz.th <= siz.y0 {
+    if siz.tx0 > siz.x0
+        || siz.ty0 > siz.y0
+        || u64::from(siz.tx0) + u64::from(siz.tw) <= u64::from(siz.x0)
+        || u64::from(siz.ty0) + u64::from(siz.th) <= u64::from(siz.y0)
+    {
         return Err(bad);
     }
     if siz.x1 > 1 << 16 || siz.y1 > 1 << 16 {
         return Err(Jp2Error::Unsupported("image larger than 65536"));
+    }
+    // Tile indices are 16-bit (Isot).
+    if u64::from(siz.tiles_across()) * u64::from(siz.tiles_down()) > 65535 {
+        return Err(bad);
     }
     if ncomp != 1 && ncomp != 3 {
         return Err(Jp2Error::Unsupported("component count"));
@@ -311,10 +322,10 @@ fn parse_spcod(s: &[u8], user_precincts: bool, marker: u16) -> Result<CompCoding
     if usize::from(levels) > MAX_LEVELS {
         return Err(Jp2Error::Unsupported("more than 12 decomposition levels"));
     }
-    let (cbw, cbh) = (b[1] + 2, b[2] + 2);
-    if b[1] > 8 || b[2] > 8 || cbw + cbh > 12 {
+    if b[1] > 8 || b[2] > 8 || b[1] + b[2] > 8 {
         return Err(bad);
     }
+    let (cbw, cbh) = (b[1] + 2, b[2] + 2);
     if b[3] & 0xC0 != 0 {
         return Err(Jp2Error::Unsupported("code-block style"));
     }

@@ -134,15 +134,17 @@ fn info_of(main: &MainHeader) -> ImageInfo {
     }
 }
 
-/// Arena words the decode of `jp2` needs at most: the largest tile's coefficients for every
-/// component, and its code-block state at the most the headers allow.
+/// Arena words to lend for the decode of `jp2`: the largest tile's coefficients for every
+/// component, plus a generous estimate of the code-block state from the main header's
+/// code-block size, levels and layers. Images coded with tiny precincts or very many layers
+/// may need more; the decode then fails with [`Jp2Error::ArenaTooSmall`], never overruns.
 pub fn arena_words(jp2: &[u8]) -> Result<usize, Jp2Error> {
     let (cs, _) = header::codestream(jp2)?;
     let main = parse_main(jp2, cs)?;
     let s = &main.siz;
     let tw = s.tw.min(s.x1 - s.x0) as usize + 1;
     let th = s.th.min(s.y1 - s.y0) as usize + 1;
-    let coefs = tw * th * s.ncomp;
+    let coefs = tw.checked_mul(th).and_then(|a| a.checked_mul(s.ncomp)).ok_or(Jp2Error::TooLarge)?;
     // Structures: precinct and code-block records, tag trees and chunk records are bounded
     // by the number of code-blocks; small code-blocks are the worst case per sample.
     let c = &main.params.comp[0];
@@ -150,7 +152,10 @@ pub fn arena_words(jp2: &[u8]) -> Result<usize, Jp2Error> {
     let blocks = 4 * (tw * th / cb_area.max(16) + (c.levels as usize + 1) * 3 * 16) * s.ncomp;
     let per_block = 8 + 8 + 2 * 2 * 2 + 5 * 2 * usize::from(main.params.cod.layers).min(16);
     let scratch = ((1usize << c.cbw) + 2) * ((1usize << c.cbh) + 2) + tw.max(th);
-    Ok(coefs + blocks * per_block + scratch + 1024)
+    blocks
+        .checked_mul(per_block)
+        .and_then(|b| b.checked_add(coefs + scratch + 1024))
+        .ok_or(Jp2Error::TooLarge)
 }
 
 /// A bump allocator over the lent words; allocations are zeroed.

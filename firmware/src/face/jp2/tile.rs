@@ -255,9 +255,10 @@ impl TileDecoder<'_> {
         }
         let mut comps = [Comp::default(); MAX_COMPONENTS];
         // Coefficient buffers first, then the structures.
+        let area = tile.w().checked_mul(tile.h()).ok_or(Jp2Error::TooLarge)?;
         for (c, comp) in comps.iter_mut().enumerate().take(ncomp) {
             comp.levels = u32::from(p.comp[c].levels);
-            comp.coef_base = arena.alloc(tile.w() * tile.h())?;
+            comp.coef_base = arena.alloc(area)?;
         }
         for (c, comp) in comps.iter_mut().enumerate().take(ncomp) {
             self.build(arena, c, comp, tile)?;
@@ -278,7 +279,7 @@ impl TileDecoder<'_> {
             let coding = &p.comp[c];
             let tmp = arena.alloc(tile.w().max(tile.h()))?;
             let (coefs, rest) = arena.words.split_at_mut(tmp);
-            let buf = &mut coefs[comp.coef_base..comp.coef_base + tile.w() * tile.h()];
+            let buf = &mut coefs[comp.coef_base..comp.coef_base + area];
             for r in 1..=comp.levels as usize {
                 let res = comp.res[r].rect;
                 let lv = Level { w: res.w(), h: res.h(), x0: res.x0, y0: res.y0 };
