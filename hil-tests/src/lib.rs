@@ -17,6 +17,7 @@ pub trait SmartCard {
 }
 pub mod eligibility;
 pub mod pcscd;
+pub mod qemu;
 pub mod render;
 pub mod rig;
 pub mod sim_device;

@@ -1,0 +1,370 @@
+//! The reader's main loop, the same on the reference board and under QEMU: the session core
+//! ([`Session`]), the reader's protocol end ([`ReaderLink`]) and the card operations
+//! ([`card_ops`]) over the ISO/IEC 14443 stack, glued to a [`Platform`] (clock, host byte
+//! pipe, keypad, display, entropy) and an [`NfcFrontend`]. It mirrors what
+//! `hil-tests/src/sim_reader.rs` does on the host, without heap.
+//!
+//! One [`Reader::poll`] call: host bytes in → link → session; keys → session; card presence
+//! (poll for a Type B card when none is in the field, presence check while one is); a tick;
+//! the session's actions carried out (frames queued, card operations run and their replies fed
+//! back, screens shown); frames out.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod uart_frontend;
+pub mod wire;
+
+use heapless::{String, Vec};
+use shikaku_firmware::drive::card_ops;
+use shikaku_firmware::link::{Diagnostics, Entropy, Identity, LinkInput, ReaderLink};
+use shikaku_firmware::nfc::{type_b, IsoDep, IsoDepParams, NfcFrontend};
+use shikaku_firmware::session::{Action, Actions, Config, Event, Key, Phase, Screen, Session};
+use shikaku_protocol::auth::PairingKey;
+use shikaku_protocol::message::{CancelReason, Message, SelfTest};
+use shikaku_protocol::MAX_FRAME;
+
+/// What the main loop needs from the board (or from QEMU's UARTs).
+pub trait Platform {
+    /// Monotonic milliseconds since boot.
+    fn now_ms(&mut self) -> u64;
+    /// Bytes from the host, without blocking; returns how many were written into `buf`.
+    fn host_read(&mut self, buf: &mut [u8]) -> usize;
+    /// Bytes to the host (blocking until queued).
+    fn host_write(&mut self, bytes: &[u8]);
+    /// The next key pressed, if any.
+    fn key(&mut self) -> Option<Key>;
+    /// Shows a screen (display) and reports the session's phase (for rigs).
+    fn show(&mut self, screen: &Screen, phase: Phase);
+    /// The session's phase or the link state changed (rigs script the patient from this).
+    fn status(&mut self, _status: Status) {}
+    /// The random source for nonces and pairing.
+    fn entropy(&mut self) -> &mut dyn Entropy;
+}
+
+/// The state a rig or a status LED cares about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub phase: Phase,
+    pub secured: bool,
+    pub clock_synced: bool,
+    pub card: bool,
+    pub pending: u8,
+}
+
+/// How often to look for a card while none is in the field, and to check it is still there.
+pub const CARD_POLL_MS: u64 = 150;
+pub const PRESENCE_CHECK_MS: u64 = 300;
+
+/// The reader: session, link and the card link over the frontend.
+pub struct Reader<F: NfcFrontend> {
+    pub session: Session,
+    pub link: ReaderLink,
+    air: IsoDep<F>,
+    card: bool,
+    next_card_poll: u64,
+    buf: [u8; card_ops::BUFFER_LEN],
+    frame: [u8; MAX_FRAME],
+    last_status: Option<Status>,
+    nfc_ok: bool,
+    pub frames_rx: u32,
+    pub frames_rejected: u32,
+}
+
+/// A host message copied out of the link's buffer, so the session can run while the link is
+/// borrowed again for the frames it queues.
+enum OwnedHost {
+    TimeSync(u64),
+    Challenge([u8; 32]),
+    Registration(bool),
+    Provision { account: String<64>, salt: [u8; 16], iterations: u32, hash: [u8; 32] },
+    Revoke(String<64>),
+    Cancel(CancelReason),
+    Diagnostics,
+    Other,
+}
+
+impl OwnedHost {
+    fn from(m: &Message<'_>) -> Self {
+        let text = |s: &str| String::<64>::try_from(s).ok();
+        match *m {
+            Message::TimeSync { unix_ms } => Self::TimeSync(unix_ms),
+            Message::HostChallenge { challenge } => Self::Challenge(challenge),
+            Message::RegistrationStatus { registered } => Self::Registration(registered),
+            Message::PasscodeProvision { account, salt, iterations, hash } => match text(account) {
+                Some(account) => Self::Provision { account, salt, iterations, hash },
+                None => Self::Other,
+            },
+            Message::PasscodeRevoke { account } => text(account).map(Self::Revoke).unwrap_or(Self::Other),
+            Message::Cancel { reason } => Self::Cancel(reason),
+            Message::DiagnosticsRequest => Self::Diagnostics,
+            _ => Self::Other,
+        }
+    }
+
+    fn as_message(&self) -> Option<Message<'_>> {
+        Some(match self {
+            Self::TimeSync(unix_ms) => Message::TimeSync { unix_ms: *unix_ms },
+            Self::Challenge(challenge) => Message::HostChallenge { challenge: *challenge },
+            Self::Registration(registered) => Message::RegistrationStatus { registered: *registered },
+            Self::Provision { account, salt, iterations, hash } => {
+                Message::PasscodeProvision { account, salt: *salt, iterations: *iterations, hash: *hash }
+            }
+            Self::Revoke(account) => Message::PasscodeRevoke { account },
+            Self::Cancel(reason) => Message::Cancel { reason: *reason },
+            Self::Diagnostics | Self::Other => return None,
+        })
+    }
+}
+
+impl<F: NfcFrontend> Reader<F> {
+    /// A reader with its identity, its pairing key (if paired) and the first session id
+    /// (from the TRNG at boot, so ids do not repeat across restarts).
+    pub fn new(id: Identity, key: Option<[u8; 32]>, first_session: u32, fe: F) -> Self {
+        let params = IsoDepParams { fsc: 32, fwi: 4, cid: None, nad_supported: false };
+        Self {
+            session: Session::new(Config::default(), PairingKey(key.unwrap_or([0; 32])), first_session),
+            link: ReaderLink::new(id, key.map(PairingKey)),
+            air: IsoDep::new(fe, params),
+            card: false,
+            next_card_poll: 0,
+            buf: [0; card_ops::BUFFER_LEN],
+            frame: [0; MAX_FRAME],
+            last_status: None,
+            nfc_ok: true,
+            frames_rx: 0,
+            frames_rejected: 0,
+        }
+    }
+
+    pub fn frontend_mut(&mut self) -> &mut F {
+        self.air.frontend_mut()
+    }
+
+    /// One turn of the main loop.
+    pub fn poll<P: Platform>(&mut self, p: &mut P) {
+        let now = p.now_ms();
+        self.host_input(p, now);
+        while let Some(k) = p.key() {
+            let actions = self.session.handle(now, Event::Key(k));
+            self.run(p, now, actions);
+        }
+        self.card_presence(p, now);
+        let actions = self.session.handle(now, Event::Tick);
+        self.run(p, now, actions);
+        self.host_output(p, now);
+        self.report(p);
+    }
+
+    fn host_input<P: Platform>(&mut self, p: &mut P, now: u64) {
+        let mut rx = [0u8; 256];
+        let n = p.host_read(&mut rx);
+        let mut bytes = &rx[..n];
+        while !bytes.is_empty() {
+            let k = self.link.push_rx(bytes);
+            bytes = bytes.get(k..).unwrap_or(&[]);
+            loop {
+                let input = match self.link.poll_input(now, p.entropy()) {
+                    None => break,
+                    Some(LinkInput::Host { message, authenticated }) => {
+                        self.frames_rx = self.frames_rx.wrapping_add(1);
+                        Some((OwnedHost::from(&message), authenticated))
+                    }
+                    Some(LinkInput::Paired { key, .. }) => {
+                        // The new key also signs the reader's attestations from now on.
+                        self.session.set_pairing_key(key);
+                        None
+                    }
+                    Some(LinkInput::Rejected(_)) => {
+                        self.frames_rejected = self.frames_rejected.wrapping_add(1);
+                        None
+                    }
+                    Some(_) => None,
+                };
+                match input {
+                    Some((OwnedHost::Diagnostics, true)) => self.diagnostics(now),
+                    Some((m, authenticated)) => {
+                        if let Some(message) = m.as_message() {
+                            let actions = self.session.handle(now, Event::Host { message, authenticated });
+                            self.run(p, now, actions);
+                        }
+                    }
+                    None => {}
+                }
+            }
+            if k == 0 {
+                break;
+            }
+        }
+    }
+
+    fn diagnostics(&mut self, now: u64) {
+        self.link.send_diagnostics(Diagnostics {
+            uptime_s: (now / 1000) as u32,
+            nfc: if self.nfc_ok { SelfTest::Passed } else { SelfTest::Failed },
+            camera: SelfTest::NotRun,
+            clock_ms: self.session.wall_clock_ms(now).unwrap_or(0),
+            frames_rx: self.frames_rx,
+            frames_rejected: self.frames_rejected,
+        });
+    }
+
+    /// Looks for a card while none is known; checks a known one is still there.
+    fn card_presence<P: Platform>(&mut self, p: &mut P, now: u64) {
+        if now < self.next_card_poll {
+            return;
+        }
+        if !self.card {
+            self.next_card_poll = now + CARD_POLL_MS;
+            // Only when the session wants a card: idle or 目視 armed.
+            if !matches!(self.session.phase(), Phase::Idle | Phase::VisualArmed)
+                || !self.session.clock_synced()
+            {
+                return;
+            }
+            let fe = self.air.frontend_mut();
+            let found = type_b::activate(fe, &type_b::ActivationConfig::default());
+            match found {
+                Ok(card) => {
+                    self.air.reactivate(card.params);
+                    self.card = true;
+                    let actions = self.session.handle(now, Event::CardPresent);
+                    self.run(p, now, actions);
+                }
+                Err(type_b::TypeBError::Frontend(_)) => {
+                    self.nfc_ok = false;
+                    let _ = fe.field_off();
+                }
+                Err(_) => {
+                    let _ = fe.field_off();
+                }
+            }
+        } else {
+            self.next_card_poll = now + PRESENCE_CHECK_MS;
+            // Not while the session talks to the card (it only does so inside `run`).
+            if !matches!(self.air.presence_check(), Ok(true)) {
+                self.card_gone(p, now);
+            }
+        }
+    }
+
+    fn card_gone<P: Platform>(&mut self, p: &mut P, now: u64) {
+        self.card = false;
+        let _ = self.air.frontend_mut().field_off();
+        let actions = self.session.handle(now, Event::CardRemoved);
+        self.run(p, now, actions);
+    }
+
+    /// Carries out the session's actions; card replies go straight back into the session,
+    /// whose new actions are carried out in turn (a few levels at most).
+    fn run<P: Platform>(&mut self, p: &mut P, now: u64, actions: Actions) {
+        let mut stack: Vec<Actions, 4> = Vec::new();
+        let _ = stack.push(actions);
+        while let Some(actions) = stack.pop() {
+            for a in actions {
+                match a {
+                    Action::Send(t) => {
+                        let msg = self.session.host_message(&t);
+                        if self.link.queue(t.session, t.seq, &msg, now).is_err() {
+                            warn_outbox_full();
+                        }
+                    }
+                    Action::Card(op) => {
+                        #[cfg(feature = "broken-session")]
+                        let op = broken(op);
+                        let reply = card_ops::run(&mut self.air, op, &mut self.buf);
+                        let next = self.session.handle(now, Event::Card(reply));
+                        if stack.push(next).is_err() {
+                            // Deeper than any flow goes; dropping would lose the session's
+                            // state, so cancel the session instead.
+                            let _ = self.session.handle(now, Event::CardRemoved);
+                        }
+                    }
+                    Action::Show(screen) => p.show(&screen, self.session.phase()),
+                    Action::StartFace { .. } | Action::WipeFace => {}
+                }
+            }
+        }
+    }
+
+    fn host_output<P: Platform>(&mut self, p: &mut P, now: u64) {
+        while let Some(n) = self.link.poll_transmit(now, &mut self.frame) {
+            if let Some(f) = self.frame.get(..n) {
+                p.host_write(f);
+            }
+        }
+    }
+
+    fn report<P: Platform>(&mut self, p: &mut P) {
+        let s = Status {
+            phase: self.session.phase(),
+            secured: self.link.is_secured(),
+            clock_synced: self.session.clock_synced(),
+            card: self.card,
+            pending: self.link.pending().min(255) as u8,
+        };
+        if self.last_status != Some(s) {
+            self.last_status = Some(s);
+            p.status(s);
+        }
+    }
+}
+
+fn warn_outbox_full() {}
+
+/// The deliberately broken build: every PIN is replaced by 0000 before it reaches the card, so
+/// a correct PIN is refused and no identity is ever verified by PIN.
+#[cfg(feature = "broken-session")]
+fn broken(op: shikaku_firmware::session::CardOp) -> shikaku_firmware::session::CardOp {
+    use shikaku_firmware::card::secret::Pin4;
+    use shikaku_firmware::session::CardOp;
+    match op {
+        CardOp::VerifyPin { last_try_confirmed, .. } => match Pin4::from_keypad([0, 0, 0, 0]) {
+            Some(pin) => CardOp::VerifyPin { pin, last_try_confirmed },
+            None => CardOp::Identify,
+        },
+        op => op,
+    }
+}
+
+/// The name of a phase, for rigs and logs.
+pub fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Idle => "Idle",
+        Phase::PasscodeEntry => "PasscodeEntry",
+        Phase::VisualArmed => "VisualArmed",
+        Phase::Identifying => "Identifying",
+        Phase::CertNotice => "CertNotice",
+        Phase::ChooseMethod => "ChooseMethod",
+        Phase::PinEntry => "PinEntry",
+        Phase::PinConfirmLastTry => "PinConfirmLastTry",
+        Phase::VerifyingPin => "VerifyingPin",
+        Phase::ReadingCertificate => "ReadingCertificate",
+        Phase::PinLocked => "PinLocked",
+        Phase::AwaitChallenge => "AwaitChallenge",
+        Phase::Signing => "Signing",
+        Phase::Face => "Face",
+        Phase::FaceFailed => "FaceFailed",
+        Phase::VisualCheck => "VisualCheck",
+        Phase::ConsentIntro => "ConsentIntro",
+        Phase::Consent => "Consent",
+        Phase::Registration => "Registration",
+        Phase::Finished => "Finished",
+    }
+}
+
+/// Keypad codes on the wire (0-9 digits, then the function keys).
+pub fn key_from_code(c: u8) -> Option<Key> {
+    Some(match c {
+        0..=9 => Key::Digit(c),
+        10 => Key::Clear,
+        11 => Key::Enter,
+        12 => Key::Cancel,
+        13 => Key::ChooseFace,
+        14 => Key::ChoosePin,
+        15 => Key::Staff,
+        16 => Key::Yes,
+        17 => Key::No,
+        18 => Key::Skip,
+        _ => return None,
+    })
+}

@@ -1,0 +1,397 @@
+//! The QEMU rig: the real `thumbv7em-none-eabihf` reader image (`firmware/image-qemu`) on
+//! `qemu-system-arm -machine mps2-an386`, with
+//!
+//! * UART0 on a TCP server port: the host driver connects there (`tcp:127.0.0.1:PORT`);
+//! * UART1 connected to this bridge: the image's NFC frontend calls are served by the
+//!   simulated PICC side ([`SimFrontend`]) with a persona's virtual My Number card behind it;
+//! * UART2 connected to this bridge: the panel. The image reports its phase and link state and
+//!   its stack high-water mark; a scripted [`Patient`] (or staff member) presses keys and
+//!   places or takes the card in answer, as the person at the counter would.
+//!
+//! Nothing of the reader runs on the host: session, link, ISO-DEP and the applet clients are
+//! the firmware binary in QEMU.
+
+pub mod wire;
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use shikaku_firmware::nfc::frontend::{BitRate, NfcFrontend, ShortFrame, Technology, Timeout};
+
+use crate::sim_frontend::SimFrontend;
+use crate::vcard::card::VirtualCard;
+
+/// What the image last reported on the panel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PanelStatus {
+    pub phase: String,
+    pub secured: bool,
+    pub clock_synced: bool,
+    pub card: bool,
+    pub pending: u8,
+}
+
+/// Someone at the counter, following what the reader shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Patient {
+    /// Nobody there.
+    Away,
+    /// Places the card, chooses PIN, types it, agrees; takes the card when finished.
+    Pin { pin: String },
+    /// Staff unlock 目視 with their passcode, the patient places the card, staff confirm the
+    /// photo, the patient agrees; takes the card when finished.
+    Visual { passcode: String },
+}
+
+/// The rig's shared state.
+pub struct RigState {
+    pub status: PanelStatus,
+    /// Every phase in order of report.
+    pub phases: Vec<String>,
+    /// (bytes used, stack size) from the last stack report.
+    pub stack: Option<(u32, u32)>,
+    pub panicked: bool,
+    pub patient: Patient,
+    /// Sessions the patient saw through to `Finished`.
+    pub finished: u32,
+    /// Keys for the image, sent on the next panel turn.
+    keys: VecDeque<u8>,
+    /// The phase the patient last acted on (acts once per phase entry).
+    acted: Option<String>,
+    pub frontend_calls: u64,
+}
+
+type Air = SimFrontend<VirtualCard>;
+
+pub struct QemuRig {
+    pub host_port: u16,
+    pub state: Arc<Mutex<RigState>>,
+    pub air: Arc<Mutex<Air>>,
+    child: Child,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    pub qemu_log: PathBuf,
+}
+
+/// The image built by `scripts/qemu.sh build` (release), or `SHIKAKU_QEMU_IMAGE`.
+pub fn default_image(root: &Path) -> PathBuf {
+    if let Some(p) = std::env::var_os("SHIKAKU_QEMU_IMAGE") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("SHIKAKU_IMAGE_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/images"));
+    target.join("thumbv7em-none-eabihf/release/shikaku-image-qemu")
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl QemuRig {
+    /// Boots `image` in QEMU with `card` under the simulated frontend (away from the field)
+    /// and the pairing `key` handed to the image at boot.
+    pub fn start(
+        image: &Path,
+        card: VirtualCard,
+        key: Option<[u8; 32]>,
+        log_dir: &Path,
+    ) -> std::io::Result<Self> {
+        let host_port = free_port()?;
+        let fe_listener = TcpListener::bind("127.0.0.1:0")?;
+        let panel_listener = TcpListener::bind("127.0.0.1:0")?;
+        let fe_port = fe_listener.local_addr()?.port();
+        let panel_port = panel_listener.local_addr()?.port();
+        let qemu_log = log_dir.join("qemu.log");
+        let log = std::fs::File::create(&qemu_log)?;
+        let child = Command::new("qemu-system-arm")
+            .args(["-machine", "mps2-an386", "-nographic", "-monitor", "none", "-kernel"])
+            .arg(image)
+            .args(["-serial", &format!("tcp:127.0.0.1:{host_port},server=on,wait=off")])
+            .args(["-serial", &format!("tcp:127.0.0.1:{fe_port}")])
+            .args(["-serial", &format!("tcp:127.0.0.1:{panel_port}")])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let mut sim = SimFrontend::new(card);
+        sim.set_card_present(false);
+        let air = Arc::new(Mutex::new(sim));
+        let state = Arc::new(Mutex::new(RigState {
+            status: PanelStatus::default(),
+            phases: Vec::new(),
+            stack: None,
+            panicked: false,
+            patient: Patient::Away,
+            finished: 0,
+            keys: VecDeque::new(),
+            acted: None,
+            frontend_calls: 0,
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut rig = Self { host_port, state, air, child, stop, threads: Vec::new(), qemu_log };
+        let fe = accept(&fe_listener, &mut rig.child)?;
+        let panel = accept(&panel_listener, &mut rig.child)?;
+        {
+            let (air, state, stop) = (rig.air.clone(), rig.state.clone(), rig.stop.clone());
+            rig.threads.push(std::thread::spawn(move || serve_frontend(fe, air, state, stop)));
+        }
+        {
+            let (air, state, stop) = (rig.air.clone(), rig.state.clone(), rig.stop.clone());
+            rig.threads.push(std::thread::spawn(move || serve_panel(panel, air, state, stop, key)));
+        }
+        Ok(rig)
+    }
+
+    /// The host driver's endpoint for this reader.
+    pub fn endpoint(&self) -> String {
+        format!("tcp:127.0.0.1:{}", self.host_port)
+    }
+
+    pub fn set_patient(&self, p: Patient) {
+        if let Ok(mut s) = self.state.lock() {
+            s.patient = p;
+            s.acted = None;
+        }
+    }
+
+    pub fn status(&self) -> PanelStatus {
+        self.state.lock().map(|s| s.status.clone()).unwrap_or_default()
+    }
+
+    /// Waits until `cond` holds on the state, or `timeout`.
+    pub fn wait(&self, timeout: Duration, cond: impl Fn(&RigState) -> bool) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < timeout {
+            if self.state.lock().map(|s| cond(&s)).unwrap_or(false) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Whether QEMU still runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for QemuRig {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn accept(l: &TcpListener, child: &mut Child) -> std::io::Result<TcpStream> {
+    l.set_nonblocking(true)?;
+    let t0 = Instant::now();
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false)?;
+                s.set_nodelay(true)?;
+                s.set_read_timeout(Some(Duration::from_millis(20)))?;
+                return Ok(s);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if let Ok(Some(st)) = child.try_wait() {
+                    return Err(std::io::Error::other(format!("qemu exited: {st}")));
+                }
+                if t0.elapsed() > Duration::from_secs(20) {
+                    return Err(std::io::Error::other("qemu did not connect its serial ports"));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn read_some(s: &mut TcpStream, buf: &mut [u8]) -> Option<usize> {
+    match s.read(buf) {
+        Ok(0) => None,
+        Ok(n) => Some(n),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Some(0),
+        Err(_) => None,
+    }
+}
+
+/// Serves the image's frontend calls with the simulated PICC side.
+fn serve_frontend(
+    mut s: TcpStream,
+    air: Arc<Mutex<Air>>,
+    state: Arc<Mutex<RigState>>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut d = wire::Deframer::default();
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::SeqCst) {
+        let Some(n) = read_some(&mut s, &mut buf) else { return };
+        for &b in &buf[..n] {
+            let Some((kind, p)) = d.push(b) else { continue };
+            let answer = {
+                let Ok(mut fe) = air.lock() else { return };
+                frontend_call(&mut fe, kind, &p)
+            };
+            if let Ok(mut st) = state.lock() {
+                st.frontend_calls += 1;
+            }
+            if s.write_all(&answer).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn u32_at(p: &[u8], at: usize) -> u32 {
+    p.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(0)
+}
+
+fn frontend_call(fe: &mut Air, kind: u8, p: &[u8]) -> Vec<u8> {
+    let simple = |r: Result<(), shikaku_firmware::nfc::FrontendError>| match r {
+        Ok(()) => wire::encode(wire::OK, &[]),
+        Err(e) => wire::encode(wire::ERR, &[wire::error_code(e)]),
+    };
+    let frame = |r: Result<usize, shikaku_firmware::nfc::FrontendError>, rx: &[u8]| match r {
+        Ok(n) => wire::encode(wire::RX, &rx[..n.min(rx.len())]),
+        Err(e) => wire::encode(wire::ERR, &[wire::error_code(e)]),
+    };
+    let mut rx = vec![0u8; wire::MAX_PAYLOAD];
+    match kind {
+        wire::FIELD_ON => simple(fe.field_on()),
+        wire::FIELD_OFF => simple(fe.field_off()),
+        wire::CONFIGURE if p.len() == 3 => {
+            let t = if p[0] == 0 { Technology::TypeA } else { Technology::TypeB };
+            simple(fe.configure(t, BitRate::from_code(p[1]), BitRate::from_code(p[2])))
+        }
+        wire::TRANSCEIVE if p.len() >= 4 => {
+            let r = fe.transceive(&p[4..], &mut rx, Timeout::from_fc(u32_at(p, 0)));
+            frame(r, &rx)
+        }
+        wire::SHORT if p.len() == 5 => {
+            let f = if p[0] == 0x26 { ShortFrame::Reqa } else { ShortFrame::Wupa };
+            let r = fe.transceive_short_frame(f, &mut rx, Timeout::from_fc(u32_at(p, 1)));
+            frame(r, &rx)
+        }
+        wire::BITS => wire::encode(wire::ERR, &[7]),
+        wire::GUARD => simple(fe.guard_time(Timeout::from_fc(u32_at(p, 0)))),
+        _ => wire::encode(wire::ERR, &[5]),
+    }
+}
+
+/// The panel: boot configuration, status in, keys and card moves out.
+fn serve_panel(
+    mut s: TcpStream,
+    air: Arc<Mutex<Air>>,
+    state: Arc<Mutex<RigState>>,
+    stop: Arc<AtomicBool>,
+    key: Option<[u8; 32]>,
+) {
+    let mut d = wire::Deframer::default();
+    let mut buf = [0u8; 1024];
+    while !stop.load(Ordering::SeqCst) {
+        let Some(n) = read_some(&mut s, &mut buf) else { return };
+        let mut out = Vec::new();
+        for &b in &buf[..n] {
+            let Some((kind, p)) = d.push(b) else { continue };
+            match kind {
+                wire::BOOT => {
+                    let mut c = vec![key.is_some() as u8];
+                    c.extend_from_slice(&key.unwrap_or([0; 32]));
+                    let mut seed = [0u8; 32];
+                    let _ = getrandom::getrandom(&mut seed);
+                    c.extend_from_slice(&seed);
+                    out.extend(wire::encode(wire::CONFIG, &c));
+                }
+                wire::STATUS if p.len() >= 5 => {
+                    let Ok(mut st) = state.lock() else { return };
+                    if p[0] == 0xFF {
+                        st.panicked = true;
+                    }
+                    st.status = PanelStatus {
+                        phase: String::from_utf8_lossy(&p[5..]).into_owned(),
+                        secured: p[1] != 0,
+                        clock_synced: p[2] != 0,
+                        card: p[3] != 0,
+                        pending: p[4],
+                    };
+                    if st.phases.last() != Some(&st.status.phase) {
+                        let ph = st.status.phase.clone();
+                        st.phases.push(ph);
+                    }
+                }
+                wire::STACK if p.len() >= 8 => {
+                    if let Ok(mut st) = state.lock() {
+                        st.stack = Some((u32_at(&p, 0), u32_at(&p, 4)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        // The person at the counter reacts to what the reader shows.
+        if let (Ok(mut st), Ok(mut fe)) = (state.lock(), air.lock()) {
+            act(&mut st, &mut fe);
+            if !st.keys.is_empty() {
+                let keys: Vec<u8> = st.keys.drain(..).collect();
+                out.extend(wire::encode(wire::KEYS_RX, &keys));
+            }
+        }
+        if !out.is_empty() && s.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+const KEY_STAFF: u8 = 15;
+const KEY_CHOOSE_PIN: u8 = 14;
+const KEY_YES: u8 = 16;
+
+fn digits(s: &str) -> impl Iterator<Item = u8> + '_ {
+    s.bytes().map(|b| b.wrapping_sub(b'0'))
+}
+
+/// One step of the patient or staff, once per phase entered.
+fn act(st: &mut RigState, fe: &mut Air) {
+    let status = st.status.clone();
+    if !(status.secured && status.clock_synced) {
+        return;
+    }
+    let phase = status.phase.as_str();
+    if st.acted.as_deref() == Some(phase) {
+        return;
+    }
+    let mut acted = true;
+    match (st.patient.clone(), phase) {
+        (Patient::Away, _) => acted = false,
+        (Patient::Pin { .. }, "Idle") => fe.set_card_present(true),
+        (Patient::Pin { .. }, "ChooseMethod") => st.keys.push_back(KEY_CHOOSE_PIN),
+        (Patient::Pin { pin }, "PinEntry") => st.keys.extend(digits(&pin)),
+        (Patient::Visual { .. }, "Idle") => st.keys.push_back(KEY_STAFF),
+        (Patient::Visual { passcode }, "PasscodeEntry") => st.keys.extend(digits(&passcode)),
+        (Patient::Visual { .. }, "VisualArmed") => fe.set_card_present(true),
+        (Patient::Visual { .. }, "VisualCheck") => st.keys.push_back(KEY_YES),
+        (_, "ConsentIntro") => st.keys.push_back(KEY_YES),
+        (_, "Finished") => {
+            fe.set_card_present(false);
+            st.finished += 1;
+            st.patient = Patient::Away;
+        }
+        _ => acted = false,
+    }
+    if acted {
+        st.acted = Some(phase.to_owned());
+    }
+}

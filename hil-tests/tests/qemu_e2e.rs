@@ -1,0 +1,230 @@
+//! The real firmware binary end to end: the `thumbv7em-none-eabihf` reader image
+//! (`firmware/image-qemu`, built by `scripts/qemu.sh build`) runs in `qemu-system-arm -machine
+//! mps2-an386`; its NFC frontend UART is served by the simulated PICC side with a persona's
+//! virtual My Number card, its panel UART by a scripted patient and staff member. The host
+//! driver (`shikaku passcode set`, then the `App` of `shikaku run`) connects over TCP to the
+//! image's host UART. A PIN reception and a 目視 reception are confirmed by the eligibility
+//! service and written to the `face` folder.
+//!
+//! The same PIN reception against the deliberately broken build (`--features broken-session`,
+//! which sends a wrong PIN to the card) must not produce a confirmed reception: that proves
+//! this test looks at the firmware's own session logic.
+//!
+//! Without the images (or QEMU) the tests say so and pass, unless `SHIKAKU_REQUIRE_QEMU=1`
+//! (set by `scripts/test.sh`), where they fail.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use shikaku_hil::qemu::{self, Patient, QemuRig};
+use shikaku_hil::testkit::{self, shikaku_bin};
+use shikaku_hil::vcard::{self, persona};
+use shikaku_host::app::{App, AppEvent};
+use shikaku_host::config::{Config, Folders};
+use shikaku_host::eligibility::{HttpEligibility, RetryPolicy, Timeouts};
+use shikaku_host::keystore::KeyStore;
+use shikaku_protocol::auth::PairingKey;
+
+const KEY: [u8; 32] = [0x3C; 32];
+const SERIAL: &str = "SK-QEMU-0001";
+const PASSCODE: &str = "4821";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The image to test, or `None` (with the reason printed) when it cannot run here.
+fn image(broken: bool) -> Option<PathBuf> {
+    let mut p = qemu::default_image(&root());
+    if broken {
+        let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+        p = std::env::var_os("SHIKAKU_QEMU_BROKEN_IMAGE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| dir.join("../../broken/thumbv7em-none-eabihf/release/shikaku-image-qemu"));
+    }
+    let qemu_ok = Command::new("qemu-system-arm").arg("--version").output().is_ok_and(|o| o.status.success());
+    let required = std::env::var_os("SHIKAKU_REQUIRE_QEMU").is_some_and(|v| v == "1");
+    if !p.exists() || !qemu_ok {
+        let why =
+            format!("QEMU image {} or qemu-system-arm missing (run scripts/qemu.sh build)", p.display());
+        assert!(!required, "{why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some(p)
+}
+
+fn config(home: &Path, endpoint: &str, url: &str) -> Config {
+    Config {
+        readers: vec![endpoint.parse().unwrap()],
+        key_dir: home.join("keys"),
+        eligibility_url: url.to_owned(),
+        folders: Folders {
+            face: home.join("oqs/face"),
+            req: home.join("oqs/req"),
+            res: home.join("oqs/res"),
+        },
+        character_code: 0,
+        journal: home.join("journal.sqlite"),
+        ..Config::default()
+    }
+}
+
+fn receptions(events: &[AppEvent]) -> Vec<(String, Option<String>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AppEvent::Reception { outcome, face_file, .. } => Some((outcome.clone(), face_file.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs the host driver against the rig until `n` receptions arrived or `timeout`; the
+/// patient of each reception is set once the previous one is through.
+fn run_receptions(
+    rig: &QemuRig,
+    home: &Path,
+    url: &str,
+    patients: &[Patient],
+    timeout: Duration,
+) -> Vec<AppEvent> {
+    let cfg = config(home, &rig.endpoint(), url);
+    let service = HttpEligibility::with(
+        url,
+        Timeouts { connect: Duration::from_millis(500), total: Duration::from_secs(5) },
+        RetryPolicy { attempts: 1, ..RetryPolicy::default() },
+    );
+    let mut app = App::new(&cfg, service).unwrap();
+    let (tx, rx) = mpsc::channel();
+    app.connect_readers(&cfg.readers, tx);
+    let mut events = Vec::new();
+    let mut next = 0;
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if let Ok(e) = rx.recv_timeout(Duration::from_millis(20)) {
+            events.extend(app.on_event(e));
+        }
+        events.extend(app.retry_due());
+        let done = receptions(&events).len();
+        if done >= patients.len() {
+            break;
+        }
+        // The next person steps up once the reader is idle again and the last one is through.
+        let st = rig.status();
+        let away = rig.state.lock().map(|s| s.patient == Patient::Away).unwrap_or(false);
+        if next < patients.len()
+            && next == done
+            && away
+            && st.phase == "Idle"
+            && st.secured
+            && st.clock_synced
+        {
+            rig.set_patient(patients[next].clone());
+            next += 1;
+        }
+    }
+    // Let the last acknowledgements go out before the App goes away.
+    let t1 = Instant::now();
+    while t1.elapsed() < Duration::from_millis(300) {
+        if let Ok(e) = rx.recv_timeout(Duration::from_millis(20)) {
+            events.extend(app.on_event(e));
+        }
+    }
+    events
+}
+
+/// `shikaku passcode set` over the paired link to the image (few iterations: the Cortex-M4
+/// under QEMU checks the passcode with PBKDF2 at unlock time).
+fn provision_passcode(home: &Path, endpoint: &str) {
+    let mut child = Command::new(shikaku_bin())
+        .args(["passcode", "set", "staff-01", "--reader", endpoint, "--iterations", "1000"])
+        .env("SHIKAKU_HOME", home)
+        .env_remove("SHIKAKU_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{PASSCODE}\n{PASSCODE}\n").as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "passcode set: {text}");
+}
+
+struct Setup {
+    home: tempfile::TempDir,
+    service: shikaku_hil::eligibility::http::RunningServer,
+    rig: QemuRig,
+    pin: String,
+}
+
+fn setup(image: &Path, persona_id: &str) -> Setup {
+    let home = tempfile::tempdir().unwrap();
+    let p = persona::find(persona_id).unwrap();
+    let (card, _issued) = vcard::build(&p).unwrap();
+    let service = testkit::eligibility_service(home.path(), 0).unwrap();
+    KeyStore::new(&home.path().join("keys")).store(SERIAL, &PairingKey(KEY)).unwrap();
+    let rig = QemuRig::start(image, card, Some(KEY), home.path()).expect("QEMU rig");
+    Setup { home, service, rig, pin: p.pin.clone().unwrap_or_default() }
+}
+
+fn qemu_log(rig: &QemuRig) -> String {
+    std::fs::read_to_string(&rig.qemu_log).unwrap_or_default()
+}
+
+#[test]
+fn qemu_image_runs_a_pin_and_a_visual_reception_into_the_face_folder() {
+    let Some(image) = image(false) else { return };
+    let s = setup(&image, "yamada");
+    let home = s.home.path();
+    provision_passcode(home, &s.rig.endpoint());
+    let patients = [Patient::Pin { pin: s.pin.clone() }, Patient::Visual { passcode: PASSCODE.into() }];
+    let events = run_receptions(&s.rig, home, &s.service.url(), &patients, Duration::from_secs(240));
+    let rs = receptions(&events);
+    let phases = s.rig.state.lock().map(|st| st.phases.clone()).unwrap_or_default();
+    let diag = format!("events: {events:?}\nphases: {phases:?}\nqemu: {}", qemu_log(&s.rig));
+    assert_eq!(rs.len(), 2, "{diag}");
+    for (outcome, face) in &rs {
+        assert!(outcome.starts_with("confirmed"), "{outcome}\n{diag}");
+        let face = PathBuf::from(face.clone().expect("face file"));
+        let text = std::fs::read_to_string(&face).unwrap();
+        assert!(text.contains("<QualificationValidity>1</QualificationValidity>"), "{text}");
+    }
+    let files = std::fs::read_dir(home.join("oqs/face")).unwrap().count();
+    assert_eq!(files, 2, "one face file per reception");
+    // The firmware went through both flows itself.
+    for p in [
+        "ChooseMethod",
+        "PinEntry",
+        "AwaitChallenge",
+        "PasscodeEntry",
+        "VisualArmed",
+        "VisualCheck",
+        "ConsentIntro",
+    ] {
+        assert!(phases.iter().any(|x| x == p), "{p} missing: {phases:?}");
+    }
+    let stack = s.rig.state.lock().ok().and_then(|st| st.stack);
+    let (used, size) = stack.expect("stack report from the image");
+    assert!(used > 0 && used < size, "stack {used} of {size}");
+    println!("stack high-water mark: {used} of {size} bytes");
+    s.service.shutdown();
+}
+
+#[test]
+fn qemu_broken_session_build_is_caught() {
+    let Some(image) = image(true) else { return };
+    let s = setup(&image, "yamada");
+    let patients = [Patient::Pin { pin: s.pin.clone() }];
+    let events = run_receptions(&s.rig, s.home.path(), &s.service.url(), &patients, Duration::from_secs(40));
+    let confirmed = receptions(&events).into_iter().filter(|r| r.0.starts_with("confirmed")).count();
+    let phases = s.rig.state.lock().map(|st| st.phases.clone()).unwrap_or_default();
+    assert!(phases.iter().any(|p| p == "PinEntry"), "the broken image ran the PIN flow: {phases:?}");
+    println!("broken build, phases: {phases:?}");
+    assert_eq!(confirmed, 0, "the broken session logic must not produce a confirmed reception: {events:?}");
+    s.service.shutdown();
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The QEMU rig: builds the reader image for mps2-an386 (Cortex-M4, thumbv7em-none-eabihf) and
+# runs it.
+#
+#   scripts/qemu.sh build        builds the image and the deliberately broken one
+#                                (--features broken-session) into target/images
+#   scripts/qemu.sh test         build + the end-to-end tests (hil-tests/tests/qemu_e2e.rs)
+#   scripts/qemu.sh run [args]   build + the bridge with a persona's card: QEMU's host UART on a
+#                                TCP port for `shikaku` (see `shikaku-qemu-bridge --help`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+images="${SHIKAKU_IMAGE_TARGET_DIR:-$root/target/images}"
+
+build() {
+  (cd firmware/image-qemu && CARGO_TARGET_DIR="$images" cargo build --release --locked --quiet)
+  (cd firmware/image-qemu && CARGO_TARGET_DIR="$images/broken" cargo build --release --locked --quiet --features broken-session)
+  echo "QEMU image: $images/thumbv7em-none-eabihf/release/shikaku-image-qemu"
+}
+
+case "${1:-test}" in
+  build) build ;;
+  test)
+    build
+    SHIKAKU_IMAGE_TARGET_DIR="$images" SHIKAKU_REQUIRE_QEMU=1 \
+      cargo test --locked -p shikaku-hil --test qemu_e2e -- --test-threads 1 --nocapture
+    ;;
+  run)
+    shift
+    build
+    cargo run --locked --quiet -p shikaku-hil --bin shikaku-qemu-bridge -- \
+      --image "$images/thumbv7em-none-eabihf/release/shikaku-image-qemu" "$@"
+    ;;
+  *) echo "usage: $0 [build|test|run ...]" >&2; exit 2 ;;
+esac
