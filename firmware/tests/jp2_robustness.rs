@@ -124,7 +124,7 @@ fn the_fixture_photo_fits_the_estimate_and_says_what_it_needs() {
     );
     assert!(used <= words);
     // The coefficient buffer is most of it.
-    assert!(used >= 378 * 472 && used < 378 * 472 * 105 / 100);
+    assert!((378 * 472..378 * 472 * 105 / 100).contains(&used));
 }
 
 #[test]

@@ -27,7 +27,7 @@ fn interleave<T: Copy>(src: impl Fn(usize) -> T, n: usize, i0: u32, tmp: &mut [T
     let odd = (i0 & 1) as usize;
     let sn = (n + 1 - odd) / 2; // low samples: the positions of even global index
     for (k, t) in tmp.iter_mut().take(n).enumerate() {
-        let global_even = (k + odd) % 2 == 0;
+        let global_even = (k + odd).is_multiple_of(2);
         let j = if global_even { (k + odd) / 2 - odd } else { sn + (k - (1 - odd)) / 2 };
         *t = src(j);
     }

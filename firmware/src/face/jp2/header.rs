@@ -41,8 +41,11 @@ pub(crate) fn be32(b: &[u8], at: usize) -> Result<u32, Jp2Error> {
     Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-/// Splits one box off `input`: (type, contents, rest).
-fn next_box(input: &[u8]) -> Result<([u8; 4], &[u8], &[u8]), Jp2Error> {
+/// A box split off its input: (type, contents, rest).
+type SplitBox<'a> = ([u8; 4], &'a [u8], &'a [u8]);
+
+/// Splits one box off `input`.
+fn next_box(input: &[u8]) -> Result<SplitBox<'_>, Jp2Error> {
     let len = be32(input, 0)? as usize;
     let kind: [u8; 4] =
         input.get(4..8).ok_or(Jp2Error::Truncated)?.try_into().map_err(|_| Jp2Error::Truncated)?;
@@ -368,7 +371,7 @@ fn parse_quant(s: &[u8], marker: u16) -> Result<Quant, Jp2Error> {
             q.count = body.len();
         }
         1 | 2 => {
-            if body.len() % 2 != 0 || body.is_empty() || body.len() / 2 > MAX_STEPS {
+            if !body.len().is_multiple_of(2) || body.is_empty() || body.len() / 2 > MAX_STEPS {
                 return Err(bad);
             }
             if q.style == 1 && body.len() != 2 {
@@ -554,11 +557,10 @@ pub(crate) fn tile_params(cs: &[u8], main: &MainHeader, first: &TilePart) -> Res
     let mut m = HeaderMarkers::default();
     read_markers(cs, first.start + 12, main.siz.ncomp, &mut m, false)?;
     let mut p = main.params;
+    // Precedence (A.6.1): tile COC > tile COD > main COC > main COD; likewise for QCC/QCD.
     if let Some(cod) = m.cod {
         p.cod = cod;
         p.comp = [cod.comp; MAX_COMPONENTS];
-        // Main-header COCs still apply where the tile has neither COD... no: a tile COD
-        // overrides main COCs (A.6.1 precedence).
     }
     if let Some(qcd) = m.qcd {
         p.quant = [qcd; MAX_COMPONENTS];

@@ -754,10 +754,9 @@ impl Walk<'_, '_> {
         let lv = comp.levels - r as u32;
         let (rpx, rpy) = (res.ppx + lv, res.ppy + lv);
         let (x, y) = (u64::from(x), u64::from(y));
-        let ok_y = y % (1 << rpy) == 0
-            || (y == u64::from(self.rect.y0) && (u64::from(res.rect.y0) << lv) % (1 << rpy) != 0);
-        let ok_x = x % (1 << rpx) == 0
-            || (x == u64::from(self.rect.x0) && (u64::from(res.rect.x0) << lv) % (1 << rpx) != 0);
+        let (mx, my) = ((1u64 << rpx) - 1, (1u64 << rpy) - 1);
+        let ok_y = y & my == 0 || (y == u64::from(self.rect.y0) && (u64::from(res.rect.y0) << lv) & my != 0);
+        let ok_x = x & mx == 0 || (x == u64::from(self.rect.x0) && (u64::from(res.rect.x0) << lv) & mx != 0);
         if !ok_x || !ok_y {
             return None;
         }
