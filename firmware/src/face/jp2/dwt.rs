@@ -4,6 +4,8 @@
 //! usual band layout: at each level the low band top-left, HL right of it, LH below, HH
 //! diagonal. 9/7 values are stored as `f32` bits in the same `i32` words.
 
+use super::store::Store;
+
 /// Lifting constants of the 9/7 filter (Table F.4).
 const ALPHA: f32 = -1.586_134_3;
 const BETA: f32 = -0.052_980_117;
@@ -109,24 +111,33 @@ fn synth97(x: &mut [i32], i0: u32) {
     }
 }
 
-/// Inverse 2-D transform of one level, in place in `buf` (row stride `stride`). `tmp` holds
-/// at least `max(w, h)` words.
-pub(crate) fn inverse_level(buf: &mut [i32], stride: usize, lv: Level, reversible: bool, tmp: &mut [i32]) {
+/// Inverse 2-D transform of one level, in place in `buf` (row stride `stride`, coefficients
+/// kept as `store` says). `tmp` holds at least `max(w, h)` words.
+pub(crate) fn inverse_level(
+    buf: &mut [i32],
+    store: Store,
+    stride: usize,
+    lv: Level,
+    reversible: bool,
+    tmp: &mut [i32],
+) {
     let (w, h) = (lv.w, lv.h);
     if w == 0 || h == 0 {
         return;
     }
     // Rows.
     for y in 0..h {
-        let row = &mut buf[y * stride..y * stride + w];
-        line(row.len(), |j| row[j], lv.x0, reversible, tmp);
-        row.copy_from_slice(&tmp[..w]);
+        let base = y * stride;
+        line(w, |j| store.get(buf, base + j), lv.x0, reversible, tmp);
+        for (x, v) in tmp[..w].iter().enumerate() {
+            store.set(buf, base + x, *v);
+        }
     }
     // Columns.
     for x in 0..w {
-        line(h, |j| buf[j * stride + x], lv.y0, reversible, tmp);
+        line(h, |j| store.get(buf, j * stride + x), lv.y0, reversible, tmp);
         for (y, v) in tmp[..h].iter().enumerate() {
-            buf[y * stride + x] = *v;
+            store.set(buf, y * stride + x, *v);
         }
     }
 }

@@ -20,13 +20,16 @@
 //! Everything else is a typed [`Jp2Error`]: ROI (RGN), POC, packed packet headers, palettes,
 //! sub-sampled components. Nothing in the input can make it panic.
 //!
-//! Memory: [`arena_words`] says how many `i32` words a given photo needs; for the card photo
-//! (378 × 472) that is the 178 416-word coefficient buffer (697 KiB) plus about 2 % for the
-//! code-block state and scratch.
+//! Memory: [`arena_words`] says how many `i32` words a given photo needs. Reversible images up
+//! to 12 bits keep two 16-bit coefficients per word. For the card photo (378 × 472, 5/3) the
+//! decode uses 98 626 words (385 KiB): the 89 208-word coefficient buffer, 8 452 words of
+//! code-block scratch (64 × 64 values and their context flags), one row/column and the
+//! packet state; plus the caller's 178 416-byte output and about 5 KiB of stack.
 
 mod dwt;
 mod header;
 mod mq;
+mod store;
 mod t1;
 mod tile;
 
@@ -135,23 +138,31 @@ fn info_of(main: &MainHeader) -> ImageInfo {
 }
 
 /// Arena words to lend for the decode of `jp2`: the largest tile's coefficients for every
-/// component, plus a generous estimate of the code-block state from the main header's
-/// code-block size, levels and layers. Images coded with tiny precincts or very many layers
-/// may need more; the decode then fails with [`Jp2Error::ArenaTooSmall`], never overruns.
+/// component (two per word on the reversible path of images up to 12 bits), plus a generous
+/// estimate of the code-block state from the main header's code-block size, levels and
+/// layers. Images coded with tiny precincts, very many layers, or tile-part headers that
+/// change the coding may need more; the decode then fails with [`Jp2Error::ArenaTooSmall`],
+/// never overruns.
 pub fn arena_words(jp2: &[u8]) -> Result<usize, Jp2Error> {
     let (cs, _) = header::codestream(jp2)?;
     let main = parse_main(jp2, cs)?;
     let s = &main.siz;
     let tw = s.tw.min(s.x1 - s.x0) as usize + 1;
     let th = s.th.min(s.y1 - s.y0) as usize + 1;
-    let coefs = tw.checked_mul(th).and_then(|a| a.checked_mul(s.ncomp)).ok_or(Jp2Error::TooLarge)?;
+    let store = tile::choose_store(s, &main.params)?;
+    let coefs = tw
+        .checked_mul(th)
+        .map(|a| store.words(a))
+        .and_then(|a| a.checked_mul(s.ncomp))
+        .ok_or(Jp2Error::TooLarge)?;
     // Structures: precinct and code-block records, tag trees and chunk records are bounded
     // by the number of code-blocks; small code-blocks are the worst case per sample.
     let c = &main.params.comp[0];
     let cb_area = (1usize << c.cbw) * (1usize << c.cbh);
     let blocks = 4 * (tw * th / cb_area.max(16) + (c.levels as usize + 1) * 3 * 16) * s.ncomp;
     let per_block = 8 + 8 + 2 * 2 * 2 + 5 * 2 * usize::from(main.params.cod.layers).min(16);
-    let scratch = ((1usize << c.cbw) + 2) * ((1usize << c.cbh) + 2) + tw.max(th);
+    let scratch =
+        ((1usize << c.cbw) + 2) * ((1usize << c.cbh) + 2) + (1usize << (c.cbw + c.cbh)) + tw.max(th);
     blocks
         .checked_mul(per_block)
         .and_then(|b| b.checked_add(coefs + scratch + 1024))

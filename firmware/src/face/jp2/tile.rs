@@ -6,6 +6,7 @@ use heapless::Vec;
 
 use super::dwt::{self, Level};
 use super::header::{Params, Siz, MAX_COMPONENTS, MAX_LEVELS};
+use super::store::Store;
 use super::t1::{self, Block, Segment, STYLE_BYPASS, STYLE_TERMALL};
 use super::{Arena, Jp2Error};
 
@@ -256,9 +257,11 @@ impl TileDecoder<'_> {
         let mut comps = [Comp::default(); MAX_COMPONENTS];
         // Coefficient buffers first, then the structures.
         let area = tile.w().checked_mul(tile.h()).ok_or(Jp2Error::TooLarge)?;
+        let store = choose_store(&self.siz, &self.params)?;
+        let words = store.words(area);
         for (c, comp) in comps.iter_mut().enumerate().take(ncomp) {
             comp.levels = u32::from(p.comp[c].levels);
-            comp.coef_base = arena.alloc(area)?;
+            comp.coef_base = arena.alloc(words)?;
         }
         for (c, comp) in comps.iter_mut().enumerate().take(ncomp) {
             self.build(arena, c, comp, tile)?;
@@ -275,19 +278,19 @@ impl TileDecoder<'_> {
         walk.progression(arena)?;
         let stride = tile.w();
         for (c, comp) in comps.iter().enumerate().take(ncomp) {
-            self.tier1(arena, c, comp, stride)?;
+            self.tier1(arena, c, comp, stride, store)?;
             let coding = &p.comp[c];
             let tmp = arena.alloc(tile.w().max(tile.h()))?;
             let (coefs, rest) = arena.words.split_at_mut(tmp);
-            let buf = &mut coefs[comp.coef_base..comp.coef_base + area];
+            let buf = &mut coefs[comp.coef_base..comp.coef_base + words];
             for r in 1..=comp.levels as usize {
                 let res = comp.res[r].rect;
                 let lv = Level { w: res.w(), h: res.h(), x0: res.x0, y0: res.y0 };
-                dwt::inverse_level(buf, stride, lv, coding.reversible, rest);
+                dwt::inverse_level(buf, store, stride, lv, coding.reversible, rest);
             }
             arena.release(tmp);
         }
-        self.output(arena, &comps[..ncomp], tile, out)
+        self.output(arena, &comps[..ncomp], tile, out, store)
     }
 
     fn build(&self, arena: &mut Arena<'_>, c: usize, comp: &mut Comp, tile: Rect) -> Result<(), Jp2Error> {
@@ -402,13 +405,22 @@ impl TileDecoder<'_> {
         (band, xoff, yoff, o)
     }
 
-    fn tier1(&self, arena: &mut Arena<'_>, c: usize, comp: &Comp, stride: usize) -> Result<(), Jp2Error> {
+    fn tier1(
+        &self,
+        arena: &mut Arena<'_>,
+        c: usize,
+        comp: &Comp,
+        stride: usize,
+        store: Store,
+    ) -> Result<(), Jp2Error> {
         let coding = &self.params.comp[c];
         let quant = &self.params.quant[c];
         let (x0, y0, x1, y1) = self.siz.tile_rect(self.tile);
         let tile = Rect { x0, y0, x1, y1 };
         let flags_len = ((1usize << coding.cbw) + 2) * ((1usize << coding.cbh) + 2);
         let flags_at = arena.alloc(flags_len)?;
+        // The code-block's values before dequantisation.
+        let block_at = arena.alloc((1usize << coding.cbw) * (1usize << coding.cbh))?;
         let precision = u32::from(self.siz.comps[c].precision);
         for r in 0..=comp.levels as usize {
             let res = &comp.res[r];
@@ -447,33 +459,36 @@ impl TileDecoder<'_> {
                                 continue;
                             }
                             let cbr = cb_base + (j * ncbw + i) as usize * CB;
-                            let origin = comp.coef_base
-                                + (yoff + (by0 - band.y0) as usize) * stride
-                                + xoff
-                                + (bx0 - band.x0) as usize;
+                            // Position in the tile-component's coefficients.
+                            let origin =
+                                (yoff + (by0 - band.y0) as usize) * stride + xoff + (bx0 - band.x0) as usize;
                             let (w, h) = ((bx1 - bx0) as usize, (by1 - by0) as usize);
-                            decode_code_block(
+                            let decoded = decode_code_block(
                                 arena,
                                 self.cs,
                                 cbr,
-                                flags_at,
-                                flags_len,
-                                origin,
-                                stride,
+                                (flags_at, flags_len),
+                                block_at,
                                 (w, h),
                                 orient,
                                 mb,
                                 coding.style,
                             )?;
-                            // Dequantise in place.
+                            if !decoded {
+                                continue;
+                            }
+                            // Dequantise into place.
+                            let (low, high) = arena.words.split_at_mut(block_at);
+                            let coefs = &mut low[comp.coef_base..];
                             for y in 0..h {
-                                let row = &mut arena.words[origin + y * stride..origin + y * stride + w];
-                                for v in row.iter_mut() {
-                                    if coding.reversible {
-                                        *v /= 2;
+                                for x in 0..w {
+                                    let v = high[y * w + x];
+                                    let v = if coding.reversible {
+                                        v / 2
                                     } else {
-                                        *v = (*v as f32 * delta).to_bits() as i32;
-                                    }
+                                        (v as f32 * delta).to_bits() as i32
+                                    };
+                                    store.set(coefs, origin + y * stride + x, v);
                                 }
                             }
                         }
@@ -485,7 +500,14 @@ impl TileDecoder<'_> {
         Ok(())
     }
 
-    fn output(&self, arena: &Arena<'_>, comps: &[Comp], tile: Rect, out: &mut [u8]) -> Result<(), Jp2Error> {
+    fn output(
+        &self,
+        arena: &Arena<'_>,
+        comps: &[Comp],
+        tile: Rect,
+        out: &mut [u8],
+        store: Store,
+    ) -> Result<(), Jp2Error> {
         let siz = &self.siz;
         let ncomp = siz.ncomp;
         let stride = tile.w();
@@ -499,7 +521,7 @@ impl TileDecoder<'_> {
                 let mut v = [0f32; MAX_COMPONENTS];
                 let mut iv = [0i32; MAX_COMPONENTS];
                 for c in 0..ncomp {
-                    let word = arena.words[comps[c].coef_base + y * stride + x];
+                    let word = store.get(&arena.words[comps[c].coef_base..], y * stride + x);
                     if self.params.comp[c].reversible {
                         iv[c] = word;
                     } else {
@@ -537,6 +559,28 @@ impl TileDecoder<'_> {
     }
 }
 
+/// Two coefficients per word when every component is reversible, at most 12 bits deep,
+/// and no band has more than 14 magnitude bit-planes (values ×2 with the half bit then
+/// stay within `i16`, and so do the 5/3 lifting steps on them).
+pub(crate) fn choose_store(siz: &Siz, params: &Params) -> Result<Store, Jp2Error> {
+    for c in 0..siz.ncomp {
+        let coding = &params.comp[c];
+        if !coding.reversible || siz.comps[c].precision > 12 {
+            return Ok(Store::Wide);
+        }
+        let quant = &params.quant[c];
+        for index in 0..=3 * usize::from(coding.levels) {
+            let r = index.div_ceil(3);
+            let nb = if r == 0 { coding.levels } else { coding.levels - r as u8 + 1 };
+            let (eps, _) = quant.step(index, coding.levels, nb)?;
+            if u32::from(quant.guard) + u32::from(eps) > 15 {
+                return Ok(Store::Wide);
+            }
+        }
+    }
+    Ok(Store::Packed)
+}
+
 fn round(v: f32) -> i32 {
     if v >= 0.0 {
         (v + 0.5) as i32
@@ -565,18 +609,16 @@ fn decode_code_block(
     arena: &mut Arena<'_>,
     cs: &[u8],
     cbr: usize,
-    flags_at: usize,
-    flags_len: usize,
-    origin: usize,
-    stride: usize,
+    (flags_at, flags_len): (usize, usize),
+    block_at: usize,
     (w, h): (usize, usize),
     band: u8,
     mb: u32,
     style: u8,
-) -> Result<(), Jp2Error> {
+) -> Result<bool, Jp2Error> {
     let rec: [i32; CB] = arena.words[cbr..cbr + CB].try_into().map_err(|_| Jp2Error::Corrupt)?;
     if rec[CB_INCLUDED] == 0 || rec[CB_PASSES] == 0 {
-        return Ok(());
+        return Ok(false);
     }
     let zbp = rec[CB_ZBP] as u32;
     if zbp > mb {
@@ -615,9 +657,12 @@ fn decode_code_block(
         chunks: &chunks,
         data: cs,
     };
-    let (coefs, rest) = arena.words.split_at_mut(flags_at);
-    let flags = rest.get_mut(..flags_len).ok_or(Jp2Error::ArenaTooSmall)?;
-    t1::decode_block(&block, coefs.get_mut(origin..).ok_or(Jp2Error::Corrupt)?, stride, flags)
+    let (low, rest) = arena.words.split_at_mut(block_at);
+    let out = rest.get_mut(..w * h).ok_or(Jp2Error::ArenaTooSmall)?;
+    out.fill(0);
+    let flags = low.get_mut(flags_at..flags_at + flags_len).ok_or(Jp2Error::ArenaTooSmall)?;
+    t1::decode_block(&block, out, w, flags)?;
+    Ok(true)
 }
 
 impl Walk<'_, '_> {
