@@ -13,8 +13,8 @@ root=$PWD
 images="${SHIKAKU_IMAGE_TARGET_DIR:-$root/target/images}"
 
 build() {
-  (cd firmware/image-qemu && CARGO_TARGET_DIR="$images" cargo build --release --locked --quiet)
-  (cd firmware/image-qemu && CARGO_TARGET_DIR="$images/broken" cargo build --release --locked --quiet --features broken-session)
+  (cd firmware/image-qemu && CARGO_TARGET_DIR="$images" cargo build --release --quiet)
+  (cd firmware/image-qemu && CARGO_TARGET_DIR="$images/broken" cargo build --release --quiet --features broken-session)
   echo "QEMU image: $images/thumbv7em-none-eabihf/release/shikaku-image-qemu"
 }
 

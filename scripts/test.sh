@@ -24,6 +24,10 @@ cargo build --locked --release -p shikaku-protocol -p shikaku-firmware --target 
 step "host tests"
 cargo test --workspace --locked
 
+step "reader images: QEMU rig end to end (real thumbv7em binary) and the board image build"
+bash scripts/qemu.sh test
+(cd firmware/image-board && CARGO_TARGET_DIR="$PWD/../../target/images-board" cargo build --release --quiet)
+
 step "protocol footprint"
 bash scripts/footprint.sh
 
