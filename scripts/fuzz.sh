@@ -75,6 +75,7 @@ run_target protocol frame_parser seeds/frame_parser
 run_target firmware iso_dep_blocks seeds/iso_dep_blocks
 run_target firmware card_responses seeds/card_responses
 run_target firmware card_parsers seeds/card_parsers
+run_target firmware jp2_decoder ../tests/data/jp2
 run_target host-driver req_xml seeds/req_xml
 
 if ((${#FAILED[@]})); then
