@@ -59,7 +59,10 @@ const RCC_APB2ENR: usize = RCC + 0xF0;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Port {
     A = 0,
+    B = 1,
+    C = 2,
     F = 5,
+    H = 7,
     I = 8,
     J = 9,
     K = 10,
@@ -154,6 +157,27 @@ pub fn led(i: usize, on: bool) {
     if let Some(l) = LEDS.get(i) {
         l.set(!on);
     }
+}
+
+/// USB OTG HS with the ULPI PHY: the ULPI pins (AF10), the USB kernel clock (HSI48, already on
+/// for the RNG), the USB supply detector, and the OTG HS and ULPI clocks.
+pub fn usb_clocks() {
+    const RCC_AHB1ENR: usize = RCC + 0xD8;
+    const RCC_AHB1RSTR: usize = RCC + 0x80;
+    const RCC_D2CCIP2R: usize = RCC + 0x54;
+    const PWR_CR3: usize = 0x5802_4800 + 0x0C;
+    modify(RCC_AHB4ENR, 0, (1 << 1) | (1 << 2) | (1 << 7));
+    let _ = rd(RCC_AHB4ENR);
+    for p in crate::usb::ULPI_PINS {
+        p.alternate(10);
+    }
+    modify(RCC_CR, 0, 1 << 12);
+    while rd(RCC_CR) & (1 << 13) == 0 {}
+    modify(RCC_D2CCIP2R, 0b11 << 20, 0b11 << 20);
+    modify(PWR_CR3, 0, 1 << 24);
+    modify(RCC_AHB1ENR, 0, (1 << 25) | (1 << 26));
+    modify(RCC_AHB1RSTR, 0, 1 << 25);
+    modify(RCC_AHB1RSTR, 1 << 25, 0);
 }
 
 // ---- SPI5 for the ST25R3916 -----------------------------------------------------------------

@@ -7,6 +7,7 @@
 #![no_main]
 
 mod board;
+mod usb;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -20,6 +21,9 @@ use shikaku_firmware::session::{Key, Phase, Screen};
 use shikaku_firmware::st25r3916::St25r3916;
 use shikaku_image_core::{phase_name, Platform, Reader, Status};
 use shikaku_protocol::message::{Capabilities, FirmwareVersion};
+
+/// The reader's serial number (hello, USB serial string, pairing key file on the PC).
+const SERIAL: &str = "SK-H747-0001";
 
 static MILLIS: AtomicU32 = AtomicU32::new(0);
 
@@ -36,6 +40,7 @@ fn millis() -> u32 {
 
 struct Board {
     host: board::HostUart,
+    usb: Option<usb::Usb>,
     keypad: board::Keypad,
     trng: board::Trng,
     last_ms: u32,
@@ -52,6 +57,13 @@ impl Platform for Board {
         self.high | m as u64
     }
     fn host_read(&mut self, buf: &mut [u8]) -> usize {
+        // USB when the host configured the device, the ST-LINK serial port otherwise.
+        if let Some(u) = self.usb.as_mut() {
+            u.poll();
+            if u.configured() {
+                return u.pipe.read(buf);
+            }
+        }
         let mut n = 0;
         while n < buf.len() {
             match self.host.read() {
@@ -65,7 +77,10 @@ impl Platform for Board {
         n
     }
     fn host_write(&mut self, bytes: &[u8]) {
-        self.host.write_all(bytes)
+        match self.usb.as_mut() {
+            Some(u) if u.configured() => u.write_all(bytes),
+            _ => self.host.write_all(bytes),
+        }
     }
     fn key(&mut self) -> Option<Key> {
         self.keypad.poll()
@@ -110,13 +125,15 @@ fn main() -> ! {
     }
     let _ = nfc.field_off();
 
-    let mut plat = Board {
-        host: board::HostUart::new(),
-        keypad: board::Keypad::new(),
-        trng: board::Trng::new(),
-        last_ms: 0,
-        high: 0,
-    };
+    let trng = board::Trng::new();
+    let usb = cortex_m::singleton!(: [u32; 1024] = [0; 1024])
+        .and_then(|mem| cortex_m::singleton!(: usb_device::bus::UsbBusAllocator<usb::Bus> = synopsys_usb_otg::UsbBus::new(usb::OtgHs, mem)))
+        .and_then(|alloc| usb::Usb::new(alloc, SERIAL));
+    if usb.is_none() {
+        defmt::warn!("USB device not built; serial host link only");
+    }
+    let mut plat =
+        Board { host: board::HostUart::new(), usb, keypad: board::Keypad::new(), trng, last_ms: 0, high: 0 };
     let mut first = [0u8; 4];
     plat.trng.fill(&mut first);
     // The pairing key lives in flash once pairing persists it (left: see firmware/README.md);
@@ -124,7 +141,7 @@ fn main() -> ! {
     let key = None;
     let id = Identity {
         firmware: FirmwareVersion { major: 0, minor: 1, patch: 0, build: "board" },
-        serial: "SK-H747-0001",
+        serial: SERIAL,
         model: "shikaku-stm32h747i-disco",
         capabilities: Capabilities(Capabilities::PIN_KEYPAD | Capabilities::VISUAL_MODE),
     };
