@@ -4,7 +4,8 @@
 #
 #   scripts/qemu.sh build        builds the image and the deliberately broken one
 #                                (--features broken-session) into target/images
-#   scripts/qemu.sh test         build + the end-to-end tests (hil-tests/tests/qemu_e2e.rs)
+#   scripts/qemu.sh test         build + the on-target self-tests (semihosting) + the end-to-end
+#                                tests (hil-tests/tests/qemu_e2e.rs)
 #   scripts/qemu.sh run [args]   build + the bridge with a persona's card: QEMU's host UART on a
 #                                TCP port for `shikaku` (see `shikaku-qemu-bridge --help`)
 set -euo pipefail
@@ -22,6 +23,10 @@ case "${1:-test}" in
   build) build ;;
   test)
     build
+    echo "on-target self-tests (Cortex-M4 under QEMU):"
+    timeout 120 qemu-system-arm -machine mps2-an386 -nographic -monitor none \
+      -semihosting-config enable=on,target=native \
+      -kernel "$images/thumbv7em-none-eabihf/release/shikaku-selftest"
     SHIKAKU_IMAGE_TARGET_DIR="$images" SHIKAKU_REQUIRE_QEMU=1 \
       cargo test --locked -p shikaku-hil --test qemu_e2e -- --test-threads 1 --nocapture
     ;;
