@@ -43,6 +43,8 @@ struct Board {
     usb: Option<usb::Usb>,
     keypad: board::Keypad,
     trng: board::Trng,
+    /// The session's phase, for the keys that change meaning on question screens.
+    phase: Phase,
     last_ms: u32,
     high: u64,
 }
@@ -83,7 +85,21 @@ impl Platform for Board {
         }
     }
     fn key(&mut self) -> Option<Key> {
-        self.keypad.poll()
+        let k = self.keypad.poll()?;
+        // On question screens 決 answers はい and 消 いいえ.
+        let question = matches!(
+            self.phase,
+            Phase::ConsentIntro
+                | Phase::Consent
+                | Phase::VisualCheck
+                | Phase::PinConfirmLastTry
+                | Phase::Registration
+        );
+        Some(match k {
+            Key::Enter if question => Key::Yes,
+            Key::Clear if question => Key::No,
+            k => k,
+        })
     }
     fn show(&mut self, screen: &Screen, phase: Phase) {
         // The DSI panel driver is not written yet (firmware/README.md): the screen goes to
@@ -91,6 +107,7 @@ impl Platform for Board {
         defmt::info!("screen [{}]: {}", phase_name(phase), screen.en().0);
     }
     fn status(&mut self, s: Status) {
+        self.phase = s.phase;
         board::led(1, s.card);
         board::led(2, s.secured);
     }
