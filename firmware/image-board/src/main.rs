@@ -149,8 +149,15 @@ fn main() -> ! {
     if usb.is_none() {
         defmt::warn!("USB device not built; serial host link only");
     }
-    let mut plat =
-        Board { host: board::HostUart::new(), usb, keypad: board::Keypad::new(), trng, last_ms: 0, high: 0 };
+    let mut plat = Board {
+        host: board::HostUart::new(),
+        usb,
+        keypad: board::Keypad::new(),
+        trng,
+        phase: Phase::Idle,
+        last_ms: 0,
+        high: 0,
+    };
     let mut first = [0u8; 4];
     plat.trng.fill(&mut first);
     // The pairing key lives in flash once pairing persists it (left: see firmware/README.md);
