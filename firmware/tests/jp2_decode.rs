@@ -34,10 +34,26 @@ fn tools_present() -> bool {
     ok
 }
 
-fn scratch_dir(name: &str) -> PathBuf {
+/// A temporary directory for the tools' files, removed when dropped (the photo included).
+struct ScratchDir(PathBuf);
+
+impl std::ops::Deref for ScratchDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch_dir(name: &str) -> ScratchDir {
     let d = std::env::temp_dir().join(format!("shikaku-jp2-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
-    d
+    ScratchDir(d)
 }
 
 /// Reads a binary PGM (P5, 8-bit) or PPM (P6): (width, height, channels, samples).
