@@ -219,7 +219,8 @@ fn qemu_image_runs_a_pin_and_a_visual_reception_into_the_face_folder() {
     let stack = s.rig.state.lock().ok().and_then(|st| st.stack);
     let (used, size) = stack.expect("stack report from the image");
     assert!(used > 0 && used < size, "stack {used} of {size}");
-    println!("stack high-water mark: {used} of {size} bytes");
+    let boot = s.rig.state.lock().ok().and_then(|st| st.boot_stack).unwrap_or(0);
+    println!("stack high-water mark: main loop {used} bytes, boot {boot} bytes, of {size} bytes");
     s.service.shutdown();
 }
 

@@ -18,7 +18,7 @@
 //! | `08` | guard time | fc (u32) | → `80` |
 //! | `10` | status (notification) | phase, secured, synced, card, pending, name | – |
 //! | `11` | keys? | – | → `84` key codes |
-//! | `12` | stack report (notification) | high-water bytes (u32), stack size (u32) | – |
+//! | `12` | stack report (notification) | main-loop high-water bytes (u32), stack size (u32), boot high-water bytes (u32) | – |
 //!
 //! Error codes in `8F`: the [`FrontendError`] variants 1..=8 in declaration order.
 

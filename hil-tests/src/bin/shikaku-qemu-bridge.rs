@@ -78,7 +78,7 @@ fn main() -> Result<(), String> {
             rig.state.lock().map(|s| (s.stack, s.patient == Patient::Away)).unwrap_or((None, false));
         if s != stack {
             if let Some((used, size)) = s {
-                println!("stack high-water mark: {used} of {size} bytes");
+                println!("stack high-water mark (main loop): {used} of {size} bytes");
             }
             stack = s;
         }

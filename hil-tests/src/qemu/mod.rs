@@ -55,8 +55,10 @@ pub struct RigState {
     pub status: PanelStatus,
     /// Every phase in order of report.
     pub phases: Vec<String>,
-    /// (bytes used, stack size) from the last stack report.
+    /// (bytes used by the main loop, stack size) from the last stack report.
     pub stack: Option<(u32, u32)>,
+    /// Bytes of stack used at boot (building the reader), from the same report.
+    pub boot_stack: Option<u32>,
     pub panicked: bool,
     pub patient: Patient,
     /// Sessions the patient saw through to `Finished`.
@@ -128,6 +130,7 @@ impl QemuRig {
             status: PanelStatus::default(),
             phases: Vec::new(),
             stack: None,
+            boot_stack: None,
             panicked: false,
             patient: Patient::Away,
             finished: 0,
@@ -336,6 +339,9 @@ fn serve_panel(
                 wire::STACK if p.len() >= 8 => {
                     if let Ok(mut st) = state.lock() {
                         st.stack = Some((u32_at(&p, 0), u32_at(&p, 4)));
+                        if p.len() >= 12 {
+                            st.boot_stack = Some(u32_at(&p, 8));
+                        }
                     }
                 }
                 _ => {}
