@@ -133,3 +133,47 @@ print(f'face-parity: dlib {dlib.__version__}: {len(inputs)} inputs embedded, {ms
 EOF
 
 SHIKAKU_REQUIRE_MODELS=1 cargo test -q --release -p shikaku-hil --test face_parity -- --nocapture
+
+# Time per embedding, ours against dlib, interleaved in rounds so that both see the same load
+# (the machine may be shared); medians over the rounds.
+echo "face-parity: timing on $(nproc) core(s), dlib and ours interleaved (ms per embedding)"
+cargo build -q --release -p shikaku-hil --bin shikaku-face-bench
+ROUNDS=3
+ITER=10
+: >"$OUT/times.txt"
+for _ in $(seq "$ROUNDS"); do
+  "$VENV/bin/python" - "$MODELS/dlib_face_recognition_resnet_model_v1.dat" "$OUT/chip-face.rgb" "$ITER" >>"$OUT/times.txt" <<'EOF'
+import sys, time
+import numpy as np
+import dlib
+net = dlib.face_recognition_model_v1(sys.argv[1])
+img = np.fromfile(sys.argv[2], dtype=np.uint8).reshape(150, 150, 3)
+net.compute_face_descriptor(img)
+ms = []
+for _ in range(int(sys.argv[3])):
+    t = time.perf_counter(); net.compute_face_descriptor(img); ms.append((time.perf_counter() - t) * 1000)
+ms.sort()
+print(f'dlib {ms[len(ms) // 2]:.3f} {ms[0]:.3f}')
+EOF
+  for k in f32 i8; do
+    cargo run -q --release -p shikaku-hil --bin shikaku-face-bench -- \
+      "$MODELS/resnet-$k.shfr" "$OUT/chip-face.rgb" "$ITER" >>"$OUT/times.txt"
+  done
+done
+python3 - "$OUT/times.txt" <<'EOF'
+import sys, statistics
+t = {}
+for line in open(sys.argv[1]):
+    k, med, best = line.split()
+    t.setdefault(k, []).append((float(med), float(best)))
+med = {k: statistics.median(m for m, _ in v) for k, v in t.items()}
+best = {k: min(b for _, b in v) for k, v in t.items()}
+macs = 270_854_144
+names = {'dlib': 'dlib (Python package)', 'F32': 'ours, f32 weights', 'I8': 'ours, int8 weights'}
+for k in ('dlib', 'F32', 'I8'):
+    print(f'  {names[k]:<24} median {med[k]:8.1f}   best {best[k]:8.1f}   {macs / best[k] / 1e6:6.2f} GMAC/s')
+print(f"  ours/dlib (medians): f32 {med['F32'] / med['dlib']:.2f}, int8 {med['I8'] / med['dlib']:.2f}")
+print(f'  {macs:,} multiply-accumulates per embedding; a 480 MHz Cortex-M7 at 2 cycles per f32 MAC')
+print(f'  (FPU multiply-add plus loads, weights streamed from external flash) would need about '
+      f'{macs * 2 / 480e6:.2f} s (an estimate, not a measurement)')
+EOF
