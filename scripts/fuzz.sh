@@ -5,6 +5,7 @@
 #   firmware/fuzz      iso_dep_blocks   ISO 14443-4 (T=CL) block handler vs a PICC sending anything
 #                      card_responses   applet clients / card-op driver vs arbitrary response APDUs
 #                      card_parsers     BER-TLV, DER/X.509, CV certificate, card records, JP2 header
+#                      jp2_decode       the face engine's JPEG 2000 decoder (card-face photo)
 #   host-driver/fuzz   req_xml          the receipt computer's `req` folder XML reader
 # `--smoke` is the short CI run (FUZZ_SECONDS default 15 there). Crashes land in
 # <crate>/fuzz/artifacts/<target>/; turn each into a regression test. One line per target is
@@ -75,6 +76,7 @@ run_target protocol frame_parser seeds/frame_parser
 run_target firmware iso_dep_blocks seeds/iso_dep_blocks
 run_target firmware card_responses seeds/card_responses
 run_target firmware card_parsers seeds/card_parsers
+run_target firmware jp2_decode seeds/jp2_decode
 run_target firmware jp2_decoder ../tests/data/jp2
 run_target host-driver req_xml seeds/req_xml
 

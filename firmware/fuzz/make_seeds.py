@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the firmware fuzz targets into seeds/<target>/.
 
-card_parsers: the fixture card's files and certificates (SHIKAKU_FIXTURES or ../shared/fixtures
+jp2_decode: the fixture card face photo. card_parsers: the fixture card's files and certificates (SHIKAKU_FIXTURES or ../shared/fixtures
 next to the workspace). card_responses: response scripts shaped like the fixture card's answers
 (SELECT 9000, token info, PIN status 63C3, the auth certificate in 256-byte READ BINARY chunks,
 a 256-byte signature). iso_dep_blocks: I-blocks, chained I-blocks, R(ACK), S(WTX), errors.
@@ -67,4 +67,13 @@ write("iso_dep_blocks", "ack-chaining", bytes([0x00]) + script([[0xA2], [0xA3], 
 write("iso_dep_blocks", "wtx", bytes([0x01]) + script([[0xF2, 0x01], [0xF2, 0x3B], [0x02] + OK]))
 write("iso_dep_blocks", "errors", bytes([0x01]) + script([None, [0xB2], [0x02] + OK]) + bytes([0xFE, 0x02, 0x90]))
 write("iso_dep_blocks", "cid", bytes([0x41]) + script([[0x0A, 0x01] + OK, [0x0B, 0x01] + OK, [0xFA, 0x01, 0x01]]))
+# JP2: the card face photo (DF27) cut out of the fixture card's face record, and its codestream.
+sig = bytes([0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20])
+at = face.find(sig)
+if at >= 0:
+    jp2 = face[at:]
+    write("jp2_decode", "card-face.jp2", jp2)
+    soc = jp2.find(bytes([0xFF, 0x4F, 0xFF, 0x51]))
+    if soc >= 0:
+        write("jp2_decode", "card-face.j2k", jp2[soc:])
 print(f"seeds written under {out}")
