@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 images="${SHIKAKU_IMAGE_TARGET_DIR:-$root/target/images}"
-board_dir="$root/target/images-board"
+board_dir="${SHIKAKU_BOARD_TARGET_DIR:-$root/target/images-board}"
 
 (cd firmware/image-board && CARGO_TARGET_DIR="$board_dir" cargo build --release --quiet)
 bash scripts/qemu.sh build >/dev/null
