@@ -1,7 +1,10 @@
 // shikaku-face-bench: time per embedding of our face engine, for scripts/face-parity.sh to
 // set beside dlib's on the same machine in the same run.
 //
-//   shikaku-face-bench WEIGHTS.shfr CHIP.rgb ITERATIONS   → one line: "<kind> median_ms min_ms"
+//   shikaku-face-bench WEIGHTS.shfr CHIP.rgb ITERATIONS
+//     → one line: "<kind> median_ms min_ms peak_rss_kib" (the peak resident set of this
+//       process, which holds the whole weight file in RAM; on the reader the weights stay in
+//       flash and the RAM is the arena)
 
 use shikaku_firmware::face::model::{Model, ARENA_F32};
 use std::process::ExitCode;
@@ -27,7 +30,16 @@ fn run() -> Result<(), String> {
         })
         .collect();
     ms.sort_by(f64::total_cmp);
-    println!("{:?} {:.3} {:.3}", model.kind(), ms[ms.len() / 2], ms[0]);
+    // Linux: VmHWM in /proc/self/status; 0 where unavailable
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0u64);
+    println!("{:?} {:.3} {:.3} {rss}", model.kind(), ms[ms.len() / 2], ms[0]);
     Ok(())
 }
 
