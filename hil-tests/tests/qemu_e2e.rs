@@ -237,3 +237,37 @@ fn qemu_broken_session_build_is_caught() {
     assert_eq!(confirmed, 0, "the broken session logic must not produce a confirmed reception: {events:?}");
     s.service.shutdown();
 }
+
+/// `shikaku doctor` walks its check-sheet against the real binary: the reader answers, its
+/// firmware and serial come from the image, the stored key proves the pairing in the hello,
+/// the image's NFC self-test and clock are reported over the authenticated link.
+#[test]
+fn qemu_image_passes_the_doctor_reader_checks() {
+    let Some(image) = image(false) else { return };
+    let s = setup(&image, "yamada");
+    let home = s.home.path();
+    let cfg = home.join("config.toml");
+    let text = format!(
+        "readers = [\"{}\"]\nkey_dir = \"{}\"\neligibility_url = \"{}\"\nmax_clock_skew_s = 60\n\n[folders]\nface = \"{}\"\nreq = \"{}\"\nres = \"{}\"\n",
+        s.rig.endpoint(),
+        home.join("keys").display(),
+        s.service.url(),
+        home.join("face").display(),
+        home.join("req").display(),
+        home.join("res").display(),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let o = Command::new(shikaku_bin())
+        .args(["--config", cfg.to_str().unwrap(), "doctor", "--timeout", "5"])
+        .env("SHIKAKU_HOME", home)
+        .output()
+        .unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let line = |check: &str| report.lines().find(|l| l.contains(check)).unwrap_or("").to_owned();
+    println!("{report}");
+    for check in ["reader connection", "firmware", "pairing", "NFC self-test", "clock"] {
+        assert!(line(check).starts_with("[ok  ]"), "{check}:\n{report}");
+    }
+    assert!(report.contains("SK-QEMU-0001"), "the image's serial:\n{report}");
+    s.service.shutdown();
+}
