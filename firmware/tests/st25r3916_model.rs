@@ -9,7 +9,9 @@
 //! virtual time in carrier cycles advanced by the delay and by SPI traffic. Behind the
 //! antenna sits a PICC: a small ISO/IEC 14443-3 Type A or Type B card with an ISO/IEC 14443-4
 //! block layer (chaining both ways, R(ACK)/R(NAK), DESELECT) and a tiny APDU application.
-//! Faults (a lost answer, a corrupted answer, a dead IRQ line) are injected on air.
+//! Several PICCs may sit in the field: their answers superpose, and differing bits are a
+//! collision shown in the collision display register. Faults (a lost answer, a corrupted
+//! answer, a dead IRQ line) are injected on air.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -75,6 +77,23 @@ struct Answer {
     bytes: Vec<u8>,
     last_bits: u8,
     delay_fc: u64,
+}
+
+/// Several PICCs answering at once: identical answers superpose cleanly; otherwise the first
+/// differing bit (counted from bit `offset` of the first FIFO byte) is a collision, and the
+/// chip keeps the bits before it. Returns the merged answer and the collision's bit index.
+fn superpose(answers: Vec<Answer>, offset: usize) -> Option<(Answer, Option<usize>)> {
+    let mut it = answers.into_iter();
+    let first = it.next()?;
+    let mut at: Option<usize> = None;
+    let bit = |a: &Answer, i: usize| a.bytes.get(i / 8).map(|b| b >> (i % 8) & 1);
+    for other in it {
+        let n = first.bytes.len().max(other.bytes.len()) * 8;
+        if let Some(i) = (offset..n).find(|&i| bit(&first, i) != bit(&other, i)) {
+            at = Some(at.map_or(i, |a| a.min(i)));
+        }
+    }
+    Some((first, at))
 }
 
 trait Picc {
@@ -483,7 +502,11 @@ struct Chip {
     now: u64,
     phase: Phase,
     powered: bool,
-    picc: Box<dyn Picc>,
+    piccs: Vec<Box<dyn Picc>>,
+    /// Collision of the answer being received: bit index in the FIFO numbering.
+    collision: Option<usize>,
+    /// Bits the PCD sent in the last frame (for the collision display register).
+    tx_bits: usize,
     answers: u64,
     faults: BTreeMap<u64, Fault>,
     /// Frames on air, PCD → PICC (`true`) and PICC → PCD.
@@ -496,6 +519,10 @@ struct Chip {
 
 impl Chip {
     fn new(picc: Box<dyn Picc>) -> Self {
+        Self::with_piccs(vec![picc])
+    }
+
+    fn with_piccs(piccs: Vec<Box<dyn Picc>>) -> Self {
         let mut c = Self {
             regs: [0; 64],
             fifo: VecDeque::new(),
@@ -507,7 +534,9 @@ impl Chip {
             now: 0,
             phase: Phase::Idle,
             powered: false,
-            picc,
+            piccs,
+            collision: None,
+            tx_bits: 0,
             answers: 0,
             faults: BTreeMap::new(),
             air: Vec::new(),
@@ -548,7 +577,9 @@ impl Chip {
     fn set_field(&mut self, on: bool) {
         if on != self.powered {
             self.powered = on;
-            self.picc.power(on);
+            for p in &mut self.piccs {
+                p.power(on);
+            }
         }
     }
 
@@ -688,15 +719,27 @@ impl Chip {
             }
         }
         self.air.push((true, frame.clone()));
-        let picc_tech = self.picc.tech();
-        let understood = self.powered
-            && self.picc_tech_selected() == Some(picc_tech)
-            && !self.fifo_unf
-            && self.picc.rates().0 == self.tx_code();
-        // The answer goes back at the rate in force when the frame was received (the new
-        // rates of ATTRIB / PPS apply after their answer).
-        let answer_rate = self.picc.rates().1;
-        let answer = if understood { self.picc.receive(&frame, bits) } else { None };
+        self.tx_bits = bits;
+        // Every powered PICC of the selected technology that decodes the frame at its bit rate
+        // may answer; the answers go back at the rate in force when the frame was received
+        // (the new rates of ATTRIB / PPS apply after their answer).
+        let (selected, tx_code, ok) =
+            (self.picc_tech_selected(), self.tx_code(), self.powered && !self.fifo_unf);
+        let mut answers = Vec::new();
+        let mut answer_rate = 0;
+        for p in &mut self.piccs {
+            if ok && selected == Some(p.tech()) && p.rates().0 == tx_code {
+                let rate = p.rates().1;
+                if let Some(a) = p.receive(&frame, bits) {
+                    answer_rate = rate;
+                    answers.push(a);
+                }
+            }
+        }
+        let antcl = self.regs[ISO14443A_NFC as usize] & ISO14443A_ANTCL != 0;
+        let merged = superpose(answers, if antcl { bits % 8 } else { 0 });
+        self.collision = merged.as_ref().and_then(|m| m.1);
+        let answer = merged.map(|m| m.0);
         let answer = answer.and_then(|mut a| {
             let n = self.answers;
             self.answers += 1;
@@ -793,6 +836,20 @@ impl Chip {
                         Phase::Rx { data, last_bits, pos: pos + 1, next_fc, bad_rate }
                     } else {
                         self.fifo_lb = last_bits;
+                        if let Some(i) = self.collision.take() {
+                            // Collision display: position counted from the start of the frame,
+                            // the transmitted bits included.
+                            let offset = if self.regs[ISO14443A_NFC as usize] & ISO14443A_ANTCL != 0 {
+                                self.tx_bits % 8
+                            } else {
+                                0
+                            };
+                            let pos = self.tx_bits + i - offset;
+                            self.regs[COLLISION_STATUS as usize] = (((pos / 8) as u8 & 0x0F)
+                                << COLL_BYTE_SHIFT)
+                                | (((pos % 8) as u8) << COLL_BIT_SHIFT);
+                            self.irq |= I_COL;
+                        }
                         if bad_rate {
                             self.irq |= I_ERR1;
                         } else if self.regs[AUX as usize] & AUX_NO_CRC_RX == 0 {
@@ -917,7 +974,11 @@ impl DelayNs for Delay {
 type Driver = St25r3916<Spi, Irq, Delay>;
 
 fn rig(picc: Box<dyn Picc>) -> (Driver, Shared) {
-    let chip = Rc::new(RefCell::new(Chip::new(picc)));
+    rig_with(vec![picc])
+}
+
+fn rig_with(piccs: Vec<Box<dyn Picc>>) -> (Driver, Shared) {
+    let chip = Rc::new(RefCell::new(Chip::with_piccs(piccs)));
     let mut fe = St25r3916::new(Spi(chip.clone()), Irq(chip.clone()), Delay(chip.clone()));
     let id = fe.init().expect("init");
     assert_eq!(id, 0x2A);
@@ -1192,4 +1253,25 @@ fn card_layer_reads_a_token_over_the_driver() {
     let n = link.transceive(&[0x00, 0xB0, 0x00, 0x00, 0x20], &mut out).expect("apdu");
     assert_eq!(n, 34);
     assert_eq!(&out[32..34], &[0x90, 0x00]);
+}
+
+#[test]
+fn two_type_a_cards_collide_and_anticollision_picks_one() {
+    // UID CL1 bytes differ first in bit 2 of byte 1 (0x12 vs 0x16): a collision there.
+    let (mut fe, chip) = rig_with(vec![
+        Box::new(TypeAPicc::new([0x08, 0x12, 0x34, 0x56])),
+        Box::new(TypeAPicc::new([0x08, 0x16, 0x99, 0x01])),
+    ]);
+    let card = type_a::activate(&mut fe, &type_a::ActivationConfig::default()).expect("one card selected");
+    // The reader follows the `1` branch at the collision: the card with bit 2 set.
+    assert_eq!(card.uid.as_bytes(), &[0x08, 0x16, 0x99, 0x01]);
+    let c = chip.borrow();
+    // After `93 20` collided at UID bit 10, the PCD sent NVB 0x33 (SEL, NVB, one UID byte and
+    // 3 bits): the 11 known bits, bit 10 set to 1.
+    assert_eq!(c.air[2], (true, vec![0x93, 0x20]));
+    assert_eq!(c.air[4].1[..2], [0x93, 0x33], "{:?}", c.air);
+    assert_eq!(c.air[4].1[2], 0x08);
+    assert_eq!(c.air[4].1[3] & 0x07, 0x06);
+    // Only the selected card answers RATS.
+    assert_eq!(card.params.fsc, 256);
 }
