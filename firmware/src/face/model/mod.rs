@@ -12,12 +12,12 @@
 //! sizes (the sum has the larger size and missing elements count as 0).
 //!
 //! Weights come as a byte slice in our [`format`] (they live in external flash); activations
-//! live in a caller-provided arena of [`ARENA_F32`] floats (460 KiB), nothing else is
+//! live in a caller-provided arena of [`ARENA_F32`] floats (346 KiB), nothing else is
 //! allocated. Two weight kinds: f32, and int8 with a per-output-channel scale (the products
 //! are accumulated in f32 and scaled once per output).
 //!
 //! Budget: weights 22,430,576 bytes (f32) or 5,633,488 bytes (int8) of external flash; RAM
-//! [`ARENA_BYTES`] = 470,400 bytes of arena plus the caller's 67,500-byte chip and about 2 KiB
+//! [`ARENA_BYTES`] = 353,848 bytes of arena plus the caller's 67,500-byte chip and about 2 KiB
 //! of stack; [`macs()`] = 270,854,144 multiply-accumulates per embedding; about 10 KiB of code.
 //! Parity with dlib 20.0 (`hil-tests/tests/face_parity.rs`): f32 within 5e-7 per component,
 //! int8 at cosine ≥ 0.999 on the inputs tried.
@@ -35,10 +35,18 @@ pub const THRESHOLD: f32 = 0.6;
 
 /// Largest activation map (32 channels × 35 × 35 after the stem).
 const MAP: usize = 32 * 35 * 35;
-/// Floats the caller must provide for one embedding: three activation maps. The stem uses
-/// two of them for the normalised input (3×150×150) and a 3-row ring of its conv output.
-pub const ARENA_F32: usize = 3 * MAP;
-/// Peak RAM of one embedding, in bytes (the arena; the stack use is a few hundred bytes).
+/// The stem's window of normalised input (3 channels × 7 rows × 150) and its ring of three
+/// conv output rows (32 channels × 72).
+const STEM_WIN: usize = 3 * 7 * CHIP;
+const STEM_RING: usize = 3 * 32 * 72;
+/// Two output rows (all channels) of the in-place 3×3 convolution, at the widest level.
+const ROWS: usize = 2 * 32 * 35;
+const SCRATCH: usize = if STEM_WIN + STEM_RING > ROWS { STEM_WIN + STEM_RING } else { ROWS };
+/// Floats the caller must provide for one embedding: two activation maps (a block's input,
+/// kept for the skip path, and its working map: the second conv of a block runs in place
+/// behind a two-row ring) and the scratch rows.
+pub const ARENA_F32: usize = 2 * MAP + SCRATCH;
+/// Peak RAM of one embedding, in bytes (the arena; the stack use is about 2 KiB).
 pub const ARENA_BYTES: usize = ARENA_F32 * 4;
 
 /// Multiply-accumulates of one embedding (convolutions and the fully connected layer).
@@ -165,12 +173,10 @@ impl<'w> Model<'w> {
         if arena.len() < ARENA_F32 {
             return Err(ModelError::ArenaTooSmall);
         }
-        let (a, rest) = arena[..ARENA_F32].split_at_mut(MAP);
-        let mut x = Map { data: a, c: 32, h: 35, w: 35 };
-        self.stem(chip, &mut x, rest);
-        let (mut b, cbuf) = rest.split_at_mut(MAP);
-        let mut xa: &mut [f32] = x.data;
-        let (mut xc, mut xh, mut xw) = (x.c, x.h, x.w);
+        let (mut xa, rest) = arena[..ARENA_F32].split_at_mut(MAP);
+        let (mut b, scratch) = rest.split_at_mut(MAP);
+        self.stem(chip, xa, scratch);
+        let (mut xc, mut xh, mut xw) = (32, 35, 35);
         let mut li = 1;
         while li < N_CONV {
             let c1 = self.convs[li];
@@ -179,20 +185,21 @@ impl<'w> Model<'w> {
             let (th, tw) = conv_out(xh, xw, &c1.shape);
             self.conv(&c1, xa, xh, xw, b, th, tw);
             relu(&mut b[..c1.shape.out * th * tw]);
-            // y = conv2(t) into cbuf
-            let (yh, yw) = conv_out(th, tw, &c2.shape);
-            self.conv(&c2, b, th, tw, cbuf, yh, yw);
-            let yc = c2.shape.out;
-            // skip path and dlib's add of differently sized tensors, then relu, into b
+            // y = conv2(t), in place in b
+            self.conv_in_place(&c2, b, th, tw, scratch);
+            let (yc, yh, yw) = (c2.shape.out, th, tw);
+            // skip path and dlib's add of differently sized tensors (the larger size, missing
+            // elements 0), then relu, in place in b: backwards, since the sum is at least as
+            // large as y in every dimension, so no element of y is overwritten before it is read
             let down = c1.shape.stride == 2;
             let (sh, sw) = if down { ((xh - 2) / 2 + 1, (xw - 2) / 2 + 1) } else { (xh, xw) };
             let (oc, oh, ow) = (yc.max(xc), yh.max(sh), yw.max(sw));
-            for ch in 0..oc {
-                for r in 0..oh {
-                    for col in 0..ow {
+            for ch in (0..oc).rev() {
+                for r in (0..oh).rev() {
+                    for col in (0..ow).rev() {
                         let mut v = 0.0;
                         if ch < yc && r < yh && col < yw {
-                            v += cbuf[(ch * yh + r) * yw + col];
+                            v += b[(ch * yh + r) * yw + col];
                         }
                         if ch < xc && r < sh && col < sw {
                             v += if down {
@@ -248,27 +255,35 @@ impl<'w> Model<'w> {
     }
 
     /// conv 7×7/2 (+ folded affine) → relu → max pool 3×3/2, producing 32×35×35 in `out`
-    /// without ever holding the 32×72×72 conv output: a ring of three conv rows.
-    fn stem(&self, chip: &[u8], out: &mut Map<'_>, scratch: &mut [f32]) {
-        let (input, ring) = scratch.split_at_mut(3 * CHIP * CHIP);
-        for (i, px) in chip.chunks_exact(3).enumerate() {
-            for ch in 0..3 {
-                input[ch * CHIP * CHIP + i] = (px[ch] as f32 - self.mean[ch]) / 256.0;
-            }
-        }
+    /// without ever holding the normalised input or the 32×72×72 conv output: a window of
+    /// the 7 input rows a conv row needs, and a ring of three conv rows for the pool.
+    fn stem(&self, chip: &[u8], out: &mut [f32], scratch: &mut [f32]) {
+        let (win, ring) = scratch.split_at_mut(STEM_WIN);
         let cv = self.convs[0];
         let (_, ow) = conv_out(CHIP, CHIP, &cv.shape);
         let row_len = cv.shape.out * ow;
         let ring = &mut ring[..3 * row_len];
+        let (oh, opw) = (35, 35);
         let mut next_row = 0;
-        for py in 0..out.h {
+        for py in 0..oh {
             while next_row <= 2 * py + 2 {
+                // input rows 2r .. 2r+7 of the conv row r, normalised as dlib's input layer
+                let top = next_row * cv.shape.stride;
+                for ch in 0..3 {
+                    for ky in 0..cv.shape.k {
+                        let src = &chip[(top + ky) * CHIP * 3..(top + ky + 1) * CHIP * 3];
+                        let dst = &mut win[(ch * cv.shape.k + ky) * CHIP..(ch * cv.shape.k + ky + 1) * CHIP];
+                        for (d, px) in dst.iter_mut().zip(src.chunks_exact(3)) {
+                            *d = (px[ch] as f32 - self.mean[ch]) / 256.0;
+                        }
+                    }
+                }
                 let slot = &mut ring[(next_row % 3) * row_len..(next_row % 3 + 1) * row_len];
-                self.conv_rows(&cv, input, CHIP, CHIP, slot, next_row, 1, ow);
+                self.conv_rows(&cv, win, cv.shape.k, CHIP, slot, 0, 1, ow);
                 next_row += 1;
             }
-            for ch in 0..out.c {
-                for px in 0..out.w {
+            for ch in 0..32 {
+                for px in 0..opw {
                     let mut m = f32::NEG_INFINITY;
                     for dy in 0..3 {
                         let row = &ring[((2 * py + dy) % 3) * row_len + ch * ow..];
@@ -276,11 +291,34 @@ impl<'w> Model<'w> {
                             m = m.max(row[2 * px + dx]);
                         }
                     }
-                    out.data[(ch * out.h + py) * out.w + px] = if m > 0.0 { m } else { 0.0 };
+                    out[(ch * oh + py) * opw + px] = if m > 0.0 { m } else { 0.0 };
                 }
             }
         }
-        input.fill(0.0);
+        win.fill(0.0);
+        ring.fill(0.0);
+    }
+
+    /// A 3×3 stride-1 convolution with as many outputs as inputs, written over its input
+    /// (c×h×w in `buf`): output row r is kept in a two-row ring until input row r is no longer
+    /// needed, i.e. until output row r+1 is done.
+    fn conv_in_place(&self, cv: &ConvRef, buf: &mut [f32], h: usize, w: usize, scratch: &mut [f32]) {
+        let c = cv.shape.out;
+        let row = c * w;
+        let ring = &mut scratch[..2 * row];
+        let flush = |buf: &mut [f32], ring: &[f32], r: usize| {
+            let slot = &ring[(r % 2) * row..(r % 2 + 1) * row];
+            for o in 0..c {
+                buf[(o * h + r) * w..(o * h + r + 1) * w].copy_from_slice(&slot[o * w..(o + 1) * w]);
+            }
+        };
+        for r in 0..h {
+            self.conv_rows(cv, buf, h, w, &mut ring[(r % 2) * row..(r % 2 + 1) * row], r, 1, w);
+            if r >= 1 {
+                flush(buf, ring, r - 1);
+            }
+        }
+        flush(buf, ring, h - 1);
         ring.fill(0.0);
     }
 
@@ -395,13 +433,6 @@ impl<'w> Model<'w> {
             }
         }
     }
-}
-
-struct Map<'a> {
-    data: &'a mut [f32],
-    c: usize,
-    h: usize,
-    w: usize,
 }
 
 fn conv_out(h: usize, w: usize, s: &ConvShape) -> (usize, usize) {
