@@ -176,7 +176,7 @@ for k in ('dlib', 'F32', 'I8'):
           f'   peak RSS {peak[k] / 1024:6.1f} MiB')
 print(f"  ours/dlib (medians): f32 {med['F32'] / med['dlib']:.2f}, int8 {med['I8'] / med['dlib']:.2f}")
 print('  peak RSS: the whole process (Python and dlib; ours holds the weight file in RAM here).')
-print('  On the reader ours needs 470,400 bytes of arena RAM, the weights staying in external flash.')
+print('  On the reader ours needs 353,848 bytes of arena RAM, the weights staying in external flash.')
 print(f'  {macs:,} multiply-accumulates per embedding; a 480 MHz Cortex-M7 at 2 cycles per f32 MAC')
 print(f'  (FPU multiply-add plus loads, weights streamed from external flash) would need about '
       f'{macs * 2 / 480e6:.2f} s (an estimate, not a measurement)')
