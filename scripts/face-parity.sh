@@ -18,7 +18,10 @@ export SHIKAKU_FACE_MODELS="$MODELS"
 [ -f "$MODELS/resnet-f32.shfr" ] && [ -f "$MODELS/resnet-i8.shfr" ] || scripts/face-models.sh
 
 VENV="$MODELS/venv"
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || {
+  echo "face-parity: cannot make a Python venv (Debian: python3-venv)" >&2
+  exit 1
+}
 if ! "$VENV/bin/python" -c 'import dlib, numpy' 2>/dev/null; then
   echo "face-parity: installing dlib (prebuilt wheel) and numpy"
   "$VENV/bin/pip" install -q numpy

@@ -39,12 +39,14 @@ const MAP: usize = 32 * 35 * 35;
 /// conv output rows (32 channels × 72).
 const STEM_WIN: usize = 3 * 7 * CHIP;
 const STEM_RING: usize = 3 * 32 * 72;
-/// Two output rows (all channels) of the in-place 3×3 convolution, at the widest level.
-const ROWS: usize = 2 * 32 * 35;
+/// Output rows per step of the in-place 3×3 convolution, and its ring of two such chunks
+/// (all channels) at the widest level (no wider than the stem's scratch at any level).
+const IN_PLACE_ROWS: usize = 4;
+const ROWS: usize = 2 * IN_PLACE_ROWS * 32 * 35;
 const SCRATCH: usize = if STEM_WIN + STEM_RING > ROWS { STEM_WIN + STEM_RING } else { ROWS };
 /// Floats the caller must provide for one embedding: two activation maps (a block's input,
 /// kept for the skip path, and its working map: the second conv of a block runs in place
-/// behind a two-row ring) and the scratch rows.
+/// behind a ring of output rows) and the scratch rows.
 pub const ARENA_F32: usize = 2 * MAP + SCRATCH;
 /// Peak RAM of one embedding, in bytes (the arena; the stack use is about 2 KiB).
 pub const ARENA_BYTES: usize = ARENA_F32 * 4;
@@ -300,25 +302,34 @@ impl<'w> Model<'w> {
     }
 
     /// A 3×3 stride-1 convolution with as many outputs as inputs, written over its input
-    /// (c×h×w in `buf`): output row r is kept in a two-row ring until input row r is no longer
-    /// needed, i.e. until output row r+1 is done.
+    /// (c×h×w in `buf`), [`IN_PLACE_ROWS`] output rows at a time: a chunk of output rows is
+    /// held in a two-chunk ring until the input rows it replaces are no longer needed, i.e.
+    /// until the next chunk is done.
     fn conv_in_place(&self, cv: &ConvRef, buf: &mut [f32], h: usize, w: usize, scratch: &mut [f32]) {
         let c = cv.shape.out;
-        let row = c * w;
-        let ring = &mut scratch[..2 * row];
-        let flush = |buf: &mut [f32], ring: &[f32], r: usize| {
-            let slot = &ring[(r % 2) * row..(r % 2 + 1) * row];
+        let k = IN_PLACE_ROWS;
+        let chunk = c * k * w;
+        let ring = &mut scratch[..2 * chunk];
+        let flush = |buf: &mut [f32], ring: &[f32], index: usize| {
+            let r0 = index * k;
+            let n = k.min(h - r0);
+            let slot = &ring[(index % 2) * chunk..];
             for o in 0..c {
-                buf[(o * h + r) * w..(o * h + r + 1) * w].copy_from_slice(&slot[o * w..(o + 1) * w]);
+                buf[(o * h + r0) * w..(o * h + r0 + n) * w]
+                    .copy_from_slice(&slot[o * n * w..(o + 1) * n * w]);
             }
         };
-        for r in 0..h {
-            self.conv_rows(cv, buf, h, w, &mut ring[(r % 2) * row..(r % 2 + 1) * row], r, 1, w);
-            if r >= 1 {
-                flush(buf, ring, r - 1);
+        let chunks = h.div_ceil(k);
+        for index in 0..chunks {
+            let r0 = index * k;
+            let n = k.min(h - r0);
+            let slot = &mut ring[(index % 2) * chunk..(index % 2) * chunk + c * n * w];
+            self.conv_rows(cv, buf, h, w, slot, r0, n, w);
+            if index >= 1 {
+                flush(buf, ring, index - 1);
             }
         }
-        flush(buf, ring, h - 1);
+        flush(buf, ring, chunks - 1);
         ring.fill(0.0);
     }
 
