@@ -69,6 +69,10 @@ impl<'a> RsaPublicKey<'a> {
     /// (32 bytes normally; the card face record signs 96 bytes, three hashes in a row).
     pub fn verify_sha256_digest_info(&self, digest: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
         let k = self.modulus.len();
+        // A key longer than supported (a forged certificate) is refused, not sliced past.
+        if k > MAX_MODULUS_LEN {
+            return Err(VerifyError::UnsupportedKey);
+        }
         let mut em = [0u8; MAX_MODULUS_LEN];
         self.raw_public_op(signature, &mut em[..k])?;
         let expected_ok = encoded_message_matches(&em[..k], digest);
