@@ -46,6 +46,9 @@ cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   echo
   echo "The virtual My Number card (persona yamada) on vpcd; every sample connects anew. OpenSC runs"
   echo "as a process per operation (context, PKCS#15 binding, then the read), as a user would call it."
+  echo "vpcd's per-APDU latency (pcscd + TCP) dominates; the host driver's \`read_identity\` also reads the"
+  echo "token info (card kind) and the PIN status before the certificate, so it sends more APDUs than"
+  echo "\`myna-card\`'s certificate read."
   echo
   table <(grep '^pcsc|' "$tmp/bench.txt")
   echo
@@ -54,6 +57,9 @@ cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   echo "Each reader a \`SimReader\` on TCP (session core + reader link, RSA signatures with the"
   echo "persona's key), patients back to back (PIN flow); the App verifies, journals (SQLite), asks the"
   echo "reference eligibility service over HTTP (SQLite behind it) and writes the \`face\` XML."
+  echo "Receptions/s are bounded by the simulated patients (a session is several link round trips"
+  echo "through device threads polling every 10 ms); \"App time per identity\" is what the single App"
+  echo "thread spends per reception, so its inverse bounds the App's own rate on one core."
   echo
   table <(grep '^host|' "$tmp/bench.txt")
   echo
