@@ -62,6 +62,8 @@ fn run(cut: Option<usize>) -> Vec<(u32, u32, u8)> {
                     host.send(&Message::HostChallenge { challenge: [0xC1; 32] }).unwrap();
                 }
                 HostEvent::Result(m) | HostEvent::Status(m) => {
+                    // The application keeps each result, then acknowledges it.
+                    host.ack(m.session, m.seq);
                     if m.msg_type() == msg_type::CERTIFICATE_READ {
                         host.send(&Message::RegistrationStatus { registered: true }).unwrap();
                     }

@@ -107,6 +107,7 @@ fn session(mut mangle: impl FnMut(usize, Vec<Vec<u8>>) -> Vec<Vec<u8>>) -> (Take
                         host.send(&Message::HostChallenge { challenge: [0xC1; 32] }).unwrap();
                     }
                     HostEvent::Result(m) | HostEvent::Status(m) => {
+                        host.ack(m.session, m.seq);
                         if m.msg_type() == msg_type::CERTIFICATE_READ {
                             host.send(&Message::RegistrationStatus { registered: true }).unwrap();
                         }

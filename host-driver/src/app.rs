@@ -254,7 +254,18 @@ impl<S: EligibilityService> App<S> {
                         serial: info.serial,
                     });
                 }
-                HostEvent::Result(m) | HostEvent::Status(m) => self.on_message(&endpoint, &m, &mut out),
+                HostEvent::Status(m) => {
+                    self.on_message(&endpoint, &m, &mut out);
+                }
+                // A result is acknowledged only once it is kept (journal written), so a host
+                // that dies before that gets it again from the reader.
+                HostEvent::Result(m) => {
+                    if self.on_message(&endpoint, &m, &mut out) {
+                        if let Some(h) = self.handle(&endpoint) {
+                            h.send(Command::Ack { session: m.session, seq: m.seq });
+                        }
+                    }
+                }
                 HostEvent::Paired { .. } => {}
                 HostEvent::Rejected(e) => tracing::warn!(%endpoint, error = %e, "frame refused"),
             },
@@ -262,10 +273,12 @@ impl<S: EligibilityService> App<S> {
         out
     }
 
-    fn on_message(&mut self, endpoint: &Endpoint, m: &Inbound, out: &mut Vec<AppEvent>) {
+    /// Handles one reader message; returns whether it is kept for good (a result may then be
+    /// acknowledged): false only when the journal could not take an identity.
+    fn on_message(&mut self, endpoint: &Endpoint, m: &Inbound, out: &mut Vec<AppEvent>) -> bool {
         let reader =
             self.readers.get(endpoint).and_then(|s| s.serial.clone()).unwrap_or_else(|| endpoint.to_string());
-        let Ok(message) = m.message() else { return };
+        let Ok(message) = m.message() else { return true };
         match message {
             Message::CertificateRead { auth_cert } => {
                 let (registered, why) = self.forwarder.registration_status(auth_cert);
@@ -287,7 +300,8 @@ impl<S: EligibilityService> App<S> {
                                 session: m.session,
                                 reason: "reader attestation does not verify".into(),
                             });
-                            return;
+                            // Nothing to keep; acknowledged so the reader stops re-sending.
+                            return true;
                         }
                         true
                     }
@@ -309,7 +323,9 @@ impl<S: EligibilityService> App<S> {
                 match self.forwarder.submit(&reception, &request) {
                     Ok(outcome) => self.after_outcome(reception, outcome, out),
                     Err(e) => {
-                        out.push(AppEvent::Rejected { reader, session: m.session, reason: e.to_string() })
+                        // Not journalled: not acknowledged; the reader sends it again.
+                        out.push(AppEvent::Rejected { reader, session: m.session, reason: e.to_string() });
+                        return false;
                     }
                 }
             }
@@ -334,6 +350,7 @@ impl<S: EligibilityService> App<S> {
             }
             _ => {}
         }
+        true
     }
 
     fn after_outcome(&mut self, mut reception: Reception, outcome: Outcome, out: &mut Vec<AppEvent>) {

@@ -132,7 +132,10 @@ fn handshake_secures_the_link_and_results_arrive_once_per_pulled_cable() {
                 let to_host = reader.on_bytes(&to_reader, now);
                 for e in host.receive(&to_host) {
                     match e {
-                        HostEvent::Result(r) => results.push((r.session, r.seq)),
+                        HostEvent::Result(r) => {
+                            host.ack(r.session, r.seq);
+                            results.push((r.session, r.seq));
+                        }
                         HostEvent::Secured(info) => assert_eq!(info.serial, "SK-0001"),
                         HostEvent::NeedsPairing(_)
                         | HostEvent::KeyMismatch(_)

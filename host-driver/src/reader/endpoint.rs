@@ -97,7 +97,14 @@ pub struct HostEndpoint {
     seq: u32,
     tx: VecDeque<Vec<u8>>,
     info: Option<ReaderInfo>,
+    /// Results the application has kept, most recent last.
+    acked: VecDeque<(u32, u32)>,
+    /// Results handed up on this connection and not yet acknowledged.
+    handed_up: Vec<(u32, u32)>,
 }
+
+/// How many kept results the endpoint remembers for re-acknowledging re-sends.
+const ACKED_MEMORY: usize = 256;
 
 impl HostEndpoint {
     /// `pairing`: the stored key for this reader, if paired. `nonce` must be fresh per
@@ -114,12 +121,31 @@ impl HostEndpoint {
             seq: 0,
             tx: VecDeque::new(),
             info: None,
+            acked: VecDeque::new(),
+            handed_up: Vec::new(),
         }
     }
 
-    /// Marks results already in the durable log as seen, so a re-sent one is not taken twice.
+    /// Marks results already in the durable log as kept: a re-send is acknowledged, not taken.
     pub fn restore_seen(&mut self, session: u32, seq: u32) {
         self.dedup.restore(session, seq);
+        self.mark_acked(session, seq);
+    }
+
+    /// The application has kept the result `(session, seq)` (journal written): acknowledge it.
+    pub fn ack(&mut self, session: u32, seq: u32) {
+        self.handed_up.retain(|k| *k != (session, seq));
+        self.mark_acked(session, seq);
+        self.queue(&Message::Ack { session, seq });
+    }
+
+    fn mark_acked(&mut self, session: u32, seq: u32) {
+        if self.acked.len() >= ACKED_MEMORY {
+            self.acked.pop_front();
+        }
+        if !self.acked.contains(&(session, seq)) {
+            self.acked.push_back((session, seq));
+        }
     }
 
     pub fn is_secured(&self) -> bool {
@@ -137,6 +163,8 @@ impl HostEndpoint {
         self.deframer.reset();
         self.tx.clear();
         self.info = None;
+        // What the application did not keep comes again on the new connection.
+        self.handed_up.clear();
         let hello =
             Message::HostHello { driver_version: concat!("shikaku-host ", env!("CARGO_PKG_VERSION")), nonce };
         self.queue(&hello);
@@ -268,17 +296,25 @@ impl HostEndpoint {
             Message::Ack { .. } => {}
             // A report is an answer to a request, not a session message: never deduplicated.
             Message::DiagnosticsReport { .. } => events.push(HostEvent::Status(inbound)),
-            // Every session message is acknowledged and taken once; results are what the
-            // journal keeps, the rest is status for the staff.
+            // Results are acknowledged only once the application has kept them
+            // ([`HostEndpoint::ack`], after the journal write): a host that dies in between
+            // gets the result again from the reader. A result is handed up once per connection
+            // (the application is on it); after its ack, a re-send only gets the ack again.
+            _ if is_result => {
+                let key = (inbound.session, inbound.seq);
+                if self.acked.contains(&key) {
+                    self.queue(&Message::Ack { session: key.0, seq: key.1 });
+                } else if !self.handed_up.contains(&key) {
+                    self.handed_up.push(key);
+                    events.push(HostEvent::Result(inbound));
+                }
+            }
+            // Status for the staff: acknowledged at once and shown once.
             _ => {
                 let ack = Message::Ack { session: inbound.session, seq: inbound.seq };
                 self.queue(&ack);
                 if self.dedup.check(inbound.session, inbound.seq) == Delivery::New {
-                    events.push(if is_result {
-                        HostEvent::Result(inbound)
-                    } else {
-                        HostEvent::Status(inbound)
-                    });
+                    events.push(HostEvent::Status(inbound));
                 }
             }
         }

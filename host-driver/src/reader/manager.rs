@@ -38,6 +38,11 @@ pub enum Command {
     Diagnostics,
     /// Start pairing (the reader must be in pairing mode); a `Paired` event follows.
     Pair,
+    /// The application has kept this result (journal written): acknowledge it to the reader.
+    Ack {
+        session: u32,
+        seq: u32,
+    },
 }
 
 /// What a reader thread reports.
@@ -209,6 +214,10 @@ fn apply(link: &mut HostEndpoint, c: Command) {
         Command::Diagnostics => link.send(&Message::DiagnosticsRequest),
         Command::Pair => {
             link.start_pairing(random(), random());
+            Ok(())
+        }
+        Command::Ack { session, seq } => {
+            link.ack(*session, *seq);
             Ok(())
         }
     };
