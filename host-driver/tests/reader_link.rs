@@ -253,3 +253,22 @@ fn pairing_yields_the_same_key_and_code_on_both_sides_and_a_tampered_answer_fail
         s.check(s.host_confirm(), &confirm).unwrap();
     }
 }
+
+#[test]
+fn a_second_hello_on_a_live_connection_is_refused_so_counters_cannot_restart() {
+    let key = PairingKey([9; 32]);
+    let mut host = HostEndpoint::new(Some(key.clone()), [0; 16]);
+    let mut reader = Reader::new(Some(key));
+    let cert = vec![0x30; 10];
+    reader.push_result(3, 1, &identity(&cert), 0);
+    host.connect([1; 16]);
+    let hello = host.poll_transmit().unwrap();
+    let first = reader.on_bytes(&hello, 0);
+    let events = host.receive(&first);
+    let HostEvent::Result(r) = &events[1] else { panic!("{events:?}") };
+    host.ack(r.session, r.seq);
+    // An attacker replays the whole first burst (hello + the result) on the same connection.
+    let events = host.receive(&first);
+    assert!(matches!(events[0], HostEvent::Rejected(_)), "{events:?}");
+    assert!(!events.iter().any(|e| matches!(e, HostEvent::Result(_) | HostEvent::Secured(_))), "{events:?}");
+}

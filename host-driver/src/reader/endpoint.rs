@@ -246,6 +246,11 @@ impl HostEndpoint {
             }
         };
         match message {
+            // One hello per connection: a second one (a replay of this connection's hello
+            // would re-derive the same keys and restart the counters) is refused.
+            Message::ReaderHello { .. } if self.info.is_some() => {
+                events.push(HostEvent::Rejected(ProtocolError::Replay { got: 0, last: 0 }));
+            }
             Message::ReaderHello { firmware, serial, model, capabilities, nonce, key_check, .. } => {
                 let info = ReaderInfo {
                     serial: serial.to_owned(),
