@@ -82,7 +82,6 @@ run_target firmware iso_dep_blocks seeds/iso_dep_blocks
 run_target firmware card_responses seeds/card_responses
 run_target firmware card_parsers seeds/card_parsers
 run_target firmware jp2_decode seeds/jp2_decode
-run_target firmware jp2_decoder ../tests/data/jp2
 run_target host-driver req_xml seeds/req_xml
 
 if ((${#FAILED[@]})); then

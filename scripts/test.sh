@@ -31,8 +31,8 @@ bash scripts/qemu.sh test
 step "protocol footprint"
 bash scripts/footprint.sh
 
-step "fuzz smoke (${FUZZ_SECONDS:-20}s per target)"
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash scripts/fuzz.sh --smoke
+step "fuzz smoke (${FUZZ_SECONDS:-10}s per target)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh --smoke
 
 echo
 echo "all tests passed"

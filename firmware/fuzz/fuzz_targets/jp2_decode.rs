@@ -1,6 +1,7 @@
 //! The face engine's JPEG 2000 decoder (card-face photo, DF27) on arbitrary bytes: the header
 //! reader, the arena estimate and the full decode with a bounded arena and output buffer.
-//! Typed errors only: never a panic, never a write past the arena or the output.
+//! Typed errors only: never a panic, never a write past the arena or the output, and the
+//! buffers wiped afterwards.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,6 +22,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(img) = jp2::decode(data, &mut arena, &mut out) {
         assert_eq!(img.pixels().len(), img.info().output_len());
     }
+    // Either way nothing of the photo is left behind: the image wiped on drop or on error,
+    // every arena word the decode touched zeroed.
+    assert!(out.iter().all(|&b| b == 0), "image not wiped");
+    assert!(arena.iter().all(|&w| w == 0), "arena not wiped");
     // Too small an arena is a typed error, never an overrun.
     let mut small = vec![0i32; words / 4];
     let _ = jp2::decode(data, &mut small, &mut out);
