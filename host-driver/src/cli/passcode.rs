@@ -2,11 +2,11 @@
 //! the salted hash is sent, and nothing is stored on the PC.
 
 use std::io::BufRead;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use shikaku_host::config::Config;
-use shikaku_host::reader::{manager, Command};
+use shikaku_host::reader::{manager, Command, HostEvent, ManagerEvent};
 use shikaku_host::transport::Endpoint;
 use shikaku_protocol::passcode;
 
@@ -70,13 +70,24 @@ fn deliver(config: &Config, endpoints: &[Endpoint], command: Command) -> Result<
         if !paired {
             return Err(format!("{serial} is not paired with this PC: run `shikaku pair {endpoint}` first"));
         }
-        // `connect` returned on the hello: the link is secured.
-        let _ = rx;
-        if !handle.send(command.clone()) {
+        // `connect` returned on the hello: the link is secured. The reader takes host messages
+        // in order, so its answer to a diagnostics request sent right after proves it has
+        // processed the passcode message (not merely that the bytes left this PC).
+        if !handle.send(command.clone()) || !handle.send(Command::Diagnostics) {
             return Err(format!("{serial}: the paired link went away"));
         }
-        // Give the thread a moment to put it on the wire before it is dropped.
-        std::thread::sleep(Duration::from_millis(300));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut confirmed = false;
+        while !confirmed && Instant::now() < deadline {
+            if let Ok(ManagerEvent::Link { event: HostEvent::Status(m), .. }) =
+                rx.recv_timeout(Duration::from_millis(100))
+            {
+                confirmed = m.msg_type() == shikaku_protocol::message::msg_type::DIAGNOSTICS_REPORT;
+            }
+        }
+        if !confirmed {
+            return Err(format!("{serial}: the reader did not confirm; run the command again"));
+        }
         println!("{serial}: done");
     }
     Ok(())
