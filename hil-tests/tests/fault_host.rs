@@ -6,7 +6,7 @@
 //!   reopened): the identity recorded exactly once, one `face` file;
 //! - the eligibility service answering garbage, or too slowly: the reception kept (queued, the
 //!   staff told why, segment 9 evidence written) and delivered once the service is sound;
-//! - the disk full while writing the `face` folder (a 16 KiB tmpfs when this runs as root,
+//! - the disk full while writing the `face` folder, then freed: the result is written then (a 16 KiB tmpfs when this runs as root,
 //!   else a folder that cannot take files): the reception stays in the journal and the failure
 //!   is reported (no file name).
 //!
@@ -390,7 +390,22 @@ fn disk_full_while_writing_the_face_folder_keeps_the_reception_in_the_journal() 
     if disk.is_some() {
         let names: Vec<_> = std::fs::read_dir(&face).unwrap().flatten().map(|e| e.file_name()).collect();
         assert!(names.iter().all(|n| n == ".filler"), "{how}: no partial file left: {names:?}");
+        // Space comes back: the file is written then, once.
+        std::fs::remove_file(face.join(".filler")).unwrap();
+    } else {
+        std::fs::remove_file(&face).unwrap();
+        std::fs::create_dir_all(&face).unwrap();
     }
+    let (events, _) = drive(&mut d, &device, &pin, &mut done, None, |ev| !receptions(ev).is_empty());
+    let rs = receptions(&events);
+    assert_eq!(rs.len(), 1, "{how}: {events:?}");
+    assert!(rs[0].0.starts_with("written to the face folder"), "{how}: {events:?}");
+    let files: Vec<_> = std::fs::read_dir(&face)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("OQSsiquc01res_"))
+        .collect();
+    assert_eq!(files.len(), 1, "{how}: the result reaches the receipt computer once");
     drop(d);
     drop(disk);
     svc.shutdown();

@@ -144,6 +144,9 @@ pub struct App<S: EligibilityService> {
     keys: KeyStore,
     handles: Vec<manager::ReaderHandle>,
     readers: HashMap<Endpoint, ReaderState>,
+    /// Results the `face` folder could not take (disk full, share gone): written again by
+    /// [`App::retry_due`]; the journal holds them meanwhile.
+    unwritten: Vec<Reception>,
 }
 
 fn writer_config(config: &Config) -> WriterConfig {
@@ -166,6 +169,7 @@ impl<S: EligibilityService> App<S> {
             keys: KeyStore::new(&config.key_dir),
             handles: Vec::new(),
             readers: HashMap::new(),
+            unwritten: Vec::new(),
         })
     }
 
@@ -380,7 +384,12 @@ impl<S: EligibilityService> App<S> {
         let face_file = match self.face.write(&reception) {
             Ok(w) => Some(w.path.display().to_string()),
             Err(e) => {
-                tracing::error!(error = %e, "writing the face folder failed; the journal keeps the reception");
+                tracing::error!(error = %e, "writing the face folder failed; the journal keeps the reception, written again later");
+                self.unwritten.retain(|r| {
+                    (r.reader.as_str(), r.session, r.seq)
+                        != (reception.reader.as_str(), reception.session, reception.seq)
+                });
+                self.unwritten.push(reception.clone());
                 None
             }
         };
@@ -392,9 +401,21 @@ impl<S: EligibilityService> App<S> {
         });
     }
 
-    /// Re-sends queued eligibility requests that are due and writes their results.
+    /// Re-sends queued eligibility requests that are due and writes their results; writes the
+    /// results the `face` folder could not take before.
     pub fn retry_due(&mut self) -> Vec<AppEvent> {
         let mut out = Vec::new();
+        for reception in std::mem::take(&mut self.unwritten) {
+            match self.face.write(&reception) {
+                Ok(w) => out.push(AppEvent::Reception {
+                    reader: reception.reader.clone(),
+                    session: reception.session,
+                    outcome: "written to the face folder after it recovered".into(),
+                    face_file: Some(w.path.display().to_string()),
+                }),
+                Err(_) => self.unwritten.push(reception),
+            }
+        }
         let Ok(done) = self.forwarder.retry_due(crate::journal::now_ms()) else { return out };
         for (key, outcome) in done {
             if let Ok(Some(entry)) = self.forwarder.journal().get(&key) {
