@@ -1,48 +1,15 @@
 //! Screens render to 480×320 PNG with Japanese glyphs (no tofu) for every screen the session
 //! core can show. Needs Debian's fonts-noto-cjk (scripts/setup.sh installs it).
 
-use shikaku_firmware::session::screen::ConsentItem;
 use shikaku_firmware::session::Screen;
 use shikaku_hil::render::{self, Renderer};
-use shikaku_protocol::message::{AuthMethod, ErrorCode};
+use shikaku_protocol::message::ErrorCode;
 
+/// One of every screen (the screen model's examples) plus the variants whose text differs.
 fn every_screen() -> Vec<Screen> {
-    let mut v = vec![
-        Screen::PlaceCard,
-        Screen::Reading,
-        Screen::CertExpiringSoon { days_left: 60 },
-        Screen::CertExpiredGrace { days_past: 30 },
-        Screen::CertExpiredRefused { days_past: 200 },
-        Screen::ChooseMethod { face: true, pin: true },
-        Screen::ChooseMethod { face: true, pin: false },
-        Screen::PinEntry { entered: 2, tries_left: 3 },
-        Screen::PinConfirmLastTry,
-        Screen::PinWrong { tries_left: 2 },
-        Screen::PinLocked { face: true },
-        Screen::ConfirmOnPhone,
-        Screen::FaceInProgress { attempt: 1, max: 3 },
-        Screen::FaceRetry { attempt: 2, max: 3 },
-        Screen::FaceFailed { pin: true },
-        Screen::PasscodeEntry { entered: 3 },
-        Screen::PasscodeBackoff { wait_s: 20 },
-        Screen::PasscodeLocked,
-        Screen::VisualPlaceCard,
-        Screen::VisualCheck,
-        Screen::ConsentIntro,
-        Screen::RegistrationOffer,
-        Screen::WaitingForHost,
-        Screen::Done { method: AuthMethod::Visual, renewal_needed: true },
-        Screen::RemoveCard,
-    ];
-    for (index, item) in ConsentItem::ALL.into_iter().enumerate() {
-        v.push(Screen::Consent { item, index: index as u8 });
-    }
-    for code in [
-        ErrorCode::CARD_REMOVED,
-        ErrorCode::CERT_EXPIRED_PAST_GRACE,
-        ErrorCode::PIN_LOCKED,
-        ErrorCode::SESSION_TIMEOUT,
-    ] {
+    let mut v = Screen::examples().to_vec();
+    v.push(Screen::ChooseMethod { face: true, pin: false });
+    for code in [ErrorCode::CERT_EXPIRED_PAST_GRACE, ErrorCode::PIN_LOCKED, ErrorCode::SESSION_TIMEOUT] {
         v.push(Screen::Error { code, remedy: code.remedy() });
     }
     v
