@@ -22,7 +22,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shikaku_firmware::card::secret::Pin4;
-use shikaku_firmware::session::{Event, Key, Phase};
+use shikaku_firmware::session::Phase;
 use shikaku_hil::eligibility;
 use shikaku_hil::pcscd;
 use shikaku_hil::sim_device::SimDevice;
@@ -177,26 +177,14 @@ fn patients(
     keyed: Arc<Mutex<HashMap<String, Instant>>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
+        let Ok(pin) = <[u8; 4]>::try_from(pin.as_bytes()) else { return };
         while !stop.load(Ordering::SeqCst) {
             for (serial, d) in devices.iter() {
-                let mut r = d.reader.lock().unwrap();
-                if !(r.link.is_secured() && r.session.clock_synced()) {
-                    continue;
-                }
-                match r.session.phase() {
-                    Phase::Idle => r.event(0, Event::CardPresent),
-                    Phase::ChooseMethod => r.event(0, Event::Key(Key::ChoosePin)),
-                    Phase::PinEntry => {
-                        for b in pin.bytes() {
-                            r.event(0, Event::Key(Key::Digit(b - b'0')));
-                        }
-                    }
-                    Phase::ConsentIntro => {
-                        r.event(0, Event::Key(Key::Yes));
-                        keyed.lock().unwrap().insert(serial.clone(), Instant::now());
-                    }
-                    Phase::Finished => r.event(0, Event::CardRemoved),
-                    _ => {}
+                // Back-to-back patients: a new one arrives as soon as the last took the card.
+                let acted =
+                    shikaku_hil::testkit::patient_pin_step(&mut d.reader.lock().unwrap(), &pin, &mut false);
+                if acted == Some(Phase::ConsentIntro) {
+                    keyed.lock().unwrap().insert(serial.clone(), Instant::now());
                 }
             }
             std::thread::sleep(Duration::from_millis(2));

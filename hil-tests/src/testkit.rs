@@ -32,13 +32,15 @@ pub fn eligibility_service(dir: &Path, port: u16) -> Result<crate::eligibility::
     )
 }
 
-/// One step of a patient at the reader: place the card once, choose PIN, type `pin`, agree to
-/// everything; `done` turns true when the reader has finished (the card stays on it).
-pub fn patient_pin_step(r: &mut SimReader, pin: &[u8; 4], done: &mut bool) {
+/// One step of a patient at the reader: place the card (once, unless `done` is reset), choose
+/// PIN, type `pin`, agree to everything, take the card when the reader has finished (`done`
+/// turns true). Returns the phase the patient acted on, if any.
+pub fn patient_pin_step(r: &mut SimReader, pin: &[u8; 4], done: &mut bool) -> Option<Phase> {
     if !(r.link.is_secured() && r.session.clock_synced()) {
-        return;
+        return None;
     }
-    match r.session.phase() {
+    let phase = r.session.phase();
+    match phase {
         Phase::Idle if !*done => r.event(0, Event::CardPresent),
         Phase::ChooseMethod => r.event(0, Event::Key(Key::ChoosePin)),
         Phase::PinEntry => {
@@ -47,7 +49,11 @@ pub fn patient_pin_step(r: &mut SimReader, pin: &[u8; 4], done: &mut bool) {
             }
         }
         Phase::ConsentIntro => r.event(0, Event::Key(Key::Yes)),
-        Phase::Finished => *done = true,
-        _ => {}
+        Phase::Finished => {
+            *done = true;
+            r.event(0, Event::CardRemoved);
+        }
+        _ => return None,
     }
+    Some(phase)
 }

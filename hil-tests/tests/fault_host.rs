@@ -21,10 +21,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use shikaku_firmware::session::{Event, Key, Phase};
+use shikaku_firmware::session::Phase;
 use shikaku_hil::eligibility;
 use shikaku_hil::sim_device::SimDevice;
 use shikaku_hil::sim_reader::SimReader;
+use shikaku_hil::testkit;
 use shikaku_hil::vcard::{self, persona};
 use shikaku_host::app::{App, AppEvent};
 use shikaku_host::config::{Config, Folders};
@@ -38,25 +39,7 @@ const KEY: [u8; 32] = [0x73; 32];
 
 /// The patient at the reader: place the card, PIN, agree, take the card.
 fn patient(device: &SimDevice, pin: &[u8; 4], done: &mut bool) {
-    let mut r = device.reader.lock().unwrap();
-    if !(r.link.is_secured() && r.session.clock_synced()) {
-        return;
-    }
-    match r.session.phase() {
-        Phase::Idle if !*done => r.event(0, Event::CardPresent),
-        Phase::ChooseMethod => r.event(0, Event::Key(Key::ChoosePin)),
-        Phase::PinEntry => {
-            for d in pin {
-                r.event(0, Event::Key(Key::Digit(d - b'0')));
-            }
-        }
-        Phase::ConsentIntro => r.event(0, Event::Key(Key::Yes)),
-        Phase::Finished => {
-            *done = true;
-            r.event(0, Event::CardRemoved);
-        }
-        _ => {}
-    }
+    testkit::patient_pin_step(&mut device.reader.lock().unwrap(), pin, done);
 }
 
 fn config(home: &Path, device: &SimDevice, url: &str, face: PathBuf) -> Config {

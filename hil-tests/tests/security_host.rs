@@ -429,29 +429,12 @@ fn a_full_run_leaves_no_pin_my_number_or_image_in_logs_databases_or_xml() {
     };
     // The patient: PIN, agree, take the card.
     let pin = p.pin.clone().unwrap();
+    let pin_digits: [u8; 4] = pin.as_bytes().try_into().unwrap();
     let t0 = Instant::now();
     let mut done = false;
     while t0.elapsed() < Duration::from_secs(20) && !done {
         std::thread::sleep(Duration::from_millis(20));
-        let mut r = device.reader.lock().unwrap();
-        if !(r.link.is_secured() && r.session.clock_synced()) {
-            continue;
-        }
-        match r.session.phase() {
-            Phase::Idle => r.event(0, Event::CardPresent),
-            Phase::ChooseMethod => r.event(0, Event::Key(Key::ChoosePin)),
-            Phase::PinEntry => {
-                for d in pin.bytes() {
-                    r.event(0, Event::Key(Key::Digit(d - b'0')));
-                }
-            }
-            Phase::ConsentIntro => r.event(0, Event::Key(Key::Yes)),
-            Phase::Finished => {
-                r.event(0, Event::CardRemoved);
-                done = true;
-            }
-            _ => {}
-        }
+        shikaku_hil::testkit::patient_pin_step(&mut device.reader.lock().unwrap(), &pin_digits, &mut done);
     }
     assert!(done, "the reception did not finish");
     // Wait for the face file, then ask through `req` for the confirmed person.
