@@ -11,13 +11,13 @@
 
 use shikaku_firmware::session::{Event, FaceReply, Key, Phase};
 use shikaku_hil::sim_reader::SimReader;
-use shikaku_host::reader::{HostEndpoint, HostEvent};
+use shikaku_hil::testkit;
+use shikaku_host::reader::HostEndpoint;
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::message::*;
 use shikaku_protocol::passcode;
 
 const KEY: [u8; 32] = [0x6C; 32];
-const NOW_UNIX_MS: u64 = 1_795_262_400_000;
 const PASSCODE: &[u8; 4] = b"4821";
 
 type Script = Vec<(u64, Event<'static>)>;
@@ -53,72 +53,21 @@ struct Run {
 }
 
 /// Runs `script`; the pipe loses everything in flight at frame `cut` (counted both ways).
+/// The host provisions the staff passcode on every secured link.
 fn run(script: Script, cut: Option<usize>) -> Run {
     let mut reader = SimReader::new(KEY, "SK-FAULT-LINK");
     let mut host = HostEndpoint::new(Some(PairingKey(KEY)), [0; 16]);
-    let mut taken = Vec::new();
-    let mut now = 1_000u64;
-    let mut frames_seen = 0usize;
-    let mut connection = 0u8;
-    let mut script = script.into_iter().peekable();
     let salt = *b"fault link salt!";
     let hash = passcode::hash(PASSCODE, &salt, 1_000);
-    host.connect([connection; 16]);
-    while now < 40_000 {
-        now += 50;
-        // A step waits for a secured link and a synced clock, as a patient waits for the screen.
-        if reader.link.is_secured() && reader.session.clock_synced() {
-            while script.peek().is_some_and(|(t, _)| *t <= now) {
-                let (_, e) = script.next().unwrap();
-                reader.event(now, e);
-            }
-        }
-        reader.event(now, Event::Tick);
-        let mut h2r = Vec::new();
-        while let Some(b) = host.poll_transmit() {
-            h2r.extend(b);
-        }
-        let r2h = reader.transmit(now);
-        let frames = usize::from(!h2r.is_empty()) + usize::from(!r2h.is_empty());
-        if cut.is_some_and(|c| frames_seen < c + 1 && c < frames_seen + frames) {
-            frames_seen += frames;
-            reader.link.disconnected();
-            connection += 1;
-            host.connect([connection; 16]);
-            continue;
-        }
-        frames_seen += frames;
-        reader.receive(now, &h2r);
-        for e in host.receive(&r2h) {
-            match e {
-                HostEvent::Secured(_) => {
-                    host.send(&Message::TimeSync { unix_ms: NOW_UNIX_MS + now }).unwrap();
-                    host.send(&Message::PasscodeProvision {
-                        account: "uketsuke-01",
-                        salt,
-                        iterations: 1_000,
-                        hash,
-                    })
-                    .unwrap();
-                    host.send(&Message::HostChallenge { challenge: [0xC1; 32] }).unwrap();
-                }
-                HostEvent::Result(m) | HostEvent::Status(m) => {
-                    // The application keeps each result, then acknowledges it.
-                    host.ack(m.session, m.seq);
-                    if m.msg_type() == msg_type::CERTIFICATE_READ {
-                        host.send(&Message::RegistrationStatus { registered: true }).unwrap();
-                    }
-                    taken.push((m.session, m.seq, m.msg_type()));
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-    }
-    assert!(script.peek().is_none(), "cut {cut:?}: the script did not run to its end");
+    let r = testkit::run_cut_pipe(&mut reader, &mut host, script, cut, 40_000, true, |host| {
+        host.send(&Message::PasscodeProvision { account: "uketsuke-01", salt, iterations: 1_000, hash })
+            .unwrap();
+    });
+    assert!(r.script_done, "cut {cut:?}: the script did not run to its end");
     assert_eq!(reader.link.pending(), 0, "cut {cut:?}: messages left unacknowledged");
     assert_eq!(reader.session.phase(), Phase::Idle, "cut {cut:?}: reader not back in automatic mode");
     assert!(!reader.session.visual_unlocked(), "cut {cut:?}: 目視 left on");
-    Run { taken, frames: frames_seen }
+    Run { taken: r.taken, frames: r.frames }
 }
 
 fn sweep(make: fn() -> Script, method_results: &[u8]) -> usize {

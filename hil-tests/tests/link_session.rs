@@ -4,22 +4,18 @@
 
 use shikaku_firmware::session::{Event, Key};
 use shikaku_hil::sim_reader::SimReader;
-use shikaku_host::reader::{HostEndpoint, HostEvent};
+use shikaku_hil::testkit;
+use shikaku_host::reader::HostEndpoint;
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::message::*;
 
 const KEY: [u8; 32] = [0x6B; 32];
-const NOW_UNIX_MS: u64 = 1_795_262_400_000;
 
 /// Runs a PIN session; the pipe loses everything in flight at frame `cut` (counted across
 /// both directions). Returns the (session, seq, type) of every message the host took.
 fn run(cut: Option<usize>) -> Vec<(u32, u32, u8)> {
     let mut reader = SimReader::new(KEY, "SK-LINK-1");
     let mut host = HostEndpoint::new(Some(PairingKey(KEY)), [0; 16]);
-    let mut taken = Vec::new();
-    let mut now = 1_000u64;
-    let mut frames_seen = 0usize;
-    let mut connection = 0u8;
     let script: Vec<(u64, Event<'static>)> = vec![
         (2_000, Event::CardPresent),
         (3_000, Event::Key(Key::ChoosePin)),
@@ -30,51 +26,9 @@ fn run(cut: Option<usize>) -> Vec<(u32, u32, u8)> {
         (4_000, Event::Key(Key::Yes)),
         (9_000, Event::CardRemoved),
     ];
-    let mut script = script.into_iter().peekable();
-    host.connect([connection; 16]);
-    while now < 30_000 {
-        now += 50;
-        while script.peek().is_some_and(|(t, _)| *t <= now) {
-            let (_, e) = script.next().unwrap();
-            reader.event(now, e);
-        }
-        reader.event(now, Event::Tick);
-        let mut h2r = Vec::new();
-        while let Some(b) = host.poll_transmit() {
-            h2r.extend(b);
-        }
-        let r2h = reader.transmit(now);
-        let frames = usize::from(!h2r.is_empty()) + usize::from(!r2h.is_empty());
-        if cut.is_some_and(|c| frames_seen < c + 1 && c < frames_seen + frames) {
-            // The cable is pulled: in-flight bytes are lost, both sides notice and reconnect.
-            frames_seen += frames;
-            reader.link.disconnected();
-            connection += 1;
-            host.connect([connection; 16]);
-            continue;
-        }
-        frames_seen += frames;
-        reader.receive(now, &h2r);
-        for e in host.receive(&r2h) {
-            match e {
-                HostEvent::Secured(_) => {
-                    host.send(&Message::TimeSync { unix_ms: NOW_UNIX_MS + now }).unwrap();
-                    host.send(&Message::HostChallenge { challenge: [0xC1; 32] }).unwrap();
-                }
-                HostEvent::Result(m) | HostEvent::Status(m) => {
-                    // The application keeps each result, then acknowledges it.
-                    host.ack(m.session, m.seq);
-                    if m.msg_type() == msg_type::CERTIFICATE_READ {
-                        host.send(&Message::RegistrationStatus { registered: true }).unwrap();
-                    }
-                    taken.push((m.session, m.seq, m.msg_type()));
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-    }
+    let r = testkit::run_cut_pipe(&mut reader, &mut host, script, cut, 30_000, false, |_| {});
     assert_eq!(reader.link.pending(), 0, "cut {cut:?}: messages left unacknowledged");
-    taken
+    r.taken
 }
 
 #[test]
