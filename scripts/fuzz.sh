@@ -45,6 +45,9 @@ fi
 
 mkdir -p target
 STATS=target/fuzz-stats.tsv
+# One build dir for the three fuzz workspaces: they share most dependencies, and CI's disk is
+# small.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/fuzz}"
 FAILED=()
 
 run_target() { # crate-dir target seeds-dir

@@ -28,7 +28,7 @@ case "${1:-test}" in
       -semihosting-config enable=on,target=native \
       -kernel "$images/thumbv7em-none-eabihf/release/shikaku-selftest"
     SHIKAKU_IMAGE_TARGET_DIR="$images" SHIKAKU_REQUIRE_QEMU=1 \
-      cargo test --locked -p shikaku-hil --test qemu_e2e -- --test-threads 1 --nocapture
+      cargo test --locked --workspace --test qemu_e2e -- --test-threads 1 --nocapture
     ;;
   run)
     shift

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # The PC/SC tests must run here, not skip: setup.sh installs pcscd and vpcd.
 export SHIKAKU_REQUIRE_PCSC=1
+# CI's disk is small: incremental caches would roughly double target/ and a one-shot build
+# gains nothing from them.
+export CARGO_INCREMENTAL=0
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
@@ -35,4 +38,5 @@ step "fuzz smoke (${FUZZ_SECONDS:-10}s per target)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh --smoke
 
 echo
+echo "disk used by build outputs: $(du -sh target 2>/dev/null | cut -f1) in target/"
 echo "all tests passed"
