@@ -15,6 +15,7 @@ pub trait SmartCard {
     /// Processes one complete command APDU and returns the response APDU (data + SW1 SW2).
     fn process_apdu(&mut self, command: &[u8]) -> Vec<u8>;
 }
+pub mod dlib_dat;
 pub mod eligibility;
 pub mod pcscd;
 pub mod qemu;
