@@ -1,4 +1,6 @@
-//! The face path: the chip photo decoder (and, alongside it, the face engine).
+//! The face path: the chip photo decoder, the face engine (detection, landmarks, alignment,
+//! embedding) and the types they share.
 
+pub mod image;
 pub mod jp2;
 pub mod model;
