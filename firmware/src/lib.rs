@@ -8,6 +8,7 @@ pub mod fmt;
 
 pub mod apdu;
 pub mod card;
+pub mod card_front;
 pub mod drive;
 pub mod face;
 pub mod link;

@@ -15,8 +15,11 @@ pub trait SmartCard {
     /// Processes one complete command APDU and returns the response APDU (data + SW1 SW2).
     fn process_apdu(&mut self, command: &[u8]) -> Vec<u8>;
 }
+pub mod card_front_render;
 pub mod dlib_dat;
 pub mod eligibility;
+pub mod face_convert;
+pub mod face_scenes;
 pub mod pcscd;
 pub mod qemu;
 pub mod render;

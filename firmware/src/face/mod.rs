@@ -1,6 +1,10 @@
 //! The face path: the chip photo decoder, the face engine (detection, landmarks, alignment,
-//! embedding) and the types they share.
+//! embedding), liveness, and the types they share.
 
+pub mod align;
+pub mod detect;
 pub mod image;
 pub mod jp2;
+pub mod landmarks;
+pub mod liveness;
 pub mod model;

@@ -1,0 +1,1 @@
+//! The face detector (dlib's CNN detector, our inference): being written.

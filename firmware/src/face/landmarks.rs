@@ -1,0 +1,1 @@
+//! The 5-point landmark model (dlib's shape predictor, our inference): being written.

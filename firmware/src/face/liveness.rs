@@ -1,0 +1,1 @@
+//! Presentation-attack detection across frames: being written.

@@ -1,0 +1,1 @@
+//! Renders fictitious card fronts for the card-front reader's tests: being written.

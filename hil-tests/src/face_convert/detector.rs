@@ -1,0 +1,1 @@
+//! dlib's CNN face detector → our weight file: being written.

@@ -1,0 +1,1 @@
+//! dlib's 5-point shape predictor → our model file: being written.
