@@ -19,6 +19,7 @@ pub mod card_front_render;
 pub mod dlib_dat;
 pub mod eligibility;
 pub mod face_convert;
+pub mod face_eval;
 pub mod face_scenes;
 pub mod pcscd;
 pub mod qemu;
