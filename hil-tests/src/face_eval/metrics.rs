@@ -102,10 +102,11 @@ pub fn eer(scores: &[Scored]) -> Option<Eer> {
     Some(Eer { rate: (best.fmr + best.fnmr) / 2.0, threshold: best.threshold, gap })
 }
 
-/// The smallest threshold whose FMR is at most `target` and the rates there (the operating
-/// point a deployment picks for a target FMR); `None` without impostor comparisons.
+/// The largest threshold whose FMR is at most `target` and the rates there (the operating
+/// point a deployment picks for a target FMR: the lowest FNMR it allows); `None` without
+/// impostor comparisons.
 pub fn at_fmr(scores: &[Scored], target: f64) -> Option<Rates> {
-    sweep(scores).into_iter().filter(|r| r.impostor > 0 && r.fmr <= target).last()
+    sweep(scores).into_iter().rfind(|r| r.impostor > 0 && r.fmr <= target)
 }
 
 /// Presentation-attack detection results of one presentation.

@@ -4,3 +4,4 @@
 pub mod det_plot;
 pub mod metrics;
 pub mod pairs;
+pub mod report;
