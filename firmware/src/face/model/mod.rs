@@ -71,18 +71,26 @@ pub const fn macs() -> u64 {
 }
 
 /// Why a weight file or an input was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ModelError {
+    #[error("not an embedder weight file (magic)")]
     BadMagic,
+    #[error("unknown weight kind")]
     BadKind,
     /// The file is shorter or longer than its kind requires, or its header says otherwise.
+    #[error("the weight file's length differs from its kind's")]
     BadLength,
     /// A layer's shape differs from the network this code runs.
+    #[error("layer {0} of the weight file differs from the network")]
     BadShape(usize),
+    #[error("the weight file's checksum does not match")]
     BadChecksum,
     /// The chip is not 150×150×3 bytes.
+    #[error("the chip is not 150×150 RGB")]
     BadInput,
     /// The arena is smaller than [`ARENA_F32`].
+    #[error("the arena is smaller than the embedder needs")]
     ArenaTooSmall,
 }
 
