@@ -3,6 +3,10 @@
 //! Noto Sans CJK (SIL Open Font License 1.1, Debian `fonts-noto-cjk`). The firmware cannot
 //! carry a CJK font; these few hundred glyphs are what it needs.
 //! `cargo run -p shikaku-hil --bin shikaku-glyphs > firmware/src/ui/glyphs.rs`
+//!
+//! With `--card-digits`: the card-front reader's digit templates instead
+//! (`… -- --card-digits > firmware/src/card_front/templates.rs`, then rustfmt it; see
+//! `shikaku_hil::card_front_render::digit_templates_source`).
 
 use std::collections::BTreeSet;
 
@@ -12,6 +16,10 @@ use shikaku_firmware::session::{ConsentItem, Screen};
 const SIZE: usize = 16;
 
 fn main() -> Result<(), String> {
+    if std::env::args().nth(1).as_deref() == Some("--card-digits") {
+        print!("{}", shikaku_hil::card_front_render::digit_templates_source()?);
+        return Ok(());
+    }
     let mut chars = BTreeSet::new();
     let mut add = |s: &str| chars.extend(s.chars().filter(|c| !c.is_ascii()));
     for s in Screen::examples() {
