@@ -2,3 +2,4 @@
 //! ([`crate::session::Action`]) against the hardware seams and feed the answers back.
 
 pub mod card_ops;
+pub mod chip_photo;

@@ -291,6 +291,19 @@ fn fixture_aps() -> Result<(Files, Files), String> {
     Ok((text, surface))
 }
 
+/// The virtual cards' CV root as the reader provisions it: 証明者鍵ID and the public key's
+/// modulus and exponent (big-endian). Every generated card's applet certificates chain to it.
+pub fn cv_root_anchor() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    use rsa::traits::PublicKeyParts;
+    let key = keys::rsa_key("cv/root");
+    (cv_root_id(), key.n().to_bytes_be(), key.e().to_bytes_be())
+}
+
+/// 証明者鍵ID 9000023: neither the production (5…) nor the J-LIS test (6…) hierarchy.
+fn cv_root_id() -> Vec<u8> {
+    pki::cv_key_id("9000023", "001")
+}
+
 /// Generated text/surface AP files (see [`records`] for the signature constructions).
 fn generated_aps(
     p: &Persona,
@@ -301,8 +314,7 @@ fn generated_aps(
     let cv_root = keys::rsa_key("cv/root");
     let text_issuer = keys::rsa_key(&format!("cv/text-issuer/{muni}"));
     let surface_issuer = keys::rsa_key(&format!("cv/surface-issuer/{muni}"));
-    // 証明者鍵ID 9000023: neither the production (5…) nor the J-LIS test (6…) hierarchy.
-    let root_id = pki::cv_key_id("9000023", "001");
+    let root_id = cv_root_id();
     let text_issuer_id = pki::cv_key_id(&format!("{muni}31"), "000");
     let surface_issuer_id = pki::cv_key_id(&format!("{muni}21"), "000");
     let sex = [p.sex_digit()];
