@@ -265,7 +265,7 @@ pub fn chip_place(landmarks: &[Point; 5]) -> Result<ChipPlace, AlignError> {
     let a = (c00 + c11) / sigma;
     let b = (c10 - c01) / sigma;
     let scale = sqrt(a * a + b * b);
-    if !(scale > 0.0) || !scale.is_finite() {
+    if scale.is_nan() || scale <= 0.0 || !scale.is_finite() {
         return Err(AlignError::Degenerate);
     }
     // t = mean_to − M·mean_from; the chip's centre (75, 75) maps to M·(75, 75) + t.
@@ -321,7 +321,8 @@ pub fn chip(img: ImageRef, landmarks: &[Point; 5], out: &mut [u8; CHIP_BYTES]) -
         .add(rot((rect.r, rect.t), c0))
         .add(rot((rect.l, rect.b), c0))
         .add(rot((rect.r, rect.b), c0));
-    let grown = DRect { l: rot_rect.l - grow, t: rot_rect.t - grow, r: rot_rect.r + grow, b: rot_rect.b + grow };
+    let grown =
+        DRect { l: rot_rect.l - grow, t: rot_rect.t - grow, r: rot_rect.r + grow, b: rot_rect.b + grow };
     let clipped = DRect {
         l: grown.l.max(0.0),
         t: grown.t.max(0.0),
@@ -347,7 +348,12 @@ pub fn chip(img: ImageRef, landmarks: &[Point; 5], out: &mut [u8; CHIP_BYTES]) -
 
     // The level to sample and the box on it.
     let mut level: i32 = -1;
-    let mut r2 = DRect { l: rect.l - bbox.l as f64, t: rect.t - bbox.t as f64, r: rect.r - bbox.l as f64, b: rect.b - bbox.t as f64 };
+    let mut r2 = DRect {
+        l: rect.l - bbox.l as f64,
+        t: rect.t - bbox.t as f64,
+        r: rect.r - bbox.l as f64,
+        b: rect.b - bbox.t as f64,
+    };
     while r2.down().area() > chip_area && level < 31 {
         level += 1;
         r2 = r2.down();
@@ -402,7 +408,11 @@ mod tests {
         assert!((p.scale - 1.0).abs() < 1e-6 && p.sin.abs() < 1e-6 && (p.cos - 1.0).abs() < 1e-9);
         assert!((p.center.0 - 75.0).abs() < 1e-4 && (p.center.1 - 75.0).abs() < 1e-4, "{p:?}");
         let p = chip_place(&template_points(2.0, 10.0, -5.0)).unwrap();
-        assert!((p.scale - 2.0).abs() < 1e-6 && (p.center.0 - 160.0).abs() < 1e-3 && (p.center.1 - 145.0).abs() < 1e-3);
+        assert!(
+            (p.scale - 2.0).abs() < 1e-6
+                && (p.center.0 - 160.0).abs() < 1e-3
+                && (p.center.1 - 145.0).abs() < 1e-3
+        );
     }
 
     #[test]

@@ -56,7 +56,13 @@ pub mod format {
     pub const fn level_len(parts: usize, trees: usize, depth: usize, features: usize) -> usize {
         features * feature_len() + trees * tree_len(parts, depth)
     }
-    pub const fn file_len(parts: usize, cascades: usize, trees: usize, depth: usize, features: usize) -> usize {
+    pub const fn file_len(
+        parts: usize,
+        cascades: usize,
+        trees: usize,
+        depth: usize,
+        features: usize,
+    ) -> usize {
         HEADER_LEN + 2 * parts * 4 + cascades * level_len(parts, trees, depth, features) + 4
     }
 
@@ -124,7 +130,11 @@ impl<'m> ShapeModel<'m> {
     pub fn parse(blob: &'m [u8]) -> Result<Self, LandmarkError> {
         use format::*;
         if blob.len() < HEADER_LEN + 4 {
-            return Err(if blob.len() >= 8 && blob[..8] != MAGIC { LandmarkError::BadMagic } else { LandmarkError::BadLength });
+            return Err(if blob.len() >= 8 && blob[..8] != MAGIC {
+                LandmarkError::BadMagic
+            } else {
+                LandmarkError::BadLength
+            });
         }
         if blob[..8] != MAGIC {
             return Err(LandmarkError::BadMagic);
@@ -216,7 +226,9 @@ impl<'m> ShapeModel<'m> {
     }
 
     fn tree_at(&self, c: usize, t: usize) -> usize {
-        self.level_at(c) + self.features * format::feature_len() + t * format::tree_len(format::PARTS, self.depth)
+        self.level_at(c)
+            + self.features * format::feature_len()
+            + t * format::tree_len(format::PARTS, self.depth)
     }
 
     /// The 5 landmarks of the face in `rect`, as dlib's `shape_predictor(img, rect)` gives
@@ -282,7 +294,7 @@ impl<'m> ShapeModel<'m> {
 
 /// `⌊x⌋` for f64 without `std`.
 pub(crate) fn floor(x: f64) -> f64 {
-    if !(x.abs() < 4_503_599_627_370_496.0) {
+    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
         return x; // already integral (or NaN)
     }
     let t = x as i64 as f64;
@@ -340,7 +352,7 @@ fn sq(x: f64) -> f64 {
 /// Square root of a non-negative f64 without `std` (Newton from the halved exponent; within
 /// one unit in the last place).
 pub(crate) fn sqrt(x: f64) -> f64 {
-    if !(x > 0.0) || !x.is_finite() {
+    if x.is_nan() || x <= 0.0 || !x.is_finite() {
         return if x == 0.0 || x.is_nan() || x == f64::INFINITY { x } else { f64::NAN };
     }
     let mut y = f64::from_bits((x.to_bits() >> 1) + 0x1ff8_0000_0000_0000);
@@ -463,7 +475,10 @@ mod tests {
         let dot = Rect { left: 0, top: 0, right: 0, bottom: 0 };
         assert!(m.predict(one, dot).unwrap().iter().all(|q| q.x == 0.0 && q.y == 0.0));
         // Empty and absurd boxes are refused.
-        assert_eq!(m.predict(one, Rect { left: 5, top: 0, right: 4, bottom: 9 }).unwrap_err(), LandmarkError::BadRect);
+        assert_eq!(
+            m.predict(one, Rect { left: 5, top: 0, right: 4, bottom: 9 }).unwrap_err(),
+            LandmarkError::BadRect
+        );
         let huge = Rect { left: i32::MIN, top: i32::MIN, right: i32::MAX, bottom: i32::MAX };
         assert_eq!(m.predict(one, huge).unwrap_err(), LandmarkError::BadRect);
     }

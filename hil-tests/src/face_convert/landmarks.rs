@@ -136,15 +136,24 @@ pub fn convert(dat: &[u8]) -> Result<Vec<u8>, String> {
     let n_splits = forests[0].first().map(|t| t.splits.len()).unwrap_or(0);
     let depth = (n_splits + 1).trailing_zeros() as usize;
     if n_trees == 0 || n_splits + 1 != 1 << depth || depth == 0 || depth > format::MAX_DEPTH {
-        return Err(format!("{n_trees} trees of {n_splits} splits: not complete trees of depth 1..={}", format::MAX_DEPTH));
+        return Err(format!(
+            "{n_trees} trees of {n_splits} splits: not complete trees of depth 1..={}",
+            format::MAX_DEPTH
+        ));
     }
     if n_features == 0 || n_features > format::MAX_FEATURES {
         return Err(format!("{n_features} feature pixels per level (1..={})", format::MAX_FEATURES));
     }
     let mut out = Vec::with_capacity(format::file_len(parts, n_cascades, n_trees, depth, n_features));
     out.extend_from_slice(&format::MAGIC);
-    for v in [parts, n_cascades, n_trees, depth, n_features, format::file_len(parts, n_cascades, n_trees, depth, n_features)]
-    {
+    for v in [
+        parts,
+        n_cascades,
+        n_trees,
+        depth,
+        n_features,
+        format::file_len(parts, n_cascades, n_trees, depth, n_features),
+    ] {
         out.extend_from_slice(&(v as u32).to_le_bytes());
     }
     debug_assert_eq!(out.len(), format::HEADER_LEN);
