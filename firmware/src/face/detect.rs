@@ -1,1 +1,0 @@
-//! The face detector (dlib's CNN detector, our inference): being written.
