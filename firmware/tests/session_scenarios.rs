@@ -147,6 +147,23 @@ fn face_cap_offers_pin_and_staff_then_pin_works() {
 }
 
 #[test]
+fn an_unreadable_card_front_goes_straight_to_pin_or_staff() {
+    let mut r = Rig::with_challenge();
+    r.place(CardKind::PhysicalCard, valid_until_2030(), PinState::TriesLeft(3));
+    r.key(Key::ChooseFace);
+    // First attempt: no photo to compare with (card front unreadable or 照合番号B refused).
+    let out = r.face(FaceDecision::PhotoUnavailable, 0);
+    assert_eq!(
+        Rig::hosts(&out),
+        vec![Outgoing::FaceOutcome { decision: FaceDecision::PhotoUnavailable, score_milli: 0, attempts: 1 }]
+    );
+    assert_eq!(Rig::screens(&out), vec![Screen::FaceFailed { pin: true }]);
+    assert!(!out.iter().any(|o| matches!(o, Out::Face(_))), "no second attempt at a photo that cannot be had");
+    let out = r.key(Key::Staff);
+    assert!(!Rig::screens(&out).is_empty(), "staff (目視) take over");
+}
+
+#[test]
 fn the_last_pin_try_needs_an_explicit_yes_and_no_spends_nothing() {
     let mut r = Rig::with_challenge();
     r.place(CardKind::PhysicalCard, valid_until_2030(), PinState::TriesLeft(1));

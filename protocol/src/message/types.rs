@@ -121,6 +121,9 @@ wire_enum! {
         LivenessFailed = 3,
         /// No usable face in the frames.
         NoFace = 4,
+        /// The chip photo could not be had: the card front was unreadable, or the card refused
+        /// the 照合番号B read from it (no further try is spent: staff take over).
+        PhotoUnavailable = 5,
     }
 }
 
