@@ -108,8 +108,8 @@ fn arena_and_image_sizes_are_checked() {
         Err(DetectError::ImageSize { width: pyramid::MAX_SIDE + 1, height: 1 })
     );
     // the stated budgets
-    assert!(ARENA_640X480 > ARENA_320X240);
-    assert!(ARENA_640X480 < 256 * 1024, "{ARENA_640X480}");
+    const { assert!(ARENA_640X480 > ARENA_320X240 && ARENA_640X480 < 256 * 1024) };
+    assert_eq!(Detector::arena_len(640, 480), ARENA_640X480);
 }
 
 #[test]
@@ -200,4 +200,17 @@ fn resize_matches_the_scalar_formula_inside() {
         let want = 0.75 * x + 0.25 * 2.0 * x;
         assert!((*v as f64 - want).abs() < 1e-4, "{c}: {v} vs {want}");
     }
+}
+
+#[test]
+fn too_many_candidates_is_an_error() {
+    // every window of a 200×150 frame scores: more than the arena's candidate list holds
+    let b = blob(0.5);
+    let det = Detector::parse(&b).unwrap();
+    let px = vec![60u8; 200 * 150];
+    let img = ImageRef::new(200, 150, 1, &px).unwrap();
+    let mut arena = vec![0f32; Detector::arena_len(200, 150)];
+    let mut out: heapless::Vec<Detection, 2> = heapless::Vec::new();
+    assert_eq!(det.detect(img, &mut arena, &mut out), Err(DetectError::TooManyCandidates(MAX_CANDIDATES)));
+    assert!(out.is_empty());
 }
