@@ -10,8 +10,10 @@ upsampling) on a set of RGB inputs and writes, to OUT_DIR:
       NAME WIDTH HEIGHT COUNT [LEFT TOP RIGHT BOTTOM CONFIDENCE]*COUNT
     (dlib's order, edges inclusive, confidence as Python's repr of the float).
 Inputs: the fixture card's chip photo (decoded grey, as RGB), the photo scaled, shifted and
-cropped into 320×240 and 640×480 canvases, with noise and a brightness change, and images
-with no face (noise, gradient, flat). Needs the venv's dlib and numpy, and opj_decompress
+cropped into 320×240 and 640×480 canvases (one to three faces, mirrored, cut by the edge, near
+the smallest size found), with noise and a brightness change; the photographs in
+MODELS_DIR/eval-sources if there are any (scaled to fit 480×480); and images with no face
+(noise, gradient, flat). Needs the venv's dlib and numpy, and opj_decompress
 when MODELS_DIR/parity/chip.pgm is not there yet (the photo is taken from the fixture).
 """
 import os
@@ -150,6 +152,22 @@ def main():
     inputs['vga-small-corner'] = to_u8(place(canvas(640, 480, 'warm', rng), photo, 0.4, 470, 300))
     inputs['vga-textured'] = to_u8(place(canvas(640, 480, 'textured', rng), photo, 0.7, 20, 90)
                                    + rng.normal(0, 4, (480, 640, 1)))
+    inputs['qvga-mirrored'] = to_u8(place(canvas(320, 240, 'grey', rng), photo[:, ::-1], 0.45, 90, 20))
+    inputs['qvga-near-min'] = to_u8(place(canvas(320, 240, 'warm', rng), photo, 0.33, 150, 70))
+    three = place(canvas(640, 480, 'textured', rng), photo, 0.25, 20, 30)
+    three = place(three, photo, 0.45, 200, 200)
+    inputs['vga-three'] = to_u8(place(three, photo, 0.8, 380, 40))
+    inputs['vga-edge-cut'] = to_u8(place(canvas(640, 480, 'grey', rng), photo, 0.9, -150, 60))
+    # real photographs, when the evaluation's sources are there (scaled to fit 480×480)
+    src = os.path.join(models, 'eval-sources')
+    if os.path.isdir(src):
+        for f in sorted(os.listdir(src)):
+            if not f.lower().endswith(('.jpg', '.jpeg', '.png')):
+                continue
+            img = dlib.load_rgb_image(os.path.join(src, f)).astype(np.float64)
+            h, w = img.shape[:2]
+            k = min(1.0, 480.0 / max(h, w))
+            inputs['real-' + os.path.splitext(f)[0]] = to_u8(resize(img, round(h * k), round(w * k)))
     # no face
     yy, xx = np.mgrid[0:240, 0:320]
     inputs['noface-noise'] = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
