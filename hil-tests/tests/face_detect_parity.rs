@@ -1,8 +1,8 @@
 //! Parity of our face detector (`shikaku_firmware::face::detect`) with dlib's
 //! `cnn_face_detection_model_v1(...)(img, 0)` on the same RGB inputs.
 //!
-//! `scripts/face-models.sh` fetches `mmod_human_face_detector.dat`; the test converts it with
-//! `shikaku_hil::face_convert::detector::convert`. `scripts/face-ref-detect.py MODELS_DIR
+//! `scripts/face-models.sh` fetches `mmod_human_face_detector.dat` (and writes `detector.shdt`);
+//! the test converts the `.dat` itself with `shikaku_hil::face_convert::detector::convert`. `scripts/face-ref-detect.py MODELS_DIR
 //! MODELS_DIR/detect-parity` (with the venv's dlib) writes the inputs and dlib's detections.
 //! Without them the tests skip with a message, unless `SHIKAKU_REQUIRE_MODELS=1`. Run with
 //! `--release`: a 640×480 frame is about 3.4 G multiply-accumulates.
@@ -57,6 +57,10 @@ fn converter_and_weight_file() {
     let blob = convert(&dat).unwrap();
     assert_eq!(blob.len(), format::file_len());
     Detector::parse(&blob).unwrap();
+    // the file scripts/face-models.sh writes for the reader, when there, is this conversion
+    if let Ok(on_disk) = std::fs::read(models_dir().join("detector.shdt")) {
+        assert!(on_disk == blob, "detector.shdt differs from a fresh conversion of the .dat");
+    }
     println!(
         "weight file: {} bytes; arena: {} words ({} bytes) for 320×240, {} words ({} bytes) for 640×480",
         blob.len(),
