@@ -3,6 +3,7 @@
 
 pub mod align;
 pub mod detect;
+pub mod engine;
 pub mod image;
 pub mod jp2;
 pub mod landmarks;
