@@ -3,3 +3,4 @@
 
 pub mod card_ops;
 pub mod chip_photo;
+pub mod face_photo;

@@ -9,3 +9,4 @@ pub mod jp2;
 pub mod landmarks;
 pub mod liveness;
 pub mod model;
+pub mod verifier;
