@@ -42,7 +42,7 @@
 //! The landmarks are accepted (and checked to lie near the box) but not used by the cues yet.
 //!
 //! RAM: a [`LivenessCheck`] is about 37 KiB (two 128×128 grey crops, the moiré grid and the
-//! per-frame statistics); `push` uses about 4 KiB of stack (the block match cost table and the
+//! per-frame statistics); `push` uses about 7 KiB of stack (the block match cost table and the
 //! motion vectors).
 
 use super::image::{ImageRef, Point, Rect};
