@@ -120,8 +120,8 @@ impl Canvas {
         }
         let a = cov.clamp(0.0, 1.0);
         let p = self.img.get_pixel_mut(x as u32, y as u32);
-        for i in 0..3 {
-            p.0[i] = (f32::from(p.0[i]) * (1.0 - a) + f32::from(color[i]) * a).round() as u8;
+        for (v, c) in p.0.iter_mut().zip(color) {
+            *v = (f32::from(*v) * (1.0 - a) + f32::from(c) * a).round() as u8;
         }
     }
 
@@ -279,9 +279,9 @@ pub struct Perturb {
     pub blur: f32,
     /// A bright specular blob on the card, up to white at its centre.
     pub glare: f32,
-    /// Gaussian sensor noise, σ up to 24 grey levels.
+    /// Sensor noise, σ up to 42 grey levels.
     pub noise: f32,
-    /// Exposure down to 15 %.
+    /// Exposure down to 10 %, with its own noise (σ up to 6 levels after the gain).
     pub low_light: f32,
 }
 
@@ -310,11 +310,6 @@ impl Rng {
     fn signed(&mut self) -> f32 {
         self.unit() * 2.0 - 1.0
     }
-    fn gauss(&mut self) -> f32 {
-        let u1 = self.unit().max(1e-7);
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
-    }
 }
 
 /// Homography (8 coefficients, h8 = 1) taking `from[i]` to `to[i]`.
@@ -328,11 +323,12 @@ fn homography(from: &[(f64, f64); 4], to: &[(f64, f64); 4]) -> [f64; 8] {
     for col in 0..8 {
         let pivot = (col..8).max_by(|&r, &s| a[r][col].abs().total_cmp(&a[s][col].abs())).unwrap_or(col);
         a.swap(col, pivot);
-        for row in 0..8 {
-            if row != col && a[col][col] != 0.0 {
-                let f = a[row][col] / a[col][col];
-                for k in col..9 {
-                    a[row][k] -= f * a[col][k];
+        let pivot_row = a[col];
+        for (r, row) in a.iter_mut().enumerate() {
+            if r != col && pivot_row[col] != 0.0 {
+                let f = row[col] / pivot_row[col];
+                for (v, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                    *v -= f * p;
                 }
             }
         }
@@ -377,7 +373,7 @@ fn bilinear(img: &RgbImage, x: f64, y: f64) -> [f32; 3] {
 fn background(rng: &mut Rng, width: u32, height: u32) -> Vec<[f32; 3]> {
     let base = 45.0 + 35.0 * rng.unit();
     let tint = [1.0 + 0.25 * rng.unit(), 1.0, 1.0 - 0.2 * rng.unit()];
-    let (fx, fy, ph) = (0.02 + 0.05 * rng.unit(), 0.1 + 0.2 * rng.unit(), 6.28 * rng.unit());
+    let (fx, fy, ph) = (0.02 + 0.05 * rng.unit(), 0.1 + 0.2 * rng.unit(), std::f32::consts::TAU * rng.unit());
     let mut out = Vec::with_capacity((width * height) as usize);
     for y in 0..height {
         for x in 0..width {
@@ -484,17 +480,29 @@ pub fn camera_frame(card: &RgbImage, k: f32, p: &Perturb, seed: u64, width: u32,
     let bg = background(&mut rng, width, height);
     let (w, h) = (width as usize, height as usize);
     let mut pixels = vec![[0f32; 3]; w * h];
-    const SS: usize = 3;
+    // Supersampled: 4 × 4 near the card's outline (sharp, exact edges), 2 × 2 on the card,
+    // the background alone away from it.
+    let (cw_f, ch_f) = (f64::from(layout::CARD_WIDTH), f64::from(layout::CARD_HEIGHT));
+    let kk = f64::from(k);
     for y in 0..h {
         for x in 0..w {
+            let (u, v) = apply(&to_card, x as f64, y as f64);
+            const M: f64 = 4.0;
+            if u < -M || v < -M || u > cw_f + M || v > ch_f + M {
+                pixels[y * w + x] = bg[y * w + x];
+                continue;
+            }
+            let r = f64::from(layout::CORNER_RADIUS_MM * layout::PX_PER_MM);
+            let near_edge = u < M + r || v < M + r || u > cw_f - M - r || v > ch_f - M - r;
+            let ss = if near_edge { 4 } else { 2 };
             let mut acc = [0f32; 3];
-            for sy in 0..SS {
-                for sx in 0..SS {
-                    let fx = x as f64 + (sx as f64 + 0.5) / SS as f64 - 0.5;
-                    let fy = y as f64 + (sy as f64 + 0.5) / SS as f64 - 0.5;
+            for sy in 0..ss {
+                for sx in 0..ss {
+                    let fx = x as f64 + (sx as f64 + 0.5) / ss as f64 - 0.5;
+                    let fy = y as f64 + (sy as f64 + 0.5) / ss as f64 - 0.5;
                     let (u, v) = apply(&to_card, fx, fy);
-                    let c = if inside_card(u, v) {
-                        bilinear(card, u * f64::from(k) - 0.5, v * f64::from(k) - 0.5)
+                    let c = if !near_edge || inside_card(u, v) {
+                        bilinear(card, u * kk - 0.5, v * kk - 0.5)
                     } else {
                         bg[y * w + x]
                     };
@@ -503,7 +511,7 @@ pub fn camera_frame(card: &RgbImage, k: f32, p: &Perturb, seed: u64, width: u32,
                     }
                 }
             }
-            pixels[y * w + x] = acc.map(|a| a / (SS * SS) as f32);
+            pixels[y * w + x] = acc.map(|a| a / (ss * ss) as f32);
         }
     }
 
@@ -528,14 +536,29 @@ pub fn camera_frame(card: &RgbImage, k: f32, p: &Perturb, seed: u64, width: u32,
         }
     }
     blur(&mut pixels, w, h, 2.5 * p.blur);
-    let gain = 1.0 - 0.85 * p.low_light;
-    let sigma_noise = 2.0 + 22.0 * p.noise;
-    let mut frame = RgbImage::new(width, height);
-    for (i, px) in pixels.iter().enumerate() {
-        let n = sigma_noise * rng.gauss();
-        let v = px.map(|c| (c * gain + n + 0.3 * sigma_noise * rng.gauss()).round().clamp(0.0, 255.0) as u8);
-        frame.put_pixel((i % w) as u32, (i / w) as u32, Rgb(v));
+    let gain = 1.0 - 0.9 * p.low_light;
+    let sigma_noise = 2.0 + 40.0 * p.noise + 6.0 * p.low_light;
+    // Sensor noise: a per-pixel luminance part and a smaller per-channel part, near-Gaussian
+    // (sum of four uniforms) from a fast generator seeded by the scene's.
+    let mut state = u64::from(rng.0.next_u32()) << 32 | u64::from(rng.0.next_u32()) | 1;
+    let mut gauss = move || {
+        let mut acc = 0f32;
+        for _ in 0..4 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            acc += (state >> 40) as f32 / (1u64 << 24) as f32;
+        }
+        (acc - 2.0) * 1.732
+    };
+    let mut raw = Vec::with_capacity(w * h * 3);
+    for px in &pixels {
+        let n = sigma_noise * gauss();
+        for c in px {
+            raw.push((c * gain + n + 0.3 * sigma_noise * gauss()).round().clamp(0.0, 255.0) as u8);
+        }
     }
+    let frame = RgbImage::from_raw(width, height, raw).expect("w × h × 3 samples");
     Scene { frame, corners: corners.map(|(x, y)| (x as f32, y as f32)) }
 }
 
@@ -562,8 +585,8 @@ pub fn persona_frame(p: &Persona, perturb: &Perturb, seed: u64) -> Result<Scene,
 }
 
 /// One digit template: coverage 0–255 of digit `d` in a cell of `style`, placed as
-/// [`render_card`] places it.
-pub fn digit_template(style: DigitStyle, d: u8) -> Result<Vec<u8>, String> {
+/// [`render_card`] places it, blurred by a Gaussian of `sigma` canonical px (0: sharp).
+pub fn digit_template(style: DigitStyle, d: u8, sigma: f32) -> Result<Vec<u8>, String> {
     let font = font()?;
     let (w, h) = (style.cell_w, style.cell_h);
     let mut cov = vec![0f32; w * h];
@@ -575,8 +598,18 @@ pub fn digit_template(style: DigitStyle, d: u8) -> Result<Vec<u8>, String> {
             *v = (*v + a).min(1.0);
         }
     });
+    if sigma > 0.0 {
+        let mut px: Vec<[f32; 3]> = cov.iter().map(|&v| [v; 3]).collect();
+        blur(&mut px, w, h, sigma);
+        cov = px.iter().map(|p| p[0]).collect();
+        let max = cov.iter().cloned().fold(1e-6, f32::max);
+        cov.iter_mut().for_each(|v| *v /= max);
+    }
     Ok(cov.iter().map(|a| (a * 255.0).round() as u8).collect())
 }
+
+/// Blur of the second template set, canonical px: a card some 2 px out of focus in a VGA frame.
+pub const BLURRED_TEMPLATE_SIGMA: f32 = 2.0;
 
 /// The source of `firmware/src/card_front/templates.rs`.
 pub fn digit_templates_source() -> Result<String, String> {
@@ -585,14 +618,16 @@ pub fn digit_templates_source() -> Result<String, String> {
     s += "//! Digit templates of the card front: ink coverage 0–255 of each digit in its cell (rows top\n";
     s +=
         "//! to bottom), placed as the layout prints it, from Noto Sans CJK (SIL Open Font License 1.1).\n\n";
-    for (name, style, doc) in [
-        ("TEXT", layout::TEXT_DIGITS, "Dates (`layout::TEXT_DIGITS` cells)"),
-        ("CODE", layout::CODE_DIGITS, "セキュリティコード (`layout::CODE_DIGITS` cells)"),
+    for (name, style, sigma, doc) in [
+        ("TEXT", layout::TEXT_DIGITS, 0.0, "Dates (`layout::TEXT_DIGITS` cells)"),
+        ("CODE", layout::CODE_DIGITS, 0.0, "セキュリティコード (`layout::CODE_DIGITS` cells)"),
+        ("TEXT_BLURRED", layout::TEXT_DIGITS, BLURRED_TEMPLATE_SIGMA, "Dates, blurred"),
+        ("CODE_BLURRED", layout::CODE_DIGITS, BLURRED_TEMPLATE_SIGMA, "セキュリティコード, blurred"),
     ] {
-        s += &format!("/// {doc}, digits 0 to 9.\n");
+        s += &format!("/// {doc}, digits 0 to 9 (Gaussian blur σ = {sigma} canonical px).\n");
         s += &format!("pub(crate) static {name}: [&[u8]; 10] = [\n");
         for d in 0..10 {
-            let t = digit_template(style, d)?;
+            let t = digit_template(style, d, sigma)?;
             s += "    &[\n";
             for row in t.chunks(style.cell_w) {
                 let vals: Vec<String> = row.iter().map(|v| v.to_string()).collect();

@@ -11,12 +11,18 @@ use crate::face::image::ImageRef;
 /// Search radius around the layout position, canonical px (± 0.75 mm).
 pub(crate) const SHIFT: usize = 6;
 /// Per-cell refinement around the row's best shift, canonical px.
-const CELL_SHIFT: i32 = 2;
+const CELL_SHIFT: i32 = 1;
 
 /// Lowest correlation a digit may be taken with.
 pub const MIN_SCORE: f32 = 0.55;
-/// Least margin of the best digit over the runner-up.
+/// Least margin of the best digit over the runner-up (see [`required_margin`]).
 pub const MIN_MARGIN: f32 = 0.06;
+/// The margin a digit of score `s` needs: [`MIN_MARGIN`] for a clean match, more for a weaker
+/// one (a weak match with a small margin is how misreads look).
+pub fn required_margin(s: f32) -> f32 {
+    MIN_MARGIN + 0.5 * (0.85 - s).max(0.0)
+}
+
 /// A blank-able cell whose ink spread is under this fraction of its row's printed cells is
 /// blank.
 const BLANK_RATIO: f32 = 0.3;
@@ -28,11 +34,12 @@ pub(crate) const fn patch_len(cells: usize, style: DigitStyle) -> usize {
     (cells * style.cell_w + 2 * SHIFT) * (style.cell_h + 2 * SHIFT)
 }
 
-fn templates_for(style: DigitStyle) -> &'static [&'static [u8]; 10] {
+/// The sharp and the blurred template sets of a style.
+fn templates_for(style: DigitStyle) -> [&'static [&'static [u8]; 10]; 2] {
     if style == TEXT_DIGITS {
-        &templates::TEXT
+        [&templates::TEXT, &templates::TEXT_BLURRED]
     } else {
-        &templates::CODE
+        [&templates::CODE, &templates::CODE_BLURRED]
     }
 }
 
@@ -88,6 +95,29 @@ fn ncc(
     (stw / (sqrt(var) * p.norm), sd)
 }
 
+/// The templates of a style, prepared.
+struct Matcher {
+    sets: [&'static [&'static [u8]; 10]; 2],
+    prepared: [[Prepared; 10]; 2],
+    style: DigitStyle,
+}
+
+impl Matcher {
+    fn new(style: DigitStyle) -> Self {
+        let sets = templates_for(style);
+        let prepared = core::array::from_fn(|s| core::array::from_fn(|d| prepare(sets[s][d])));
+        Self { sets, prepared, style }
+    }
+
+    /// Digit `d`'s score at `(x0, y0)` of the patch: the better of its sharp and blurred
+    /// template; and the window's standard deviation.
+    fn score(&self, d: usize, patch: &[u8], pw: usize, x0: usize, y0: usize) -> (f32, f32) {
+        let (a, sd) = ncc(self.sets[0][d], &self.prepared[0][d], patch, pw, x0, y0, self.style);
+        let (b, _) = ncc(self.sets[1][d], &self.prepared[1][d], patch, pw, x0, y0, self.style);
+        (a.max(b), sd)
+    }
+}
+
 /// Reads `row` into `out` (ASCII digits, one per cell).
 pub(crate) fn read_row(
     frame: &ImageRef<'_>,
@@ -100,7 +130,8 @@ pub(crate) fn read_row(
     let style = row.style;
     let pw = row.cells * style.cell_w + 2 * SHIFT;
     let ph = style.cell_h + 2 * SHIFT;
-    let patch = patch.get_mut(..pw * ph).ok_or(CardFrontError::ScratchTooSmall { need: pw * ph, got: 0 })?;
+    let got = patch.len();
+    let patch = patch.get_mut(..pw * ph).ok_or(CardFrontError::ScratchTooSmall { need: pw * ph, got })?;
     // Rectify: canonical pixel centres, ink high.
     for y in 0..ph {
         for x in 0..pw {
@@ -110,23 +141,37 @@ pub(crate) fn read_row(
             patch[y * pw + x] = 255 - sample(frame, p.x - 0.5, p.y - 0.5) as u8;
         }
     }
-    let temps = templates_for(style);
-    let prepared: [Prepared; 10] = core::array::from_fn(|d| prepare(temps[d]));
+    let matcher = Matcher::new(style);
 
-    // The row's shift: the one maximising the sum of the cells' best scores.
+    // The row's shift: the one maximising the sum of the cells' best scores, on a grid of
+    // 2 px, then refined by 1 px around the best.
+    let row_score = |dx: usize, dy: usize| {
+        let mut total = 0f32;
+        // A blank-able cell is left out: blank, it would pull the row onto the next glyph.
+        let first = usize::from(row.blank_first);
+        for c in first..row.cells {
+            let x0 = c * style.cell_w + dx;
+            total += (0..10).map(|d| matcher.score(d, patch, pw, x0, dy).0).fold(f32::MIN, f32::max);
+        }
+        total
+    };
     let mut best_shift = (SHIFT, SHIFT, f32::MIN);
-    for dy in 0..=2 * SHIFT {
-        for dx in 0..=2 * SHIFT {
-            let mut total = 0f32;
-            for c in 0..row.cells {
-                let x0 = c * style.cell_w + dx;
-                let best = (0..10)
-                    .map(|d| ncc(temps[d], &prepared[d], patch, pw, x0, dy, style).0)
-                    .fold(f32::MIN, f32::max);
-                total += best;
-            }
+    for dy in (0..=2 * SHIFT).step_by(2) {
+        for dx in (0..=2 * SHIFT).step_by(2) {
+            let total = row_score(dx, dy);
             if total > best_shift.2 {
                 best_shift = (dx, dy, total);
+            }
+        }
+    }
+    let (cx, cy) = (best_shift.0, best_shift.1);
+    for dy in cy.saturating_sub(1)..=(cy + 1).min(2 * SHIFT) {
+        for dx in cx.saturating_sub(1)..=(cx + 1).min(2 * SHIFT) {
+            if (dx, dy) != (cx, cy) {
+                let total = row_score(dx, dy);
+                if total > best_shift.2 {
+                    best_shift = (dx, dy, total);
+                }
             }
         }
     }
@@ -143,12 +188,12 @@ pub(crate) fn read_row(
                 if x0 < 0 || y0 < 0 || x0 as usize + style.cell_w > pw || y0 as usize + style.cell_h > ph {
                     continue;
                 }
-                for d in 0..10 {
-                    let (s, sd) = ncc(temps[d], &prepared[d], patch, pw, x0 as usize, y0 as usize, style);
+                for (d, best) in scores[c].iter_mut().enumerate() {
+                    let (s, sd) = matcher.score(d, patch, pw, x0 as usize, y0 as usize);
                     if ddx == 0 && ddy == 0 {
                         spread[c] = sd;
                     }
-                    scores[c][d] = scores[c][d].max(s);
+                    *best = best.max(s);
                 }
             }
         }
@@ -178,7 +223,7 @@ pub(crate) fn read_row(
         }
         quality.min_score = quality.min_score.min(s1);
         quality.min_margin = quality.min_margin.min(s1 - s2);
-        if s1 < MIN_SCORE || s1 - s2 < MIN_MARGIN {
+        if s1 < MIN_SCORE || s1 - s2 < required_margin(s1) {
             return Err(CardFrontError::LowConfidence { field, cell: c as u8 });
         }
         out[c] = b'0' + d1 as u8;
@@ -192,8 +237,8 @@ mod tests {
 
     #[test]
     fn templates_differ_from_each_other() {
-        for style in [TEXT_DIGITS, CODE_DIGITS] {
-            let t = templates_for(style);
+        for t in [TEXT_DIGITS, CODE_DIGITS].iter().flat_map(|&s| templates_for(s).map(|t| (s, t))) {
+            let (style, t) = t;
             let p: [Prepared; 10] = core::array::from_fn(|d| prepare(t[d]));
             let pw = style.cell_w;
             for a in 0..10 {

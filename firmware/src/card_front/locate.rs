@@ -83,9 +83,9 @@ fn otsu(hist: &[u32; 256]) -> (u8, f32, f32) {
     let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * f64::from(c)).sum();
     let (mut w0, mut sum0) = (0f64, 0f64);
     let (mut best, mut best_t, mut means) = (-1f64, 0u8, (0f32, 0f32));
-    for t in 0..255usize {
-        w0 += f64::from(hist[t]);
-        sum0 += t as f64 * f64::from(hist[t]);
+    for (t, &count) in hist.iter().enumerate().take(255) {
+        w0 += f64::from(count);
+        sum0 += t as f64 * f64::from(count);
         let w1 = total - w0;
         if w0 == 0.0 || w1 == 0.0 {
             continue;
@@ -246,7 +246,8 @@ pub(crate) fn locate(frame: &ImageRef<'_>, scratch: &mut [u8]) -> Result<[Point;
         let p = quad[(start + i) % 4];
         *c = Point { x: (p.x + 0.5) * f as f32 - 0.5, y: (p.y + 0.5) * f as f32 - 0.5 };
     }
-    refine(frame, &corners, f)
+    // An edge step must stand out: a third of the card/desk difference (exposure-relative).
+    refine(frame, &corners, f, (0.3 * (bright - dark)).max(4.0))
 }
 
 /// A line through `p` with direction `d`.
@@ -268,7 +269,12 @@ fn intersect(l: Line, m: Line) -> Option<Point> {
 const EDGE_SAMPLES: usize = 40;
 
 /// Refits each edge along the bright-to-dark step across it at full resolution.
-fn refine(frame: &ImageRef<'_>, coarse: &[Point; 4], f: usize) -> Result<[Point; 4], CardFrontError> {
+fn refine(
+    frame: &ImageRef<'_>,
+    coarse: &[Point; 4],
+    f: usize,
+    min_drop: f32,
+) -> Result<[Point; 4], CardFrontError> {
     let mut lines = [Line { p: Point::default(), d: Point::default() }; 4];
     let reach = (2 * f + 3) as f32;
     for (j, line) in lines.iter_mut().enumerate() {
@@ -300,7 +306,7 @@ fn refine(frame: &ImageRef<'_>, coarse: &[Point; 4], f: usize) -> Result<[Point;
                     drops = [at(s - 1.25) - at(s + 0.25), drop, at(s - 0.25) - at(s + 1.25)];
                 }
             }
-            if best < 12.0 {
+            if best < min_drop {
                 continue;
             }
             // Parabola through the three drops around the peak.

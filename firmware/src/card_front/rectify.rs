@@ -43,12 +43,13 @@ impl Homography {
                 return None;
             }
             a.swap(col, pivot);
-            for row in 0..8 {
-                if row != col {
-                    let f = a[row][col] / a[col][col];
+            let pivot_row = a[col];
+            for (r, row) in a.iter_mut().enumerate() {
+                if r != col {
+                    let f = row[col] / pivot_row[col];
                     if f != 0.0 {
-                        for k in col..9 {
-                            a[row][k] -= f * a[col][k];
+                        for (v, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                            *v -= f * p;
                         }
                     }
                 }
