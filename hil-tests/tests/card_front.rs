@@ -280,3 +280,22 @@ fn a_wrong_read_never_spends_the_last_try() {
     }
     assert_eq!(b_tries_left(&air), 1, "the last try is still there for staff entry");
 }
+
+/// The card lying upside down in the tray, seen by a grey camera: the photo box tells which
+/// way up it is, and the corners come back as the printed card's.
+#[test]
+fn reads_an_upside_down_card_in_a_grey_frame() {
+    let p = persona("expired");
+    let scene = render::persona_frame(&p, &Perturb::MILD, 11).expect("render");
+    let turned = image::imageops::rotate180(&scene.frame);
+    let grey = image::DynamicImage::ImageRgb8(turned).to_luma8();
+    let img = ImageRef::new(640, 480, 1, grey.as_raw()).expect("frame");
+    let mut scratch = vec![0u8; card_front::scratch_len(640, 480)];
+    let reading = card_front::read_detailed(img, &mut scratch).expect("reads upside down");
+    assert!(reading.pin.matches(p.code_b().as_bytes()));
+    // The printed top-left corner is now at the turned position of the original one.
+    let (x, y) = scene.corners[0];
+    let want = (639.0 - x, 479.0 - y);
+    let got = reading.corners[0];
+    assert!((got.x - want.0).abs() < 1.5 && (got.y - want.1).abs() < 1.5, "{got:?} vs {want:?}");
+}
