@@ -143,26 +143,34 @@ pub fn read_detailed(frame: ImageRef<'_>, scratch: &mut [u8]) -> Result<Reading,
     if scratch.len() < need {
         return Err(CardFrontError::ScratchTooSmall { need, got: scratch.len() });
     }
-    let mut corners = locate::locate(&frame, scratch)?;
+    let mut digits = [0u8; 14];
+    let result = locate_and_read(&frame, scratch, &mut digits);
+    // The scratch held a reduced copy of the frame and the rectified digits: wiped whatever
+    // happened, as the digits outside the result.
+    wipe(scratch);
+    let result = result.map(|(corners, min_score, min_margin)| Reading {
+        pin: PinB(digits),
+        corners,
+        min_score,
+        min_margin,
+    });
+    wipe(&mut digits);
+    result
+}
+
+fn locate_and_read(
+    frame: &ImageRef<'_>,
+    scratch: &mut [u8],
+    digits: &mut [u8; 14],
+) -> Result<([Point; 4], f32, f32), CardFrontError> {
+    let mut corners = locate::locate(frame, scratch)?;
     let mut h = rectify::Homography::from_card_corners(&corners).ok_or(CardFrontError::EdgesUnclear)?;
-    if upside_down(&frame, &h) {
+    if upside_down(frame, &h) {
         corners.rotate_left(2);
         h = rectify::Homography::from_card_corners(&corners).ok_or(CardFrontError::EdgesUnclear)?;
     }
-
-    let mut digits = [0u8; 14];
-    let result = read_fields(&frame, &h, scratch, &mut digits);
-    wipe(scratch);
-    let (min_score, min_margin) = match result {
-        Ok(q) => q,
-        Err(e) => {
-            wipe(&mut digits);
-            return Err(e);
-        }
-    };
-    let pin = PinB(digits);
-    wipe(&mut digits);
-    Ok(Reading { pin, corners, min_score, min_margin })
+    let (min_score, min_margin) = read_fields(frame, &h, scratch, digits)?;
+    Ok((corners, min_score, min_margin))
 }
 
 fn read_fields(
