@@ -3,8 +3,8 @@
 
     face-ref-landmarks.py MODELS_DIR OUT_DIR
 
-Run with a Python that has dlib and numpy (scripts/face-parity.sh makes such a venv:
-MODELS_DIR/venv/bin/python). Reads MODELS_DIR/shape_predictor_5_face_landmarks.dat and the
+Run with a Python that has dlib, numpy and Pillow (scripts/face-parity.sh makes a venv with
+dlib and numpy: MODELS_DIR/venv/bin/python; add Pillow with its pip). Reads MODELS_DIR/shape_predictor_5_face_landmarks.dat and the
 fixture card's chip photo (tag DF27 of surface-0002.bin, decoded with opj_decompress), makes
 test images (the photo grey and grey→RGB, then scaled, rotated, shifted, brightened and
 tinted copies on larger canvases), and writes to OUT_DIR:
@@ -16,7 +16,6 @@ tinted copies on larger canvases), and writes to OUT_DIR:
     get_frontal_face_detector() and "hand" for set boxes; x/y are dlib's 5 landmarks)
   <case>.chip.rgb                  dlib's get_face_chip(image, landmarks, 150, 0.25), 150×150×3
 """
-import math
 import os
 import subprocess
 import sys
@@ -28,7 +27,10 @@ try:
     import dlib
 except ImportError:
     sys.exit("face-ref-landmarks: this Python has no dlib (use the venv of scripts/face-parity.sh)")
-from PIL import Image  # noqa: E402  (the venv has Pillow through dlib-bin's deps or pip)
+try:
+    from PIL import Image
+except ImportError:
+    sys.exit("face-ref-landmarks: this Python has no Pillow (pip install pillow in the same venv)")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -124,6 +124,7 @@ fn landmarks_and_chips_match_dlib() {
     let mut arena = vec![0f32; shikaku_firmware::face::model::ARENA_F32];
     let mut worst_embed = 0f32;
     let mut embedded_one = false;
+    let mut per_image: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
     for c in &cases {
         let px = images
             .entry(c.image.clone())
@@ -151,7 +152,11 @@ fn landmarks_and_chips_match_dlib() {
         let out: &mut [u8; CHIP_BYTES] = chip.as_mut_slice().try_into().unwrap();
         let t = Instant::now();
         align::chip(img, &c.dlib, out).unwrap();
-        t_chip += t.elapsed().as_secs_f64();
+        let dt = t.elapsed().as_secs_f64();
+        t_chip += dt;
+        let e = per_image.entry(c.image.clone()).or_insert((0.0, 0));
+        e.0 += dt;
+        e.1 += 1;
         let mut case_max = 0;
         for (a, b) in chip.iter().zip(&theirs) {
             let dd = (*a as i32 - *b as i32).abs();
@@ -195,6 +200,9 @@ fn landmarks_and_chips_match_dlib() {
         sum_d as f64 / n_d as f64,
         t_chip * 1e3 / n as f64
     );
+    for (image, (t, k)) in &per_image {
+        println!("  chips of {image}: {:.1} ms each", t * 1e3 / *k as f64);
+    }
     println!("chips from our landmarks: max |Δ| {max_own}, mean |Δ| {:.5}", sum_own as f64 / n_d as f64);
     if embedder.is_some() {
         println!("embeddings of our chip vs dlib's chip (HOG boxes): worst distance {worst_embed:.2e}");

@@ -461,6 +461,35 @@ mod tests {
     }
 
     #[test]
+    fn random_geometry_never_panics() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let px: std::vec::Vec<u8> = (0..97 * 61 * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let mut out = [0u8; CHIP_BYTES];
+        for k in 0..300 {
+            let (w, h) = (1 + (next() % 97) as usize, 1 + (next() % 61) as usize);
+            let ch = if k % 2 == 0 { 1 } else { 3 };
+            let img = ImageRef::new(w, h, ch, &px[..w * h * ch]).unwrap();
+            let span = [3.0, 40.0, 400.0, 3000.0][k % 4];
+            let mut lm = [Point::default(); 5];
+            for p in lm.iter_mut() {
+                let u = (next() % 10_000) as f64 / 10_000.0;
+                let v = (next() % 10_000) as f64 / 10_000.0;
+                *p = pt((u * span - span / 4.0).round() as f32, (v * span - span / 4.0).round() as f32);
+            }
+            match chip(img, &lm, &mut out) {
+                Ok(()) | Err(AlignError::Degenerate) => {}
+                Err(e) => panic!("{e:?} for {lm:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn pyramid_pixel_is_dlibs_filter() {
         // A 12×12 image of value 100 except one bright pixel: the level-0 pixel whose 5×5
         // window holds it gets 100 + 155·w/256 with w the filter weight there.

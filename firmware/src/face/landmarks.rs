@@ -484,6 +484,28 @@ mod tests {
     }
 
     #[test]
+    fn random_boxes_never_panic() {
+        let blob = tiny();
+        let m = ShapeModel::parse(&blob).unwrap();
+        let px: std::vec::Vec<u8> = (0..40 * 30 * 3).map(|i| (i * 13 % 256) as u8).collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for k in 0..500 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let (w, h) = (1 + (seed % 40) as usize, 1 + (seed >> 8) as usize % 30);
+            let ch = if k % 2 == 0 { 1 } else { 3 };
+            let img = ImageRef::new(w, h, ch, &px[..w * h * ch]).unwrap();
+            let l = ((seed >> 16) % 200) as i32 - 100;
+            let t = ((seed >> 24) % 200) as i32 - 100;
+            let side = ((seed >> 32) % 300) as i32;
+            let rect = Rect { left: l, top: t, right: l + side, bottom: t + side / 2 };
+            let parts = m.predict(img, rect).unwrap();
+            assert!(parts.iter().all(|p| p.x.is_finite() && p.y.is_finite()));
+        }
+    }
+
+    #[test]
     fn similarity_of_a_scaled_rotated_shape() {
         let from = [0.8f32, 0.3, 0.6, 0.3, 0.2, 0.3, 0.4, 0.3, 0.5, 0.7];
         // to = 2·R(90°)·from + (1, 1)
