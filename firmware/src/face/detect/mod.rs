@@ -225,6 +225,37 @@ fn resize_row(top: &[f32], bottom: &[f32], dst: &mut [f32], tb_frac: f64, x_scal
     }
 }
 
+/// One kernel row of a convolution: `d[x] += Σₜ w[t]·row[x·stride + t − pad]` over the taps
+/// that fall inside the row (the rest is the zero padding). The columns whose window is
+/// wholly inside go tap-fused; the few at the edges tap by tap.
+fn taps<const K: usize>(d: &mut [f32], row: &[f32], w: &[f32; 9], stride: usize, pad: usize) {
+    let (w_out, w_in) = (d.len(), row.len());
+    let wk: [f32; K] = core::array::from_fn(|t| w[t]);
+    let lo = pad.div_ceil(stride);
+    let hi = if w_in + pad >= K { core::cmp::min(w_out, (w_in + pad - K) / stride + 1) } else { 0 };
+    if lo < hi {
+        for (x, dv) in (lo..hi).zip(d[lo..hi].iter_mut()) {
+            let b = x * stride - pad;
+            let win = &row[b..b + K];
+            let mut acc = 0.0;
+            for t in 0..K {
+                acc += wk[t] * win[t];
+            }
+            *dv += acc;
+        }
+    }
+    for x in (0..core::cmp::min(lo, w_out)).chain(core::cmp::max(hi, lo)..w_out) {
+        let mut acc = 0.0;
+        for (t, wt) in wk.iter().enumerate() {
+            let xi = x * stride + t;
+            if xi >= pad && xi - pad < w_in {
+                acc += wt * row[xi - pad];
+            }
+        }
+        d[x] += acc;
+    }
+}
+
 fn floor_i64(x: f64) -> i64 {
     let t = x as i64;
     if (t as f64) > x {
@@ -465,29 +496,15 @@ impl Run<'_, '_, '_> {
                     let base = ((yy as usize % cap) * s.inp + ci) * w_in;
                     let row = &src[base..base + w_in];
                     let wbase = s.out + ((o * s.inp + ci) * s.k + ky) * s.k;
-                    for kx in 0..s.k {
-                        let w = det.weight(li, wbase + kx);
-                        // output columns x with 0 ≤ x·stride + kx − pad < w_in
-                        let x_lo = if kx >= s.pad { 0 } else { (s.pad - kx).div_ceil(s.stride) };
-                        let x_hi = if w_in + s.pad < kx + 1 {
-                            0
-                        } else {
-                            core::cmp::min(w_out, (w_in + s.pad - kx - 1) / s.stride + 1)
-                        };
-                        if x_lo >= x_hi {
-                            continue;
-                        }
-                        let from = x_lo * s.stride + kx - s.pad;
-                        let dd = &mut d[x_lo..x_hi];
-                        if s.stride == 1 {
-                            for (a, b) in dd.iter_mut().zip(&row[from..]) {
-                                *a += w * b;
-                            }
-                        } else {
-                            for (a, b) in dd.iter_mut().zip(row[from..].iter().step_by(s.stride)) {
-                                *a += w * b;
-                            }
-                        }
+                    let mut wk = [0f32; 9];
+                    for (kx, x) in wk[..s.k].iter_mut().enumerate() {
+                        *x = det.weight(li, wbase + kx);
+                    }
+                    // the network has 5×5 and 9×9 kernels only (checked by `parse`)
+                    if s.k == 5 {
+                        taps::<5>(d, row, &wk, s.stride, s.pad);
+                    } else {
+                        taps::<9>(d, row, &wk, s.stride, s.pad);
                     }
                 }
             }
