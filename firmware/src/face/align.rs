@@ -21,8 +21,11 @@
 //!
 //! No heap, no tables: pyramid pixels are computed on demand from the image (25 source pixels
 //! per level-0 pixel, 25ⁿ⁺¹ per level-n pixel). Faces up to about 300 pixels across need no
-//! pyramid at all; up to about 600, level 0 (≈ 7 M multiply-adds per chip). Stack: well under
-//! 1 KiB (the on-demand pyramid recurses once per level, ≤ 30 levels).
+//! pyramid at all; up to about 600, level 0 (≈ 7 M multiply-adds per chip); larger faces
+//! need level 1 and cost 25× more (on the host, release: 0.5 ms, 6 ms and 150 ms per chip
+//! for the three cases) — downscale such frames first. Stack on thumbv7em: about 1 KiB
+//! (`chip`'s frame is 952 bytes) plus about 0.1 KiB per pyramid level for the on-demand
+//! recursion (measured from the release assembly).
 
 use super::image::{ImageRef, Point};
 use super::landmarks::{floor, sqrt};
