@@ -246,8 +246,8 @@ pub(crate) fn locate(frame: &ImageRef<'_>, scratch: &mut [u8]) -> Result<[Point;
         let p = quad[(start + i) % 4];
         *c = Point { x: (p.x + 0.5) * f as f32 - 0.5, y: (p.y + 0.5) * f as f32 - 0.5 };
     }
-    // An edge step must stand out: a third of the card/desk difference (exposure-relative).
-    refine(frame, &corners, f, (0.3 * (bright - dark)).max(4.0))
+    // An edge step must stand out: a fifth of the card/desk difference (exposure-relative).
+    refine(frame, &corners, f, (0.2 * (bright - dark)).max(4.0))
 }
 
 /// A line through `p` with direction `d`.
@@ -292,7 +292,12 @@ fn refine(
         for i in 0..EDGE_SAMPLES {
             let t = 0.15 + 0.7 * i as f32 / (EDGE_SAMPLES - 1) as f32;
             let (px, py) = (c0.x + t * ex, c0.y + t * ey);
-            let at = |s: f32| sample(frame, px + s * nx, py + s * ny);
+            // Across the edge at offset s, averaged over 5 px along it (noise).
+            let (ux, uy) = (ex / len, ey / len);
+            let at = |s: f32| {
+                let (qx, qy) = (px + s * nx, py + s * ny);
+                (-2..=2).map(|a| sample(frame, qx + a as f32 * ux, qy + a as f32 * uy)).sum::<f32>() / 5.0
+            };
             // Strongest drop from inside (bright) to outside (dark), in half-pixel steps.
             let steps = (2.0 * reach) as i32;
             let (mut best, mut best_s) = (0f32, 0f32);
