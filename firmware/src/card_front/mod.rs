@@ -84,9 +84,15 @@ impl PinB {
         CollationB::from_ascii(&self.0)
     }
 
-    /// Whether this equals `digits` (tests, and comparing two reads of the same card).
+    /// Whether this equals `digits` (tests).
     pub fn matches(&self, digits: &[u8]) -> bool {
         self.0.as_slice() == digits
+    }
+
+    /// Whether two reads agree: a caller can ask for two agreeing frames before spending a
+    /// try, and must not present again a code the card already refused.
+    pub fn same_as(&self, other: &PinB) -> bool {
+        self.0 == other.0
     }
 }
 
@@ -238,6 +244,8 @@ mod tests {
         assert_eq!(format!("{p:?}"), "PinB(**************)");
         assert!(p.matches(b"60030520341234"));
         assert!(p.to_collation_b().unwrap().matches(b"60030520341234"));
+        assert!(p.same_as(&PinB(*b"60030520341234")));
+        assert!(!p.same_as(&PinB(*b"60030520341235")));
     }
 
     #[test]
