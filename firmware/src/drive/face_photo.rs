@@ -62,7 +62,8 @@ impl<T: ApduTransport, C: Camera> CardPhoto<'_, T, C> {
             return Err(PhotoError::TooLarge);
         }
         let img = jp2::decode(photo, self.buffers.jp2_arena, &mut out[..info.output_len()]).map_err(|_| PhotoError::Decode)?;
-        let i = img.info();
+        // The photo stays in `out` for the engine; the verifier wipes it after the attempt.
+        let i = img.hand_over();
         Ok(FrameShape { width: i.width as usize, height: i.height as usize, channels: i.components as usize })
     }
 }

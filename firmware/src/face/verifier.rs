@@ -138,7 +138,14 @@ fn score_milli(d: f32) -> u16 {
 }
 
 impl<'w, 'b, C: Camera, P: PhotoSource, L: Liveness> EngineVerifier<'w, 'b, C, P, L> {
-    pub fn new(models: &'w Models<'w>, camera: C, photo: P, liveness: L, buf: Buffers<'b>, config: Config) -> Self {
+    pub fn new(
+        models: &'w Models<'w>,
+        camera: C,
+        photo: P,
+        liveness: L,
+        buf: Buffers<'b>,
+        config: Config,
+    ) -> Self {
         EngineVerifier {
             models,
             camera,
@@ -178,7 +185,9 @@ impl<'w, 'b, C: Camera, P: PhotoSource, L: Liveness> EngineVerifier<'w, 'b, C, P
         if self.buf.arena.len() < arena_len(shape.width, shape.height) {
             return Self::reply(FaceDecision::PhotoUnavailable, 0);
         }
-        let Ok(img) = ImageRef::new(shape.width, shape.height, shape.channels, &self.buf.frame[..shape.len()]) else {
+        let Ok(img) =
+            ImageRef::new(shape.width, shape.height, shape.channels, &self.buf.frame[..shape.len()])
+        else {
             return Self::reply(FaceDecision::PhotoUnavailable, 0);
         };
         match self.models.describe(img, self.buf.arena, self.buf.chip) {
@@ -193,10 +202,13 @@ impl<'w, 'b, C: Camera, P: PhotoSource, L: Liveness> EngineVerifier<'w, 'b, C, P
         let mut n = 0;
         for _ in 0..frames {
             let Ok(shape) = self.camera.capture(self.buf.frame) else { continue };
-            if shape.len() > self.buf.frame.len() || self.buf.arena.len() < arena_len(shape.width, shape.height) {
+            if shape.len() > self.buf.frame.len()
+                || self.buf.arena.len() < arena_len(shape.width, shape.height)
+            {
                 continue;
             }
-            let Ok(img) = ImageRef::new(shape.width, shape.height, shape.channels, &self.buf.frame[..shape.len()])
+            let Ok(img) =
+                ImageRef::new(shape.width, shape.height, shape.channels, &self.buf.frame[..shape.len()])
             else {
                 continue;
             };
@@ -242,6 +254,28 @@ impl<C: Camera, P: PhotoSource, L: Liveness> FaceVerifier for EngineVerifier<'_,
 
     fn wipe(&mut self) {
         self.wipe_all();
+    }
+}
+
+/// The firmware's own liveness check ([`super::liveness`]) behind the verifier's seam.
+impl Liveness for super::liveness::LivenessCheck {
+    fn reset(&mut self) {
+        super::liveness::LivenessCheck::reset(self);
+    }
+    fn push(&mut self, frame: ImageRef<'_>, face: &Face) {
+        // A frame it refuses (size change, box off the frame) simply does not count.
+        let _ = super::liveness::LivenessCheck::push(self, frame, face.rect, Some(&face.landmarks));
+    }
+    fn verdict(&self) -> LiveVerdict {
+        use super::liveness::Verdict;
+        match super::liveness::LivenessCheck::verdict(self) {
+            Verdict::Live { .. } => LiveVerdict::Live,
+            Verdict::Attack { .. } => LiveVerdict::Attack,
+            Verdict::Pending { .. } | Verdict::NeedMotion { .. } => LiveVerdict::Undecided,
+        }
+    }
+    fn wipe(&mut self) {
+        super::liveness::LivenessCheck::reset(self);
     }
 }
 

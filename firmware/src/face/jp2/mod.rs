@@ -241,6 +241,14 @@ impl DecodedImage<'_> {
     pub fn arena_words_used(&self) -> usize {
         self.arena_used
     }
+
+    /// Leaves the pixels in the caller's buffer, and the duty to wipe them with the caller
+    /// (the face verifier, which wipes its frame buffer after every attempt).
+    pub fn hand_over(self) -> ImageInfo {
+        let info = self.info;
+        core::mem::forget(self);
+        info
+    }
 }
 
 impl core::fmt::Debug for DecodedImage<'_> {

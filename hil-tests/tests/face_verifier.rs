@@ -1,0 +1,189 @@
+//! The face match end to end as the session drives it ([`FaceVerifier`]): the camera sees the
+//! card front, 照合番号B is read off it, the virtual card's surface applet gives the checked
+//! chip photo, the live frames are matched against it, liveness decides over them — and after
+//! every attempt and every wipe no image, descriptor or distance is left in any buffer.
+//!
+//! Needs the weight files of scripts/face-models.sh; skips without them unless
+//! `SHIKAKU_REQUIRE_MODELS=1`.
+
+use shikaku_firmware::card::cv_cert::TrustAnchor;
+use shikaku_firmware::card::rsa::RsaPublicKey;
+use shikaku_firmware::card::surface_ap::CARD_FACE_MAX_LEN;
+use shikaku_firmware::card_front;
+use shikaku_firmware::drive::chip_photo::CV_CERT_BUF_LEN;
+use shikaku_firmware::drive::face_photo::{CardPhoto, PhotoBuffers};
+use shikaku_firmware::face::detect::Detector;
+use shikaku_firmware::face::engine::{self, Models};
+use shikaku_firmware::face::landmarks::ShapeModel;
+use shikaku_firmware::face::liveness::{LivenessCheck, LivenessConfig};
+use shikaku_firmware::face::model::{Model, CHIP_BYTES};
+use shikaku_firmware::face::verifier::{Buffers, Camera, CameraError, Config, EngineVerifier, FrameShape};
+use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig};
+use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
+use shikaku_firmware::session::FaceVerifier;
+use shikaku_hil::card_front_render::{self, Perturb as FrontPerturb};
+use shikaku_hil::face_scenes::{self, Perturb, SceneKind};
+use shikaku_hil::sim_frontend::{FaultConfig, SimCardConfig, SimFrontend};
+use shikaku_hil::vcard::card::VirtualCard;
+use shikaku_hil::vcard::persona::{self, Date};
+use shikaku_hil::vcard::{self, AtrChoice};
+use shikaku_protocol::message::FaceDecision;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+type Air = IsoDep<SimFrontend<VirtualCard>>;
+
+fn models_dir() -> PathBuf {
+    std::env::var_os("SHIKAKU_FACE_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/face-models"))
+}
+
+fn models() -> Option<Models<'static>> {
+    let dir = models_dir();
+    let read = |n: &str| -> Option<&'static [u8]> {
+        match std::fs::read(dir.join(n)) {
+            Ok(b) => Some(Box::leak(b.into_boxed_slice())),
+            Err(e) => {
+                let msg = format!("{}: {e}; run scripts/face-models.sh", dir.join(n).display());
+                if std::env::var("SHIKAKU_REQUIRE_MODELS").as_deref() == Ok("1") {
+                    panic!("{msg} (SHIKAKU_REQUIRE_MODELS=1)");
+                }
+                eprintln!("SKIPPED: {msg}");
+                None
+            }
+        }
+    };
+    Some(Models {
+        detector: Detector::parse(read("detector.shdt")?).expect("detector"),
+        shape: ShapeModel::parse(read("landmarks5.shlm")?).expect("landmarks"),
+        embedder: Model::parse(read("resnet-f32.shfr")?).expect("embedder"),
+    })
+}
+
+/// Frames queued for the camera to give, one per capture.
+#[derive(Default)]
+struct Frames(VecDeque<(usize, usize, Vec<u8>)>);
+
+impl Camera for Frames {
+    fn capture(&mut self, frame: &mut [u8]) -> Result<FrameShape, CameraError> {
+        let (w, h, data) = self.0.pop_front().ok_or(CameraError::NoFrame)?;
+        frame.get_mut(..data.len()).ok_or(CameraError::TooLarge)?.copy_from_slice(&data);
+        Ok(FrameShape { width: w, height: h, channels: 3 })
+    }
+}
+
+fn in_field(id: &str) -> Air {
+    let p = persona::find(id).expect("persona");
+    let (card, _) = vcard::build_at(&p, Date::today(), &AtrChoice::Contactless).expect("card builds");
+    let mut sim = SimFrontend::with_config(card, SimCardConfig::default(), FaultConfig::default());
+    let act = type_b::activate(&mut sim, &ActivationConfig { cid: Some(1), ..ActivationConfig::default() })
+        .expect("activation");
+    IsoDep::with_config(sim, act.params, IsoDepConfig::default())
+}
+
+fn front(id: &str, seed: u64) -> (usize, usize, Vec<u8>) {
+    let p = persona::find(id).expect("persona");
+    let s = card_front_render::persona_frame(&p, &FrontPerturb::MILD, seed).expect("card front");
+    (s.frame.width() as usize, s.frame.height() as usize, s.frame.into_raw())
+}
+
+fn live(kind: SceneKind, seed: u64) -> Vec<(usize, usize, Vec<u8>)> {
+    let photo = face_scenes::fixture_photo().expect("fixture photo");
+    face_scenes::render_sequence(&photo, kind, &Perturb::standard(seed))
+        .frames
+        .into_iter()
+        .map(|f| (f.width, f.height, f.data))
+        .collect()
+}
+
+const FRAME: usize = 640 * 480 * 3;
+
+#[test]
+fn a_live_holder_matches_attacks_and_strangers_do_not_and_nothing_is_left_behind() {
+    let Some(models) = models() else { return };
+    let (id, n, e) = vcard::cv_root_anchor();
+    let key_id: [u8; 16] = id.as_slice().try_into().unwrap();
+    let anchors = [TrustAnchor { key_id: &key_id, key: RsaPublicKey::new(&n, &e) }];
+
+    let mut frame = vec![0u8; FRAME];
+    let mut arena = vec![0f32; engine::arena_len(640, 480)];
+    let mut chip = Box::new([0u8; CHIP_BYTES]);
+    let mut scratch = vec![0u8; card_front::scratch_len(640, 480)];
+    let mut cert = vec![0u8; CV_CERT_BUF_LEN];
+    let mut record = vec![0u8; CARD_FACE_MAX_LEN];
+    let mut jp2_arena = vec![0i32; 400_000];
+    let photo = CardPhoto {
+        transport: in_field("yamada"),
+        camera: Frames::default(),
+        anchors: &anchors,
+        challenge: [7; 32],
+        buffers: PhotoBuffers {
+            scratch: &mut scratch,
+            cert: &mut cert,
+            record: &mut record,
+            jp2_arena: &mut jp2_arena,
+        },
+    };
+    let mut v = EngineVerifier::new(
+        &models,
+        Frames::default(),
+        photo,
+        LivenessCheck::new(LivenessConfig::default()),
+        Buffers { frame: &mut frame, arena: &mut arena, chip: &mut chip },
+        Config::default(),
+    );
+
+    let all_zero = |v: &EngineVerifier<'_, '_, Frames, CardPhoto<'_, Air, Frames>, LivenessCheck>| {
+        let (f, a, c) = v.buffers();
+        let (r, d) = v.kept();
+        f.iter().all(|&x| x == 0)
+            && a.iter().all(|&x| x == 0.0)
+            && c.iter().all(|&x| x == 0)
+            && r.iter().all(|&x| x == 0.0)
+            && d.iter().all(|&x| x == 0.0)
+    };
+
+    // The holder, live: a match.
+    {
+        let (camera, photo, _) = v.parts();
+        photo.camera.0.push_back(front("yamada", 1));
+        camera.0.extend(live(SceneKind::Live, 11));
+    }
+    let r = v.verify(1);
+    assert_eq!(r.decision, FaceDecision::Match, "{r:?}");
+    assert!(r.score_milli > 400, "{r:?}");
+    assert!(all_zero(&v), "buffers wiped after the attempt");
+    assert_eq!(v.parts().2.frames(), 0, "liveness state wiped after the attempt");
+
+    // The holder's photo held up as a print: refused by liveness.
+    {
+        let (camera, photo, _) = v.parts();
+        photo.camera.0.push_back(front("yamada", 2));
+        camera.0.extend(live(SceneKind::FlatPrint, 12));
+    }
+    let r = v.verify(2);
+    assert_eq!(r.decision, FaceDecision::LivenessFailed, "{r:?}");
+    assert!(all_zero(&v));
+
+    // Nobody in front of the camera (frames without a face): no face.
+    {
+        let (camera, photo, _) = v.parts();
+        photo.camera.0.push_back(front("yamada", 3));
+        for _ in 0..6 {
+            camera.0.push_back((320, 240, vec![90u8; 320 * 240 * 3]));
+        }
+    }
+    assert_eq!(v.verify(3).decision, FaceDecision::NoFace);
+
+    // The card front is not in view (a blank frame): the photo cannot be had.
+    {
+        let (camera, photo, _) = v.parts();
+        photo.camera.0.push_back((640, 480, vec![30u8; FRAME]));
+        camera.0.extend(live(SceneKind::Live, 13));
+    }
+    assert_eq!(v.verify(4).decision, FaceDecision::PhotoUnavailable);
+    assert!(all_zero(&v));
+    v.wipe();
+    assert!(all_zero(&v));
+}
