@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Parity of our face embedder (firmware/src/face/model) with dlib's own: installs the `dlib`
-# Python package (prebuilt wheel `dlib-bin`, else `dlib`) in a venv beside the models, makes
-# a few aligned 150×150 RGB inputs (the fixture card's chip photo, decoded with opj_decompress
-# and cropped/resized, plus synthetic images), embeds them with dlib, then runs
-# hil-tests/tests/face_parity.rs, which embeds the same inputs with our f32 and int8 engines
-# and checks |Δ| ≤ 1e-3 per component (f32) and cosine ≥ 0.99 (int8). Safe to run again.
+# Parity of our face engine (firmware/src/face) with dlib's own, stage by stage: installs the
+# `dlib` Python package (prebuilt wheel `dlib-bin`, else `dlib`), numpy and Pillow in a venv
+# beside the models, writes dlib's answers on the same inputs, then runs (release build):
+#   face_parity            the embedder: the fixture card's chip photo and synthetic 150×150
+#                          inputs, |Δ| ≤ 1e-3 per component (f32), cosine ≥ 0.99 (int8)
+#   face_detect_parity     the CNN face detector: same boxes, confidence within 1e-3
+#   face_landmarks_parity  5-point landmarks and the aligned chip: exact, ±1 per sample
+#   face_verifier          the whole attempt against a virtual card (card front, chip photo,
+#                          live frames, liveness) and the wipe of every buffer
+# and times an embedding of ours against dlib's. Safe to run again.
 #
 #   scripts/face-parity.sh            # SHIKAKU_FACE_MODELS overrides target/face-models
 set -euo pipefail
@@ -22,9 +26,9 @@ VENV="$MODELS/venv"
   echo "face-parity: cannot make a Python venv (Debian: python3-venv)" >&2
   exit 1
 }
-if ! "$VENV/bin/python" -c 'import dlib, numpy' 2>/dev/null; then
-  echo "face-parity: installing dlib (prebuilt wheel) and numpy"
-  "$VENV/bin/pip" install -q numpy
+if ! "$VENV/bin/python" -c 'import dlib, numpy, PIL' 2>/dev/null; then
+  echo "face-parity: installing dlib (prebuilt wheel), numpy and Pillow"
+  "$VENV/bin/pip" install -q numpy pillow
   "$VENV/bin/pip" install -q --only-binary=:all: dlib-bin \
     || "$VENV/bin/pip" install -q --only-binary=:all: dlib \
     || { echo "face-parity: no prebuilt dlib wheel; building dlib from source (slow)"; "$VENV/bin/pip" install -q dlib; }
@@ -135,7 +139,12 @@ with open(f'{out}/dlib-time.txt', 'w') as f:
 print(f'face-parity: dlib {dlib.__version__}: {len(inputs)} inputs embedded, {ms:.1f} ms per embedding')
 EOF
 
-SHIKAKU_REQUIRE_MODELS=1 cargo test -q --release -p shikaku-hil --test face_parity -- --nocapture
+scripts/face-eval-sources.sh "$MODELS/eval-sources"
+"$VENV/bin/python" scripts/face-ref-detect.py "$MODELS" "$MODELS/detect-parity"
+"$VENV/bin/python" scripts/face-ref-landmarks.py "$MODELS" "$MODELS/landmarks-ref"
+
+SHIKAKU_REQUIRE_MODELS=1 cargo test -q --locked --release -p shikaku-hil \
+  --test face_parity --test face_detect_parity --test face_landmarks_parity --test face_verifier -- --nocapture
 
 # Time per embedding, ours against dlib, interleaved in rounds so that both see the same load
 # (the machine may be shared); medians over the rounds.

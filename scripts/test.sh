@@ -27,6 +27,10 @@ cargo build --locked --release -p shikaku-protocol -p shikaku-firmware --target 
 step "host tests"
 cargo test --workspace --locked
 
+step "face engine: parity with dlib stage by stage, and the evaluation report (target/face-eval)"
+bash scripts/face-parity.sh
+SHIKAKU_REQUIRE_MODELS=1 bash scripts/face-eval.sh
+
 step "reader images: QEMU rig end to end (real thumbv7em binary) and the board image build"
 bash scripts/qemu.sh test
 (cd firmware/image-board && CARGO_TARGET_DIR="$PWD/../../target/images-board" cargo build --release --quiet)
