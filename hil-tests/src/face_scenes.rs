@@ -28,6 +28,17 @@
 //! ChaCha20 derives from the caller's seed: the same parameters give the same frames. Ground truth per frame: the face box
 //! (the photo's face box, as dlib's CNN detector finds it in the chip photo, projected into
 //! the frame) and the five landmarks (dlib's 5-point predictor on the chip photo, projected).
+//!
+//! Checked against dlib 20.0.1 once (the `dump_scenes` test of `tests/face_liveness.rs` writes
+//! frames and `truth.json`; dlib's CNN detector at one upsampling and its 5-point predictor ran
+//! on them): on 3 sequences per class and 12 stills, dlib found the face in every frame, with
+//! IoU to our box 0.63…0.97 (mean 0.77…0.87 per class) and its landmarks within 1.6 % of the
+//! box width of ours (mean 0.4…0.8 %).
+//!
+//! Limits: the head is a textured ellipsoid cut out of a grey photo (no ears, no hair volume, a
+//! visible egg-shaped outline), the skin colour is one tint, the screen's sub-pixel pattern is
+//! stronger than most real screens show at this distance (so the moiré cue has an easy time),
+//! and there is no hand, glare or paper bending.
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -289,16 +300,23 @@ fn tint(g: f32) -> [f32; 3] {
     [g * 1.04 + 4.0, g * 0.96, g * 0.88]
 }
 
-/// Whether a photo texel belongs to the person (head ellipse or shoulders), not the
-/// photo's white backdrop.
-fn person_alpha(photo: &GreyImage, u: f32, v: f32) -> f32 {
+/// Whether a photo texel belongs to the head (ellipse) and to the shoulders, not the photo's
+/// backdrop.
+fn person_alpha(photo: &GreyImage, u: f32, v: f32) -> (f32, f32) {
     let (sx, sy) = (photo.width as f32 / 378.0, photo.height as f32 / 472.0);
     let (u, v) = (u / sx, v / sy);
     let e = ((u - 186.0) / 128.0).powi(2) + ((v - 235.0) / 200.0).powi(2);
     let head = ((1.0 - e) * 40.0).clamp(0.0, 1.0);
     let shoulders =
         if v > 360.0 { ((75.0 + (v - 360.0) * 1.9 - (u - 189.0).abs()) / 3.0).clamp(0.0, 1.0) } else { 0.0 };
-    head.max(shoulders)
+    (head, shoulders)
+}
+
+/// Which part of the photo a texture keeps.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Head,
+    Shoulders,
 }
 
 /// The head's depth (towards the camera) per photo texel, photo pixels: an ellipsoid, a nose
@@ -334,15 +352,17 @@ fn head_depth(photo: &GreyImage) -> Vec<f32> {
     d
 }
 
-fn photo_texture(photo: &GreyImage, person_only: bool) -> Texture {
+fn photo_texture(photo: &GreyImage, part: Part) -> Texture {
     let mut t = Texture::new(photo.width, photo.height);
     for y in 0..photo.height {
         for x in 0..photo.width {
             let i = y * photo.width + x;
             t.rgb[i] = tint(photo.data[i] as f32);
-            if person_only {
-                t.alpha[i] = person_alpha(photo, x as f32, y as f32);
-            }
+            let (head, shoulders) = person_alpha(photo, x as f32, y as f32);
+            t.alpha[i] = match part {
+                Part::Head => head,
+                Part::Shoulders => shoulders,
+            };
         }
     }
     t
@@ -732,7 +752,8 @@ struct LiveRender {
 
 fn render_live(photo: &GreyImage, p: &Perturb, w: usize, h: usize, seed: u64) -> LiveRender {
     let mut rng = Rng::new(seed ^ 0x11fe);
-    let tex = photo_texture(photo, true);
+    let tex = photo_texture(photo, Part::Head);
+    let body_tex = photo_texture(photo, Part::Shoulders);
     let depth = head_depth(photo);
     let face_w = (PHOTO_FACE_BOX.width() as f32) * photo.width as f32 / 378.0;
     let scale = p.face_px * (w as f32 / p.width as f32) / face_w;
@@ -764,7 +785,11 @@ fn render_live(photo: &GreyImage, p: &Perturb, w: usize, h: usize, seed: u64) ->
             let lam = (nr[0] * light[0] + nr[1] * light[1] + nr[2] * light[2]).max(0.0);
             0.8 + 0.25 * lam
         };
-        out.frames.push(render_object(&cam, &obj, pose, &bg, 1, Some(&shade)));
+        // The shoulders turn a fifth as much as the head (the head turns on the neck).
+        let body = Object { tex: &body_tex, depth: None, ..obj };
+        let body_pose = Pose { yaw: pose.yaw * 0.2, pitch: pose.pitch * 0.2, roll: pose.roll * 0.2, ..*pose };
+        let with_body = render_object(&cam, &body, &body_pose, &bg, 1, None);
+        out.frames.push(render_object(&cam, &obj, pose, &with_body, 1, Some(&shade)));
         let corners = box_corners(photo);
         // The box is projected at the depth of the cheeks (the detector's box sits on the
         // face, not on the nose tip).
@@ -994,7 +1019,8 @@ pub fn render_still(photo: &GreyImage, s: &StillParams) -> LabelledFrame {
         box_jitter: 0.0,
     };
     let (w, h) = (s.width, s.height);
-    let tex = photo_texture(photo, true);
+    let tex = photo_texture(photo, Part::Head);
+    let body_tex = photo_texture(photo, Part::Shoulders);
     let depth = head_depth(photo);
     let face_w = PHOTO_FACE_BOX.width() as f32 * photo.width as f32 / 378.0;
     let obj = Object {
@@ -1007,7 +1033,10 @@ pub fn render_still(photo: &GreyImage, s: &StillParams) -> LabelledFrame {
     let cam = Camera { w, h, dist: 3.5 * p.face_px };
     let pose = Pose { scale: p.face_px / face_w, ..s.pose };
     let bg = room(w, h, s.seed);
-    let scene = render_object(&cam, &obj, &pose, &bg, 1, None);
+    let body = Object { tex: &body_tex, depth: None, ..obj };
+    let body_pose = Pose { yaw: pose.yaw * 0.2, pitch: pose.pitch * 0.2, roll: pose.roll * 0.2, ..pose };
+    let with_body = render_object(&cam, &body, &body_pose, &bg, 1, None);
+    let scene = render_object(&cam, &obj, &pose, &with_body, 1, None);
     let r = rotation(&pose);
     let cheek = 0.6 * obj.depth_at(obj.centre.0, obj.centre.1);
     let corners = box_corners(photo).map(|(u, v)| {
