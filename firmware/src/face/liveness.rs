@@ -1010,6 +1010,14 @@ mod tests {
     }
 
     #[test]
+    fn state_fits_the_stated_ram() {
+        // Two crops, the moiré grid and the per-frame statistics: about 37 KiB.
+        let n = core::mem::size_of::<LivenessCheck>();
+        assert!(n <= 37 * 1024 + 512, "{n} bytes");
+        assert!(n >= 2 * CROP * CROP, "{n} bytes");
+    }
+
+    #[test]
     fn homography_solver_recovers_a_known_map() {
         let h = [1.02, 0.03, 0.01, -0.02, 0.98, -0.03, 0.05, -0.04];
         let mut src = [[0f32; 2]; 25];
