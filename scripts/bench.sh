@@ -6,6 +6,8 @@
 #   - card layer: the firmware's time on air per flow vs the lower bound (shikaku-airtime)
 #   - host driver: receptions/s, App time and latency with 1, 4, 16 simulated readers; peak memory
 #   - protocol: frame encode/decode throughput (criterion)
+#   - face: one verification, ours vs the dlib Python package (scripts/face-bench.sh; skipped
+#     with a note when the face models or the dlib venv are missing)
 # BENCH_SECONDS (default 8) per reader count, BENCH_SAMPLES (default 10) per PC/SC row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +28,19 @@ echo "bench: protocol frames (criterion)"
 cargo bench --locked -p shikaku-protocol --bench frames -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
   | awk '/^frames\//{name=$1; shown=0} /thrpt:/ && !shown {gsub(/\[|\]/,""); u=$5; sub("elem/s", "", u); printf "protocol|%s|%s|%sframes/s|criterion median\n", name, $4, u; shown=1}' \
   | tee "$tmp/frames.txt"
+
+echo "bench: face verification, ours vs dlib (scripts/face-bench.sh)"
+face_rc=0
+scripts/face-bench.sh >"$tmp/face.txt" 2>"$tmp/face.err" || face_rc=$?
+if [[ $face_rc -eq 0 ]]; then
+  cat "$tmp/face.txt"
+elif [[ $face_rc -eq 3 ]]; then
+  sed -n 's/^face-bench: SKIPPED: //p' "$tmp/face.err" | tee "$tmp/face.skip"
+else
+  cat "$tmp/face.err" >&2
+  echo "bench: scripts/face-bench.sh failed (exit $face_rc)" >&2
+  exit "$face_rc"
+fi
 
 table() { # rows section|what|value|unit|note → markdown
   echo "| measurement | value | unit | note |"
@@ -72,6 +87,22 @@ cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   echo "## Protocol: frame encode/decode throughput (criterion, secured link)"
   echo
   table "$tmp/frames.txt"
+  echo
+  echo "## Face verification: ours vs dlib"
+  echo
+  echo "One verification as the reader makes it: the card's chip photo (the fixture, 378×472 grey)"
+  echo "and six live frames (a rendered live scene, 320×240 RGB) each through the CNN face detector"
+  echo "(no upsampling), the 5-point landmarks, the aligned 150×150 chip and the ResNet descriptor,"
+  echo "then six distances. The same input files for both; the dlib Python package (\`dlib\`, the"
+  echo "pipeline of scripts/face-ref-eval.py) and ours (f32 and int8 embedder weights) run as separate"
+  echo "processes interleaved in rounds (\`scripts/face-bench.sh\`). The Cortex-M7 row is a projection"
+  echo "from the multiply-accumulate count, not a measurement."
+  echo
+  if [[ -s "$tmp/face.txt" ]]; then
+    table "$tmp/face.txt"
+  else
+    echo "Not measured in this run: $(cat "$tmp/face.skip" 2>/dev/null)"
+  fi
   echo
   if [[ -f "$OUT" ]] && grep -q '^## Fuzzing' "$OUT"; then
     awk '/^## Fuzzing/{on=1} on' "$OUT"
