@@ -158,7 +158,10 @@ fn an_unreadable_card_front_goes_straight_to_pin_or_staff() {
         vec![Outgoing::FaceOutcome { decision: FaceDecision::PhotoUnavailable, score_milli: 0, attempts: 1 }]
     );
     assert_eq!(Rig::screens(&out), vec![Screen::FaceFailed { pin: true }]);
-    assert!(!out.iter().any(|o| matches!(o, Out::Face(_))), "no second attempt at a photo that cannot be had");
+    assert!(
+        !out.iter().any(|o| matches!(o, Out::Face(_))),
+        "no second attempt at a photo that cannot be had"
+    );
     let out = r.key(Key::Staff);
     assert!(!Rig::screens(&out).is_empty(), "staff (目視) take over");
 }

@@ -29,8 +29,12 @@ fn in_field(p: &Persona) -> Air {
 
 fn code(p: &Persona) -> CollationB {
     let b: [u8; 14] = p.code_b().as_bytes().try_into().expect("14 digits");
-    CollationB::from_parts(b[..6].try_into().unwrap(), std::str::from_utf8(&b[6..10]).unwrap().parse().unwrap(), b[10..].try_into().unwrap())
-        .expect("a valid 照合番号B")
+    CollationB::from_parts(
+        b[..6].try_into().unwrap(),
+        std::str::from_utf8(&b[6..10]).unwrap().parse().unwrap(),
+        b[10..].try_into().unwrap(),
+    )
+    .expect("a valid 照合番号B")
 }
 
 fn tries(air: &Air) -> u8 {
@@ -47,8 +51,15 @@ fn the_photo_is_read_only_after_every_check_and_decodes() {
         let mut air = in_field(&p);
         let mut cert = [0u8; CV_CERT_BUF_LEN];
         let mut face = vec![0u8; CARD_FACE_MAX_LEN];
-        let photo = read_chip_photo(&mut air, &code(&p), &anchors, b"fresh challenge 0123456789abcdef", &mut cert, &mut face)
-            .unwrap_or_else(|e| panic!("{who}: {e}"));
+        let photo = read_chip_photo(
+            &mut air,
+            &code(&p),
+            &anchors,
+            b"fresh challenge 0123456789abcdef",
+            &mut cert,
+            &mut face,
+        )
+        .unwrap_or_else(|e| panic!("{who}: {e}"));
         let info = jp2::info(photo).expect("a JPEG 2000 photo");
         let mut arena = vec![0i32; jp2::arena_words(photo).unwrap()];
         let mut out = vec![0u8; info.output_len()];
@@ -92,6 +103,7 @@ fn a_wrong_code_an_unknown_root_or_one_try_left_is_a_typed_error() {
     let mut air = in_field(&p);
     let other_id = [0x39u8; 16];
     let stranger = [TrustAnchor { key_id: &other_id, key: RsaPublicKey::new(&n, &e) }];
-    let err = read_chip_photo(&mut air, &code(&p), &stranger, b"challenge", &mut cert, &mut face).unwrap_err();
+    let err =
+        read_chip_photo(&mut air, &code(&p), &stranger, b"challenge", &mut cert, &mut face).unwrap_err();
     assert!(matches!(err, CardError::Verify(_)), "{err:?}");
 }

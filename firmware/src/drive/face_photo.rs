@@ -38,9 +38,15 @@ pub struct CardPhoto<'a, T, C> {
 impl<T: ApduTransport, C: Camera> CardPhoto<'_, T, C> {
     fn read(&mut self, out: &mut [u8]) -> Result<FrameShape, PhotoError> {
         let front = self.camera.capture(out).map_err(|_| PhotoError::CardFrontUnreadable)?;
-        let view = ImageRef::new(front.width, front.height, front.channels, out.get(..front.len()).ok_or(PhotoError::TooLarge)?)
-            .map_err(|_| PhotoError::CardFrontUnreadable)?;
-        let pin = card_front::read(view, self.buffers.scratch).map_err(|_| PhotoError::CardFrontUnreadable)?;
+        let view = ImageRef::new(
+            front.width,
+            front.height,
+            front.channels,
+            out.get(..front.len()).ok_or(PhotoError::TooLarge)?,
+        )
+        .map_err(|_| PhotoError::CardFrontUnreadable)?;
+        let pin =
+            card_front::read(view, self.buffers.scratch).map_err(|_| PhotoError::CardFrontUnreadable)?;
         let code = pin.to_collation_b().ok_or(PhotoError::CardFrontUnreadable)?;
         out.fill(0);
         let photo = read_chip_photo(
@@ -52,7 +58,9 @@ impl<T: ApduTransport, C: Camera> CardPhoto<'_, T, C> {
             self.buffers.record,
         )
         .map_err(|e| match e {
-            CardError::WrongPin { .. } | CardError::LastTryNotConfirmed | CardError::Locked => PhotoError::CardRefused,
+            CardError::WrongPin { .. } | CardError::LastTryNotConfirmed | CardError::Locked => {
+                PhotoError::CardRefused
+            }
             CardError::Verify(_) => PhotoError::NotVerified,
             CardError::Transport(_) => PhotoError::CardLost,
             _ => PhotoError::NotVerified,
@@ -61,7 +69,8 @@ impl<T: ApduTransport, C: Camera> CardPhoto<'_, T, C> {
         if info.output_len() > out.len() {
             return Err(PhotoError::TooLarge);
         }
-        let img = jp2::decode(photo, self.buffers.jp2_arena, &mut out[..info.output_len()]).map_err(|_| PhotoError::Decode)?;
+        let img = jp2::decode(photo, self.buffers.jp2_arena, &mut out[..info.output_len()])
+            .map_err(|_| PhotoError::Decode)?;
         // The photo stays in `out` for the engine; the verifier wipes it after the attempt.
         let i = img.hand_over();
         Ok(FrameShape { width: i.width as usize, height: i.height as usize, channels: i.components as usize })

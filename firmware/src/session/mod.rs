@@ -728,7 +728,9 @@ impl Session {
         if reply.decision == FaceDecision::Match {
             self.ctx.method = Some(AuthMethod::Face);
             self.confirmed(now, out);
-        } else if attempts >= self.config.face_max_attempts || reply.decision == FaceDecision::PhotoUnavailable {
+        } else if attempts >= self.config.face_max_attempts
+            || reply.decision == FaceDecision::PhotoUnavailable
+        {
             // Another attempt cannot get a photo the card front or the card refused: PIN or
             // staff (目視) now.
             let pin = self.ctx.pin_usable();

@@ -338,7 +338,8 @@ fn run() -> Res<()> {
     if all {
         let det = face_convert::detector::convert(&read(&dir.join("mmod_human_face_detector.dat"))?)?;
         save(&dir.join("detector.shdt"), &det, "face detector")?;
-        let lmk = face_convert::landmarks::convert(&read(&dir.join("shape_predictor_5_face_landmarks.dat"))?)?;
+        let lmk =
+            face_convert::landmarks::convert(&read(&dir.join("shape_predictor_5_face_landmarks.dat"))?)?;
         save(&dir.join("landmarks5.shlm"), &lmk, "5-point landmarks")?;
     }
     Ok(())

@@ -10,11 +10,12 @@
 // makes (--models, default target/face-models).
 
 use clap::Parser;
+use shikaku_firmware::face::detect::{Detection, Detector};
 use shikaku_firmware::face::engine::{self, Models};
 use shikaku_firmware::face::image::ImageRef;
+use shikaku_firmware::face::landmarks::ShapeModel;
 use shikaku_firmware::face::liveness::{LivenessCheck, LivenessConfig, Verdict};
 use shikaku_firmware::face::model::{Model, CHIP_BYTES, THRESHOLD};
-use shikaku_firmware::face::{detect::Detector, landmarks::ShapeModel};
 use shikaku_hil::face_eval::report::{self, Described, Describer, LivenessJudge, Reference};
 use shikaku_hil::face_eval::{ci_set, pairs};
 use std::path::PathBuf;
@@ -114,17 +115,25 @@ impl Describer for Engine {
     }
 }
 
-/// The firmware's liveness check on the faces our engine finds, frame by frame.
+/// The firmware's liveness check on the faces our detector and landmark model find, frame by
+/// frame (no embedding: liveness does not need one).
 struct Judge(Engine);
 
 impl LivenessJudge for Judge {
     fn judge(&mut self, frames: &[image::RgbImage]) -> Result<bool, String> {
         let mut check = LivenessCheck::new(LivenessConfig::default());
         for img in frames {
-            let (face, _) = self.0.run(img)?;
             let view = ImageRef::new(img.width() as usize, img.height() as usize, 3, img.as_raw())
                 .map_err(|e| e.to_string())?;
-            check.push(view, face.rect, Some(&face.landmarks)).map_err(|e| e.to_string())?;
+            let need = Detector::arena_len(view.width(), view.height());
+            if self.0.arena.len() < need {
+                self.0.arena.resize(need, 0.0);
+            }
+            let mut found: heapless::Vec<Detection, 8> = heapless::Vec::new();
+            self.0.models.detector.detect(view, &mut self.0.arena, &mut found).map_err(|e| e.to_string())?;
+            let face = found.iter().max_by_key(|d| d.rect.area()).ok_or("no face")?;
+            let landmarks = self.0.models.shape.predict(view, face.rect).map_err(|e| e.to_string())?;
+            check.push(view, face.rect, Some(&landmarks)).map_err(|e| e.to_string())?;
         }
         Ok(matches!(check.verdict(), Verdict::Live { .. }))
     }
