@@ -99,42 +99,59 @@ fn live(kind: SceneKind, seed: u64) -> Vec<(usize, usize, Vec<u8>)> {
 
 const FRAME: usize = 640 * 480 * 3;
 
-#[test]
-fn a_live_holder_matches_attacks_and_strangers_do_not_and_nothing_is_left_behind() {
-    let Some(models) = models() else { return };
-    let (id, n, e) = vcard::cv_root_anchor();
-    let key_id: [u8; 16] = id.as_slice().try_into().unwrap();
-    let anchors = [TrustAnchor { key_id: &key_id, key: RsaPublicKey::new(&n, &e) }];
+type Verifier = EngineVerifier<'static, 'static, Frames, CardPhoto<'static, Air, Frames>, LivenessCheck>;
 
-    let mut frame = vec![0u8; FRAME];
-    let mut arena = vec![0f32; engine::arena_len(640, 480)];
-    let mut chip = Box::new([0u8; CHIP_BYTES]);
-    let mut scratch = vec![0u8; card_front::scratch_len(640, 480)];
-    let mut cert = vec![0u8; CV_CERT_BUF_LEN];
-    let mut record = vec![0u8; CARD_FACE_MAX_LEN];
-    let mut jp2_arena = vec![0i32; 400_000];
+fn leak<T>(v: Vec<T>) -> &'static mut [T] {
+    Box::leak(v.into_boxed_slice())
+}
+
+/// A verifier over the persona's virtual card, with buffers as the reader would hold them.
+fn verifier(models: &'static Models<'static>, persona: &str) -> Verifier {
+    let (id, n, e) = vcard::cv_root_anchor();
+    let key_id: &'static [u8; 16] = Box::leak(Box::new(id.as_slice().try_into().unwrap()));
+    let (n, e) = (leak(n), leak(e));
+    let anchors: &'static [TrustAnchor<'static>] =
+        leak(vec![TrustAnchor { key_id, key: RsaPublicKey::new(n, e) }]);
     let photo = CardPhoto {
-        transport: in_field("yamada"),
+        transport: in_field(persona),
         camera: Frames::default(),
-        anchors: &anchors,
+        anchors,
         challenge: [7; 32],
         buffers: PhotoBuffers {
-            scratch: &mut scratch,
-            cert: &mut cert,
-            record: &mut record,
-            jp2_arena: &mut jp2_arena,
+            scratch: leak(vec![0u8; card_front::scratch_len(640, 480)]),
+            cert: leak(vec![0u8; CV_CERT_BUF_LEN]),
+            record: leak(vec![0u8; CARD_FACE_MAX_LEN]),
+            jp2_arena: leak(vec![0i32; 400_000]),
         },
     };
-    let mut v = EngineVerifier::new(
-        &models,
+    EngineVerifier::new(
+        models,
         Frames::default(),
         photo,
         LivenessCheck::new(LivenessConfig::default()),
-        Buffers { frame: &mut frame, arena: &mut arena, chip: &mut chip },
+        Buffers {
+            frame: leak(vec![0u8; FRAME]),
+            arena: leak(vec![0f32; engine::arena_len(640, 480)]),
+            chip: Box::leak(Box::new([0u8; CHIP_BYTES])),
+        },
         Config::default(),
-    );
+    )
+}
 
-    let all_zero = |v: &EngineVerifier<'_, '_, Frames, CardPhoto<'_, Air, Frames>, LivenessCheck>| {
+/// Queues what the cameras will see in the next attempt: the card front, then the live scene.
+fn stage(v: &mut Verifier, persona: &str, seed: u64, kind: SceneKind) {
+    let (camera, photo, _) = v.parts();
+    photo.camera.0.push_back(front(persona, seed));
+    camera.0.extend(live(kind, seed + 10));
+}
+
+#[test]
+fn a_live_holder_matches_attacks_and_strangers_do_not_and_nothing_is_left_behind() {
+    let Some(models) = models() else { return };
+    let models: &'static Models<'static> = Box::leak(Box::new(models));
+    let mut v = verifier(models, "yamada");
+
+    let all_zero = |v: &Verifier| {
         let (f, a, c) = v.buffers();
         let (r, d) = v.kept();
         f.iter().all(|&x| x == 0)
@@ -186,4 +203,38 @@ fn a_live_holder_matches_attacks_and_strangers_do_not_and_nothing_is_left_behind
     assert!(all_zero(&v));
     v.wipe();
     assert!(all_zero(&v));
+}
+
+#[path = "../../firmware/tests/session/harness.rs"]
+mod harness;
+
+#[test]
+fn the_session_drives_the_engine_from_a_held_up_print_to_a_live_match() {
+    use harness::{valid_until_2030, Out, Rig};
+    use shikaku_firmware::session::{Key, PinState, Screen};
+    use shikaku_protocol::message::{AuthMethod, CardKind, Message};
+    let Some(models) = models() else { return };
+    let models: &'static Models<'static> = Box::leak(Box::new(models));
+    let mut v = verifier(models, "takasaki");
+    let mut r = Rig::with_challenge();
+    r.place(CardKind::PhysicalCard, valid_until_2030(), PinState::TriesLeft(3));
+    let mut out = r.key(Key::ChooseFace);
+    // The patient first holds up the card's photo, then shows their face.
+    let scenes = [SceneKind::FlatPrint, SceneKind::Live];
+    let mut decisions = Vec::new();
+    for (i, kind) in scenes.iter().enumerate() {
+        let attempt = out.iter().find_map(|o| if let Out::Face(a) = o { Some(*a) } else { None });
+        assert_eq!(attempt, Some(i as u8 + 1), "the session asks for attempt {}", i + 1);
+        stage(&mut v, "takasaki", 40 + i as u64, *kind);
+        let reply = v.verify(i as u8 + 1);
+        decisions.push(reply.decision);
+        out = r.face(reply.decision, reply.score_milli);
+        assert!(out.contains(&Out::Wipe), "the session wipes after every attempt");
+        v.wipe();
+    }
+    assert_eq!(decisions, vec![FaceDecision::LivenessFailed, FaceDecision::Match]);
+    assert_eq!(Rig::screens(&out), vec![Screen::ConsentIntro]);
+    r.key(Key::Yes);
+    let Message::VerifiedIdentity(id) = r.identity() else { panic!("no verified identity") };
+    assert_eq!(id.method, AuthMethod::Face);
 }
