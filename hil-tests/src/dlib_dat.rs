@@ -89,3 +89,48 @@ impl<'a> DatReader<'a> {
         Ok(())
     }
 }
+
+/// A `con_4` layer's record (square kernel, equal strides and paddings): filters
+/// `[out][inp][k][k]` and biases.
+#[derive(Debug)]
+pub struct ConRecord {
+    pub out: usize,
+    pub inp: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+impl DatReader<'_> {
+    /// A `con_4` layer's details after its name: params (filters, then biases), num_filters,
+    /// nr, nc, stride_y, stride_x, pad_y, pad_x, two alias tensors, four doubles.
+    pub fn con_record(&mut self) -> Res<ConRecord> {
+        let (_, params) = self.tensor()?;
+        let out = self.uint()?;
+        let (kr, kc, sy, sx, py, px) =
+            (self.uint()?, self.uint()?, self.uint()?, self.uint()?, self.uint()?, self.uint()?);
+        if kr != kc || sy != sx || py != px {
+            return Err(format!("non-square conv {kr}×{kc} /{sy},{sx} pad {py},{px}"));
+        }
+        let fa = self.alias()?;
+        let ba = self.alias()?;
+        for _ in 0..4 {
+            self.float()?;
+        }
+        let nw = fa.iter().product::<usize>();
+        if fa[0] != out || ba[1] != out || params.len() != nw + out {
+            return Err(format!("conv params {} vs filters {fa:?} biases {ba:?}", params.len()));
+        }
+        Ok(ConRecord {
+            out,
+            inp: fa[1],
+            k: kr,
+            stride: sy,
+            pad: py,
+            w: params[..nw].to_vec(),
+            b: params[nw..].to_vec(),
+        })
+    }
+}

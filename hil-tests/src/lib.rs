@@ -20,6 +20,7 @@ pub mod dlib_dat;
 pub mod eligibility;
 pub mod face_convert;
 pub mod face_eval;
+pub mod face_models;
 pub mod face_scenes;
 pub mod pcscd;
 pub mod qemu;

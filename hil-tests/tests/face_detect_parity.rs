@@ -16,32 +16,12 @@ use shikaku_firmware::face::detect::{
 };
 use shikaku_firmware::face::image::{ImageRef, Rect};
 use shikaku_hil::face_convert::detector::{convert, inspect};
-use std::path::PathBuf;
 use std::time::Instant;
 
 const EDGE_TOL: i32 = 1;
 const CONF_TOL: f32 = 1e-3;
 
-fn models_dir() -> PathBuf {
-    std::env::var_os("SHIKAKU_FACE_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/face-models"))
-}
-
-/// Reads a file the tests need, or says why the test is skipped (`None`).
-fn need(path: PathBuf, made_by: &str) -> Option<Vec<u8>> {
-    match std::fs::read(&path) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            let msg = format!("{}: {e}; run {made_by} first", path.display());
-            if std::env::var("SHIKAKU_REQUIRE_MODELS").as_deref() == Ok("1") {
-                panic!("{msg} (SHIKAKU_REQUIRE_MODELS=1)");
-            }
-            eprintln!("SKIPPED: {msg}");
-            None
-        }
-    }
-}
+use shikaku_hil::face_models::{models_dir, need};
 
 #[test]
 fn converter_and_weight_file() {

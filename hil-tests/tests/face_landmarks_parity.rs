@@ -17,29 +17,9 @@ use shikaku_firmware::face::align::{self, CHIP_BYTES};
 use shikaku_firmware::face::image::{ImageRef, Point, Rect};
 use shikaku_firmware::face::landmarks::{format, LandmarkError, ShapeModel};
 use shikaku_hil::face_convert::landmarks::convert;
-use std::path::PathBuf;
 use std::time::Instant;
 
-fn models_dir() -> PathBuf {
-    std::env::var_os("SHIKAKU_FACE_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/face-models"))
-}
-
-/// Reads a file the tests need, or says why the test is skipped (`None`).
-fn need(path: PathBuf, made_by: &str) -> Option<Vec<u8>> {
-    match std::fs::read(&path) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            let msg = format!("{}: {e}; run {made_by} first", path.display());
-            if std::env::var("SHIKAKU_REQUIRE_MODELS").as_deref() == Ok("1") {
-                panic!("{msg} (SHIKAKU_REQUIRE_MODELS=1)");
-            }
-            eprintln!("SKIPPED: {msg}");
-            None
-        }
-    }
-}
+use shikaku_hil::face_models::{models_dir, need};
 
 fn model_blob() -> Option<Vec<u8>> {
     let dat = need(models_dir().join("shape_predictor_5_face_landmarks.dat"), "scripts/face-models.sh")?;

@@ -7,32 +7,12 @@ use shikaku_firmware::face::model::{
     distance, format::WeightKind, macs, Descriptor, Model, ModelError, ARENA_BYTES, ARENA_F32, CHIP_BYTES,
     THRESHOLD,
 };
-use std::path::PathBuf;
 use std::time::Instant;
 
 /// How far from the threshold a pair may sit for the int8 engine's decision to differ.
 const INT8_MARGIN: f32 = 0.01;
 
-fn models_dir() -> PathBuf {
-    std::env::var_os("SHIKAKU_FACE_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/face-models"))
-}
-
-/// Reads a file the tests need, or says why the test is skipped (`None`).
-fn need(path: PathBuf, made_by: &str) -> Option<Vec<u8>> {
-    match std::fs::read(&path) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            let msg = format!("{}: {e}; run {made_by} first", path.display());
-            if std::env::var("SHIKAKU_REQUIRE_MODELS").as_deref() == Ok("1") {
-                panic!("{msg} (SHIKAKU_REQUIRE_MODELS=1)");
-            }
-            eprintln!("SKIPPED: {msg}");
-            None
-        }
-    }
-}
+use shikaku_hil::face_models::{models_dir, need};
 
 fn cosine(a: &Descriptor, b: &Descriptor) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();

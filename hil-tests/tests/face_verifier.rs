@@ -29,30 +29,15 @@ use shikaku_hil::vcard::persona::{self, Date};
 use shikaku_hil::vcard::{self, AtrChoice};
 use shikaku_protocol::message::FaceDecision;
 use std::collections::VecDeque;
-use std::path::PathBuf;
 
 type Air = IsoDep<SimFrontend<VirtualCard>>;
 
-fn models_dir() -> PathBuf {
-    std::env::var_os("SHIKAKU_FACE_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/face-models"))
-}
+use shikaku_hil::face_models::{models_dir, need};
 
 fn models() -> Option<Models<'static>> {
     let dir = models_dir();
     let read = |n: &str| -> Option<&'static [u8]> {
-        match std::fs::read(dir.join(n)) {
-            Ok(b) => Some(Box::leak(b.into_boxed_slice())),
-            Err(e) => {
-                let msg = format!("{}: {e}; run scripts/face-models.sh", dir.join(n).display());
-                if std::env::var("SHIKAKU_REQUIRE_MODELS").as_deref() == Ok("1") {
-                    panic!("{msg} (SHIKAKU_REQUIRE_MODELS=1)");
-                }
-                eprintln!("SKIPPED: {msg}");
-                None
-            }
-        }
+        need(dir.join(n), "scripts/face-models.sh").map(|b| &*Box::leak(b.into_boxed_slice()))
     };
     Some(Models {
         detector: Detector::parse(read("detector.shdt")?).expect("detector"),

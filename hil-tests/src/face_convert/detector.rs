@@ -129,31 +129,8 @@ fn parse(b: &[u8]) -> Res<Parsed> {
         let name = r.string()?;
         let layer = match name.as_str() {
             "con_4" => {
-                let (_, params) = r.tensor()?;
-                let out = r.uint()?;
-                let (kr, kc, sy, sx, py, px) =
-                    (r.uint()?, r.uint()?, r.uint()?, r.uint()?, r.uint()?, r.uint()?);
-                if kr != kc || sy != sx || py != px {
-                    return Err(format!("non-square conv {kr}×{kc} /{sy},{sx} pad {py},{px}"));
-                }
-                let fa = r.alias()?;
-                let ba = r.alias()?;
-                for _ in 0..4 {
-                    r.float()?;
-                }
-                let nw = fa.iter().product::<usize>();
-                if fa[0] != out || ba[1] != out || params.len() != nw + out {
-                    return Err(format!("conv params {} vs filters {fa:?} biases {ba:?}", params.len()));
-                }
-                Layer::Con {
-                    out,
-                    inp: fa[1],
-                    k: kr,
-                    stride: sy,
-                    pad: py,
-                    w: params[..nw].to_vec(),
-                    b: params[nw..].to_vec(),
-                }
+                let c = r.con_record()?;
+                Layer::Con { out: c.out, inp: c.inp, k: c.k, stride: c.stride, pad: c.pad, w: c.w, b: c.b }
             }
             "bn_con2" => {
                 let (_, params) = r.tensor()?;
