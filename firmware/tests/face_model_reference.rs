@@ -259,13 +259,17 @@ fn distance_and_decision() {
     let a = [0f32; DESCRIPTOR_LEN];
     let mut b = [0f32; DESCRIPTOR_LEN];
     b[0] = 0.3;
+    b[5] = 0.3;
+    assert!((distance(&a, &b) - 0.424_264_07).abs() < 1e-6);
+    assert!(is_match(&a, &b));
+    // exactly at the threshold is no match (d < t)
     b[5] = 0.4;
     assert!((distance(&a, &b) - 0.5).abs() < 1e-6);
-    assert!(is_match(&a, &b));
+    assert_eq!(is_match(&a, &b), distance(&a, &b) < THRESHOLD);
     b[9] = 0.4;
     assert!((distance(&a, &b) - 0.640_312_4).abs() < 1e-6);
     assert!(!is_match(&a, &b));
-    assert_eq!(THRESHOLD, 0.6);
+    assert_eq!(THRESHOLD, 0.5);
     // 29 convolutions and the fc layer of dlib's face ResNet
     assert_eq!(macs(), 270_854_144);
 }
