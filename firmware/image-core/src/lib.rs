@@ -18,9 +18,9 @@ use heapless::{String, Vec};
 use shikaku_firmware::drive::card_ops;
 use shikaku_firmware::link::{Diagnostics, Entropy, Identity, LinkInput, ReaderLink};
 use shikaku_firmware::nfc::{type_b, IsoDep, IsoDepParams, NfcFrontend};
-use shikaku_firmware::session::{Action, Actions, Config, Event, Key, Phase, Screen, Session};
+use shikaku_firmware::session::{Action, Actions, Config, Event, FaceReply, Key, Phase, Screen, Session};
 use shikaku_protocol::auth::PairingKey;
-use shikaku_protocol::message::{CancelReason, Message, SelfTest};
+use shikaku_protocol::message::{CancelReason, FaceDecision, Message, SelfTest};
 use shikaku_protocol::MAX_FRAME;
 
 /// What the main loop needs from the board (or from QEMU's UARTs).
@@ -280,7 +280,16 @@ impl<F: NfcFrontend> Reader<F> {
                         }
                     }
                     Action::Show(screen) => p.show(&screen, self.session.phase()),
-                    Action::StartFace { .. } | Action::WipeFace => {}
+                    Action::StartFace { .. } => {
+                        // No camera or face engine in this image: no photo to match, so the
+                        // session goes straight to PIN or staff (目視).
+                        let reply = FaceReply { decision: FaceDecision::PhotoUnavailable, score_milli: 0 };
+                        let next = self.session.handle(now, Event::Face(reply));
+                        if stack.push(next).is_err() {
+                            let _ = self.session.handle(now, Event::CardRemoved);
+                        }
+                    }
+                    Action::WipeFace => {}
                 }
             }
         }
