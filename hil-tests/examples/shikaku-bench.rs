@@ -180,9 +180,15 @@ fn patients(
         let Ok(pin) = <[u8; 4]>::try_from(pin.as_bytes()) else { return };
         while !stop.load(Ordering::SeqCst) {
             for (serial, d) in devices.iter() {
-                // Back-to-back patients: a new one arrives as soon as the last took the card.
-                let acted =
-                    shikaku_hil::testkit::patient_pin_step(&mut d.reader.lock().unwrap(), &pin, &mut false);
+                // Back-to-back patients: a new one arrives as soon as the last took the card. A
+                // patient's next step waits for the host's acknowledgements of the results so
+                // far (a reader holds only a few unacknowledged; a real patient takes seconds).
+                let mut reader = d.reader.lock().unwrap();
+                if reader.link.pending() > 0 {
+                    continue;
+                }
+                let acted = shikaku_hil::testkit::patient_pin_step(&mut reader, &pin, &mut false);
+                drop(reader);
                 if acted == Some(Phase::ConsentIntro) {
                     keyed.lock().unwrap().insert(serial.clone(), Instant::now());
                 }
