@@ -6,7 +6,7 @@
 //! struct, and all of it is zeroed after each attempt and on [`FaceVerifier::wipe`]: nothing
 //! outlives the attempt, let alone the session.
 
-use super::engine::{arena_len, Face, Models};
+use super::engine::{Face, Models};
 use super::image::ImageRef;
 use super::model::format::DESCRIPTOR_LEN;
 use super::model::{distance, Descriptor, CHIP_BYTES, THRESHOLD};
@@ -27,8 +27,9 @@ pub struct FrameShape {
 }
 
 impl FrameShape {
+    /// Bytes of the image (saturating: a nonsense shape from a driver never fits a buffer).
     pub fn len(&self) -> usize {
-        self.width * self.height * self.channels
+        self.width.saturating_mul(self.height).saturating_mul(self.channels)
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -92,7 +93,7 @@ pub trait Liveness {
 }
 
 /// The caller's memory: a frame (the largest camera frame or chip photo), the engine's arena
-/// (see [`arena_len`]) and the chip.
+/// (see [`super::engine::arena_len`]) and the chip.
 pub struct Buffers<'b> {
     pub frame: &'b mut [u8],
     pub arena: &'b mut [f32],
@@ -123,6 +124,11 @@ pub struct EngineVerifier<'w, 'b, C, P, L> {
     config: Config,
     reference: Descriptor,
     distances: [f32; MAX_FRAMES],
+}
+
+/// The image a camera or photo source wrote at the start of `frame`, if its shape fits.
+fn view(frame: &[u8], shape: FrameShape) -> Option<ImageRef<'_>> {
+    ImageRef::new(shape.width, shape.height, shape.channels, frame.get(..shape.len())?).ok()
 }
 
 /// Similarity in thousandths for the host: 1000 at distance 0, 0 at distance 1 or more.
@@ -178,16 +184,9 @@ impl<'w, 'b, C: Camera, P: PhotoSource, L: Liveness> EngineVerifier<'w, 'b, C, P
     }
 
     fn attempt(&mut self) -> FaceReply {
-        let shape = match self.photo.photo(self.buf.frame) {
-            Ok(s) if s.len() <= self.buf.frame.len() => s,
-            _ => return Self::reply(FaceDecision::PhotoUnavailable, 0),
-        };
-        if self.buf.arena.len() < arena_len(shape.width, shape.height) {
-            return Self::reply(FaceDecision::PhotoUnavailable, 0);
-        }
-        let Ok(img) =
-            ImageRef::new(shape.width, shape.height, shape.channels, &self.buf.frame[..shape.len()])
-        else {
+        // A shape that does not fit the frame, or an arena too small for it (the engine says
+        // so), is no photo to compare with.
+        let Some(img) = self.photo.photo(self.buf.frame).ok().and_then(|s| view(self.buf.frame, s)) else {
             return Self::reply(FaceDecision::PhotoUnavailable, 0);
         };
         match self.models.describe(img, self.buf.arena, self.buf.chip) {
@@ -201,14 +200,7 @@ impl<'w, 'b, C: Camera, P: PhotoSource, L: Liveness> EngineVerifier<'w, 'b, C, P
         let frames = (self.config.frames as usize).min(MAX_FRAMES);
         let mut n = 0;
         for _ in 0..frames {
-            let Ok(shape) = self.camera.capture(self.buf.frame) else { continue };
-            if shape.len() > self.buf.frame.len()
-                || self.buf.arena.len() < arena_len(shape.width, shape.height)
-            {
-                continue;
-            }
-            let Ok(img) =
-                ImageRef::new(shape.width, shape.height, shape.channels, &self.buf.frame[..shape.len()])
+            let Some(img) = self.camera.capture(self.buf.frame).ok().and_then(|s| view(self.buf.frame, s))
             else {
                 continue;
             };
@@ -282,6 +274,18 @@ impl Liveness for super::liveness::LivenessCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_shape_that_does_not_fit_is_no_image() {
+        let frame = [0u8; 12];
+        let fits = FrameShape { width: 2, height: 2, channels: 3 };
+        assert!(view(&frame, fits).is_some());
+        assert!(view(&frame, FrameShape { width: 3, ..fits }).is_none());
+        assert!(view(&frame, FrameShape { channels: 2, ..fits }).is_none());
+        let huge = FrameShape { width: usize::MAX, height: 2, channels: 3 };
+        assert_eq!(huge.len(), usize::MAX);
+        assert!(view(&frame, huge).is_none());
+    }
 
     #[test]
     fn scores_are_clamped_thousandths() {

@@ -85,16 +85,19 @@ fn load(dir: &std::path::Path, weights: &str) -> Result<Models<'static>, String>
     Ok(Models { detector, shape, embedder })
 }
 
+fn view(img: &image::RgbImage) -> Result<ImageRef<'_>, String> {
+    ImageRef::new(img.width() as usize, img.height() as usize, 3, img.as_raw()).map_err(|e| e.to_string())
+}
+
 struct Engine {
-    models: Models<'static>,
+    models: &'static Models<'static>,
     arena: Vec<f32>,
     chip: Box<[u8; CHIP_BYTES]>,
 }
 
 impl Engine {
     fn run(&mut self, img: &image::RgbImage) -> Result<(engine::Face, [f32; 128]), String> {
-        let view = ImageRef::new(img.width() as usize, img.height() as usize, 3, img.as_raw())
-            .map_err(|e| e.to_string())?;
+        let view = view(img)?;
         let need = engine::arena_len(view.width(), view.height());
         if self.arena.len() < need {
             self.arena.resize(need, 0.0);
@@ -108,7 +111,7 @@ impl Describer for Engine {
         match self.run(img) {
             Ok((face, d)) => Described::Face {
                 rect: [face.rect.left, face.rect.top, face.rect.right, face.rect.bottom],
-                descriptor: d.to_vec(),
+                descriptor: Box::new(d),
             },
             Err(e) => Described::NoFace(e),
         }
@@ -117,22 +120,24 @@ impl Describer for Engine {
 
 /// The firmware's liveness check on the faces our detector and landmark model find, frame by
 /// frame (no embedding: liveness does not need one).
-struct Judge(Engine);
+struct Judge {
+    models: &'static Models<'static>,
+    arena: Vec<f32>,
+}
 
 impl LivenessJudge for Judge {
     fn judge(&mut self, frames: &[image::RgbImage]) -> Result<bool, String> {
         let mut check = LivenessCheck::new(LivenessConfig::default());
         for img in frames {
-            let view = ImageRef::new(img.width() as usize, img.height() as usize, 3, img.as_raw())
-                .map_err(|e| e.to_string())?;
+            let view = view(img)?;
             let need = Detector::arena_len(view.width(), view.height());
-            if self.0.arena.len() < need {
-                self.0.arena.resize(need, 0.0);
+            if self.arena.len() < need {
+                self.arena.resize(need, 0.0);
             }
             let mut found: heapless::Vec<Detection, 8> = heapless::Vec::new();
-            self.0.models.detector.detect(view, &mut self.0.arena, &mut found).map_err(|e| e.to_string())?;
+            self.models.detector.detect(view, &mut self.arena, &mut found).map_err(|e| e.to_string())?;
             let face = found.iter().max_by_key(|d| d.rect.area()).ok_or("no face")?;
-            let landmarks = self.0.models.shape.predict(view, face.rect).map_err(|e| e.to_string())?;
+            let landmarks = self.models.shape.predict(view, face.rect).map_err(|e| e.to_string())?;
             check.push(view, face.rect, Some(&landmarks)).map_err(|e| e.to_string())?;
         }
         Ok(matches!(check.verdict(), Verdict::Live { .. }))
@@ -168,17 +173,14 @@ fn run(a: Args) -> Result<bool, String> {
         }
         None => None,
     };
-    let mut engine =
-        Engine { models: load(&a.models, &a.weights)?, arena: Vec::new(), chip: Box::new([0; CHIP_BYTES]) };
+    // One copy of the weights for the describer and the liveness judge.
+    let models: &'static Models<'static> = Box::leak(Box::new(load(&a.models, &a.weights)?));
+    let mut engine = Engine { models, arena: Vec::new(), chip: Box::new([0; CHIP_BYTES]) };
     let attack_sets = match &attacks_path {
         Some(p) => Some(ci_set::read_attacks(p)?),
         None => None,
     };
-    let mut judge = Judge(Engine {
-        models: load(&a.models, &a.weights)?,
-        arena: Vec::new(),
-        chip: Box::new([0; CHIP_BYTES]),
-    });
+    let mut judge = Judge { models, arena: Vec::new() };
     let attacks = attack_sets.as_deref().map(|s| (s, &mut judge as &mut dyn LivenessJudge));
     let o = report::run(
         &pairs_list,

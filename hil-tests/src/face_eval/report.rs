@@ -3,6 +3,7 @@
 
 use super::metrics::{self, Presentation, Scored};
 use super::pairs::{ImageId, Pair};
+use shikaku_firmware::face::model::{distance, Descriptor};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,7 +11,7 @@ use std::path::Path;
 /// One described image: the face box found and the descriptor, or why not.
 #[derive(Clone, Debug)]
 pub enum Described {
-    Face { rect: [i32; 4], descriptor: Vec<f32> },
+    Face { rect: [i32; 4], descriptor: Box<Descriptor> },
     NoFace(String),
 }
 
@@ -72,10 +73,6 @@ pub struct Outcome {
     /// Pairs where our decision differs from the reference's.
     pub disagreements: Vec<String>,
     pub pad: Option<metrics::PadReport>,
-}
-
-fn distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
 }
 
 /// Scores the pairs and writes `report.txt`, `scores.tsv` and `det.png` under `out`.
@@ -290,7 +287,11 @@ mod tests {
             if p == [0, 0, 0] {
                 return Described::NoFace("black".into());
             }
-            Described::Face { rect: [0, 0, 1, 1], descriptor: p.iter().map(|&c| c as f32 / 255.0).collect() }
+            let mut descriptor = [0.0; 128];
+            for (d, &c) in descriptor.iter_mut().zip(&p) {
+                *d = c as f32 / 255.0;
+            }
+            Described::Face { rect: [0, 0, 1, 1], descriptor: Box::new(descriptor) }
         }
     }
 
