@@ -9,7 +9,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Debian packages: the PC/SC stack with the virtual reader driver and OpenSC (the peers that
 # read our virtual card), QEMU for the firmware image, headers for the pcsc/rusb/serial crates,
-# llvm-size for footprints.
+# llvm-size for footprints; fonts, the JPEG 2000 reference decoder and Python's pip and venv
+# for the face models and the dlib reference (scripts/face-*.sh).
 APT_PACKAGES=(
   pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev
   qemu-system-arm
@@ -17,6 +18,7 @@ APT_PACKAGES=(
   llvm
   fonts-noto-cjk
   libopenjp2-tools
+  python3-pip python3-venv
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
