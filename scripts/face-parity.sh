@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Parity of our face engine (firmware/src/face) with dlib's own, stage by stage: installs the
+# Parity of our face engine (firmware/face/src) with dlib's own, stage by stage: installs the
 # `dlib` Python package (prebuilt wheel `dlib-bin`, else `dlib`), numpy and Pillow in a venv
 # beside the models, writes dlib's answers on the same inputs, then runs (release build):
 #   face_parity            the embedder: the fixture card's chip photo and synthetic 150×150

@@ -4,7 +4,7 @@
 # (flash = .vector_table + .text + .rodata + .data; RAM = .data + .bss + .uninit, statics only:
 # the stack is measured by the QEMU rig).
 set -euo pipefail
-cd "$(dirname "$0")/../protocol/footprint"
+cd "$(dirname "$0")/../firmware/footprint"
 size_of() { llvm-size -A "$1" | awk '
   /^\.text|^\.rodata|^\.vector_table/ {flash+=$2}
   /^\.data/ {flash+=$2; ram+=$2}

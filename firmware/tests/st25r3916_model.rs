@@ -1245,7 +1245,7 @@ fn a_dead_irq_line_is_a_hardware_error_not_a_hang() {
 #[test]
 fn card_layer_reads_a_token_over_the_driver() {
     // The firmware's own Type B + ISO-DEP + ISO 7816 stack, as the session's card ops use it.
-    use shikaku_firmware::apdu::ApduTransport;
+    use shikaku_card::apdu::ApduTransport;
     let (mut fe, _chip) = rig(Box::new(TypeBPicc::new(8)));
     let card = type_b::activate(&mut fe, &type_b::ActivationConfig::default()).unwrap();
     let mut link = IsoDep::new(fe, IsoDepParams { ..card.params });

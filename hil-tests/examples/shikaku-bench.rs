@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shikaku_firmware::card::secret::Pin4;
+use shikaku_card::secret::Pin4;
 use shikaku_firmware::session::Phase;
 use shikaku_hil::eligibility;
 use shikaku_hil::pcscd;

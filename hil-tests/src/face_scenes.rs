@@ -42,7 +42,7 @@
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use shikaku_firmware::face::image::{ImageRef, Point, Rect};
+use shikaku_face::image::{ImageRef, Point, Rect};
 
 use crate::vcard;
 
@@ -92,7 +92,7 @@ pub const PHOTO_LANDMARKS: [Point; 5] = [
 /// The fixture card's chip photo (tag DF27 of surface-0002.bin), decoded by the firmware's
 /// JPEG 2000 decoder: 378×472 grey.
 pub fn fixture_photo() -> Result<GreyImage, String> {
-    use shikaku_firmware::face::jp2;
+    use shikaku_face::jp2;
     let face = vcard::fixture("surface-0002.bin")?;
     let jp = vcard::records::child(&face, 0xDF27).ok_or("fixture surface-0002.bin has no DF27")?;
     let words = jp2::arena_words(jp).map_err(|e| format!("chip photo: {e}"))?;

@@ -2,9 +2,9 @@
 //! answers every operation at once (a physical card, PIN 3 tries, valid certificate). For
 //! link, transport and host tests that are not about the card.
 
-use shikaku_firmware::link::{Diagnostics, Entropy, Identity, LinkInput, ReaderLink};
 use shikaku_firmware::session::{Action, CardOp, CardReply, Config, Event, PinState, Session};
 use shikaku_protocol::auth::PairingKey;
+use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
 use shikaku_protocol::message::*;
 use shikaku_protocol::MAX_FRAME;
 
@@ -24,7 +24,7 @@ pub type Signer = Box<dyn Fn(&[u8; 32]) -> Vec<u8> + Send>;
 
 pub struct SimReader {
     pub session: Session,
-    pub link: ReaderLink,
+    pub link: ReaderEndpoint,
     pub rng: Counter,
     pub cert: Vec<u8>,
     /// The certificate's end of validity (Unix seconds).
@@ -57,7 +57,7 @@ impl SimReader {
         };
         Self {
             session: Session::new(Config::default(), PairingKey(key.unwrap_or([0; 32])), 500),
-            link: ReaderLink::new(id, key.map(PairingKey)),
+            link: ReaderEndpoint::new(id, key.map(PairingKey)),
             rng: Counter(1),
             cert: vec![0xAA; 1590],
             not_after: 1_900_000_000,
@@ -211,7 +211,7 @@ impl SimReader {
         use rsa::Pkcs1v15Sign;
         use sha2::{Digest, Sha256};
         self.cert = issued.auth_cert.clone();
-        if let Ok(c) = shikaku_firmware::card::der::Certificate::parse(&issued.auth_cert) {
+        if let Ok(c) = shikaku_card::der::Certificate::parse(&issued.auth_cert) {
             self.not_after = c.not_after.unix_seconds();
         }
         let key = issued.auth_key.clone();

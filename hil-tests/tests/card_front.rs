@@ -1,4 +1,4 @@
-//! The card-front reader (`shikaku_firmware::card_front`) against fictitious card fronts of the
+//! The card-front reader (`shikaku_face::card_front`) against fictitious card fronts of the
 //! personas (`shikaku_hil::card_front_render`) in camera frames: read 照合番号B, then open the
 //! persona's virtual card's surface applet with it over the simulated air interface (firmware
 //! applet client → ISO 7816-4 → ISO/IEC 14443-4 → simulated frontend → virtual card).
@@ -7,9 +7,9 @@
 //! checks), never from the reader. `SHIKAKU_CARD_FRONT_DUMP=<dir>` writes the frames of the
 //! first test and of the sweep's failures as PNG.
 
-use shikaku_firmware::card::surface_ap::SurfaceAp;
-use shikaku_firmware::card::{CardIo, PinStatus};
-use shikaku_firmware::card_front::{self, CardFrontError, ImageRef, PinB, Reading};
+use shikaku_card::surface_ap::SurfaceAp;
+use shikaku_card::{CardIo, PinStatus};
+use shikaku_face::card_front::{self, CardFrontError, ImageRef, PinB, Reading};
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
 use shikaku_hil::card_front_render::{self as render, Perturb, Scene};
@@ -94,7 +94,7 @@ fn reads_each_persona_and_opens_its_surface_applet() {
             let mut ap = SurfaceAp::select(&mut io).expect("surface AP");
             let code = reading.pin.to_collation_b().expect("14 digits");
             ap.verify_collation_b(&code, None).unwrap_or_else(|e| panic!("{id}: card refused the read: {e}"));
-            let mut buf = [0u8; shikaku_firmware::card::surface_ap::CARD_FACE_MAX_LEN];
+            let mut buf = [0u8; shikaku_card::surface_ap::CARD_FACE_MAX_LEN];
             let face = ap.read_card_face(&mut buf).expect("card face record");
             let (b, e) = (face.date_of_birth, face.expiry);
             assert_eq!(
@@ -175,7 +175,7 @@ fn refused_by_card_without_burning_it(p: &Persona, pin: &PinB) {
         let err =
             ap.verify_collation_b(&pin.to_collation_b().expect("digits"), None).expect_err("wrong code");
         assert!(
-            matches!(err, shikaku_firmware::card::CardError::WrongPin { tries_left } if tries_left == before - 1),
+            matches!(err, shikaku_card::CardError::WrongPin { tries_left } if tries_left == before - 1),
             "{err:?}"
         );
     }
@@ -273,9 +273,9 @@ fn a_wrong_read_never_spends_the_last_try() {
         let code = pin.to_collation_b().expect("digits");
         assert_eq!(ap.collation_b_status().expect("status"), PinStatus::TriesLeft(2));
         let err = ap.verify_collation_b(&code, None).expect_err("wrong 照合番号B");
-        assert!(matches!(err, shikaku_firmware::card::CardError::WrongPin { tries_left: 1 }), "{err:?}");
+        assert!(matches!(err, shikaku_card::CardError::WrongPin { tries_left: 1 }), "{err:?}");
         let err = ap.verify_collation_b(&code, None).expect_err("last try guarded");
-        assert!(matches!(err, shikaku_firmware::card::CardError::LastTryNotConfirmed), "{err:?}");
+        assert!(matches!(err, shikaku_card::CardError::LastTryNotConfirmed), "{err:?}");
         assert_eq!(ap.collation_b_status().expect("status"), PinStatus::TriesLeft(1));
     }
     assert_eq!(b_tries_left(&air), 1, "the last try is still there for staff entry");

@@ -3,13 +3,13 @@
 //! check, the chip proves itself, and the photo decodes — or a typed error, with no try of
 //! 照合番号B spent beyond the one the card counts and never the last.
 
-use shikaku_firmware::card::cv_cert::TrustAnchor;
-use shikaku_firmware::card::rsa::RsaPublicKey;
-use shikaku_firmware::card::secret::CollationB;
-use shikaku_firmware::card::surface_ap::CARD_FACE_MAX_LEN;
-use shikaku_firmware::card::CardError;
+use shikaku_card::cv_cert::TrustAnchor;
+use shikaku_card::rsa::RsaPublicKey;
+use shikaku_card::secret::CollationB;
+use shikaku_card::surface_ap::CARD_FACE_MAX_LEN;
+use shikaku_card::CardError;
+use shikaku_face::jp2;
 use shikaku_firmware::drive::chip_photo::{read_chip_photo, CV_CERT_BUF_LEN};
-use shikaku_firmware::face::jp2;
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
 use shikaku_hil::sim_frontend::{FaultConfig, SimCardConfig, SimFrontend};

@@ -1,4 +1,4 @@
-//! Parity of our face detector (`shikaku_firmware::face::detect`) with dlib's
+//! Parity of our face detector (`shikaku_face::detect`) with dlib's
 //! `cnn_face_detection_model_v1(...)(img, 0)` on the same RGB inputs.
 //!
 //! `scripts/face-models.sh` fetches `mmod_human_face_detector.dat` (and writes `detector.shdt`);
@@ -11,10 +11,8 @@
 //! 1e-3 (our convolutions sum in another order than dlib's im2col + GEMM, and the affine
 //! layers are folded into the weights, so the scores differ in the last bits of f32).
 
-use shikaku_firmware::face::detect::{
-    format, DetectError, Detection, Detector, ARENA_320X240, ARENA_640X480,
-};
-use shikaku_firmware::face::image::{ImageRef, Rect};
+use shikaku_face::detect::{format, DetectError, Detection, Detector, ARENA_320X240, ARENA_640X480};
+use shikaku_face::image::{ImageRef, Rect};
 use shikaku_hil::face_convert::detector::{convert, inspect};
 use std::time::Instant;
 

@@ -1,5 +1,5 @@
-//! Parity of our landmarks (`shikaku_firmware::face::landmarks`) and alignment
-//! (`shikaku_firmware::face::align`) with dlib's `shape_predictor` and `get_face_chip` on the
+//! Parity of our landmarks (`shikaku_face::landmarks`) and alignment
+//! (`shikaku_face::align`) with dlib's `shape_predictor` and `get_face_chip` on the
 //! same images and boxes.
 //!
 //! Reference data: `scripts/face-ref-landmarks.py MODELS_DIR MODELS_DIR/landmarks-ref` (with
@@ -13,9 +13,9 @@
 //! transforms are closed forms where dlib uses an SVD: equal to the last bits of f64, so a
 //! bilinear value can round the other way only when it lies within ~1e-12 of an integer).
 
-use shikaku_firmware::face::align::{self, CHIP_BYTES};
-use shikaku_firmware::face::image::{ImageRef, Point, Rect};
-use shikaku_firmware::face::landmarks::{format, LandmarkError, ShapeModel};
+use shikaku_face::align::{self, CHIP_BYTES};
+use shikaku_face::image::{ImageRef, Point, Rect};
+use shikaku_face::landmarks::{format, LandmarkError, ShapeModel};
 use shikaku_hil::face_convert::landmarks::convert;
 use std::time::Instant;
 
@@ -99,9 +99,8 @@ fn landmarks_and_chips_match_dlib() {
     let mut failures = Vec::new();
     let mut images: std::collections::HashMap<String, Vec<u8>> = Default::default();
     let embed = std::fs::read(models_dir().join("resnet-f32.shfr")).ok();
-    let embedder =
-        embed.as_deref().map(|b| shikaku_firmware::face::model::Model::parse(b).expect("resnet-f32.shfr"));
-    let mut arena = vec![0f32; shikaku_firmware::face::model::ARENA_F32];
+    let embedder = embed.as_deref().map(|b| shikaku_face::model::Model::parse(b).expect("resnet-f32.shfr"));
+    let mut arena = vec![0f32; shikaku_face::model::ARENA_F32];
     let mut worst_embed = 0f32;
     let mut embedded_one = false;
     let mut per_image: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
@@ -156,7 +155,7 @@ fn landmarks_and_chips_match_dlib() {
                 embedded_one = true;
                 let a = m.embed(&chip, &mut arena).unwrap();
                 let b = m.embed(&theirs, &mut arena).unwrap();
-                let dist = shikaku_firmware::face::model::distance(&a, &b);
+                let dist = shikaku_face::model::distance(&a, &b);
                 worst_embed = worst_embed.max(dist);
                 println!("{}: embedding distance ours vs dlib's chip {dist:.2e}", c.name);
             }

@@ -1,4 +1,4 @@
-//! Presentation-attack detection (`shikaku_firmware::face::liveness`) on rendered scenes
+//! Presentation-attack detection (`shikaku_face::liveness`) on rendered scenes
 //! (`shikaku_hil::face_scenes`): APCER per attack type and BPCER (ISO/IEC 30107-3) over seeded
 //! batches, with each cue switched off in turn to show which one stops which attack.
 //!
@@ -9,7 +9,7 @@
 //! replaying a video of the live face has parallax and is stopped only by the screen moiré cue
 //! (and by background coherence when the screen is waved about).
 
-use shikaku_firmware::face::liveness::{Cue, Cues, LivenessCheck, LivenessConfig, Report, Verdict};
+use shikaku_face::liveness::{Cue, Cues, LivenessCheck, LivenessConfig, Report, Verdict};
 use shikaku_hil::face_scenes::*;
 
 const SEEDS: std::ops::Range<u64> = 0..30;

@@ -1,9 +1,9 @@
-//! Parity of our face embedder (`shikaku_firmware::face::model`) with dlib's own on the same
+//! Parity of our face embedder (`shikaku_face::model`) with dlib's own on the same
 //! aligned 150×150 inputs. `scripts/face-models.sh` makes the weight files and
 //! `scripts/face-parity.sh` the inputs and dlib's descriptors (then runs this test); without
 //! them the tests skip with a message, unless `SHIKAKU_REQUIRE_MODELS=1`.
 
-use shikaku_firmware::face::model::{
+use shikaku_face::model::{
     distance, format::WeightKind, macs, Descriptor, Model, ModelError, ARENA_BYTES, ARENA_F32, CHIP_BYTES,
     THRESHOLD,
 };

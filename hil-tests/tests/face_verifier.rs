@@ -6,18 +6,18 @@
 //! Needs the weight files of scripts/face-models.sh; skips without them unless
 //! `SHIKAKU_REQUIRE_MODELS=1`.
 
-use shikaku_firmware::card::cv_cert::TrustAnchor;
-use shikaku_firmware::card::rsa::RsaPublicKey;
-use shikaku_firmware::card::surface_ap::CARD_FACE_MAX_LEN;
-use shikaku_firmware::card_front;
+use shikaku_card::cv_cert::TrustAnchor;
+use shikaku_card::rsa::RsaPublicKey;
+use shikaku_card::surface_ap::CARD_FACE_MAX_LEN;
+use shikaku_face::card_front;
+use shikaku_face::detect::Detector;
+use shikaku_face::engine::{self, Models};
+use shikaku_face::landmarks::ShapeModel;
+use shikaku_face::liveness::{LivenessCheck, LivenessConfig};
+use shikaku_face::model::{Model, CHIP_BYTES};
 use shikaku_firmware::drive::chip_photo::CV_CERT_BUF_LEN;
 use shikaku_firmware::drive::face_photo::{CardPhoto, PhotoBuffers};
-use shikaku_firmware::face::detect::Detector;
-use shikaku_firmware::face::engine::{self, Models};
-use shikaku_firmware::face::landmarks::ShapeModel;
-use shikaku_firmware::face::liveness::{LivenessCheck, LivenessConfig};
-use shikaku_firmware::face::model::{Model, CHIP_BYTES};
-use shikaku_firmware::face::verifier::{Buffers, Camera, CameraError, Config, EngineVerifier, FrameShape};
+use shikaku_firmware::face_verifier::{Buffers, Camera, CameraError, Config, EngineVerifier, FrameShape};
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
 use shikaku_firmware::session::FaceVerifier;

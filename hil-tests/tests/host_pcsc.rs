@@ -7,9 +7,9 @@
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use shikaku_firmware::card::der::Certificate;
-use shikaku_firmware::card::jpki::CardKind;
-use shikaku_firmware::card::secret::Pin4;
+use shikaku_card::der::Certificate;
+use shikaku_card::jpki::CardKind;
+use shikaku_card::secret::Pin4;
 use shikaku_hil::{pcscd, vcard};
 use shikaku_host::smartcard::{read_identity, PcscService, PinSource, ReadError};
 

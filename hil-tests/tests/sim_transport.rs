@@ -1,7 +1,7 @@
 //! The firmware's card transport (Type B activation, ISO/IEC 14443-4, ISO 7816-4) against the
 //! simulated PICC, error-free and with 1 %, 5 % and 20 % of frames lost or corrupted.
 
-use shikaku_firmware::apdu::ApduTransport;
+use shikaku_card::apdu::ApduTransport;
 use shikaku_firmware::nfc::frontend::{BitRate, FrontendError, NfcFrontend, Timeout};
 use shikaku_firmware::nfc::iso7816::ApduError;
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig, IsoDepError};

@@ -4,9 +4,9 @@
 
 use rsa::Pkcs1v15Sign;
 use sha2::{Digest, Sha256};
-use shikaku_firmware::card::io::SIGNATURE_LEN;
-use shikaku_firmware::card::jpki::{CardKind, Jpki, MAX_CERT_LEN};
-use shikaku_firmware::card::{CardIo, Pin4};
+use shikaku_card::io::SIGNATURE_LEN;
+use shikaku_card::jpki::{CardKind, Jpki, MAX_CERT_LEN};
+use shikaku_card::{CardIo, Pin4};
 use shikaku_firmware::nfc::frontend::Timeout;
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
@@ -95,8 +95,8 @@ fn jpki_signing_slower_than_fwt_gets_wtx() {
 /// (real test-card bytes) over the air, chained in FSC-sized blocks, then checks its DF28
 /// signature with the applet's CV certificate read the same way.
 fn face_record_over_the_air(config: SimCardConfig, faults: FaultConfig, retries: u8) {
-    use shikaku_firmware::card::secret::CollationB;
-    use shikaku_firmware::card::surface_ap::SurfaceAp;
+    use shikaku_card::secret::CollationB;
+    use shikaku_card::surface_ap::SurfaceAp;
     let p = persona::find("fixture").expect("persona fixture");
     let (card, _) = vcard::build_at(&p, Date::today(), &AtrChoice::Contactless).expect("card builds");
     let mut sim = SimFrontend::with_config(card, config, faults);

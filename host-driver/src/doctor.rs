@@ -150,7 +150,7 @@ fn reader_checks(config: &Config, endpoint: &Endpoint, timeout: Duration, checks
             }
             Ok(ManagerEvent::Link { event: HostEvent::Status(m) | HostEvent::Result(m), .. }) => {
                 if let Ok(Message::DiagnosticsReport { nfc, camera, clock_ms, uptime_s, .. }) = m.message() {
-                    report = Some((nfc, camera, clock_ms, uptime_s, manager::unix_ms()));
+                    report = Some((nfc, camera, clock_ms, uptime_s, crate::os::unix_ms()));
                 }
             }
             _ => {}

@@ -9,6 +9,7 @@ pub mod journal;
 pub mod keystore;
 pub mod model;
 pub mod names;
+pub mod os;
 pub mod reader;
 pub mod receipt;
 pub mod smartcard;

@@ -47,6 +47,10 @@ pub enum Error {
     NotPaired,
     #[error("pairing confirmation mismatch")]
     PairingMismatch,
+    #[error("a pairing answer arrived but no pairing is in progress")]
+    NoPairingInProgress,
+    #[error("a second hello on one connection")]
+    DuplicateHello,
 
     // -- exactly-once --
     #[error("outbox is full")]

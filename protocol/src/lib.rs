@@ -8,6 +8,7 @@
 //! - [`message`]: the complete, typed message set of a reception session;
 //! - [`auth`]: pairing (X25519), per-connection keys, MAC and replay refusal;
 //! - [`link`]: one end of the link, putting the above together;
+//! - [`endpoint`]: the reader's and the host's end of a connection (hello, pairing, delivery);
 //! - [`reliable`]: exactly-once delivery of results (outbox and duplicate filter).
 //!
 //! `no_std`, no allocation; everything is sans-IO.
@@ -17,6 +18,7 @@
 pub mod auth;
 mod codec;
 pub mod deframer;
+pub mod endpoint;
 mod error;
 pub mod frame;
 pub mod link;

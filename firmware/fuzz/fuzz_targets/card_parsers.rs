@@ -4,11 +4,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shikaku_firmware::card::cv_cert::CvCertificate;
-use shikaku_firmware::card::der::{self, Certificate};
-use shikaku_firmware::card::surface_ap::{AgeRecord, CardFace, Jp2Header};
-use shikaku_firmware::card::text_ap::{BasicFour, IntegrityRecord, MyNumber};
-use shikaku_firmware::card::tlv;
+use shikaku_card::cv_cert::CvCertificate;
+use shikaku_card::der::{self, Certificate};
+use shikaku_card::surface_ap::{AgeRecord, CardFace, Jp2Header};
+use shikaku_card::text_ap::{BasicFour, IntegrityRecord, MyNumber};
+use shikaku_card::tlv;
 
 /// Walks TLVs and their constructed values down to a depth.
 fn walk(input: &[u8], depth: u8) {

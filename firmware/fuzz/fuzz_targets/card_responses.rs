@@ -5,9 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shikaku_firmware::apdu::ApduTransport;
-use shikaku_firmware::card::surface_ap::SurfaceAp;
-use shikaku_firmware::card::{CardIo, Pin4};
+use shikaku_card::apdu::ApduTransport;
+use shikaku_card::surface_ap::SurfaceAp;
+use shikaku_card::{CardIo, Pin4};
 use shikaku_firmware::drive::card_ops;
 use shikaku_firmware::session::{CardOp, CardReply};
 

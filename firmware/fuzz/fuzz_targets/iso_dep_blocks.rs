@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shikaku_firmware::apdu::ApduTransport;
+use shikaku_card::apdu::ApduTransport;
 use shikaku_firmware::nfc::iso_dep::{parse_block, IsoDep, IsoDepConfig, IsoDepParams};
 use shikaku_firmware::nfc::{BitRate, FrontendError, NfcFrontend, Technology, Timeout};
 

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shikaku_firmware::face::jp2;
+use shikaku_face::jp2;
 
 /// Bounds like the reader's: a card photo is at most a few hundred pixels a side.
 const MAX_ARENA_WORDS: usize = 1 << 20;

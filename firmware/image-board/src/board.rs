@@ -361,7 +361,7 @@ impl Default for Trng {
     }
 }
 
-impl shikaku_firmware::link::Entropy for Trng {
+impl shikaku_protocol::endpoint::reader::Entropy for Trng {
     fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(4) {
             let w = self.word().to_le_bytes();

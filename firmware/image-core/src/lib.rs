@@ -1,5 +1,5 @@
 //! The reader's main loop, the same on the reference board and under QEMU: the session core
-//! ([`Session`]), the reader's protocol end ([`ReaderLink`]) and the card operations
+//! ([`Session`]), the reader's protocol end ([`ReaderEndpoint`]) and the card operations
 //! ([`card_ops`]) over the ISO/IEC 14443 stack, glued to a [`Platform`] (clock, host byte
 //! pipe, keypad, display, entropy) and an [`NfcFrontend`]. It mirrors what
 //! `hil-tests/src/sim_reader.rs` does on the host, without heap.
@@ -16,10 +16,10 @@ pub mod wire;
 
 use heapless::{String, Vec};
 use shikaku_firmware::drive::card_ops;
-use shikaku_firmware::link::{Diagnostics, Entropy, Identity, LinkInput, ReaderLink};
 use shikaku_firmware::nfc::{type_b, IsoDep, IsoDepParams, NfcFrontend};
 use shikaku_firmware::session::{Action, Actions, Config, Event, FaceReply, Key, Phase, Screen, Session};
 use shikaku_protocol::auth::PairingKey;
+use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
 use shikaku_protocol::message::{CancelReason, FaceDecision, Message, SelfTest};
 use shikaku_protocol::MAX_FRAME;
 
@@ -58,7 +58,7 @@ pub const PRESENCE_CHECK_MS: u64 = 300;
 /// The reader: session, link and the card link over the frontend.
 pub struct Reader<F: NfcFrontend> {
     pub session: Session,
-    pub link: ReaderLink,
+    pub link: ReaderEndpoint,
     air: IsoDep<F>,
     card: bool,
     next_card_poll: u64,
@@ -123,7 +123,7 @@ impl<F: NfcFrontend> Reader<F> {
         let params = IsoDepParams { fsc: 32, fwi: 4, cid: None, nad_supported: false };
         Self {
             session: Session::new(Config::default(), PairingKey(key.unwrap_or([0; 32])), first_session),
-            link: ReaderLink::new(id, key.map(PairingKey)),
+            link: ReaderEndpoint::new(id, key.map(PairingKey)),
             air: IsoDep::new(fe, params),
             card: false,
             next_card_poll: 0,
@@ -324,7 +324,7 @@ fn warn_outbox_full() {}
 /// a correct PIN is refused and no identity is ever verified by PIN.
 #[cfg(feature = "broken-session")]
 fn broken(op: shikaku_firmware::session::CardOp) -> shikaku_firmware::session::CardOp {
-    use shikaku_firmware::card::secret::Pin4;
+    use shikaku_card::secret::Pin4;
     use shikaku_firmware::session::CardOp;
     match op {
         CardOp::VerifyPin { last_try_confirmed, .. } => match Pin4::from_keypad([0, 0, 0, 0]) {

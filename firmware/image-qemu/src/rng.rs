@@ -2,7 +2,7 @@
 //! at boot (from the host's OS RNG). The board image uses the MCU's TRNG instead.
 
 use sha2::{Digest, Sha256};
-use shikaku_firmware::link::Entropy;
+use shikaku_protocol::endpoint::reader::Entropy;
 
 pub struct HashDrbg {
     seed: [u8; 32],

@@ -21,13 +21,13 @@
 use sha2::{Digest, Sha256};
 use shikaku_protocol::message::CardKind;
 
-use crate::apdu::ApduTransport;
-use crate::card::commands::{ef, sha256_digest_info};
-use crate::card::der::Certificate;
-use crate::card::io::{SigningKey, SIGNATURE_LEN};
-use crate::card::jpki::{self, Jpki};
-use crate::card::{CardError, CardIo, PinStatus};
 use crate::session::{CardFailure, CardOp, CardReply, PinState};
+use shikaku_card::apdu::ApduTransport;
+use shikaku_card::commands::{ef, sha256_digest_info};
+use shikaku_card::der::Certificate;
+use shikaku_card::io::{SigningKey, SIGNATURE_LEN};
+use shikaku_card::jpki::{self, Jpki};
+use shikaku_card::{CardError, CardIo, PinStatus};
 
 /// Size a caller's buffer must have: the largest auth certificate the session keeps
 /// (and at least a signature).
@@ -121,7 +121,7 @@ fn identify<'b, T: ApduTransport>(io: &mut CardIo<'_, T>, buf: &'b mut [u8]) -> 
 /// The auth certificate in the current selection (after VERIFY on Android): no SELECT of the
 /// applet, which would drop the verified state.
 fn read_certificate<'b, T: ApduTransport>(io: &mut CardIo<'_, T>, buf: &'b mut [u8]) -> CardReply<'b> {
-    let cert = match io.read_file(ef::jpki::AUTH_CERT, buf, crate::card::io::Sizing::Tlv) {
+    let cert = match io.read_file(ef::jpki::AUTH_CERT, buf, shikaku_card::io::Sizing::Tlv) {
         Ok(c) => c,
         Err(e) => return failed(failure(&e)),
     };
@@ -135,7 +135,7 @@ fn read_certificate<'b, T: ApduTransport>(io: &mut CardIo<'_, T>, buf: &'b mut [
 
 fn verify_pin<'b, T: ApduTransport>(
     io: &mut CardIo<'_, T>,
-    pin: &crate::card::Pin4,
+    pin: &shikaku_card::Pin4,
     last_try_confirmed: bool,
 ) -> CardReply<'b> {
     let mut jpki = match select(io) {
@@ -190,8 +190,8 @@ fn sign<'b, T: ApduTransport>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apdu::ApduTransport;
-    use crate::card::Pin4;
+    use shikaku_card::apdu::ApduTransport;
+    use shikaku_card::Pin4;
     use std::vec::Vec;
 
     type Answer = Result<Vec<u8>, ()>;

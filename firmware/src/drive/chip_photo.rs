@@ -5,12 +5,12 @@
 //! the record's card key (a copy of the files cannot). Then the JPEG 2000 photo (DF27) is
 //! returned, borrowed from the caller's buffer, which the caller wipes after decoding.
 
-use crate::apdu::ApduTransport;
-use crate::card::cv_cert::{self, TrustAnchor};
-use crate::card::io::CardIo;
-use crate::card::secret::CollationB;
-use crate::card::surface_ap::SurfaceAp;
-use crate::card::CardError;
+use shikaku_card::apdu::ApduTransport;
+use shikaku_card::cv_cert::{self, TrustAnchor};
+use shikaku_card::io::CardIo;
+use shikaku_card::secret::CollationB;
+use shikaku_card::surface_ap::SurfaceAp;
+use shikaku_card::CardError;
 
 /// Buffer size for the surface applet's CV certificate.
 pub const CV_CERT_BUF_LEN: usize = 1024;

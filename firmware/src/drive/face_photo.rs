@@ -5,13 +5,13 @@
 //! before returning.
 
 use super::chip_photo::read_chip_photo;
-use crate::apdu::ApduTransport;
-use crate::card::cv_cert::TrustAnchor;
-use crate::card::CardError;
-use crate::card_front;
-use crate::face::image::ImageRef;
-use crate::face::jp2;
-use crate::face::verifier::{Camera, FrameShape, PhotoError, PhotoSource};
+use crate::face_verifier::{Camera, FrameShape, PhotoError, PhotoSource};
+use shikaku_card::apdu::ApduTransport;
+use shikaku_card::cv_cert::TrustAnchor;
+use shikaku_card::CardError;
+use shikaku_face::card_front;
+use shikaku_face::image::ImageRef;
+use shikaku_face::jp2;
 
 /// The buffers the card-front read and the photo decode need besides the frame.
 pub struct PhotoBuffers<'a> {
@@ -19,7 +19,7 @@ pub struct PhotoBuffers<'a> {
     pub scratch: &'a mut [u8],
     /// The surface applet's CV certificate.
     pub cert: &'a mut [u8],
-    /// The card face record ([`crate::card::surface_ap::CARD_FACE_MAX_LEN`]).
+    /// The card face record ([`shikaku_card::surface_ap::CARD_FACE_MAX_LEN`]).
     pub record: &'a mut [u8],
     /// The JPEG 2000 decoder's arena ([`jp2::arena_words`]).
     pub jp2_arena: &'a mut [i32],

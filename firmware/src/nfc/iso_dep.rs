@@ -14,7 +14,7 @@
 
 use super::frontend::{fwt_from_fwi, FrontendError, NfcFrontend, Timeout};
 use super::iso7816::{self, ApduError, RawExchange};
-use crate::apdu::ApduTransport;
+use shikaku_card::apdu::ApduTransport;
 
 /// Our maximum frame size FSD (PCB, CID, INF and the 2 CRC bytes), FSDI 8.
 pub const FSD: usize = 256;

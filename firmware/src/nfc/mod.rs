@@ -13,10 +13,10 @@
 //!   ([`IsoDepCore`]) and a blocking driver ([`IsoDep`]), with chaining, WTX, DESELECT,
 //!   presence check and the PCD error recovery rules.
 //! * [`iso7816`]: APDU encoding and `61xx` / `6Cxx` handling; [`IsoDep`] implements
-//!   [`crate::apdu::ApduTransport`] with it, which is what the applet clients use.
+//!   [`shikaku_card::apdu::ApduTransport`] with it, which is what the applet clients use.
 //!
 //! ```no_run
-//! use shikaku_firmware::apdu::ApduTransport;
+//! use shikaku_card::apdu::ApduTransport;
 //! use shikaku_firmware::nfc::{type_b, IsoDep, NfcFrontend};
 //!
 //! /// Reads the JPKI token info (EF 0006) from a My Number card in the field.
@@ -42,5 +42,6 @@ pub mod type_b;
 pub(crate) mod testing;
 
 pub use frontend::{BitRate, FrontendError, NfcFrontend, Technology, Timeout};
-pub use iso7816::{ApduError, CommandApdu};
+pub use iso7816::ApduError;
 pub use iso_dep::{IsoDep, IsoDepConfig, IsoDepCore, IsoDepError, IsoDepParams, Poll};
+pub use shikaku_card::apdu::CommandApdu;

@@ -701,7 +701,7 @@ mod fuzz {
                 let _ = AttribAnswer::parse(&bytes);
                 let _ = ProtocolInfo::parse(&bytes);
                 let _ = crate::nfc::type_a::Ats::parse(&bytes);
-                let _ = crate::nfc::iso7816::CommandApdu::parse(&bytes);
+                let _ = shikaku_card::apdu::CommandApdu::parse(&bytes);
                 let _ = crate::nfc::iso_dep::parse_block(&bytes, None);
                 let _ = crate::nfc::iso_dep::parse_block(&bytes, Some(3));
             }

@@ -6,7 +6,7 @@ use shikaku_protocol::message::{
 };
 
 use super::screen::Screen;
-use crate::card::secret::Pin4;
+use shikaku_card::secret::Pin4;
 
 /// One card operation; the driver runs it with the applet clients and answers with
 /// [`crate::session::Event::Card`].

@@ -3,7 +3,7 @@
 use shikaku_protocol::message::{CardKind, FaceDecision};
 use shikaku_protocol::Message;
 
-use crate::card::secret::Pin4;
+use shikaku_card::secret::Pin4;
 
 /// A key on the reader's keypad or touch screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -34,7 +34,7 @@ use shikaku_protocol::message::{
     PinResult, Proof, VerifiedIdentity, VisualStopReason,
 };
 
-use crate::card::secret::{wipe, Pin4};
+use shikaku_card::secret::{wipe, Pin4};
 
 /// Longest auth certificate kept for the verified identity.
 pub const MAX_CERT: usize = 2048;

@@ -10,12 +10,12 @@
 //! byte with no framing at all: what no protocol can beat. Activation (REQB/ATTRIB) is
 //! included in "on air".
 
-use shikaku_firmware::apdu::ApduTransport;
-use shikaku_firmware::card::io::SIGNATURE_LEN;
-use shikaku_firmware::card::jpki::{Jpki, MAX_CERT_LEN};
-use shikaku_firmware::card::secret::CollationB;
-use shikaku_firmware::card::surface_ap::SurfaceAp;
-use shikaku_firmware::card::{CardIo, Pin4};
+use shikaku_card::apdu::ApduTransport;
+use shikaku_card::io::SIGNATURE_LEN;
+use shikaku_card::jpki::{Jpki, MAX_CERT_LEN};
+use shikaku_card::secret::CollationB;
+use shikaku_card::surface_ap::SurfaceAp;
+use shikaku_card::{CardIo, Pin4};
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
 use shikaku_hil::sim_frontend::{FaultConfig, SimCardConfig, SimFrontend};

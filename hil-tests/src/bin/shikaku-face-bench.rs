@@ -27,12 +27,12 @@
 // peak_rss_kib is the peak resident set of this process, which holds the whole weight files in
 // RAM; on the reader the weights stay in flash and the RAM is the arena.
 
-use shikaku_firmware::face::align;
-use shikaku_firmware::face::detect::Detector;
-use shikaku_firmware::face::engine::{self, Models};
-use shikaku_firmware::face::image::ImageRef;
-use shikaku_firmware::face::landmarks::ShapeModel;
-use shikaku_firmware::face::model::{self, Descriptor, Model, ARENA_F32, CHIP_BYTES};
+use shikaku_face::align;
+use shikaku_face::detect::Detector;
+use shikaku_face::engine::{self, Models};
+use shikaku_face::image::ImageRef;
+use shikaku_face::landmarks::ShapeModel;
+use shikaku_face::model::{self, Descriptor, Model, ARENA_F32, CHIP_BYTES};
 use shikaku_hil::face_scenes::{self, Perturb, SceneKind};
 use std::path::Path;
 use std::process::ExitCode;
@@ -277,7 +277,7 @@ fn describe_timed(m: &Models, img: &Input, s: &mut Scratch, t: &mut Split) -> Re
         .detect::<{ engine::MAX_FACES }>(view, &mut s.arena, &mut found)
         .map_err(|e| err(e.to_string()))?;
     // the largest box, first among equals
-    let mut best: Option<&shikaku_firmware::face::detect::Detection> = None;
+    let mut best: Option<&shikaku_face::detect::Detection> = None;
     for d in found.iter() {
         if best.is_none_or(|b| d.rect.area() > b.rect.area()) {
             best = Some(d);

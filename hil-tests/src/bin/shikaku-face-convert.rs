@@ -1,5 +1,5 @@
 // shikaku-face-convert: dlib's `dlib_face_recognition_resnet_model_v1.dat` → our compact
-// weight files (`SHFRES01`, see `shikaku_firmware::face::model::format`), f32 and int8.
+// weight files (`SHFRES01`, see `shikaku_face::model::format`), f32 and int8.
 //
 //   shikaku-face-convert MODEL.dat OUT_DIR   → OUT_DIR/resnet-f32.shfr, OUT_DIR/resnet-i8.shfr
 //   shikaku-face-convert --all MODELS_DIR    → also detector.shdt (the CNN face detector) and
@@ -17,7 +17,7 @@
 // "fc_2" num_outputs num_inputs params(num_inputs×num_outputs, row-major) alias alias
 // bias_mode 4×double.
 
-use shikaku_firmware::face::model::format::{self, WeightKind, CONVS, DESCRIPTOR_LEN, FC_IN, MAGIC, N_CONV};
+use shikaku_face::model::format::{self, WeightKind, CONVS, DESCRIPTOR_LEN, FC_IN, MAGIC, N_CONV};
 use shikaku_hil::dlib_dat::{DatReader as Reader, Res};
 use shikaku_hil::face_convert;
 use std::process::ExitCode;

@@ -5,17 +5,17 @@
 //   shikaku-face-eval --pairs FILE --root DIR --out DIR [--attacks FILE] [--reference TSV]
 //   shikaku-face-eval --make-ci-set DIR --sources DIR --out DIR [--reference TSV] --check
 //
-// The engine is the firmware's (`shikaku_firmware::face`): detector, 5-point landmarks,
+// The engine is the firmware's (`shikaku_face`): detector, 5-point landmarks,
 // alignment and the ResNet embedder, loaded from the weight files scripts/face-models.sh
 // makes (--models, default target/face-models).
 
 use clap::Parser;
-use shikaku_firmware::face::detect::{Detection, Detector};
-use shikaku_firmware::face::engine::{self, Models};
-use shikaku_firmware::face::image::ImageRef;
-use shikaku_firmware::face::landmarks::ShapeModel;
-use shikaku_firmware::face::liveness::{LivenessCheck, LivenessConfig, Verdict};
-use shikaku_firmware::face::model::{Model, CHIP_BYTES, THRESHOLD};
+use shikaku_face::detect::{Detection, Detector};
+use shikaku_face::engine::{self, Models};
+use shikaku_face::image::ImageRef;
+use shikaku_face::landmarks::ShapeModel;
+use shikaku_face::liveness::{LivenessCheck, LivenessConfig, Verdict};
+use shikaku_face::model::{Model, CHIP_BYTES, THRESHOLD};
 use shikaku_hil::face_eval::report::{self, Described, Describer, LivenessJudge, Reference};
 use shikaku_hil::face_eval::{ci_set, pairs};
 use std::path::PathBuf;

@@ -14,7 +14,7 @@
 //!
 //! Personas not in this table (from a TOML file) get one active 協会けんぽ qualification.
 
-use shikaku_firmware::card::der::Certificate;
+use shikaku_card::der::Certificate;
 
 use super::service::card_key;
 use super::store::{Insured, Store};

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
-use shikaku_firmware::card::der::Certificate;
+use shikaku_card::der::Certificate;
 use shikaku_firmware::session::expiry::Validity;
 use shikaku_host::eligibility::wire::{
     self, CertStatus, Challenge, EligibilityAnswer, EligibilityRequest, ErrorBody, ProofCheck, ProofJson,
@@ -184,8 +184,7 @@ impl Service {
             ProofJson::CardSignature { signature, .. } => {
                 let sig = wire::b64_decode(signature)
                     .ok_or_else(|| Refusal::new(ErrorCode::BadRequest, "signature is not base64"))?;
-                let key =
-                    shikaku_firmware::card::rsa::RsaPublicKey::new(&cert.key_modulus, &cert.key_exponent);
+                let key = shikaku_card::rsa::RsaPublicKey::new(&cert.key_modulus, &cert.key_exponent);
                 key.verify_sha256(&challenge, &sig).map_err(|e| {
                     Refusal::new(ErrorCode::BadSignature, format!("card signature does not verify: {e:?}"))
                 })?;

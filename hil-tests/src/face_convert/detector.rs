@@ -1,5 +1,5 @@
 //! dlib's CNN face detector (`mmod_human_face_detector.dat`) → our weight file (`SHDET001`, the
-//! layout is documented in `shikaku_firmware::face::detect::format`).
+//! layout is documented in `shikaku_face::detect::format`).
 //!
 //! The network (dlib's `dnn_mmod_face_detection_ex.cpp`):
 //! `loss_mmod → con 1×9×9 → 3 × (relu affine con5 45) → relu affine con5d 32 → relu affine
@@ -28,7 +28,7 @@
 //! Every affine layer is folded into the convolution before it (w' = γ'·w, b' = γ'·b + β').
 
 use crate::dlib_dat::{DatReader, Res};
-use shikaku_firmware::face::detect::format::{self, CONVS, MAGIC, N_CONV};
+use shikaku_face::detect::format::{self, CONVS, MAGIC, N_CONV};
 
 /// What the converter found in the file, for the report and the tests.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,5 @@
 //! dlib's 5-point shape predictor (`shape_predictor_5_face_landmarks.dat`) → our landmark
-//! model file (`SHLMK001`, read by `shikaku_firmware::face::landmarks`).
+//! model file (`SHLMK001`, read by `shikaku_face::landmarks`).
 //!
 //! dlib's serialization of `shape_predictor` (version 1), in dlib's value encoding
 //! ([`crate::dlib_dat`]):
@@ -22,7 +22,7 @@
 //! the same) in a fixed layout; see the firmware module for the byte layout.
 
 use crate::dlib_dat::{DatReader, Res};
-use shikaku_firmware::face::landmarks::format;
+use shikaku_face::landmarks::format;
 
 fn float(r: &mut DatReader) -> Res<f32> {
     let v = r.float()?;

@@ -3,7 +3,7 @@
 
 use super::metrics::{self, Presentation, Scored};
 use super::pairs::{ImageId, Pair};
-use shikaku_firmware::face::model::{distance, Descriptor};
+use shikaku_face::model::{distance, Descriptor};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;

@@ -239,7 +239,7 @@ fn serve_frontend(
     state: Arc<Mutex<RigState>>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut d = wire::Deframer::default();
+    let mut d = wire::FrameReader::default();
     let mut buf = [0u8; 4096];
     while !stop.load(Ordering::SeqCst) {
         let Some(n) = read_some(&mut s, &mut buf) else { return };
@@ -265,12 +265,12 @@ fn u32_at(p: &[u8], at: usize) -> u32 {
 
 fn frontend_call(fe: &mut Air, kind: u8, p: &[u8]) -> Vec<u8> {
     let simple = |r: Result<(), shikaku_firmware::nfc::FrontendError>| match r {
-        Ok(()) => wire::encode(wire::OK, &[]),
-        Err(e) => wire::encode(wire::ERR, &[wire::error_code(e)]),
+        Ok(()) => wire::frame(wire::OK, &[]),
+        Err(e) => wire::frame(wire::ERR, &[wire::error_code(e)]),
     };
     let frame = |r: Result<usize, shikaku_firmware::nfc::FrontendError>, rx: &[u8]| match r {
-        Ok(n) => wire::encode(wire::RX, &rx[..n.min(rx.len())]),
-        Err(e) => wire::encode(wire::ERR, &[wire::error_code(e)]),
+        Ok(n) => wire::frame(wire::RX, &rx[..n.min(rx.len())]),
+        Err(e) => wire::frame(wire::ERR, &[wire::error_code(e)]),
     };
     let mut rx = vec![0u8; wire::MAX_PAYLOAD];
     match kind {
@@ -289,9 +289,9 @@ fn frontend_call(fe: &mut Air, kind: u8, p: &[u8]) -> Vec<u8> {
             let r = fe.transceive_short_frame(f, &mut rx, Timeout::from_fc(u32_at(p, 1)));
             frame(r, &rx)
         }
-        wire::BITS => wire::encode(wire::ERR, &[7]),
+        wire::BITS => wire::frame(wire::ERR, &[7]),
         wire::GUARD => simple(fe.guard_time(Timeout::from_fc(u32_at(p, 0)))),
-        _ => wire::encode(wire::ERR, &[5]),
+        _ => wire::frame(wire::ERR, &[5]),
     }
 }
 
@@ -303,7 +303,7 @@ fn serve_panel(
     stop: Arc<AtomicBool>,
     key: Option<[u8; 32]>,
 ) {
-    let mut d = wire::Deframer::default();
+    let mut d = wire::FrameReader::default();
     let mut buf = [0u8; 1024];
     while !stop.load(Ordering::SeqCst) {
         let Some(n) = read_some(&mut s, &mut buf) else { return };
@@ -317,7 +317,7 @@ fn serve_panel(
                     let mut seed = [0u8; 32];
                     let _ = getrandom::getrandom(&mut seed);
                     c.extend_from_slice(&seed);
-                    out.extend(wire::encode(wire::CONFIG, &c));
+                    out.extend(wire::frame(wire::CONFIG, &c));
                 }
                 wire::STATUS if p.len() >= 5 => {
                     let Ok(mut st) = state.lock() else { return };
@@ -352,7 +352,7 @@ fn serve_panel(
             act(&mut st, &mut fe);
             if !st.keys.is_empty() {
                 let keys: Vec<u8> = st.keys.drain(..).collect();
-                out.extend(wire::encode(wire::KEYS_RX, &keys));
+                out.extend(wire::frame(wire::KEYS_RX, &keys));
             }
         }
         if !out.is_empty() && s.write_all(&out).is_err() {

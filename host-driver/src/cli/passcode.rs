@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use shikaku_host::config::Config;
-use shikaku_host::reader::{manager, Command, HostEvent, ManagerEvent};
+use shikaku_host::reader::{Command, HostEvent, ManagerEvent};
 use shikaku_host::transport::Endpoint;
 use shikaku_protocol::passcode;
 
@@ -105,7 +105,7 @@ pub fn run(config: &Config, action: Action) -> Result<(), String> {
             if again != first {
                 return Err("the two entries differ".into());
             }
-            let salt: [u8; 16] = manager::random();
+            let salt: [u8; 16] = shikaku_host::os::random().map_err(|e| e.to_string())?;
             let hash = passcode::hash(first.as_bytes(), &salt, iterations);
             drop(first);
             let endpoints = targets(config, reader)?;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Subcommand;
-use shikaku_firmware::card::secret::Pin4;
+use shikaku_card::secret::Pin4;
 use shikaku_host::smartcard::{read_identity, PcscService, PinSource};
 
 #[derive(Subcommand)]
@@ -58,7 +58,7 @@ pub fn run(action: Action) -> Result<(), String> {
             } else {
                 PinSource::None
             };
-            let challenge: [u8; 32] = shikaku_host::reader::manager::random();
+            let challenge: [u8; 32] = shikaku_host::os::random().map_err(|e| e.to_string())?;
             let r = read_identity(&mut card, source, &challenge).map_err(|e| e.to_string())?;
             println!("reader: {name}");
             println!("kind: {:?}", r.kind);

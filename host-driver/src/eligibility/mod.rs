@@ -267,7 +267,7 @@ impl<S: EligibilityService> Forwarder<S> {
 
     fn minted(reason: EligibilityError) -> IssuedChallenge {
         let mut challenge = [0u8; 32];
-        if getrandom::getrandom(&mut challenge).is_err() {
+        if crate::os::fill(&mut challenge).is_err() {
             // No OS RNG: derive from the clock and the address space layout (not secret, but
             // unique; the service refuses reuse anyway).
             use sha2::Digest;

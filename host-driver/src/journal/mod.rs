@@ -175,12 +175,7 @@ fn is_sha256_hex(s: &str) -> bool {
 }
 
 /// Wall clock, Unix milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::os::unix_ms as now_ms;
 
 /// The SQLite journal. One connection, one thread; other threads or processes (the JSON
 /// API, `doctor`) open their own [`Journal`] on the same file (WAL lets them read while the

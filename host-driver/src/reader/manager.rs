@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use shikaku_protocol::message::Message;
 
 use super::{HostEndpoint, HostEvent, Keys};
+use crate::os::{random, unix_ms};
 use crate::transport::{Endpoint, Transport, TransportError};
 
 /// Something for the reader, sent by the application.
@@ -76,28 +77,6 @@ impl Drop for ReaderHandle {
     }
 }
 
-/// Fresh randomness for nonces and pairing secrets.
-pub fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    // The OS RNG failing is not recoverable in any useful way; fall back loudly to time.
-    if getrandom::getrandom(&mut b).is_err() {
-        tracing::error!("OS random generator unavailable");
-        let t =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        for (i, x) in b.iter_mut().enumerate() {
-            *x = (t >> ((i % 16) * 8)) as u8 ^ i as u8;
-        }
-    }
-    b
-}
-
-pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Spawns the thread for one reader.
 pub fn spawn(
     endpoint: Endpoint,
@@ -126,7 +105,8 @@ fn run(
     commands: Receiver<Command>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut link = HostEndpoint::new(pairing, random());
+    // The nonce is replaced on every connection; without the OS generator there is none.
+    let mut link = HostEndpoint::new(pairing, [0; 16]);
     for (s, q) in seen {
         link.restore_seen(s, q);
     }
@@ -142,9 +122,18 @@ fn run(
                 continue;
             }
         };
+        let nonce = match random() {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = events
+                    .send(ManagerEvent::Disconnected { endpoint: endpoint.clone(), reason: e.to_string() });
+                sleep_unless_stopped(&stop, backoff);
+                continue;
+            }
+        };
         backoff = Duration::from_millis(200);
         let _ = events.send(ManagerEvent::Connected { endpoint: endpoint.clone() });
-        link.connect(random());
+        link.connect(nonce);
         let reason = match pump(&mut *transport, &mut link, &endpoint, &events, &commands, &stop) {
             Ok(()) => break,
             Err(e) => e.to_string(),
@@ -212,10 +201,16 @@ fn apply(link: &mut HostEndpoint, c: Command) {
             link.send(&Message::Cancel { reason: shikaku_protocol::message::CancelReason::Host })
         }
         Command::Diagnostics => link.send(&Message::DiagnosticsRequest),
-        Command::Pair => {
-            link.start_pairing(random(), random());
-            Ok(())
-        }
+        Command::Pair => match (random(), random()) {
+            (Ok(secret), Ok(nonce)) => {
+                link.start_pairing(secret, nonce);
+                Ok(())
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "pairing not started");
+                Ok(())
+            }
+        },
         Command::Ack { session, seq } => {
             link.ack(*session, *seq);
             Ok(())

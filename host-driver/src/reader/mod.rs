@@ -1,8 +1,7 @@
-//! Readers attached to this PC: the protocol endpoint of each link, and the manager that runs
-//! one thread per reader over any transport.
+//! Readers attached to this PC: the manager that runs one thread per reader over any
+//! transport, each with the protocol crate's host endpoint.
 
-mod endpoint;
 pub mod manager;
 
-pub use endpoint::{HostEndpoint, HostEvent, Inbound, Keys, ReaderInfo};
 pub use manager::{Command, ManagerEvent, ReaderHandle};
+pub use shikaku_protocol::endpoint::host::{HostEndpoint, HostEvent, Inbound, Keys, ReaderInfo};

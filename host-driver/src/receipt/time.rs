@@ -40,12 +40,7 @@ pub fn jst_datetime(unix_ms: u64) -> String {
 }
 
 /// Now, in Unix milliseconds.
-pub fn now_unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::os::unix_ms as now_unix_ms;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 use std::ffi::CString;
 use std::time::Duration;
 
-use shikaku_firmware::apdu::ApduTransport;
+use shikaku_card::apdu::ApduTransport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PcscError {

@@ -2,11 +2,11 @@
 //! certificate, and (with a PIN typed on the PC) a signature over the eligibility challenge.
 
 use sha2::{Digest, Sha256};
-use shikaku_firmware::apdu::ApduTransport;
-use shikaku_firmware::card::io::CardIo;
-use shikaku_firmware::card::jpki::{CardKind, Jpki, MAX_CERT_LEN};
-use shikaku_firmware::card::secret::{Pin4, PinStatus};
-use shikaku_firmware::card::CardError;
+use shikaku_card::apdu::ApduTransport;
+use shikaku_card::io::CardIo;
+use shikaku_card::jpki::{CardKind, Jpki, MAX_CERT_LEN};
+use shikaku_card::secret::{Pin4, PinStatus};
+use shikaku_card::CardError;
 
 /// Where the PIN comes from.
 pub enum PinSource {

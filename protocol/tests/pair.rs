@@ -1,0 +1,418 @@
+//! Both shipping ends of a connection — [`ReaderEndpoint`] and [`HostEndpoint`] — driven
+//! against each other in virtual time by a [`Pair`] harness (in the manner of quinn-proto's):
+//! a pipe with latency, loss, corruption and pulled cables between them. Nothing here is a
+//! second implementation of either end: an attacker's frames are built by hand only where
+//! the test is about an attacker.
+
+use std::collections::VecDeque;
+
+use shikaku_protocol::auth::pairing::{PairingSecrets, PublicKey, StaticSecret};
+use shikaku_protocol::auth::PairingKey;
+use shikaku_protocol::endpoint::host::{HostEndpoint, HostEvent};
+use shikaku_protocol::endpoint::reader::{Entropy, Identity, LinkInput, ReaderEndpoint};
+use shikaku_protocol::message::*;
+use shikaku_protocol::{Error, Frame, Link, Role, MAX_FRAME};
+
+/// A deterministic stand-in for the reader's TRNG.
+struct Counter(u8);
+impl Entropy for Counter {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_mul(17).wrapping_add(29);
+            *b = self.0;
+        }
+    }
+}
+
+fn identity_of_reader() -> Identity {
+    Identity {
+        firmware: FirmwareVersion { major: 0, minor: 1, patch: 0, build: "test" },
+        serial: "SK-0001",
+        model: "sim",
+        capabilities: Capabilities(Capabilities::PIN_KEYPAD),
+    }
+}
+
+fn identity(cert: &[u8]) -> Message<'_> {
+    Message::VerifiedIdentity(VerifiedIdentity {
+        auth_cert: cert,
+        proof: Proof::ReaderAttestation { challenge: [1; 32], attestation: &[2; 32] },
+        method: AuthMethod::Face,
+        card_kind: CardKind::PhysicalCard,
+        consents: Consents::NONE,
+        staff_account: None,
+        registration: false,
+        cert_expiry: CertExpiry::DaysLeft(500),
+        card_detected_at: 1,
+        verified_at: 2,
+    })
+}
+
+/// What the reader's endpoint passed on, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ReaderSaw {
+    Host { msg_type: u8, authenticated: bool },
+    Connected { secured: bool },
+    Paired { key: [u8; 32], code: u32 },
+    Rejected(Error),
+}
+
+/// Faults on one direction of the pipe, by frame count (deterministic).
+#[derive(Debug, Clone, Copy, Default)]
+struct Faults {
+    /// Drop every n-th frame.
+    drop_every: Option<u32>,
+    /// Flip one byte in every n-th frame.
+    corrupt_every: Option<u32>,
+}
+
+#[derive(Default)]
+struct Pipe {
+    in_flight: VecDeque<(u64, Vec<u8>)>,
+    faults: Faults,
+    sent: u32,
+    dropped: u32,
+    corrupted: u32,
+}
+
+impl Pipe {
+    fn send(&mut self, now: u64, latency: u64, mut frame: Vec<u8>) {
+        self.sent += 1;
+        if self.faults.drop_every.is_some_and(|n| self.sent % n == 0) {
+            self.dropped += 1;
+            return;
+        }
+        if self.faults.corrupt_every.is_some_and(|n| self.sent % n == 0) {
+            self.corrupted += 1;
+            let i = frame.len() / 2;
+            frame[i] ^= 0x5A;
+        }
+        self.in_flight.push_back((now + latency, frame));
+    }
+
+    fn due(&mut self, now: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        while self.in_flight.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, f)) = self.in_flight.pop_front() {
+                out.extend(f);
+            }
+        }
+        out
+    }
+}
+
+/// One reader and one host endpoint joined by a pipe, in virtual milliseconds.
+struct Pair {
+    now: u64,
+    latency: u64,
+    reader: ReaderEndpoint,
+    host: HostEndpoint,
+    rng: Counter,
+    to_reader: Pipe,
+    to_host: Pipe,
+    reader_saw: Vec<ReaderSaw>,
+    host_events: Vec<HostEvent>,
+    /// Results the host application kept (and acknowledged), in order.
+    kept: Vec<(u32, u32)>,
+    connections: u8,
+}
+
+impl Pair {
+    fn new(reader_key: Option<PairingKey>, host_key: Option<PairingKey>) -> Self {
+        Self {
+            now: 0,
+            latency: 5,
+            reader: ReaderEndpoint::new(identity_of_reader(), reader_key),
+            host: HostEndpoint::new(host_key, [0; 16]),
+            rng: Counter(3),
+            to_reader: Pipe::default(),
+            to_host: Pipe::default(),
+            reader_saw: Vec::new(),
+            host_events: Vec::new(),
+            kept: Vec::new(),
+            connections: 0,
+        }
+    }
+
+    /// The host (re)connects with a fresh nonce.
+    fn connect(&mut self) {
+        self.connections += 1;
+        self.host.connect([self.connections; 16]);
+    }
+
+    /// The cable is pulled: what was in flight is lost, both ends notice, the host reconnects.
+    fn cut(&mut self) {
+        self.to_reader.in_flight.clear();
+        self.to_host.in_flight.clear();
+        self.reader.disconnected();
+        self.connect();
+    }
+
+    /// One millisecond of the world: both ends transmit what is due, the pipe delivers what
+    /// has arrived, the host application keeps and acknowledges every result it is handed.
+    fn tick(&mut self) {
+        while let Some(f) = self.host.poll_transmit() {
+            self.to_reader.send(self.now, self.latency, f);
+        }
+        let mut buf = [0u8; MAX_FRAME];
+        while let Some(n) = self.reader.poll_transmit(self.now, &mut buf) {
+            self.to_host.send(self.now, self.latency, buf[..n].to_vec());
+        }
+        let bytes = self.to_reader.due(self.now);
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let n = self.reader.push_rx(rest);
+            rest = &rest[n..];
+            while let Some(input) = self.reader.poll_input(self.now, &mut self.rng) {
+                let saw = match input {
+                    LinkInput::Host { message, authenticated } => {
+                        ReaderSaw::Host { msg_type: message.msg_type(), authenticated }
+                    }
+                    LinkInput::Connected { secured } => ReaderSaw::Connected { secured },
+                    LinkInput::Paired { key, code } => ReaderSaw::Paired { key: key.0, code },
+                    LinkInput::Handled => continue,
+                    LinkInput::Rejected(e) => ReaderSaw::Rejected(e),
+                };
+                self.reader_saw.push(saw);
+            }
+        }
+        let bytes = self.to_host.due(self.now);
+        if !bytes.is_empty() {
+            for e in self.host.receive(&bytes) {
+                if let HostEvent::Result(r) = &e {
+                    // The application keeps it (journal write), then acknowledges.
+                    self.kept.push((r.session, r.seq));
+                    self.host.ack(r.session, r.seq);
+                }
+                self.host_events.push(e);
+            }
+        }
+        self.now += 1;
+    }
+
+    fn run_for(&mut self, ms: u64) {
+        for _ in 0..ms {
+            self.tick();
+        }
+    }
+
+    fn queue_result(&mut self, session: u32, seq: u32, msg: &Message<'_>) {
+        self.reader.queue(session, seq, msg, self.now).expect("the outbox has room");
+    }
+
+    fn host_rejections(&self) -> Vec<Error> {
+        self.host_events
+            .iter()
+            .filter_map(|e| match e {
+                HostEvent::Rejected(e) => Some(*e),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn handshake_secures_the_link_and_results_arrive_once_per_pulled_cable() {
+    let key = PairingKey([9; 32]);
+    let cert = vec![0x30; 1590];
+    // The cable is pulled at every millisecond of the first exchanges in turn.
+    for cut_at in 0..40u64 {
+        let mut p = Pair::new(Some(key.clone()), Some(key.clone()));
+        for seq in 0..3 {
+            p.queue_result(77, seq, &identity(&cert));
+        }
+        p.connect();
+        p.run_for(cut_at);
+        p.cut();
+        p.run_for(20_000);
+        assert!(p.host.is_secured(), "cut at {cut_at} ms: the reconnect secured the link");
+        let mut kept = p.kept.clone();
+        kept.sort();
+        kept.dedup();
+        assert_eq!(kept, vec![(77, 0), (77, 1), (77, 2)], "cut at {cut_at} ms");
+        assert_eq!(p.reader.pending(), 0, "cut at {cut_at} ms: every result acknowledged");
+        assert!(p.connections <= 2);
+    }
+}
+
+#[test]
+fn results_arrive_exactly_once_over_a_slow_lossy_corrupting_link() {
+    let key = PairingKey([9; 32]);
+    let cert = vec![0x30; 900];
+    let mut p = Pair::new(Some(key.clone()), Some(key));
+    p.latency = 40;
+    p.to_host.faults = Faults { drop_every: Some(3), corrupt_every: Some(5) };
+    p.to_reader.faults = Faults { drop_every: Some(4), corrupt_every: None };
+    p.connect();
+    // A hello lost on the way is the host's to repeat (the manager reconnects on silence).
+    for _ in 0..10 {
+        p.run_for(200);
+        if p.host.is_secured() {
+            break;
+        }
+        p.connect();
+    }
+    assert!(p.host.is_secured());
+    for seq in 0..6 {
+        p.queue_result(12, seq, &identity(&cert));
+        p.run_for(50);
+    }
+    p.run_for(60_000);
+    // Exactly once, not in order: a result whose first send was lost arrives after later ones.
+    let mut kept = p.kept.clone();
+    kept.sort();
+    assert_eq!(kept, (0..6).map(|s| (12, s)).collect::<Vec<_>>(), "each result kept exactly once");
+    assert_eq!(p.reader.pending(), 0);
+    assert!(p.to_host.dropped > 0 && p.to_host.corrupted > 0 && p.to_reader.dropped > 0);
+    // Damaged frames were refused by their checksum, never taken.
+    assert!(p
+        .host_rejections()
+        .iter()
+        .all(|e| matches!(e, Error::FrameCrc | Error::HeaderCrc | Error::BadMarker)));
+}
+
+#[test]
+fn a_result_already_in_the_journal_is_acknowledged_but_not_taken_again() {
+    let key = PairingKey([9; 32]);
+    let mut p = Pair::new(Some(key.clone()), Some(key));
+    p.host.restore_seen(5, 1);
+    p.queue_result(5, 1, &identity(&[0x30; 10]));
+    p.connect();
+    p.run_for(100);
+    assert!(matches!(p.host_events[0], HostEvent::Secured(_)));
+    assert!(!p.host_events.iter().any(|e| matches!(e, HostEvent::Result(_))));
+    // The ack still goes out, so the reader's outbox empties.
+    assert_eq!(p.reader.pending(), 0);
+}
+
+#[test]
+fn a_reader_without_the_pairing_key_cannot_deliver_an_identity() {
+    let mut p = Pair::new(Some(PairingKey([8; 32])), Some(PairingKey([9; 32])));
+    p.queue_result(1, 1, &identity(&[0x30; 10]));
+    p.connect();
+    p.run_for(2_000);
+    // Its hello does not prove our key: the link never becomes secure, its frames are refused.
+    assert!(matches!(p.host_events[0], HostEvent::KeyMismatch(_)), "{:?}", p.host_events);
+    assert!(!p.host.is_secured());
+    assert!(p.host_events[1..].iter().all(|e| matches!(e, HostEvent::Rejected(Error::NotPaired))));
+    assert!(p.host_events.len() > 1, "the fake reader's result frames reached the host");
+    assert!(p.kept.is_empty());
+
+    // An unpaired host is told to pair and takes nothing either.
+    let mut p = Pair::new(None, None);
+    p.queue_result(1, 1, &identity(&[0x30; 10]));
+    p.connect();
+    p.run_for(2_000);
+    assert!(matches!(p.host_events.as_slice(), [HostEvent::NeedsPairing(_)]), "{:?}", p.host_events);
+    assert!(p.kept.is_empty());
+}
+
+#[test]
+fn pairing_yields_the_same_key_and_code_on_both_ends() {
+    let mut p = Pair::new(None, None);
+    p.connect();
+    p.run_for(50);
+    p.host.start_pairing([0x42; 32], [5; 16]);
+    p.run_for(50);
+    let host_paired = p.host_events.iter().find_map(|e| match e {
+        HostEvent::Paired { key, code } => Some((key.0, *code)),
+        _ => None,
+    });
+    let reader_paired = p.reader_saw.iter().find_map(|s| match s {
+        ReaderSaw::Paired { key, code } => Some((*key, *code)),
+        _ => None,
+    });
+    let (key, code) = host_paired.expect("host paired");
+    assert_eq!(reader_paired, Some((key, code)));
+    assert!(code < 1_000_000);
+    assert!(p.reader.is_paired());
+
+    // The new key secures the next connection both ways.
+    p.connect();
+    p.run_for(50);
+    assert!(p.host.is_secured() && p.reader.is_secured());
+}
+
+#[test]
+fn a_tampered_pairing_answer_fails_and_no_confirmation_goes_out() {
+    let mut host = HostEndpoint::new(None, [0; 16]);
+    host.start_pairing([0x42; 32], [5; 16]);
+    let req = host.poll_transmit().unwrap();
+    // The attacker on the cable answers in the reader's place with a wrong confirmation.
+    let mut attacker = Link::new(Role::Reader);
+    let frame = Frame::new_checked(&req[..]).unwrap();
+    let Message::PairRequest { host_public, host_nonce } = attacker.decode(&frame).unwrap().message else {
+        panic!("expected a pair request")
+    };
+    let secret = StaticSecret::from([0x24; 32]);
+    let reader_public = PublicKey::from(&secret).to_bytes();
+    let reader_nonce = [6; 16];
+    let s = PairingSecrets::derive(
+        &secret,
+        &host_public,
+        &host_public,
+        &reader_public,
+        &host_nonce,
+        &reader_nonce,
+    );
+    let mut confirm = s.reader_confirm();
+    confirm[0] ^= 1;
+    let mut buf = [0u8; MAX_FRAME];
+    let n = attacker
+        .encode(&mut buf, 0, 1, &Message::PairResponse { reader_public, reader_nonce, confirm })
+        .unwrap();
+    let events = host.receive(&buf[..n]);
+    assert!(matches!(events.as_slice(), [HostEvent::Rejected(Error::PairingMismatch)]), "{events:?}");
+    assert!(host.poll_transmit().is_none(), "no confirmation after a mismatch");
+}
+
+#[test]
+fn pairing_answers_nobody_asked_for_are_refused_as_such_on_both_ends() {
+    let mut p = Pair::new(None, None);
+    p.connect();
+    p.run_for(50);
+    let mut attacker = Link::new(Role::Reader);
+    let mut buf = [0u8; MAX_FRAME];
+    let n = attacker
+        .encode(
+            &mut buf,
+            0,
+            1,
+            &Message::PairResponse { reader_public: [1; 32], reader_nonce: [2; 16], confirm: [3; 16] },
+        )
+        .unwrap();
+    let events = p.host.receive(&buf[..n]);
+    assert!(matches!(events.as_slice(), [HostEvent::Rejected(Error::NoPairingInProgress)]), "{events:?}");
+
+    let mut attacker = Link::new(Role::Host);
+    let n = attacker.encode(&mut buf, 0, 1, &Message::PairConfirm { confirm: [3; 16] }).unwrap();
+    p.to_reader.send(p.now, 0, buf[..n].to_vec());
+    p.run_for(2);
+    assert_eq!(p.reader_saw.last(), Some(&ReaderSaw::Rejected(Error::NoPairingInProgress)));
+    assert!(!p.reader.is_paired());
+}
+
+#[test]
+fn a_second_hello_on_a_live_connection_is_refused_so_counters_cannot_restart() {
+    let key = PairingKey([9; 32]);
+    let mut host = HostEndpoint::new(Some(key.clone()), [0; 16]);
+    let mut reader = ReaderEndpoint::new(identity_of_reader(), Some(key));
+    let mut rng = Counter(1);
+    reader.queue(3, 1, &identity(&[0x30; 10]), 0).unwrap();
+    host.connect([1; 16]);
+    let hello = host.poll_transmit().unwrap();
+    reader.push_rx(&hello);
+    while reader.poll_input(0, &mut rng).is_some() {}
+    let mut first = Vec::new();
+    let mut buf = [0u8; MAX_FRAME];
+    while let Some(n) = reader.poll_transmit(0, &mut buf) {
+        first.extend_from_slice(&buf[..n]);
+    }
+    let events = host.receive(&first);
+    let HostEvent::Result(r) = &events[1] else { panic!("{events:?}") };
+    host.ack(r.session, r.seq);
+    // An attacker replays the whole first burst (hello + the result) on the same connection.
+    let events = host.receive(&first);
+    assert!(matches!(events[0], HostEvent::Rejected(Error::DuplicateHello)), "{events:?}");
+    assert!(!events.iter().any(|e| matches!(e, HostEvent::Result(_) | HostEvent::Secured(_))), "{events:?}");
+}
