@@ -27,6 +27,17 @@ cargo build --locked --release -p shikaku-protocol -p shikaku-firmware --target 
 step "host tests"
 cargo test --workspace --locked
 
+step "the simulated rig catches a broken link endpoint (must FAIL with shikaku-protocol/broken-endpoint)"
+# The rig runs the shipping ReaderEndpoint/HostEndpoint: with an endpoint that never matches an
+# acknowledgement, the scenario tests must fail. A pass here means the rig no longer runs it.
+if cargo test --locked -q -p shikaku-hil --test rig_scenarios --features shikaku-protocol/broken-endpoint \
+    >target/broken-endpoint.log 2>&1; then
+  echo "the rig's scenarios passed with a broken endpoint: they no longer exercise it" >&2
+  exit 1
+fi
+grep -E "^test result" target/broken-endpoint.log
+grep -c "never acknowledged" target/broken-endpoint.log | sed 's/^/scenarios that saw the unacknowledged outbox: /'
+
 step "face engine: parity with dlib stage by stage, and the evaluation report (target/face-eval)"
 bash scripts/face-parity.sh
 SHIKAKU_REQUIRE_MODELS=1 bash scripts/face-eval.sh

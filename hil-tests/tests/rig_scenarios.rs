@@ -1,9 +1,12 @@
 //! Complete receptions on the simulated rig, through the full stack: session core → card-op
 //! driver → JPKI client → ISO 7816-4 → ISO 14443-4 → Type B → simulated air → virtual card, and
-//! session core → Outbox → MAC'd frames → byte pipe → host (acks, duplicate filter, proof checks).
+//! session core → the shipping `ReaderEndpoint` (handshake, exactly-once outbox) → MAC'd frames →
+//! byte pipe → the shipping `HostEndpoint` → host (proof checks, acks after recording).
 //!
 //! Each test asserts the exact screens, the card operations and the one result (verified
-//! identity or error) that reaches the host.
+//! identity or error) that reaches the host; every `Expect` check also requires the link to
+//! have been secured by the handshake and the reader's outbox to be empty at the end. With
+//! `--features shikaku-protocol/broken-endpoint` these tests must fail (see `rig/mod.rs`).
 
 use shikaku_firmware::nfc::iso_dep::IsoDepConfig;
 use shikaku_firmware::session::screen::ConsentItem;

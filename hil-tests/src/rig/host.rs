@@ -1,24 +1,35 @@
 //! The minimal host side of the rig: the reception PC's end of the paired link.
 //!
-//! It speaks real protocol frames over the rig's byte pipe: a [`Link`] secured with the
-//! connection's [`LinkKeys`], acknowledgements for every result and a [`DuplicateFilter`] so a
-//! retransmitted result is processed once. It answers `CardDetected` with a fresh
-//! `HostChallenge`, `CertificateRead` with `RegistrationStatus`, and checks every
-//! `VerifiedIdentity`: the card's signature over the challenge with the certificate's public
-//! key (PIN, iPhone), or the reader attestation with the pairing key (face, 目視).
+//! The link is the shipping [`HostEndpoint`] (the one the host driver runs): it sends the
+//! `HostHello`, checks the reader's `ReaderHello` against the pairing key, refuses every later
+//! frame that is not authenticated with this connection's keys, acknowledges status messages at
+//! once and hands each result up once. On top of it this host does what the reception
+//! application does: it answers `CardDetected` with a fresh `HostChallenge` and
+//! `CertificateRead` with `RegistrationStatus` (both through [`HostEndpoint::send`]), checks
+//! every `VerifiedIdentity` — the card's signature over the challenge with the certificate's
+//! public key (PIN, iPhone), or the reader attestation with the pairing key (face, 目視) — and
+//! acknowledges each result with [`HostEndpoint::ack`] only after recording it, as the real
+//! driver does after its journal write.
+//!
+//! Duplicates: a result the reader sends again after this host kept it is not handed up by
+//! the endpoint, only acknowledged again. [`Host::duplicates`] counts exactly those: every
+//! acknowledgement the endpoint queued by itself, while taking bytes in, for a result this
+//! host had already recorded and acknowledged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use shikaku_firmware::card::der::Certificate;
-use shikaku_protocol::auth::{reader_attestation, LinkKeys, PairingKey};
-use shikaku_protocol::deframer::Deframer;
+use shikaku_card::der::Certificate;
+use shikaku_protocol::auth::{reader_attestation, PairingKey};
+use shikaku_protocol::endpoint::host::{HostEndpoint, HostEvent, Inbound, Keys, ReaderInfo};
 use shikaku_protocol::message::{
-    AuthMethod, CardKind, CertExpiry, Consents, ErrorCode, Proof, Remedy, VerifiedIdentity,
+    msg_type, AuthMethod, CardKind, CertExpiry, Consents, ErrorCode, Proof, Remedy, VerifiedIdentity,
 };
-use shikaku_protocol::reliable::{Delivery, DuplicateFilter};
-use shikaku_protocol::{Frame, Link, Message, Role, MAX_FRAME};
+use shikaku_protocol::{Error as ProtocolError, Frame, Message};
+
+/// The host's hello nonce (fixed: every run is deterministic).
+pub const HOST_NONCE: [u8; 16] = [0x11; 16];
 
 /// A verified identity as the host received and checked it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,23 +57,36 @@ pub struct ErrorRecord {
 }
 
 pub struct Host {
-    link: Link,
-    deframer: Box<Deframer<MAX_FRAME>>,
-    filter: DuplicateFilter<8>,
+    endpoint: HostEndpoint,
+    /// Frames the endpoint queued, taken out to be looked at and not yet on the pipe.
+    out: VecDeque<Vec<u8>>,
     pairing: PairingKey,
     rng: ChaCha20Rng,
-    seq: u32,
     /// Answer to `CertificateRead`.
     pub registered: bool,
     challenges: HashMap<u32, [u8; 32]>,
+    /// Results recorded (and then acknowledged), by `(session, seq)`.
+    kept: HashSet<(u32, u32)>,
+    /// What the reader said about itself in its hello, once the link is secured.
+    pub reader: Option<ReaderInfo>,
     /// Every message taken in, one line each (`session/seq name details`).
     pub received: Vec<String>,
     pub identities: Vec<IdentityRecord>,
     pub errors: Vec<ErrorRecord>,
-    /// Frames refused by the link (MAC, direction) or the deframer.
+    /// Frames the endpoint refused (deframing, MAC, replay, direction, a second hello) and
+    /// hellos it could not secure (reader not paired, another key).
     pub refused: u32,
-    /// Results that arrived again and were only acknowledged.
+    /// Results that arrived again after this host kept them and were only acknowledged again.
     pub duplicates: u32,
+}
+
+/// What one [`Host::receive`] did.
+#[derive(Debug, Default)]
+pub struct Turn {
+    /// One transcript line per thing that happened.
+    pub lines: Vec<String>,
+    /// The reader's hello arrived and checked out: the link is authenticated from now on.
+    pub secured: bool,
 }
 
 /// A short readable summary of a message (never a secret: there are none on the link).
@@ -82,6 +106,7 @@ pub fn summary(m: &Message<'_>) -> String {
             }
         ),
         Message::HostChallenge { .. } => "HostChallenge".into(),
+        Message::HostHello { driver_version, .. } => format!("HostHello driver={driver_version:?} (nonce)"),
         Message::PasscodeProvision { account, iterations, .. } => {
             format!("PasscodeProvision account={account} iterations={iterations} (salted hash only)")
         }
@@ -102,18 +127,16 @@ pub fn summary(m: &Message<'_>) -> String {
 }
 
 impl Host {
-    pub fn new(keys: &LinkKeys, pairing: PairingKey, registered: bool, seed: u64) -> Self {
-        let mut link = Link::new(Role::Host);
-        link.secure(keys);
+    pub fn new(pairing: PairingKey, registered: bool, seed: u64) -> Self {
         Self {
-            link,
-            deframer: Box::new(Deframer::new()),
-            filter: DuplicateFilter::new(),
+            endpoint: HostEndpoint::new(Keys::Fixed(Some(pairing.clone())), HOST_NONCE),
+            out: VecDeque::new(),
             pairing,
             rng: ChaCha20Rng::seed_from_u64(seed),
-            seq: 0,
             registered,
             challenges: HashMap::new(),
+            kept: HashSet::new(),
+            reader: None,
             received: Vec::new(),
             identities: Vec::new(),
             errors: Vec::new(),
@@ -122,97 +145,129 @@ impl Host {
         }
     }
 
-    /// Encodes a host message as one frame.
-    pub fn frame(&mut self, session: u32, msg: &Message<'_>) -> Vec<u8> {
-        let mut buf = vec![0u8; MAX_FRAME];
-        let seq = self.seq;
-        self.seq = self.seq.wrapping_add(1);
-        let n = self.link.encode(&mut buf, session, seq, msg).expect("host message encodes");
-        buf.truncate(n);
-        buf
+    /// Starts the handshake: queues the `HostHello`.
+    pub fn connect(&mut self) {
+        self.out.clear();
+        self.endpoint.connect(HOST_NONCE);
     }
 
-    /// Takes bytes from the pipe; returns the frames to send back and one transcript line per
-    /// message taken in.
-    pub fn receive(&mut self, bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<String>) {
-        let mut frames = Vec::new();
-        let mut rest = bytes;
-        loop {
-            let n = self.deframer.push(rest);
-            rest = &rest[n..];
-            while let Some(f) = self.deframer.next_frame() {
-                match f {
-                    Ok(f) => frames.push(f.as_bytes().to_vec()),
-                    Err(_) => self.refused += 1,
-                }
-            }
-            if rest.is_empty() {
-                break;
-            }
-        }
-        let mut out = Vec::new();
-        let mut lines = Vec::new();
-        for bytes in frames {
-            let frame = Frame::new_unchecked(&bytes[..]);
-            let received = match self.link.decode(&frame) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.refused += 1;
-                    lines.push(format!("host refused a frame: {e:?}"));
-                    continue;
-                }
-            };
-            let (session, seq) = (received.header.session, received.header.seq);
-            if !received.authenticated {
-                self.refused += 1;
-                lines.push(format!("host refused unauthenticated {}", summary(&received.message)));
-                continue;
-            }
-            if let Message::Ack { .. } = received.message {
-                continue;
-            }
-            if received.message.is_result() {
-                out.push(self.frame(session, &Message::Ack { session, seq }));
-                if self.filter.check(session, seq) == Delivery::Duplicate {
+    pub fn is_secured(&self) -> bool {
+        self.endpoint.is_secured()
+    }
+
+    /// Queues a host → reader message (only once the link is secured: nothing else passes).
+    pub fn send(&mut self, msg: &Message<'_>) -> Result<(), ProtocolError> {
+        self.endpoint.send(msg)
+    }
+
+    /// The next frame for the pipe.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.out.pop_front().or_else(|| self.endpoint.poll_transmit())
+    }
+
+    /// Takes bytes from the pipe; the frames to send back come from [`Host::poll_transmit`].
+    pub fn receive(&mut self, bytes: &[u8]) -> Turn {
+        let mut turn = Turn::default();
+        let events = self.endpoint.receive(bytes);
+        // What the endpoint queued by itself while taking the bytes in: acknowledgements of
+        // status messages, and acknowledgements again of results this host already kept (a
+        // re-send after a lost acknowledgement, never handed up).
+        while let Some(f) = self.endpoint.poll_transmit() {
+            if let Some((session, seq)) = ack_of(&f) {
+                if self.kept.contains(&(session, seq)) {
                     self.duplicates += 1;
-                    continue;
+                    turn.lines.push(format!(
+                        "host           {session:08x}/{seq} came again: already kept, acknowledged again"
+                    ));
                 }
             }
-            let line = format!("{session:08x}/{seq} {}", summary(&received.message));
-            self.received.push(line.clone());
-            lines.push(format!("reader → host  {line}"));
-            match received.message {
-                Message::CardDetected { .. } => {
-                    let mut challenge = [0u8; 32];
-                    self.rng.fill_bytes(&mut challenge);
-                    self.challenges.insert(session, challenge);
-                    out.push(self.frame(session, &Message::HostChallenge { challenge }));
-                    lines.push("host → reader  HostChallenge (fresh for this session)".into());
+            self.out.push_back(f);
+        }
+        for event in events {
+            match event {
+                HostEvent::Secured(info) => {
+                    turn.lines.push(format!(
+                        "reader → host  ReaderHello serial={} model={} firmware={}: key check OK, link secured",
+                        info.serial, info.model, info.firmware
+                    ));
+                    self.reader = Some(info);
+                    turn.secured = true;
                 }
-                Message::CertificateRead { .. } => {
-                    let registered = self.registered;
-                    out.push(self.frame(session, &Message::RegistrationStatus { registered }));
-                    lines.push(format!("host → reader  RegistrationStatus registered={registered}"));
+                HostEvent::NeedsPairing(info) => {
+                    self.refused += 1;
+                    turn.lines.push(format!("host: reader {} is not paired with this host", info.serial));
                 }
-                Message::VerifiedIdentity(v) => {
-                    let record = self.check_identity(session, &v);
-                    lines.push(match &record.proof {
-                        Ok(()) => format!(
-                            "host checked   {} of the {:?} identity: OK",
-                            if record.card_signed { "card signature" } else { "reader attestation" },
-                            record.method
-                        ),
-                        Err(e) => format!("host checked   identity proof: FAILED ({e})"),
-                    });
-                    self.identities.push(record);
+                HostEvent::KeyMismatch(info) => {
+                    self.refused += 1;
+                    turn.lines.push(format!("host: reader {} holds another pairing key", info.serial));
                 }
-                Message::Error { code, remedy, .. } => {
-                    self.errors.push(ErrorRecord { session, code, remedy })
+                HostEvent::Result(inbound) => {
+                    let key = (inbound.session, inbound.seq);
+                    self.take(&inbound, &mut turn.lines);
+                    // Recorded: now (and only now) acknowledge it, like the driver after its
+                    // journal write.
+                    self.kept.insert(key);
+                    self.endpoint.ack(key.0, key.1);
                 }
-                _ => {}
+                HostEvent::Status(inbound) => self.take(&inbound, &mut turn.lines),
+                HostEvent::Paired { code, .. } => {
+                    turn.lines.push(format!("host           paired, code {code:06}"));
+                }
+                HostEvent::Rejected(e) => {
+                    self.refused += 1;
+                    turn.lines.push(format!("host refused a frame: {e:?}"));
+                }
             }
         }
-        (out, lines)
+        turn
+    }
+
+    /// The application's part: record the message and answer it.
+    fn take(&mut self, inbound: &Inbound, lines: &mut Vec<String>) {
+        let session = inbound.session;
+        let message = match inbound.message() {
+            Ok(m) => m,
+            Err(e) => {
+                self.refused += 1;
+                lines.push(format!("host could not decode a message: {e:?}"));
+                return;
+            }
+        };
+        let line = format!("{session:08x}/{} {}", inbound.seq, summary(&message));
+        self.received.push(line.clone());
+        lines.push(format!("reader → host  {line}"));
+        match message {
+            Message::CardDetected { .. } => {
+                let mut challenge = [0u8; 32];
+                self.rng.fill_bytes(&mut challenge);
+                self.challenges.insert(session, challenge);
+                lines.push(match self.endpoint.send(&Message::HostChallenge { challenge }) {
+                    Ok(()) => "host → reader  HostChallenge (fresh for this session)".into(),
+                    Err(e) => format!("host could not send HostChallenge: {e:?}"),
+                });
+            }
+            Message::CertificateRead { .. } => {
+                let registered = self.registered;
+                lines.push(match self.endpoint.send(&Message::RegistrationStatus { registered }) {
+                    Ok(()) => format!("host → reader  RegistrationStatus registered={registered}"),
+                    Err(e) => format!("host could not send RegistrationStatus: {e:?}"),
+                });
+            }
+            Message::VerifiedIdentity(v) => {
+                let record = self.check_identity(session, &v);
+                lines.push(match &record.proof {
+                    Ok(()) => format!(
+                        "host checked   {} of the {:?} identity: OK",
+                        if record.card_signed { "card signature" } else { "reader attestation" },
+                        record.method
+                    ),
+                    Err(e) => format!("host checked   identity proof: FAILED ({e})"),
+                });
+                self.identities.push(record);
+            }
+            Message::Error { code, remedy, .. } => self.errors.push(ErrorRecord { session, code, remedy }),
+            _ => {}
+        }
     }
 
     fn check_identity(&self, session: u32, v: &VerifiedIdentity<'_>) -> IdentityRecord {
@@ -263,5 +318,17 @@ impl Host {
             card_signed,
             proof,
         }
+    }
+}
+
+/// The `(session, seq)` an acknowledgement frame acknowledges; `None` for any other frame.
+fn ack_of(frame: &[u8]) -> Option<(u32, u32)> {
+    let f = Frame::new_checked(frame).ok()?;
+    if f.msg_type() != msg_type::ACK {
+        return None;
+    }
+    match Message::decode(f.msg_type(), f.version_minor(), f.payload()) {
+        Ok(Message::Ack { session, seq }) => Some((session, seq)),
+        _ => None,
     }
 }

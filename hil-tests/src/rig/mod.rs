@@ -5,31 +5,62 @@
 //!  scripted keypad ─┐                      ┌─ ReplayFace (recorded FaceReply list)
 //!                   ▼                      ▼
 //!             session core (firmware::session, on the host)
-//!                   │ CardOp                │ ToHost
-//!      firmware::drive::card_ops            │ Outbox ── Link (MAC) ── byte pipe ──┐
-//!      JPKI client → ISO 7816-4 → ISO 14443-4 (IsoDep) → Type B                  │
-//!                   │                                                            ▼
-//!      SimFrontend (PICC side, fault injection) → virtual card (persona)   Host: Link, DuplicateFilter,
-//!                                                                         acks, challenges, checks
+//!                   │ CardOp                │ ToHost (queue)        ▲ LinkInput::Host
+//!      firmware::drive::card_ops            ▼                       │
+//!      JPKI client → ISO 7816-4 →     ReaderEndpoint (shipping, shikaku_protocol::endpoint::reader):
+//!      ISO 14443-4 (IsoDep) → Type B  hello, keys, MAC, exactly-once outbox, retransmissions
+//!                   │                       │ frames ▲
+//!                   ▼                       ▼        │   byte pipe, 2 ms each way (lossy option)
+//!      SimFrontend (PICC side,        HostEndpoint (shipping, shikaku_protocol::endpoint::host):
+//!      fault injection)               hello, key check, MAC, results handed up once
+//!                   │                       │ HostEvent ▲ send / ack
+//!                   ▼                       ▼           │
+//!      virtual card (persona)         Host: challenges, registration answer, proof checks,
+//!                                     acknowledges each result after recording it
 //! ```
 //!
+//! The link is the one the product ships: the reader side is a [`ReaderEndpoint`] (fed the way
+//! the firmware image's `image-core` feeds it), the host side a
+//! [`HostEndpoint`](shikaku_protocol::endpoint::host::HostEndpoint) (as the host driver uses
+//! it). Each run starts with the handshake: the host sends `HostHello`, the reader answers
+//! `ReaderHello`, both derive the connection keys from [`PAIRING_KEY`] and the two nonces
+//! (fixed host nonce, reader nonce from a seeded [`RigEntropy`]), and only then does the host
+//! send the wall clock and the passcode. Every session message goes through
+//! [`ReaderEndpoint::queue`] and its outbox, retransmitted at [`ReaderEndpoint::next_deadline`]
+//! in virtual time until the host acknowledges it.
+//!
 //! The clock starts at 0 ms; card operations take the air time the simulated frontend
-//! counted, the face engine 1.5 s per attempt, the pipe 2 ms each way. The host sets the
-//! reader's wall clock with `TimeSync` to a fixed date ([`TODAY`], 09:00 JST) and the virtual
-//! card is issued as of that date, so certificate expiry is deterministic.
+//! counted, the face engine 1.5 s per attempt, the pipe 2 ms each way (the handshake takes the
+//! first 4 ms). The host sets the reader's wall clock with `TimeSync` to a fixed date
+//! ([`TODAY`], 09:00 JST) and the virtual card is issued as of that date, so certificate
+//! expiry is deterministic.
 //!
 //! [`Rig::run`] answers an [`Outcome`]: the transcript (time, screens, card operations —
 //! never PIN digits —, host messages), the screens in order, the card operations, what the
-//! host received and checked, and the PIN tries left on the card afterwards.
+//! host received and checked, the state of the link at the end (secured, messages left
+//! unacknowledged) and the PIN tries left on the card afterwards.
+//! [`scenarios::Expect::check`] requires every run to end with the link secured and the
+//! reader's outbox empty ([`scenarios::delivered`]).
+//!
+//! Self-check: the rig must catch a broken shipping endpoint. `shikaku-protocol` has a
+//! feature `broken-endpoint` (never for a real build) under which the reader endpoint matches
+//! acknowledgements against the wrong sequence number; the scenario tests must then fail
+//! (20 of 22 do, on "session messages never acknowledged at the end"):
+//!
+//! ```text
+//! cargo test -p shikaku-hil --test rig_scenarios --features shikaku-protocol/broken-endpoint
+//! ```
 
 pub mod face;
 pub mod host;
 pub mod scenarios;
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;
 
-use shikaku_firmware::apdu::ApduTransport;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use shikaku_card::apdu::ApduTransport;
 use shikaku_firmware::drive::card_ops;
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig, IsoDepError, IsoDepParams};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
@@ -38,12 +69,10 @@ use shikaku_firmware::session::{
     Action, CardFailure, CardOp, CardReply, Config, Event, FaceReply, FaceVerifier, Key, Phase, PinState,
     Screen, Session,
 };
-use shikaku_protocol::auth::{LinkKeys, PairingKey};
-use shikaku_protocol::deframer::Deframer;
-use shikaku_protocol::frame::Header;
-use shikaku_protocol::message::{msg_type, CardKind};
-use shikaku_protocol::reliable::{Outbox, RetryPolicy};
-use shikaku_protocol::{passcode, Frame, Link, Message, Role, MAX_FRAME, MAX_PAYLOAD};
+use shikaku_protocol::auth::PairingKey;
+use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
+use shikaku_protocol::message::{msg_type, Capabilities, CardKind, FirmwareVersion, SelfTest};
+use shikaku_protocol::{passcode, Frame, Message, MAX_FRAME};
 
 use crate::render;
 use crate::sim_frontend::{AirCounters, FaultConfig, SimCardConfig, SimFrontend};
@@ -66,6 +95,30 @@ pub const FACE_ATTEMPT_MS: u64 = 1_500;
 /// The staff account and passcode the host provisions.
 pub const STAFF_ACCOUNT: &str = "uketsuke-01";
 pub const STAFF_PASSCODE: &str = "4821";
+/// What the rig's reader says it is in its `ReaderHello`.
+pub const READER_IDENTITY: Identity = Identity {
+    firmware: FirmwareVersion { major: 0, minor: 1, patch: 0, build: "rig" },
+    serial: "SK-RIG-0001",
+    model: "shikaku-sim-rig",
+    capabilities: Capabilities(Capabilities::FACE | Capabilities::PIN_KEYPAD | Capabilities::VISUAL_MODE),
+};
+/// Seed of the reader's stand-in for its TRNG (hello nonce, pairing secrets).
+pub const READER_ENTROPY_SEED: u64 = 0x7269_675f_7472_6e67;
+
+/// The reader's TRNG, deterministic: a seeded ChaCha20 stream.
+pub struct RigEntropy(ChaCha20Rng);
+
+impl RigEntropy {
+    pub fn new(seed: u64) -> Self {
+        Self(ChaCha20Rng::seed_from_u64(seed))
+    }
+}
+
+impl Entropy for RigEntropy {
+    fn fill(&mut self, buf: &mut [u8]) {
+        self.0.fill_bytes(buf);
+    }
+}
 
 /// Unix milliseconds of 09:00 JST on `d`.
 pub fn unix_ms(d: Date) -> u64 {
@@ -98,8 +151,9 @@ pub struct Scenario {
     /// With `remove_after_apdus`: the card still processes the next APDU, but leaves before
     /// its answer reaches the reader.
     pub pull_swallows_answer: bool,
-    /// A lossy wire: the first send of every result and every other acknowledgement are lost,
-    /// so results are retransmitted and the host sees duplicates.
+    /// A lossy wire: the first send of every result and every other acknowledgement (of a
+    /// result or of a status message) are lost, so the reader's outbox re-sends and the host
+    /// sees results again that it already kept.
     pub lossy_link: bool,
     /// Place a card without the JPKI applet instead of the persona's.
     pub foreign_card: bool,
@@ -172,9 +226,20 @@ pub struct Outcome {
     pub apdus: u64,
     /// What went over the simulated air (frames, injected faults, air time).
     pub air: AirCounters,
-    /// Frames the lossy wire dropped, and results the host saw again (only acknowledged).
+    /// Frames the lossy wire dropped, and results the host saw again after it had kept them
+    /// (the endpoint only acknowledged them again; see [`host`]).
     pub wire_lost: u64,
     pub host_duplicates: u32,
+    /// Frames the host's endpoint refused (and hellos it could not secure).
+    pub host_refused: u32,
+    /// Whether the handshake secured the link (the host checked the reader's hello).
+    pub link_secured: bool,
+    /// Session messages still unacknowledged in the reader's outbox at the end.
+    pub reader_unacked: usize,
+    /// Session messages the reader's endpoint would not queue (outbox full).
+    pub reader_dropped: u32,
+    /// Host frames the reader's endpoint refused.
+    pub reader_rejected: u32,
     pub face_attempts: Vec<u8>,
     pub end_ms: u64,
     pub issued: Issued,
@@ -374,9 +439,14 @@ pub struct Rig {
     acks: u64,
     lost: u64,
     face: ReplayFace,
-    reader_link: Link,
-    reader_deframer: Box<Deframer<MAX_FRAME>>,
-    outbox: Box<Outbox<8, MAX_PAYLOAD>>,
+    /// The reader's end of the host link: the shipping endpoint.
+    link: ReaderEndpoint,
+    entropy: RigEntropy,
+    /// Results already sent once (the lossy wire drops each first send).
+    sent_once: HashSet<(u32, u32)>,
+    frames_rx: u32,
+    frames_rejected: u32,
+    dropped: u32,
     to_host: Pipe,
     to_reader: Pipe,
     host: Host,
@@ -402,11 +472,10 @@ impl Rig {
         let params = IsoDepParams { fsc: 32, fwi: 4, cid: None, nad_supported: false };
         let air = IsoDep::with_config(sim, params, scenario.iso_dep);
 
-        let pairing = PairingKey(PAIRING_KEY);
-        let keys = LinkKeys::derive(&pairing, &[0x11; 16], &[0x22; 16]);
-        let mut reader_link = Link::new(Role::Reader);
-        reader_link.secure(&keys);
-        let host = Host::new(&keys, PairingKey(PAIRING_KEY), scenario.registered, scenario.seed);
+        // Both ends hold the pairing key (pairing already done); the connection keys come from
+        // the handshake at the start of the run.
+        let link = ReaderEndpoint::new(READER_IDENTITY, Some(PairingKey(PAIRING_KEY)));
+        let host = Host::new(PairingKey(PAIRING_KEY), scenario.registered, scenario.seed);
         let session = Session::new(Config::default(), PairingKey(PAIRING_KEY), 0x5100_0000);
 
         let mut rig = Self {
@@ -422,9 +491,12 @@ impl Rig {
             acks: 0,
             lost: 0,
             face: ReplayFace::new(scenario.face.iter().copied()),
-            reader_link,
-            reader_deframer: Box::new(Deframer::new()),
-            outbox: Box::new(Outbox::new(RetryPolicy::default())),
+            link,
+            entropy: RigEntropy::new(READER_ENTROPY_SEED),
+            sent_once: HashSet::new(),
+            frames_rx: 0,
+            frames_rejected: 0,
+            dropped: 0,
             to_host: Pipe::default(),
             to_reader: Pipe::default(),
             host,
@@ -463,25 +535,51 @@ impl Rig {
         self.screens.push((self.now, screen));
     }
 
-    /// Host → reader, at the host's current time.
+    /// Host → reader through the host's endpoint, at the host's current time.
     fn host_send(&mut self, msg: &Message<'_>) {
-        let line = format!("host → reader  {}", host::summary(msg));
-        self.log(line);
-        let f = self.host.frame(self.session.session_id(), msg);
-        self.to_reader.send(self.now, f);
+        match self.host.send(msg) {
+            Ok(()) => self.log(format!("host → reader  {}", host::summary(msg))),
+            Err(e) => self.log(format!("host could not send {}: {e:?}", host::summary(msg))),
+        }
+        self.flush_host();
     }
 
-    /// Runs the scenario to its end and answers what happened.
-    pub fn run(mut self) -> Outcome {
-        self.log("boot: automatic mode");
-        self.show(Screen::PlaceCard);
-        // The host: wall clock, then the 目視 passcode of one staff account (salted hash only).
+    /// The host's frames onto the pipe; the lossy wire drops every other acknowledgement.
+    fn flush_host(&mut self) {
+        while let Some(f) = self.host.poll_transmit() {
+            let is_ack = Frame::new_unchecked(&f[..]).msg_type() == msg_type::ACK;
+            if is_ack && self.lossy {
+                self.acks += 1;
+                if self.acks % 2 == 1 {
+                    self.lost += 1;
+                    self.log("pipe    an acknowledgement is lost on the wire");
+                    continue;
+                }
+            }
+            self.to_reader.send(self.now, f);
+        }
+    }
+
+    /// What the host does once the reader's hello checked out: the wall clock, then the 目視
+    /// passcode of one staff account (salted hash only).
+    fn host_secured(&mut self) {
         let wall = unix_ms(TODAY) + self.now;
         self.host_send(&Message::TimeSync { unix_ms: wall });
         let salt = *b"rig passcode slt";
         let iterations = 1_000;
         let hash = passcode::hash(STAFF_PASSCODE.as_bytes(), &salt, iterations);
         self.host_send(&Message::PasscodeProvision { account: STAFF_ACCOUNT, salt, iterations, hash });
+    }
+
+    /// Runs the scenario to its end and answers what happened.
+    pub fn run(mut self) -> Outcome {
+        self.log("boot: automatic mode");
+        self.show(Screen::PlaceCard);
+        // The host connects: its hello, the reader's answer, then both ends are secured and
+        // the host sends the wall clock and the passcode ([`Rig::host_secured`]).
+        self.host.connect();
+        self.log("host → reader  HostHello (this connection's nonce)");
+        self.flush_host();
 
         let horizon = self.due.iter().map(|d| d.0).max().unwrap_or(0) + 30_000;
         loop {
@@ -490,7 +588,8 @@ impl Rig {
                 self.session.next_deadline(),
                 self.to_host.next_time(),
                 self.to_reader.next_time(),
-                self.outbox.next_deadline(),
+                // Retransmissions; an unsecured link sends none, so they wait for a hello.
+                self.link.next_deadline().filter(|_| self.link.is_secured()),
             ]
             .into_iter()
             .flatten()
@@ -521,6 +620,11 @@ impl Rig {
             air: *self.air.frontend().counters(),
             wire_lost: self.lost,
             host_duplicates: self.host.duplicates,
+            host_refused: self.host.refused,
+            link_secured: self.host.is_secured(),
+            reader_unacked: self.link.pending(),
+            reader_dropped: self.dropped,
+            reader_rejected: self.frames_rejected,
             face_attempts: self.face.attempts.clone(),
             end_ms: self.now,
             issued: self.issued,
@@ -535,21 +639,13 @@ impl Rig {
         // Reader → host.
         let bytes = self.to_host.take_due(now);
         if !bytes.is_empty() {
-            let (frames, lines) = self.host.receive(&bytes);
-            for l in lines {
+            let turn = self.host.receive(&bytes);
+            for l in turn.lines {
                 self.log(l);
             }
-            for f in frames {
-                let is_ack = Frame::new_unchecked(&f[..]).msg_type() == msg_type::ACK;
-                if is_ack && self.lossy {
-                    self.acks += 1;
-                    if self.acks % 2 == 1 {
-                        self.lost += 1;
-                        self.log("pipe    an acknowledgement is lost on the wire");
-                        continue;
-                    }
-                }
-                self.to_reader.send(now, f);
+            self.flush_host();
+            if turn.secured {
+                self.host_secured();
             }
         }
         // Host → reader.
@@ -574,68 +670,77 @@ impl Rig {
             let actions = self.session.handle(now, Event::Tick);
             self.perform(actions);
         }
-        self.flush_outbox();
+        self.flush_link();
     }
 
-    fn reader_receive(&mut self, bytes: &[u8]) {
-        let mut frames = Vec::new();
-        let mut rest = bytes;
-        loop {
-            let n = self.reader_deframer.push(rest);
-            rest = &rest[n..];
-            while let Some(f) = self.reader_deframer.next_frame() {
-                if let Ok(f) = f {
-                    frames.push(f.as_bytes().to_vec());
+    /// Host → reader bytes into the reader's endpoint; what it hands up is handled the way the
+    /// firmware image does (`image-core`'s `host_input`).
+    fn reader_receive(&mut self, mut bytes: &[u8]) {
+        let now = self.now;
+        while !bytes.is_empty() {
+            let n = self.link.push_rx(bytes);
+            bytes = &bytes[n..];
+            loop {
+                match self.link.poll_input(now, &mut self.entropy) {
+                    None => break,
+                    Some(LinkInput::Host { message, authenticated }) => {
+                        self.frames_rx = self.frames_rx.wrapping_add(1);
+                        if let Message::DiagnosticsRequest = message {
+                            if authenticated {
+                                self.link.send_diagnostics(Diagnostics {
+                                    uptime_s: (now / 1000) as u32,
+                                    nfc: SelfTest::Passed,
+                                    camera: SelfTest::NotRun,
+                                    clock_ms: self.session.wall_clock_ms(now).unwrap_or(0),
+                                    frames_rx: self.frames_rx,
+                                    frames_rejected: self.frames_rejected,
+                                });
+                            }
+                            continue;
+                        }
+                        let actions = self.session.handle(now, Event::Host { message, authenticated });
+                        self.perform(actions);
+                    }
+                    Some(LinkInput::Connected { secured }) => {
+                        self.log(if secured {
+                            "link    HostHello answered with ReaderHello: keys derived from the pairing key"
+                        } else {
+                            "link    HostHello answered with ReaderHello: not paired, link stays open"
+                        });
+                    }
+                    Some(LinkInput::Paired { key, code }) => {
+                        // The new key also signs the reader's attestations from now on.
+                        self.session.set_pairing_key(key);
+                        self.log(format!("link    paired, code {code:06}"));
+                    }
+                    Some(LinkInput::Handled) => {}
+                    Some(LinkInput::Rejected(e)) => {
+                        self.frames_rejected = self.frames_rejected.wrapping_add(1);
+                        self.log(format!("reader refused a frame: {e:?}"));
+                    }
                 }
             }
-            if rest.is_empty() {
+            if n == 0 {
                 break;
             }
         }
-        for bytes in frames {
-            let frame = Frame::new_unchecked(&bytes[..]);
-            let received = match self.reader_link.decode(&frame) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.log(format!("reader refused a frame: {e:?}"));
-                    continue;
-                }
-            };
-            if let Message::Ack { session, seq } = received.message {
-                self.outbox.ack(session, seq);
-                continue;
-            }
-            let actions = self.session.handle(
-                self.now,
-                Event::Host { message: received.message, authenticated: received.authenticated },
-            );
-            self.perform(actions);
-        }
     }
 
-    fn flush_outbox(&mut self) {
-        let mut frames = Vec::new();
-        let mut lost_lines = Vec::new();
-        while let Some(t) = self.outbox.poll_transmit(self.now) {
-            if self.lossy && t.attempt == 1 {
+    /// The reader's endpoint's frames onto the pipe (its hello, session messages from the
+    /// outbox, retransmissions); the lossy wire drops the first send of every result.
+    fn flush_link(&mut self) {
+        let mut buf = vec![0u8; MAX_FRAME];
+        while let Some(n) = self.link.poll_transmit(self.now, &mut buf) {
+            let frame = Frame::new_unchecked(&buf[..n]);
+            let (session, seq) = (frame.session(), frame.seq());
+            let is_result = Message::decode(frame.msg_type(), frame.version_minor(), frame.payload())
+                .is_ok_and(|m| m.is_result());
+            if self.lossy && is_result && self.sent_once.insert((session, seq)) {
                 self.lost += 1;
-                lost_lines.push(format!(
-                    "pipe    result {:08x}/{} lost on the wire (first send)",
-                    t.header.session, t.header.seq
-                ));
+                self.log(format!("pipe    result {session:08x}/{seq} lost on the wire (first send)"));
                 continue;
             }
-            let mut buf = vec![0u8; MAX_FRAME];
-            let n =
-                self.reader_link.encode_raw(&mut buf, &t.header, t.payload).expect("result frame encodes");
-            buf.truncate(n);
-            frames.push(buf);
-        }
-        for l in lost_lines {
-            self.log(l);
-        }
-        for f in frames {
-            self.to_host.send(self.now, f);
+            self.to_host.send(self.now, buf[..n].to_vec());
         }
     }
 
@@ -714,23 +819,20 @@ impl Rig {
             match action {
                 Action::Show(screen) => self.show(screen),
                 Action::Send(out) => {
+                    // Every session message goes through the endpoint's exactly-once outbox.
                     let msg = self.session.host_message(&out);
-                    let header = Header { msg_type: msg.msg_type(), session: out.session, seq: out.seq };
-                    if msg.is_result() {
-                        let mut payload = vec![0u8; MAX_PAYLOAD];
-                        let n = msg.encode(&mut payload).expect("result encodes");
-                        self.outbox.push(header, &payload[..n], self.now).expect("outbox has room");
-                        // Out at once, in order with the best-effort messages.
-                        self.flush_outbox();
-                    } else {
-                        let mut buf = vec![0u8; MAX_FRAME];
-                        let n = self
-                            .reader_link
-                            .encode(&mut buf, out.session, out.seq, &msg)
-                            .expect("message encodes");
-                        buf.truncate(n);
-                        self.to_host.send(self.now, buf);
+                    if let Err(e) = self.link.queue(out.session, out.seq, &msg, self.now) {
+                        let line = format!(
+                            "link    {:08x}/{} {} not queued: {e:?}",
+                            out.session,
+                            out.seq,
+                            host::summary(&msg)
+                        );
+                        self.dropped += 1;
+                        self.log(line);
                     }
+                    // Out at once, in order.
+                    self.flush_link();
                 }
                 Action::Card(op) => self.card_op(op),
                 Action::StartFace { attempt } => {
@@ -741,7 +843,7 @@ impl Rig {
                 Action::WipeFace => self.face.wipe(),
             }
         }
-        self.flush_outbox();
+        self.flush_link();
     }
 
     fn card_op(&mut self, op: CardOp) {

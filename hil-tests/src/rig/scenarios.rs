@@ -16,8 +16,11 @@ pub enum Expect {
 }
 
 impl Expect {
-    /// `Ok` when `outcome` is what this expectation says, else why not.
+    /// `Ok` when `outcome` is what this expectation says, else why not. Whatever the
+    /// expectation, the link must have done its part: secured by the handshake, every session
+    /// message queued and acknowledged by the end (exactly-once delivery completed).
     pub fn check(&self, outcome: &Outcome) -> Result<(), String> {
+        delivered(outcome)?;
         match *self {
             Expect::Identity(method) => {
                 let [id] = outcome.identities.as_slice() else {
@@ -51,6 +54,25 @@ impl Expect {
             }
         }
     }
+}
+
+/// The link's part of every outcome: the host secured the link with the reader's hello, and
+/// the reader's outbox took every session message and is empty at the end (each one
+/// acknowledged by the host).
+pub fn delivered(outcome: &Outcome) -> Result<(), String> {
+    if !outcome.link_secured {
+        return Err("the handshake never secured the link".into());
+    }
+    if outcome.reader_dropped > 0 {
+        return Err(format!(
+            "{} session messages did not fit in the reader's outbox",
+            outcome.reader_dropped
+        ));
+    }
+    if outcome.reader_unacked > 0 {
+        return Err(format!("{} session messages never acknowledged at the end", outcome.reader_unacked));
+    }
+    Ok(())
 }
 
 pub const PLACE_MS: u64 = 1_000;

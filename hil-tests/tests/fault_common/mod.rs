@@ -33,6 +33,10 @@ pub fn assert_invariants(o: &Outcome, initial_tries: Option<u8>, patient_wrong_p
         assert!(seen.insert(l.clone()), "{l} processed twice: {}", ctx());
     }
     assert!(o.identities.len() <= 1, "identity forwarded twice: {}", ctx());
+    // Whatever the card did, the link delivered every session message and the outbox emptied.
+    if let Err(e) = shikaku_hil::rig::scenarios::delivered(o) {
+        panic!("{e}: {}", ctx());
+    }
     // A PIN try is spent only by a wrong PIN the patient typed (reported to the host unless
     // the card left with the answer), never by our own error.
     if let (Some(before), Some(after)) = (initial_tries, o.pin_tries_left) {
