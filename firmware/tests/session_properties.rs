@@ -68,15 +68,7 @@ fn step() -> impl Strategy<Value = Step> {
 fn key(k: u8) -> Key {
     match k {
         0..=9 => Key::Digit([7, 3, 1, 9, 7, 3, 1, 9, 2, 4][k as usize]),
-        10 => Key::Clear,
-        11 => Key::Enter,
-        12 => Key::Cancel,
-        13 => Key::ChooseFace,
-        14 => Key::ChoosePin,
-        15 => Key::Staff,
-        16 => Key::Yes,
-        17 => Key::No,
-        _ => Key::Skip,
+        _ => Key::from_code(k).unwrap_or(Key::Skip),
     }
 }
 

@@ -6,7 +6,6 @@
 
 use std::collections::VecDeque;
 
-use shikaku_protocol::auth::pairing::{PairingSecrets, PublicKey, StaticSecret};
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::endpoint::host::{HostEndpoint, HostEvent};
 use shikaku_protocol::endpoint::reader::{Entropy, Identity, LinkInput, ReaderEndpoint};
@@ -338,29 +337,22 @@ fn a_tampered_pairing_answer_fails_and_no_confirmation_goes_out() {
     let mut host = HostEndpoint::new(None, [0; 16]);
     host.start_pairing([0x42; 32], [5; 16]);
     let req = host.poll_transmit().unwrap();
-    // The attacker on the cable answers in the reader's place with a wrong confirmation.
-    let mut attacker = Link::new(Role::Reader);
-    let frame = Frame::new_checked(&req[..]).unwrap();
-    let Message::PairRequest { host_public, host_nonce } = attacker.decode(&frame).unwrap().message else {
-        panic!("expected a pair request")
-    };
-    let secret = StaticSecret::from([0x24; 32]);
-    let reader_public = PublicKey::from(&secret).to_bytes();
-    let reader_nonce = [6; 16];
-    let s = PairingSecrets::derive(
-        &secret,
-        &host_public,
-        &host_public,
-        &reader_public,
-        &host_nonce,
-        &reader_nonce,
-    );
-    let mut confirm = s.reader_confirm();
-    confirm[0] ^= 1;
+    // The real reader answers; an attacker on the cable flips one bit of its confirmation and
+    // frames the answer anew (pairing frames carry no MAC, only checksums).
+    let mut reader = ReaderEndpoint::new(identity_of_reader(), None);
+    reader.push_rx(&req);
+    while reader.poll_input(0, &mut Counter(9)).is_some() {}
     let mut buf = [0u8; MAX_FRAME];
-    let n = attacker
-        .encode(&mut buf, 0, 1, &Message::PairResponse { reader_public, reader_nonce, confirm })
-        .unwrap();
+    let n = reader.poll_transmit(0, &mut buf).expect("the reader answers the request");
+    let mut eavesdropper = Link::new(Role::Host);
+    let answer = eavesdropper.decode(&Frame::new_checked(&buf[..n]).unwrap()).unwrap().message;
+    let Message::PairResponse { reader_public, reader_nonce, mut confirm } = answer else {
+        panic!("expected a pair response")
+    };
+    confirm[0] ^= 1;
+    let mut attacker = Link::new(Role::Reader);
+    let tampered = Message::PairResponse { reader_public, reader_nonce, confirm };
+    let n = attacker.encode(&mut buf, 0, 1, &tampered).unwrap();
     let events = host.receive(&buf[..n]);
     assert!(matches!(events.as_slice(), [HostEvent::Rejected(Error::PairingMismatch)]), "{events:?}");
     assert!(host.poll_transmit().is_none(), "no confirmation after a mismatch");

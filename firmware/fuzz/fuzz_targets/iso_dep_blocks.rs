@@ -7,44 +7,33 @@
 use libfuzzer_sys::fuzz_target;
 use shikaku_card::apdu::ApduTransport;
 use shikaku_firmware::nfc::iso_dep::{parse_block, IsoDep, IsoDepConfig, IsoDepParams};
-use shikaku_firmware::nfc::{BitRate, FrontendError, NfcFrontend, Technology, Timeout};
+use shikaku_firmware::nfc::{FrontendError, Timeout, TransceiveFn};
 
-struct FuzzPicc<'a> {
-    script: &'a [u8],
-    calls: u32,
-}
-
-impl NfcFrontend for FuzzPicc<'_> {
-    fn field_on(&mut self) -> Result<(), FrontendError> {
-        Ok(())
-    }
-    fn field_off(&mut self) -> Result<(), FrontendError> {
-        Ok(())
-    }
-    fn configure(&mut self, _: Technology, _: BitRate, _: BitRate) -> Result<(), FrontendError> {
-        Ok(())
-    }
-    fn transceive(&mut self, _tx: &[u8], rx: &mut [u8], _timeout: Timeout) -> Result<usize, FrontendError> {
-        self.calls += 1;
+/// The air as the fuzzer scripts it: each answer is a length byte and that many bytes;
+/// `FF` is a timeout, `FE` a CRC error.
+fn fuzz_picc(mut script: &[u8]) -> TransceiveFn<impl FnMut(&[u8], &mut [u8], Timeout) -> Result<usize, FrontendError> + '_> {
+    let mut calls = 0u32;
+    TransceiveFn(move |_tx: &[u8], rx: &mut [u8], _timeout: Timeout| {
+        calls += 1;
         // A bound on exchanges, as a wall-clock deadline would be on the reader.
-        if self.calls > 4_096 {
+        if calls > 4_096 {
             return Err(FrontendError::Timeout);
         }
-        let Some((&len, rest)) = self.script.split_first() else { return Err(FrontendError::Timeout) };
-        self.script = rest;
+        let Some((&len, rest)) = script.split_first() else { return Err(FrontendError::Timeout) };
+        script = rest;
         match len {
             0xFF => Err(FrontendError::Timeout),
             0xFE => Err(FrontendError::Crc),
             n => {
-                let n = usize::from(n).min(self.script.len());
-                let (frame, rest) = self.script.split_at(n);
-                self.script = rest;
+                let n = usize::from(n).min(script.len());
+                let (frame, rest) = script.split_at(n);
+                script = rest;
                 let m = n.min(rx.len());
                 rx[..m].copy_from_slice(&frame[..m]);
                 Ok(n)
             }
         }
-    }
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -58,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         nad_supported: false,
     };
     let config = IsoDepConfig { max_retries: 3, max_wtx: 8, ..IsoDepConfig::default() };
-    let mut link = IsoDep::with_config(FuzzPicc { script, calls: 0 }, params, config);
+    let mut link = IsoDep::with_config(fuzz_picc(script), params, config);
     // A short APDU, then one long enough to be chained at a small FSC.
     let long = [0x5Au8; 300];
     let mut select = [0u8; 15];

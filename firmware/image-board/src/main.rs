@@ -66,17 +66,7 @@ impl Platform for Board {
                 return u.pipe.read(buf);
             }
         }
-        let mut n = 0;
-        while n < buf.len() {
-            match self.host.read() {
-                Some(b) => {
-                    buf[n] = b;
-                    n += 1;
-                }
-                None => break,
-            }
-        }
-        n
+        shikaku_image_core::read_available(buf, || self.host.read())
     }
     fn host_write(&mut self, bytes: &[u8]) {
         match self.usb.as_mut() {

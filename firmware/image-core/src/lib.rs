@@ -361,19 +361,23 @@ pub fn phase_name(p: Phase) -> &'static str {
     }
 }
 
+/// Fills `buf` from a byte source until it runs dry (a UART's receive register): for
+/// [`Platform::host_read`].
+pub fn read_available(buf: &mut [u8], mut next: impl FnMut() -> Option<u8>) -> usize {
+    let mut n = 0;
+    while n < buf.len() {
+        match next() {
+            Some(b) => {
+                buf[n] = b;
+                n += 1;
+            }
+            None => break,
+        }
+    }
+    n
+}
+
 /// Keypad codes on the wire (0-9 digits, then the function keys).
 pub fn key_from_code(c: u8) -> Option<Key> {
-    Some(match c {
-        0..=9 => Key::Digit(c),
-        10 => Key::Clear,
-        11 => Key::Enter,
-        12 => Key::Cancel,
-        13 => Key::ChooseFace,
-        14 => Key::ChoosePin,
-        15 => Key::Staff,
-        16 => Key::Yes,
-        17 => Key::No,
-        18 => Key::Skip,
-        _ => return None,
-    })
+    Key::from_code(c)
 }

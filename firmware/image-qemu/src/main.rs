@@ -104,17 +104,7 @@ impl Platform for Qemu {
         now_ms()
     }
     fn host_read(&mut self, buf: &mut [u8]) -> usize {
-        let mut n = 0;
-        while n < buf.len() {
-            match self.host.read() {
-                Some(b) => {
-                    buf[n] = b;
-                    n += 1;
-                }
-                None => break,
-            }
-        }
-        n
+        shikaku_image_core::read_available(buf, || self.host.read())
     }
     fn host_write(&mut self, bytes: &[u8]) {
         self.host.write_all(bytes)

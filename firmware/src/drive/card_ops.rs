@@ -371,41 +371,38 @@ mod tests {
         }
     }
 
+    /// An identify that gets as far as selecting the auth certificate of a card whose token
+    /// names it `token`, PIN tries 3.
+    fn up_to_the_certificate(token_name: &[u8]) -> Vec<Step<'static>> {
+        vec![
+            (SELECT_JPKI, ok()),
+            (SELECT_TOKEN, ok()),
+            (READ, data(&token(token_name))),
+            (SELECT_PIN, ok()),
+            (VERIFY_STATUS, sw(0x63C3)),
+            (SELECT_CERT, ok()),
+        ]
+    }
+
     #[test]
     fn identify_failures() {
         // No JPKI applet.
-        let mut card = Script::new(vec![(SELECT_JPKI, sw(0x6A82))]);
         assert_eq!(
-            run(&mut card, CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            run(&mut Script::new(vec![(SELECT_JPKI, sw(0x6A82))]), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Failed { error: CardFailure::NotMyNumberCard }
         );
         // The card leaves during the certificate read.
-        let mut steps: Vec<Step<'_>> = vec![
-            (SELECT_JPKI, ok()),
-            (SELECT_TOKEN, ok()),
-            (READ, data(&token(b"JPKIAPICCTOKEN2"))),
-            (SELECT_PIN, ok()),
-            (VERIFY_STATUS, sw(0x63C3)),
-            (SELECT_CERT, ok()),
-        ];
+        let mut steps = up_to_the_certificate(b"JPKIAPICCTOKEN2");
         steps.push((READ, Err(())));
-        let mut card = Script::new(steps);
         assert_eq!(
-            run(&mut card, CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            run(&mut Script::new(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Failed { error: CardFailure::Lost }
         );
         // Certificate behind the PIN (Android): identified without it, read after VERIFY.
-        let mut card = Script::new(vec![
-            (SELECT_JPKI, ok()),
-            (SELECT_TOKEN, ok()),
-            (READ, data(&token(b"JPKIAPGPSETOKEN"))),
-            (SELECT_PIN, ok()),
-            (VERIFY_STATUS, sw(0x63C3)),
-            (SELECT_CERT, ok()),
-            (READ, sw(0x6982)),
-        ]);
+        let mut steps = up_to_the_certificate(b"JPKIAPGPSETOKEN");
+        steps.push((READ, sw(0x6982)));
         assert_eq!(
-            run(&mut card, CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            run(&mut Script::new(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Identified {
                 kind: CardKind::Android,
                 auth_cert: &[],
@@ -414,32 +411,17 @@ mod tests {
             }
         );
         // The same refusal on a physical card is a protocol failure.
-        let mut card = Script::new(vec![
-            (SELECT_JPKI, ok()),
-            (SELECT_TOKEN, ok()),
-            (READ, data(&token(b"JPKIAPICCTOKEN2"))),
-            (SELECT_PIN, ok()),
-            (VERIFY_STATUS, sw(0x63C3)),
-            (SELECT_CERT, ok()),
-            (READ, sw(0x6982)),
-        ]);
+        let mut steps = up_to_the_certificate(b"JPKIAPICCTOKEN2");
+        steps.push((READ, sw(0x6982)));
         assert_eq!(
-            run(&mut card, CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            run(&mut Script::new(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Failed { error: CardFailure::Protocol }
         );
         // A certificate that does not parse.
-        let mut steps: Vec<Step<'_>> = vec![
-            (SELECT_JPKI, ok()),
-            (SELECT_TOKEN, ok()),
-            (READ, data(&token(b"JPKIAPICCTOKEN2"))),
-            (SELECT_PIN, ok()),
-            (VERIFY_STATUS, sw(0x63C3)),
-            (SELECT_CERT, ok()),
-        ];
+        let mut steps = up_to_the_certificate(b"JPKIAPICCTOKEN2");
         steps.extend(reads(&[0x30, 0x03, 0x02, 0x01, 0x00]));
-        let mut card = Script::new(steps);
         assert_eq!(
-            run(&mut card, CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            run(&mut Script::new(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Failed { error: CardFailure::Protocol }
         );
     }

@@ -292,6 +292,29 @@ impl<F: NfcFrontend + ?Sized> NfcFrontend for &mut F {
     }
 }
 
+/// A frontend that is only its `transceive`: the field and the bit rates are no-ops, short
+/// and bit frames unsupported. For fuzz targets, footprint probes and tests that script the
+/// air with a closure.
+pub struct TransceiveFn<F>(pub F);
+
+impl<F> NfcFrontend for TransceiveFn<F>
+where
+    F: FnMut(&[u8], &mut [u8], Timeout) -> Result<usize, FrontendError>,
+{
+    fn field_on(&mut self) -> Result<(), FrontendError> {
+        Ok(())
+    }
+    fn field_off(&mut self) -> Result<(), FrontendError> {
+        Ok(())
+    }
+    fn configure(&mut self, _: Technology, _: BitRate, _: BitRate) -> Result<(), FrontendError> {
+        Ok(())
+    }
+    fn transceive(&mut self, tx: &[u8], rx: &mut [u8], timeout: Timeout) -> Result<usize, FrontendError> {
+        (self.0)(tx, rx, timeout)
+    }
+}
+
 /// Calls [`NfcFrontend::transceive`] and returns the received bytes. A length beyond `rx`
 /// (a frontend bug) is reported as [`FrontendError::Overflow`] instead of panicking.
 pub fn transceive_frame<'a, F: NfcFrontend + ?Sized>(

@@ -41,7 +41,7 @@ pub mod type_b;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use frontend::{BitRate, FrontendError, NfcFrontend, Technology, Timeout};
+pub use frontend::{BitRate, FrontendError, NfcFrontend, Technology, Timeout, TransceiveFn};
 pub use iso7816::ApduError;
 pub use iso_dep::{IsoDep, IsoDepConfig, IsoDepCore, IsoDepError, IsoDepParams, Poll};
 pub use shikaku_card::apdu::CommandApdu;

@@ -23,6 +23,27 @@ pub enum Key {
     Skip,
 }
 
+impl Key {
+    /// The key of a one-byte key code (the rig's serial keypad and the board's key matrix
+    /// scan): 0–9 digits, then Clear, Enter, Cancel, ChooseFace, ChoosePin, Staff, Yes, No,
+    /// Skip as 10–18.
+    pub const fn from_code(c: u8) -> Option<Key> {
+        Some(match c {
+            0..=9 => Key::Digit(c),
+            10 => Key::Clear,
+            11 => Key::Enter,
+            12 => Key::Cancel,
+            13 => Key::ChooseFace,
+            14 => Key::ChoosePin,
+            15 => Key::Staff,
+            16 => Key::Yes,
+            17 => Key::No,
+            18 => Key::Skip,
+            _ => return None,
+        })
+    }
+}
+
 /// Whether the card's PIN can be tried, from a VERIFY without data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

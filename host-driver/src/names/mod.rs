@@ -177,20 +177,29 @@ pub fn convert(text: &str, charset: Charset) -> Converted {
 pub fn xml_escape_with_ncr(text: &str, charset: Charset) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            c if in_target(c, charset) => out.push(c),
-            c => {
+        match xml_entity(c) {
+            Some(entity) => out.push_str(entity),
+            None if in_target(c, charset) => out.push(c),
+            None => {
                 let _ = write!(out, "&#x{:X};", c as u32);
             }
         }
     }
     out
+}
+
+/// The reference XML text needs for `c`, if any: the five markup characters, and CR (a raw CR
+/// would be normalised away by the reader).
+pub fn xml_entity(c: char) -> Option<&'static str> {
+    Some(match c {
+        '&' => "&amp;",
+        '<' => "&lt;",
+        '>' => "&gt;",
+        '"' => "&quot;",
+        '\'' => "&apos;",
+        '\r' => "&#xD;",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

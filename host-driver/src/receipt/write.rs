@@ -84,15 +84,9 @@ struct Doc<'a> {
 
 fn escape_into(out: &mut String, s: &str) {
     for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // A raw CR would be normalised away by the reader.
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
+        match names::xml_entity(c) {
+            Some(entity) => out.push_str(entity),
+            None => out.push(c),
         }
     }
 }
