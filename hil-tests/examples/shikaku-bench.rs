@@ -18,22 +18,17 @@
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shikaku_card::secret::Pin4;
 use shikaku_firmware::session::Phase;
-use shikaku_hil::eligibility;
 use shikaku_hil::pcscd;
 use shikaku_hil::sim_device::SimDevice;
-use shikaku_hil::sim_reader::SimReader;
+use shikaku_hil::testkit;
 use shikaku_hil::vcard::{self, persona};
-use shikaku_host::app::{App, AppEvent};
-use shikaku_host::config::{Config, Folders};
-use shikaku_host::eligibility::{HttpEligibility, RetryPolicy, Timeouts};
-use shikaku_host::keystore::KeyStore;
+use shikaku_host::app::AppEvent;
 use shikaku_host::smartcard::{read_identity, PcscService, PinSource};
-use shikaku_protocol::auth::PairingKey;
 
 const PORT: u16 = 35964;
 const READER: &str = "Virtual PCD 00 01";
@@ -101,24 +96,7 @@ fn pcsc(samples: usize) {
     let output = dir.path().join("sig");
     std::fs::write(&input, [0x42u8; 32]).unwrap();
     let opensc_sig = time_ms(samples, || {
-        run(
-            "pkcs15-crypt",
-            &[
-                "-r",
-                READER,
-                "-s",
-                "-k",
-                "01",
-                "--sha-256",
-                "--pkcs1",
-                "-p",
-                &pin,
-                "-i",
-                input.to_str().unwrap(),
-                "-o",
-                output.to_str().unwrap(),
-            ],
-        )
+        run("pkcs15-crypt", &testkit::pkcs15_crypt_sign_args(READER, &pin, &input, &output))
     });
 
     use myna_card::ap::jpki::{JpkiAp, SignatureScheme};
@@ -187,7 +165,7 @@ fn patients(
                 if reader.link.pending() > 0 {
                     continue;
                 }
-                let acted = shikaku_hil::testkit::patient_pin_step(&mut reader, &pin, &mut false);
+                let acted = testkit::patient_pin_step(&mut reader, &pin, &mut false);
                 drop(reader);
                 if acted == Some(Phase::ConsentIntro) {
                     keyed.lock().unwrap().insert(serial.clone(), Instant::now());
@@ -207,31 +185,13 @@ fn host(readers: usize, seconds: u64, service_url: &str) {
     for i in 0..readers {
         // Serials unique per run: the shared service keys requests by reader and session.
         let serial: &'static str = Box::leak(format!("SK-BENCH-{readers}-{i}").into_boxed_str());
-        let d = SimDevice::spawn(SimReader::new(KEY, serial).with_persona_card(&issued)).unwrap();
-        KeyStore::new(&home.path().join("keys")).store(serial, &PairingKey(KEY)).unwrap();
-        endpoints.push(d.endpoint().parse().unwrap());
+        let d = testkit::paired_device(&home.path().join("keys"), KEY, serial, &issued);
+        endpoints.push(d.endpoint());
         devices.push((serial.to_string(), d));
     }
-    let cfg = Config {
-        readers: endpoints,
-        key_dir: home.path().join("keys"),
-        eligibility_url: service_url.to_owned(),
-        folders: Folders {
-            face: home.path().join("oqs/face"),
-            req: home.path().join("oqs/req"),
-            res: home.path().join("oqs/res"),
-        },
-        journal: home.path().join("journal.sqlite"),
-        ..Config::default()
-    };
-    let service = HttpEligibility::with(
-        service_url,
-        Timeouts { connect: Duration::from_millis(500), total: Duration::from_secs(5) },
-        RetryPolicy { attempts: 1, ..RetryPolicy::default() },
-    );
-    let mut app = App::new(&cfg, service).unwrap();
-    let (tx, rx) = mpsc::channel();
-    app.connect_readers(&cfg.readers, tx);
+    let cfg = testkit::host_config(home.path(), &endpoints, service_url);
+    let service = testkit::one_try_client(service_url, Duration::from_millis(500), Duration::from_secs(5));
+    let (mut app, rx) = testkit::start_app(&cfg, service);
     let devices = Arc::new(devices);
     let stop = Arc::new(AtomicBool::new(false));
     let keyed = Arc::new(Mutex::new(HashMap::new()));
@@ -325,14 +285,7 @@ fn main() {
     }
     if want("host") {
         let home = tempfile::tempdir().unwrap();
-        let svc = eligibility::start(
-            &home.path().join("eligibility.sqlite"),
-            "127.0.0.1:0",
-            eligibility::Config::default_trust().unwrap(),
-            &persona::builtin(),
-            true,
-        )
-        .unwrap();
+        let svc = testkit::eligibility_service(home.path(), 0).unwrap();
         for n in [1, 4, 16] {
             host(n, seconds, &svc.url());
         }

@@ -443,7 +443,19 @@ fn mat_mul(a: &[[f32; 3]; 3], b: &[[f32; 3]; 3]) -> [[f32; 3]; 3] {
     m
 }
 
-impl Object<'_> {
+impl<'t> Object<'t> {
+    /// The photo's head in relief: texture `tex`, depth map `depth`, centred a little below
+    /// the photo's middle, turning about a point behind the face.
+    fn head(photo: &GreyImage, tex: &'t Texture, depth: &'t [f32]) -> Self {
+        Object {
+            tex,
+            depth: Some(depth),
+            centre: (photo.width as f32 * 0.5, photo.height as f32 * 0.52),
+            k: 1.0,
+            pivot_z: -90.0 * photo.width as f32 / 378.0,
+        }
+    }
+
     fn depth_at(&self, u: f32, v: f32) -> f32 {
         let Some(d) = self.depth else { return 0.0 };
         let (w, h) = (self.tex.w, self.tex.h);
@@ -612,30 +624,30 @@ fn blur(img: &mut [[f32; 3]], w: usize, h: usize, sigma: f32) {
     }
     let rad = (sigma * 3.0).ceil() as i64;
     let kernel: Vec<f32> = (-rad..=rad).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
-    let ksum: f32 = kernel.iter().sum();
     let mut tmp = vec![[0.0f32; 3]; w * h];
+    blur_pass(img, &mut tmp, w, h, &kernel, true);
+    blur_pass(&tmp, img, w, h, &kernel, false);
+}
+
+/// One direction of the separable blur (rows when `horizontal`, else columns), edges clamped;
+/// `kernel` has 2·rad + 1 taps.
+fn blur_pass(src: &[[f32; 3]], dst: &mut [[f32; 3]], w: usize, h: usize, kernel: &[f32], horizontal: bool) {
+    let rad = (kernel.len() / 2) as i64;
+    let ksum: f32 = kernel.iter().sum();
     for y in 0..h {
         for x in 0..w {
             let mut a = [0.0; 3];
             for (j, kv) in kernel.iter().enumerate() {
-                let xx = (x as i64 + j as i64 - rad).clamp(0, w as i64 - 1) as usize;
+                let i = if horizontal {
+                    y * w + (x as i64 + j as i64 - rad).clamp(0, w as i64 - 1) as usize
+                } else {
+                    (y as i64 + j as i64 - rad).clamp(0, h as i64 - 1) as usize * w + x
+                };
                 for c in 0..3 {
-                    a[c] += img[y * w + xx][c] * kv;
+                    a[c] += src[i][c] * kv;
                 }
             }
-            tmp[y * w + x] = [a[0] / ksum, a[1] / ksum, a[2] / ksum];
-        }
-    }
-    for y in 0..h {
-        for x in 0..w {
-            let mut a = [0.0; 3];
-            for (j, kv) in kernel.iter().enumerate() {
-                let yy = (y as i64 + j as i64 - rad).clamp(0, h as i64 - 1) as usize;
-                for c in 0..3 {
-                    a[c] += tmp[yy * w + x][c] * kv;
-                }
-            }
-            img[y * w + x] = [a[0] / ksum, a[1] / ksum, a[2] / ksum];
+            dst[y * w + x] = [a[0] / ksum, a[1] / ksum, a[2] / ksum];
         }
     }
 }
@@ -757,13 +769,7 @@ fn render_live(photo: &GreyImage, p: &Perturb, w: usize, h: usize, seed: u64) ->
     let depth = head_depth(photo);
     let face_w = (PHOTO_FACE_BOX.width() as f32) * photo.width as f32 / 378.0;
     let scale = p.face_px * (w as f32 / p.width as f32) / face_w;
-    let obj = Object {
-        tex: &tex,
-        depth: Some(&depth),
-        centre: (photo.width as f32 * 0.5, photo.height as f32 * 0.52),
-        k: 1.0,
-        pivot_z: -90.0 * photo.width as f32 / 378.0,
-    };
+    let obj = Object::head(photo, &tex, &depth);
     let cam = Camera { w, h, dist: 3.5 * p.face_px * (w as f32 / p.width as f32) };
     let bg = room(w, h, seed);
     let poses = poses(p, &mut rng, 1.0, scale);
@@ -1023,13 +1029,7 @@ pub fn render_still(photo: &GreyImage, s: &StillParams) -> LabelledFrame {
     let body_tex = photo_texture(photo, Part::Shoulders);
     let depth = head_depth(photo);
     let face_w = PHOTO_FACE_BOX.width() as f32 * photo.width as f32 / 378.0;
-    let obj = Object {
-        tex: &tex,
-        depth: Some(&depth),
-        centre: (photo.width as f32 * 0.5, photo.height as f32 * 0.52),
-        k: 1.0,
-        pivot_z: -90.0 * photo.width as f32 / 378.0,
-    };
+    let obj = Object::head(photo, &tex, &depth);
     let cam = Camera { w, h, dist: 3.5 * p.face_px };
     let pose = Pose { scale: p.face_px / face_w, ..s.pose };
     let bg = room(w, h, s.seed);

@@ -1,12 +1,24 @@
 //! Small pieces the integration tests share: the `shikaku` binary, a reference eligibility
 //! service on an ephemeral port, and a patient who answers whatever the reader shows.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use shikaku_firmware::session::{Event, Key, Phase};
+use shikaku_host::app::{App, AppEvent};
+use shikaku_host::config::{Config, Folders};
+use shikaku_host::eligibility::{HttpEligibility, RetryPolicy, Timeouts};
+use shikaku_host::keystore::KeyStore;
+use shikaku_host::reader::ManagerEvent;
+use shikaku_protocol::auth::PairingKey;
 
+use crate::sim_device::SimDevice;
 use crate::sim_reader::SimReader;
+use crate::vcard::persona::Persona;
+use crate::vcard::Issued;
 
 /// The `shikaku` binary next to the running test (`target/<profile>/shikaku`), built if missing.
 pub fn shikaku_bin() -> PathBuf {
@@ -18,6 +30,27 @@ pub fn shikaku_bin() -> PathBuf {
         let _ = Command::new(cargo).args(["build", "-q", "-p", "shikaku-host", "--bin", "shikaku"]).status();
     }
     bin
+}
+
+/// Runs the `shikaku` binary with `args` and `stdin` as the user would, its data in `home`
+/// (`SHIKAKU_HOME`, no `SHIKAKU_CONFIG`).
+pub fn shikaku(home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(shikaku_bin())
+        .args(args)
+        .env("SHIKAKU_HOME", home)
+        .env_remove("SHIKAKU_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// What a command printed: its stdout, then its stderr.
+pub fn output_text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// The reference eligibility service with every built-in persona insured, on 127.0.0.1:`port`
@@ -138,4 +171,128 @@ pub fn run_cut_pipe(
         }
     }
     PipeRun { taken, frames: frames_seen, script_done: script.peek().is_none() }
+}
+
+/// The host configuration of the App tests: `readers`, the pairing keys in `home/keys`, the
+/// receipt-computer folders under `home/oqs`, the journal `home/journal.sqlite`, the rest the
+/// defaults (Shift_JIS files).
+pub fn host_config(home: &Path, readers: &[impl AsRef<str>], url: &str) -> Config {
+    Config {
+        readers: readers.iter().map(|r| r.as_ref().parse().unwrap()).collect(),
+        key_dir: home.join("keys"),
+        eligibility_url: url.to_owned(),
+        folders: Folders {
+            face: home.join("oqs/face"),
+            req: home.join("oqs/req"),
+            res: home.join("oqs/res"),
+        },
+        journal: home.join("journal.sqlite"),
+        ..Config::default()
+    }
+}
+
+/// An eligibility client that asks once, giving up after `connect` / `total`.
+pub fn one_try_client(url: &str, connect: Duration, total: Duration) -> HttpEligibility {
+    HttpEligibility::with(
+        url,
+        Timeouts { connect, total },
+        RetryPolicy { attempts: 1, ..RetryPolicy::default() },
+    )
+}
+
+/// The host App of `cfg` asking `client`, connected to every reader of `cfg`; the readers'
+/// events arrive on the receiver, for `App::on_event`.
+pub fn start_app(
+    cfg: &Config,
+    client: HttpEligibility,
+) -> (App<HttpEligibility>, mpsc::Receiver<ManagerEvent>) {
+    let mut app = App::new(cfg, client).unwrap();
+    let (tx, rx) = mpsc::channel();
+    app.connect_readers(&cfg.readers, tx);
+    (app, rx)
+}
+
+/// A simulated reader on TCP with `issued`'s card, paired: its `key` is stored for `serial`
+/// in `key_dir` as `shikaku pair` would.
+pub fn paired_device(key_dir: &Path, key: [u8; 32], serial: &'static str, issued: &Issued) -> SimDevice {
+    let device = SimDevice::spawn(SimReader::new(key, serial).with_persona_card(issued)).unwrap();
+    KeyStore::new(key_dir).store(serial, &PairingKey(key)).unwrap();
+    device
+}
+
+/// The persona's card PIN as the four ASCII digits a patient types.
+pub fn pin_digits(p: &Persona) -> [u8; 4] {
+    p.pin.as_deref().unwrap().as_bytes().try_into().unwrap()
+}
+
+/// (outcome, face file, session) of every reception among `events`.
+pub fn receptions(events: &[AppEvent]) -> Vec<(String, Option<String>, u32)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AppEvent::Reception { outcome, face_file, session, .. } => {
+                Some((outcome.clone(), face_file.clone(), *session))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The PIN session the link tests script: the card placed at 2 s, PIN chosen and 1234 typed,
+/// consent given, the card taken at 9 s.
+pub fn pin_session_script() -> Vec<(u64, Event<'static>)> {
+    vec![
+        (2_000, Event::CardPresent),
+        (3_000, Event::Key(Key::ChoosePin)),
+        (3_100, Event::Key(Key::Digit(1))),
+        (3_200, Event::Key(Key::Digit(2))),
+        (3_300, Event::Key(Key::Digit(3))),
+        (3_400, Event::Key(Key::Digit(4))),
+        (4_000, Event::Key(Key::Yes)),
+        (9_000, Event::CardRemoved),
+    ]
+}
+
+/// Runs of ASCII digits of exactly `n` characters in `bytes`, outside encoded binary: a long
+/// token of the base64 / hex alphabet holding a letter (a hash, a challenge, a certificate)
+/// is skipped, since its digits are chance, not data.
+pub fn digit_runs(bytes: &[u8], n: usize) -> Vec<String> {
+    let is_token = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
+    let mut out = vec![];
+    for token in bytes.split(|b| !is_token(*b)) {
+        if token.len() >= 20 && token.iter().any(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        for run in token.split(|b| !b.is_ascii_digit()) {
+            if run.len() == n {
+                out.push(String::from_utf8_lossy(run).into_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The `pkcs15-crypt` arguments that have OpenSC sign the SHA-256 digest in `input` with key
+/// 01 (the JPKI auth key) of the card in `reader`, PIN `pin`, into `output` (PKCS#1).
+pub fn pkcs15_crypt_sign_args<'a>(
+    reader: &'a str,
+    pin: &'a str,
+    input: &'a Path,
+    output: &'a Path,
+) -> Vec<&'a str> {
+    vec![
+        "-r",
+        reader,
+        "-s",
+        "-k",
+        "01",
+        "--sha-256",
+        "--pkcs1",
+        "-p",
+        pin,
+        "-i",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ]
 }

@@ -8,45 +8,31 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use shikaku_hil::sim_device::SimDevice;
-use shikaku_hil::sim_reader::SimReader;
-use shikaku_hil::testkit;
+use shikaku_hil::testkit::{self, receptions};
 use shikaku_hil::vcard::{self, persona};
 use shikaku_host::app::{App, AppEvent};
-use shikaku_host::config::{Config, Folders};
-use shikaku_host::eligibility::{HttpEligibility, RetryPolicy, Timeouts};
-use shikaku_host::keystore::KeyStore;
-use shikaku_protocol::auth::PairingKey;
+use shikaku_host::config::Config;
+use shikaku_host::eligibility::HttpEligibility;
 
 const KEY: [u8; 32] = [0x71; 32];
 
-fn config(home: &std::path::Path, device: &SimDevice, url: &str) -> Config {
-    Config {
-        readers: vec![device.endpoint().parse().unwrap()],
-        key_dir: home.join("keys"),
-        eligibility_url: url.to_owned(),
-        folders: Folders {
-            face: home.join("oqs/face"),
-            req: home.join("oqs/req"),
-            res: home.join("oqs/res"),
-        },
-        character_code: 1,
-        journal: home.join("journal.sqlite"),
-        ..Config::default()
-    }
+/// The App of the tests (Shift_JIS files) on `device`, asking the service at `url` once.
+fn start(home: &std::path::Path, device: &SimDevice, url: &str) -> (Config, App<HttpEligibility>, Receiver) {
+    let cfg = testkit::host_config(home, &[device.endpoint()], url);
+    let (app, rx) = testkit::start_app(&cfg, quick(url));
+    (cfg, app, rx)
 }
 
+type Receiver = mpsc::Receiver<shikaku_host::reader::ManagerEvent>;
+
 fn quick(url: &str) -> HttpEligibility {
-    HttpEligibility::with(
-        url,
-        Timeouts { connect: Duration::from_millis(300), total: Duration::from_secs(3) },
-        RetryPolicy { attempts: 1, ..RetryPolicy::default() },
-    )
+    testkit::one_try_client(url, Duration::from_millis(300), Duration::from_secs(3))
 }
 
 /// Runs the driver until `until` says stop or 30 s pass; returns every event.
 fn drive(
     app: &mut App<HttpEligibility>,
-    rx: &mpsc::Receiver<shikaku_host::reader::ManagerEvent>,
+    rx: &Receiver,
     device: &SimDevice,
     pin: Option<&[u8; 4]>,
     mut until: impl FnMut(&[AppEvent]) -> bool,
@@ -64,32 +50,16 @@ fn drive(
     events
 }
 
-fn receptions(events: &[AppEvent]) -> Vec<(String, Option<String>, u32)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AppEvent::Reception { outcome, face_file, session, .. } => {
-                Some((outcome.clone(), face_file.clone(), *session))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_pin_reception_is_confirmed_journalled_and_written_for_the_receipt_computer() {
     let home = tempfile::tempdir().unwrap();
     let p = persona::find("takasaki").unwrap();
     let (_, issued) = vcard::build(&p).unwrap();
     let service = testkit::eligibility_service(home.path(), 0).unwrap();
-    let device = SimDevice::spawn(SimReader::new(KEY, "SK-E2E-1").with_persona_card(&issued)).unwrap();
-    KeyStore::new(&home.path().join("keys")).store("SK-E2E-1", &PairingKey(KEY)).unwrap();
-    let cfg = config(home.path(), &device, &service.url());
-    let mut app = App::new(&cfg, quick(&service.url())).unwrap();
-    let (tx, rx) = mpsc::channel();
-    app.connect_readers(&cfg.readers, tx);
+    let device = testkit::paired_device(&home.path().join("keys"), KEY, "SK-E2E-1", &issued);
+    let (cfg, mut app, rx) = start(home.path(), &device, &service.url());
 
-    let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
+    let pin = testkit::pin_digits(&p);
     let events = drive(&mut app, &rx, &device, Some(&pin), |ev| !receptions(ev).is_empty());
     let rs = receptions(&events);
     assert_eq!(rs.len(), 1, "{events:?}");
@@ -120,13 +90,9 @@ fn with_the_service_down_the_reception_is_kept_and_delivered_later() {
     // A port nobody listens on yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
-    let device = SimDevice::spawn(SimReader::new(KEY, "SK-E2E-2").with_persona_card(&issued)).unwrap();
-    KeyStore::new(&home.path().join("keys")).store("SK-E2E-2", &PairingKey(KEY)).unwrap();
-    let cfg = config(home.path(), &device, &url);
-    let mut app = App::new(&cfg, quick(&url)).unwrap();
-    let (tx, rx) = mpsc::channel();
-    app.connect_readers(&cfg.readers, tx);
-    let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
+    let device = testkit::paired_device(&home.path().join("keys"), KEY, "SK-E2E-2", &issued);
+    let (_, mut app, rx) = start(home.path(), &device, &url);
+    let pin = testkit::pin_digits(&p);
 
     let events = drive(&mut app, &rx, &device, Some(&pin), |ev| !receptions(ev).is_empty());
     let rs = receptions(&events);
@@ -159,7 +125,7 @@ fn the_cable_pulled_at_every_step_still_gives_one_face_file_and_one_journal_row(
     let p = persona::find("yamada").unwrap();
     let (_, issued) = vcard::build(&p).unwrap();
     let service = testkit::eligibility_service(home.path(), 0).unwrap();
-    let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
+    let pin = testkit::pin_digits(&p);
     // Cut after the 1st, 2nd, … write to the host, until a session completes before the cut.
     let mut cuts_exercised = 0;
     for cut in 1..=30 {
@@ -167,13 +133,9 @@ fn the_cable_pulled_at_every_step_still_gives_one_face_file_and_one_journal_row(
         // One reader per run: session ids restart with each simulated reader (a real one seeds
         // them from its TRNG at boot), and the service remembers every request id it answered.
         let serial: &'static str = Box::leak(format!("SK-E2E-3-{cut}").into_boxed_str());
-        let device = SimDevice::spawn(SimReader::new(KEY, serial).with_persona_card(&issued)).unwrap();
+        let device = testkit::paired_device(&run.join("keys"), KEY, serial, &issued);
         *device.cut_after_writes.lock().unwrap() = Some(cut);
-        KeyStore::new(&run.join("keys")).store(serial, &PairingKey(KEY)).unwrap();
-        let cfg = config(&run, &device, &service.url());
-        let mut app = App::new(&cfg, quick(&service.url())).unwrap();
-        let (tx, rx) = mpsc::channel();
-        app.connect_readers(&cfg.readers, tx);
+        let (cfg, mut app, rx) = start(&run, &device, &service.url());
         let events = drive(&mut app, &rx, &device, Some(&pin), |ev| {
             !receptions(ev).is_empty() && device.reader.lock().unwrap().link.pending() == 0
         });
@@ -221,17 +183,13 @@ fn two_readers_on_one_pc_each_run_their_own_sessions() {
         .zip(["SK-TWO-A", "SK-TWO-B"])
         .map(|(p, serial)| {
             let (_, issued) = vcard::build(p).unwrap();
-            KeyStore::new(&home.path().join("keys")).store(serial, &PairingKey(KEY)).unwrap();
-            SimDevice::spawn(SimReader::new(KEY, serial).with_persona_card(&issued)).unwrap()
+            testkit::paired_device(&home.path().join("keys"), KEY, serial, &issued)
         })
         .collect();
-    let mut cfg = config(home.path(), &devices[0], &service.url());
-    cfg.readers = devices.iter().map(|d| d.endpoint().parse().unwrap()).collect();
-    let mut app = App::new(&cfg, quick(&service.url())).unwrap();
-    let (tx, rx) = mpsc::channel();
-    app.connect_readers(&cfg.readers, tx);
-    let pins: Vec<[u8; 4]> =
-        personas.iter().map(|p| p.pin.as_deref().unwrap().as_bytes().try_into().unwrap()).collect();
+    let endpoints: Vec<String> = devices.iter().map(SimDevice::endpoint).collect();
+    let cfg = testkit::host_config(home.path(), &endpoints, &service.url());
+    let (mut app, rx) = testkit::start_app(&cfg, quick(&service.url()));
+    let pins: Vec<[u8; 4]> = personas.iter().map(testkit::pin_digits).collect();
     let mut done = [false, false];
     let mut events = Vec::new();
     let t0 = Instant::now();

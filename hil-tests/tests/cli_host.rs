@@ -2,31 +2,11 @@
 //! sides agree; a passcode is hashed on the PC and only the salted hash reaches the reader;
 //! weak or mismatched passcodes and unpaired readers are refused with a clear message.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use shikaku_hil::sim_device::SimDevice;
 use shikaku_hil::sim_reader::SimReader;
-use shikaku_hil::testkit::shikaku_bin;
-
-fn shikaku(home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(shikaku_bin())
-        .args(args)
-        .env("SHIKAKU_HOME", home)
-        .env_remove("SHIKAKU_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+use shikaku_hil::testkit::{output_text as text, shikaku};
 
 #[test]
 fn pair_then_provision_a_passcode_over_the_paired_link() {

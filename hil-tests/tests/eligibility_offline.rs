@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use shikaku_hil::testkit::digit_runs;
 use shikaku_hil::vcard::persona;
 use shikaku_host::eligibility::{
     check_reader_attestation, reception_of, request_of, ErrorCode, Forwarder, HttpEligibility, Outcome,
@@ -40,6 +41,26 @@ fn identity<'a>(
     }
 }
 
+/// A PIN reception: the card signed `challenge` into `signature`.
+fn pin_identity<'a>(
+    cert: &'a [u8],
+    challenge: [u8; 32],
+    signature: &'a [u8],
+    consents: Consents,
+) -> VerifiedIdentity<'a> {
+    identity(cert, Proof::CardSignature { challenge, signature }, AuthMethod::Pin, consents)
+}
+
+/// The attestation of a face reception by the reader holding `pairing`.
+fn face_attestation(pairing: &PairingKey, challenge: &[u8; 32], cert: &[u8]) -> [u8; 32] {
+    reader_attestation(pairing, challenge, cert, AuthMethod::Face.to_wire(), None, reception_time())
+}
+
+/// A face reception the reader attested with `attestation`.
+fn face_identity<'a>(cert: &'a [u8], challenge: [u8; 32], attestation: &'a [u8]) -> VerifiedIdentity<'a> {
+    identity(cert, Proof::ReaderAttestation { challenge, attestation }, AuthMethod::Face, Consents::NONE)
+}
+
 fn patient_client(url: &str) -> HttpEligibility {
     HttpEligibility::with(
         url,
@@ -68,12 +89,7 @@ fn pin_and_face_receptions_are_forwarded_and_journaled() {
     let (mut vc, cert) = card("takasaki");
     let sig = card_sign(&mut vc, "8080", &issued.challenge);
     let consents = Consents { medication: ConsentAnswer::Agreed, ..Consents::NONE };
-    let v = identity(
-        &cert,
-        Proof::CardSignature { challenge: issued.challenge, signature: &sig },
-        AuthMethod::Pin,
-        consents,
-    );
+    let v = pin_identity(&cert, issued.challenge, &sig, consents);
     let r = reception_of("SK-0042", 1, 3, &v);
     let req = request_of(&ReceptionKey::of(&r), &v, false, issued.deferred);
     match f.submit(&r, &req).unwrap() {
@@ -90,20 +106,8 @@ fn pin_and_face_receptions_are_forwarded_and_journaled() {
     let pairing = PairingKey([7; 32]);
     let issued = f.challenge();
     let (_, cert) = card("locked");
-    let mac = reader_attestation(
-        &pairing,
-        &issued.challenge,
-        &cert,
-        AuthMethod::Face.to_wire(),
-        None,
-        reception_time(),
-    );
-    let v = identity(
-        &cert,
-        Proof::ReaderAttestation { challenge: issued.challenge, attestation: &mac },
-        AuthMethod::Face,
-        Consents::NONE,
-    );
+    let mac = face_attestation(&pairing, &issued.challenge, &cert);
+    let v = face_identity(&cert, issued.challenge, &mac);
     assert!(check_reader_attestation(&pairing, &v));
     assert!(!check_reader_attestation(&PairingKey([8; 32]), &v), "another reader's key");
     let r = reception_of("SK-0042", 2, 1, &v);
@@ -135,12 +139,7 @@ fn service_down_then_host_restart_then_service_up() {
         let issued = f.challenge();
         assert!(issued.deferred);
         let sig = card_sign(&mut vc, "1234", &issued.challenge);
-        let v = identity(
-            &cert,
-            Proof::CardSignature { challenge: issued.challenge, signature: &sig },
-            AuthMethod::Pin,
-            Consents::NONE,
-        );
+        let v = pin_identity(&cert, issued.challenge, &sig, Consents::NONE);
         let r = reception_of("SK-0042", 9, 1, &v);
         key = ReceptionKey::of(&r);
         let req = request_of(&key, &v, false, issued.deferred);
@@ -197,35 +196,6 @@ fn service_down_then_host_restart_then_service_up() {
     drop(f);
 }
 
-/// Runs of ASCII digits of exactly `n` characters in `bytes`, outside encoded binary: a long
-/// token of the base64 / hex alphabet holding a letter (a hash, a challenge, a certificate)
-/// is skipped, since its digits are chance, not data.
-fn digit_runs(bytes: &[u8], n: usize) -> Vec<String> {
-    let is_token = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
-    let mut out = vec![];
-    let mut i = 0;
-    while i < bytes.len() {
-        if !is_token(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && is_token(bytes[i]) {
-            i += 1;
-        }
-        let token = &bytes[start..i];
-        if token.len() >= 20 && token.iter().any(u8::is_ascii_alphabetic) {
-            continue;
-        }
-        for run in token.split(|b| !b.is_ascii_digit()) {
-            if run.len() == n {
-                out.push(String::from_utf8_lossy(run).into_owned());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn digit_runs_finds_exact_runs_outside_encoded_binary() {
     assert_eq!(digit_runs(b"a1234b12345 537686677188x", 4), ["1234"]);
@@ -253,29 +223,12 @@ fn no_pin_and_no_my_number_on_disk() {
         let v = match (&p.pin, p.auth_tries) {
             (Some(pin), 1..) => {
                 sig = card_sign(&mut vc, pin, &issued.challenge);
-                identity(
-                    &cert,
-                    Proof::CardSignature { challenge: issued.challenge, signature: &sig },
-                    AuthMethod::Pin,
-                    Consents::NONE,
-                )
+                pin_identity(&cert, issued.challenge, &sig, Consents::NONE)
             }
             _ => {
                 let pairing = PairingKey([1; 32]);
-                mac = reader_attestation(
-                    &pairing,
-                    &issued.challenge,
-                    &cert,
-                    AuthMethod::Face.to_wire(),
-                    None,
-                    reception_time(),
-                );
-                identity(
-                    &cert,
-                    Proof::ReaderAttestation { challenge: issued.challenge, attestation: &mac },
-                    AuthMethod::Face,
-                    Consents::NONE,
-                )
+                mac = face_attestation(&pairing, &issued.challenge, &cert);
+                face_identity(&cert, issued.challenge, &mac)
             }
         };
         let r = reception_of("SK-0042", 100, seq, &v);
@@ -288,12 +241,7 @@ fn no_pin_and_no_my_number_on_disk() {
     let (mut vc, cert) = card("yamada");
     let issued = down.challenge();
     let sig = card_sign(&mut vc, "1234", &issued.challenge);
-    let v = identity(
-        &cert,
-        Proof::CardSignature { challenge: issued.challenge, signature: &sig },
-        AuthMethod::Pin,
-        Consents::NONE,
-    );
+    let v = pin_identity(&cert, issued.challenge, &sig, Consents::NONE);
     let r = reception_of("SK-0042", 101, 1, &v);
     assert!(matches!(
         down.submit(&r, &request_of(&ReceptionKey::of(&r), &v, false, true)).unwrap(),

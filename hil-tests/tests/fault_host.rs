@@ -22,18 +22,14 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use shikaku_firmware::session::Phase;
-use shikaku_hil::eligibility;
 use shikaku_hil::sim_device::SimDevice;
-use shikaku_hil::sim_reader::SimReader;
-use shikaku_hil::testkit;
+use shikaku_hil::testkit::{self, receptions};
 use shikaku_hil::vcard::{self, persona};
 use shikaku_host::app::{App, AppEvent};
-use shikaku_host::config::{Config, Folders};
-use shikaku_host::eligibility::{HttpEligibility, RetryPolicy, Timeouts};
+use shikaku_host::config::Config;
+use shikaku_host::eligibility::HttpEligibility;
 use shikaku_host::journal::Journal;
-use shikaku_host::keystore::KeyStore;
 use shikaku_host::reader::ManagerEvent;
-use shikaku_protocol::auth::PairingKey;
 
 const KEY: [u8; 32] = [0x73; 32];
 
@@ -43,23 +39,9 @@ fn patient(device: &SimDevice, pin: &[u8; 4], done: &mut bool) {
 }
 
 fn config(home: &Path, device: &SimDevice, url: &str, face: PathBuf) -> Config {
-    Config {
-        readers: vec![device.endpoint().parse().unwrap()],
-        key_dir: home.join("keys"),
-        eligibility_url: url.to_owned(),
-        folders: Folders { face, req: home.join("oqs/req"), res: home.join("oqs/res") },
-        character_code: 1,
-        journal: home.join("journal.sqlite"),
-        ..Config::default()
-    }
-}
-
-fn quick(url: &str) -> HttpEligibility {
-    HttpEligibility::with(
-        url,
-        Timeouts { connect: Duration::from_millis(300), total: Duration::from_millis(800) },
-        RetryPolicy { attempts: 1, ..RetryPolicy::default() },
-    )
+    let mut cfg = testkit::host_config(home, &[device.endpoint()], url);
+    cfg.folders.face = face;
+    cfg
 }
 
 struct Driver {
@@ -68,9 +50,9 @@ struct Driver {
 }
 
 fn start(cfg: &Config) -> Driver {
-    let mut app = App::new(cfg, quick(&cfg.eligibility_url)).unwrap();
-    let (tx, rx) = mpsc::channel();
-    app.connect_readers(&cfg.readers, tx);
+    let client =
+        testkit::one_try_client(&cfg.eligibility_url, Duration::from_millis(300), Duration::from_millis(800));
+    let (app, rx) = testkit::start_app(cfg, client);
     Driver { app, rx }
 }
 
@@ -102,32 +84,8 @@ fn drive(
     (events, false)
 }
 
-fn receptions(events: &[AppEvent]) -> Vec<(String, Option<String>, u32)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AppEvent::Reception { outcome, face_file, session, .. } => {
-                Some((outcome.clone(), face_file.clone(), *session))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 fn confirmed(events: &[AppEvent]) -> usize {
     receptions(events).iter().filter(|r| r.0.starts_with("confirmed")).count()
-}
-
-/// The reference service on `addr`.
-fn service(home: &Path, addr: &str) -> eligibility::RunningServer {
-    eligibility::start(
-        &home.join("eligibility.sqlite"),
-        addr,
-        eligibility::Config::default_trust().unwrap(),
-        &persona::builtin(),
-        true,
-    )
-    .unwrap()
 }
 
 /// Kills the driver at each of its first 10 reader events of a PIN reception and restarts it
@@ -136,8 +94,8 @@ fn kill_sweep() -> Vec<usize> {
     let home = tempfile::tempdir().unwrap();
     let p = persona::find("yamada").unwrap();
     let (_, issued) = vcard::build(&p).unwrap();
-    let svc = service(home.path(), "127.0.0.1:0");
-    let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
+    let svc = testkit::eligibility_service(home.path(), 0).unwrap();
+    let pin = testkit::pin_digits(&p);
     let mut kills = 0;
     let mut lost = Vec::new();
     // A clean PIN reception hands the driver 9 reader events before it is confirmed; die at
@@ -146,8 +104,7 @@ fn kill_sweep() -> Vec<usize> {
         let run = home.path().join(format!("kill-{kill_at}"));
         // One reader serial per run: the shared service sees each run's requests as new.
         let serial: &'static str = Box::leak(format!("SK-KILL-{kill_at}").into_boxed_str());
-        let device = SimDevice::spawn(SimReader::new(KEY, serial).with_persona_card(&issued)).unwrap();
-        KeyStore::new(&run.join("keys")).store(serial, &PairingKey(KEY)).unwrap();
+        let device = testkit::paired_device(&run.join("keys"), KEY, serial, &issued);
         let cfg = config(&run, &device, &svc.url(), run.join("oqs/face"));
         let mut done = false;
         let mut d = start(&cfg);
@@ -269,10 +226,9 @@ fn service_misbehaves_then_recovers(how: Misbehaviour) {
     let stop = Arc::new(AtomicBool::new(false));
     let bad = misbehaving(listener, how, stop.clone());
     let url = format!("http://{addr}");
-    let device = SimDevice::spawn(SimReader::new(KEY, "SK-BADSVC").with_persona_card(&issued)).unwrap();
-    KeyStore::new(&home.path().join("keys")).store("SK-BADSVC", &PairingKey(KEY)).unwrap();
+    let device = testkit::paired_device(&home.path().join("keys"), KEY, "SK-BADSVC", &issued);
     let cfg = config(home.path(), &device, &url, home.path().join("oqs/face"));
-    let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
+    let pin = testkit::pin_digits(&p);
     let mut done = false;
     let mut d = start(&cfg);
     let (events, _) = drive(&mut d, &device, &pin, &mut done, None, |ev| !receptions(ev).is_empty());
@@ -288,7 +244,7 @@ fn service_misbehaves_then_recovers(how: Misbehaviour) {
     // The service is fixed on the same address: the queued request goes out once.
     stop.store(true, Ordering::SeqCst);
     assert!(bad.join().unwrap() >= 1, "{how:?}: the bad service was asked");
-    let svc = service(home.path(), &addr.to_string());
+    let svc = testkit::eligibility_service(home.path(), addr.port()).unwrap();
     let (events, _) = drive(&mut d, &device, &pin, &mut done, None, |ev| !receptions(ev).is_empty());
     let rs = receptions(&events);
     assert_eq!(rs.len(), 1, "{how:?}: {events:?}");
@@ -342,9 +298,8 @@ fn disk_full_while_writing_the_face_folder_keeps_the_reception_in_the_journal() 
     let home = tempfile::tempdir().unwrap();
     let p = persona::find("yamada").unwrap();
     let (_, issued) = vcard::build(&p).unwrap();
-    let svc = service(home.path(), "127.0.0.1:0");
-    let device = SimDevice::spawn(SimReader::new(KEY, "SK-FULL").with_persona_card(&issued)).unwrap();
-    KeyStore::new(&home.path().join("keys")).store("SK-FULL", &PairingKey(KEY)).unwrap();
+    let svc = testkit::eligibility_service(home.path(), 0).unwrap();
+    let device = testkit::paired_device(&home.path().join("keys"), KEY, "SK-FULL", &issued);
     let face = home.path().join("oqs/face");
     let cfg = config(home.path(), &device, &svc.url(), face.clone());
     let mut d = start(&cfg);
@@ -358,7 +313,7 @@ fn disk_full_while_writing_the_face_folder_keeps_the_reception_in_the_journal() 
         std::fs::write(&face, b"not a folder").unwrap();
         "folder unwritable (ENOTDIR)"
     };
-    let pin: [u8; 4] = p.pin.as_deref().unwrap().as_bytes().try_into().unwrap();
+    let pin = testkit::pin_digits(&p);
     let mut done = false;
     let (events, _) = drive(&mut d, &device, &pin, &mut done, None, |ev| !receptions(ev).is_empty());
     let rs = receptions(&events);

@@ -2,7 +2,6 @@
 //! byte pipe that is cut at every frame: the verified identity reaches the host exactly once,
 //! every session message at most once, and a PIN session completes after each cut.
 
-use shikaku_firmware::session::{Event, Key};
 use shikaku_hil::sim_reader::SimReader;
 use shikaku_hil::testkit;
 use shikaku_host::reader::HostEndpoint;
@@ -16,17 +15,15 @@ const KEY: [u8; 32] = [0x6B; 32];
 fn run(cut: Option<usize>) -> Vec<(u32, u32, u8)> {
     let mut reader = SimReader::new(KEY, "SK-LINK-1");
     let mut host = HostEndpoint::new(Some(PairingKey(KEY)), [0; 16]);
-    let script: Vec<(u64, Event<'static>)> = vec![
-        (2_000, Event::CardPresent),
-        (3_000, Event::Key(Key::ChoosePin)),
-        (3_100, Event::Key(Key::Digit(1))),
-        (3_200, Event::Key(Key::Digit(2))),
-        (3_300, Event::Key(Key::Digit(3))),
-        (3_400, Event::Key(Key::Digit(4))),
-        (4_000, Event::Key(Key::Yes)),
-        (9_000, Event::CardRemoved),
-    ];
-    let r = testkit::run_cut_pipe(&mut reader, &mut host, script, cut, 30_000, false, |_| {});
+    let r = testkit::run_cut_pipe(
+        &mut reader,
+        &mut host,
+        testkit::pin_session_script(),
+        cut,
+        30_000,
+        false,
+        |_| {},
+    );
     assert_eq!(reader.link.pending(), 0, "cut {cut:?}: messages left unacknowledged");
     r.taken
 }

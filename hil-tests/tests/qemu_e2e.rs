@@ -13,18 +13,15 @@
 //! Without the images (or QEMU) the tests say so and pass, unless `SHIKAKU_REQUIRE_QEMU=1`
 //! (set by `scripts/test.sh`), where they fail.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use shikaku_hil::qemu::{self, Patient, QemuRig};
-use shikaku_hil::testkit::{self, shikaku_bin};
+use shikaku_hil::testkit::{self, receptions, shikaku_bin};
 use shikaku_hil::vcard::{self, persona};
-use shikaku_host::app::{App, AppEvent};
-use shikaku_host::config::{Config, Folders};
-use shikaku_host::eligibility::{HttpEligibility, RetryPolicy, Timeouts};
+use shikaku_host::app::AppEvent;
+use shikaku_host::config::Config;
 use shikaku_host::keystore::KeyStore;
 use shikaku_protocol::auth::PairingKey;
 
@@ -66,29 +63,7 @@ fn image(broken: bool) -> Option<PathBuf> {
 }
 
 fn config(home: &Path, endpoint: &str, url: &str) -> Config {
-    Config {
-        readers: vec![endpoint.parse().unwrap()],
-        key_dir: home.join("keys"),
-        eligibility_url: url.to_owned(),
-        folders: Folders {
-            face: home.join("oqs/face"),
-            req: home.join("oqs/req"),
-            res: home.join("oqs/res"),
-        },
-        character_code: 0,
-        journal: home.join("journal.sqlite"),
-        ..Config::default()
-    }
-}
-
-fn receptions(events: &[AppEvent]) -> Vec<(String, Option<String>)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AppEvent::Reception { outcome, face_file, .. } => Some((outcome.clone(), face_file.clone())),
-            _ => None,
-        })
-        .collect()
+    Config { character_code: 0, ..testkit::host_config(home, &[endpoint], url) }
 }
 
 /// Runs the host driver against the rig until `n` receptions arrived or `timeout`; the
@@ -101,14 +76,8 @@ fn run_receptions(
     timeout: Duration,
 ) -> Vec<AppEvent> {
     let cfg = config(home, &rig.endpoint(), url);
-    let service = HttpEligibility::with(
-        url,
-        Timeouts { connect: Duration::from_millis(500), total: Duration::from_secs(5) },
-        RetryPolicy { attempts: 1, ..RetryPolicy::default() },
-    );
-    let mut app = App::new(&cfg, service).unwrap();
-    let (tx, rx) = mpsc::channel();
-    app.connect_readers(&cfg.readers, tx);
+    let service = testkit::one_try_client(url, Duration::from_millis(500), Duration::from_secs(5));
+    let (mut app, rx) = testkit::start_app(&cfg, service);
     let mut events = Vec::new();
     let mut next = 0;
     let t0 = Instant::now();
@@ -153,18 +122,12 @@ fn provision_passcode(home: &Path, endpoint: &str) {
     // few times at most, and says when it had to.
     let mut last = String::new();
     for attempt in 1..=3 {
-        let mut child = Command::new(shikaku_bin())
-            .args(["passcode", "set", "staff-01", "--reader", endpoint, "--iterations", "1000"])
-            .env("SHIKAKU_HOME", home)
-            .env_remove("SHIKAKU_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(format!("{PASSCODE}\n{PASSCODE}\n").as_bytes()).unwrap();
-        let o = child.wait_with_output().unwrap();
-        last = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        let o = testkit::shikaku(
+            home,
+            &["passcode", "set", "staff-01", "--reader", endpoint, "--iterations", "1000"],
+            &format!("{PASSCODE}\n{PASSCODE}\n"),
+        );
+        last = testkit::output_text(&o);
         if o.status.success() {
             return;
         }
@@ -207,7 +170,7 @@ fn qemu_image_runs_a_pin_and_a_visual_reception_into_the_face_folder() {
     let phases = s.rig.state.lock().map(|st| st.phases.clone()).unwrap_or_default();
     let diag = format!("events: {events:?}\nphases: {phases:?}\nqemu: {}", qemu_log(&s.rig));
     assert_eq!(rs.len(), 2, "{diag}");
-    for (outcome, face) in &rs {
+    for (outcome, face, _) in &rs {
         assert!(outcome.starts_with("confirmed"), "{outcome}\n{diag}");
         let face = PathBuf::from(face.clone().expect("face file"));
         let text = std::fs::read_to_string(&face).unwrap();
@@ -273,7 +236,7 @@ fn qemu_image_passes_the_doctor_reader_checks() {
         .env("SHIKAKU_HOME", home)
         .output()
         .unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let report = testkit::output_text(&o);
     let line = |check: &str| report.lines().find(|l| l.contains(check)).unwrap_or("").to_owned();
     println!("{report}");
     for check in ["reader connection", "firmware", "pairing", "NFC self-test", "clock"] {

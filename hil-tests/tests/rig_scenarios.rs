@@ -29,6 +29,21 @@ fn screens(o: &Outcome) -> Vec<Screen> {
     o.screens.iter().map(|(_, s)| *s).collect()
 }
 
+/// The screens from the idle reader to the method choice, face and PIN offered.
+const TO_METHOD: [Screen; 3] =
+    [Screen::PlaceCard, Screen::Reading, Screen::ChooseMethod { face: true, pin: true }];
+
+/// The screens after a right PIN: the card signs, the consent, done, idle again.
+const PIN_ACCEPTED: [Screen; 4] = [
+    Screen::Reading,
+    Screen::ConsentIntro,
+    Screen::Done { method: AuthMethod::Pin, renewal_needed: false },
+    Screen::PlaceCard,
+];
+
+/// What the host receives up to the patient's choice of method.
+const TO_CHOSEN: [&str; 4] = ["CardDetected", "CertificateRead", "AuthModesOffered", "AuthModeChosen"];
+
 fn pin_entry(tries_left: u8) -> Vec<Screen> {
     (0..4).map(|entered| Screen::PinEntry { entered, tries_left }).collect()
 }
@@ -49,78 +64,44 @@ fn assert_refused(o: &Outcome, code: ErrorCode) {
 #[test]
 fn face_ok() {
     let o = run(&scenarios::face_ok());
-    assert_eq!(
-        screens(&o),
-        [
-            Screen::PlaceCard,
-            Screen::Reading,
-            Screen::ChooseMethod { face: true, pin: true },
-            Screen::FaceInProgress { attempt: 1, max: 3 },
-            Screen::ConsentIntro,
-            Screen::Done { method: AuthMethod::Face, renewal_needed: false },
-            Screen::PlaceCard,
-        ]
-    );
+    let mut expected = TO_METHOD.to_vec();
+    expected.extend([
+        Screen::FaceInProgress { attempt: 1, max: 3 },
+        Screen::ConsentIntro,
+        Screen::Done { method: AuthMethod::Face, renewal_needed: false },
+        Screen::PlaceCard,
+    ]);
+    assert_eq!(screens(&o), expected);
     assert_eq!(o.card_ops, ["Identify"]);
     let id = assert_identity(&o, AuthMethod::Face);
     assert!(!id.card_signed);
     assert_eq!(id.card_kind, CardKind::PhysicalCard);
     assert_eq!(id.consents.comprehensive, ConsentAnswer::Agreed);
-    assert_eq!(
-        o.host_names(),
-        [
-            "CardDetected",
-            "CertificateRead",
-            "AuthModesOffered",
-            "AuthModeChosen",
-            "FaceProgress",
-            "FaceOutcome",
-            "ConsentAnswers",
-            "VerifiedIdentity",
-            "CardRemoved"
-        ]
-    );
+    let face_to_end = ["FaceProgress", "FaceOutcome", "ConsentAnswers", "VerifiedIdentity", "CardRemoved"];
+    assert_eq!(o.host_names(), [&TO_CHOSEN[..], &face_to_end].concat());
     assert_eq!(o.face_attempts, [1]);
 }
 
 #[test]
 fn pin_ok() {
     let o = run(&scenarios::pin_ok());
-    let mut expected =
-        vec![Screen::PlaceCard, Screen::Reading, Screen::ChooseMethod { face: true, pin: true }];
+    let mut expected = TO_METHOD.to_vec();
     expected.extend(pin_entry(3));
-    expected.extend([
-        Screen::Reading,
-        Screen::ConsentIntro,
-        Screen::Done { method: AuthMethod::Pin, renewal_needed: false },
-        Screen::PlaceCard,
-    ]);
+    expected.extend(PIN_ACCEPTED);
     assert_eq!(screens(&o), expected);
     assert_eq!(o.card_ops, ["Identify", "VerifyPin", "SignChallenge"]);
     assert_eq!(o.card_replies[1..], ["PinVerified", "Signed (256 B)"]);
     let id = assert_identity(&o, AuthMethod::Pin);
     assert!(id.card_signed, "the card signed the host's challenge");
     assert_eq!(o.pin_tries_left, Some(3));
-    assert_eq!(
-        o.host_names(),
-        [
-            "CardDetected",
-            "CertificateRead",
-            "AuthModesOffered",
-            "AuthModeChosen",
-            "PinOutcome",
-            "ConsentAnswers",
-            "VerifiedIdentity",
-            "CardRemoved"
-        ]
-    );
+    let pin_to_end = ["PinOutcome", "ConsentAnswers", "VerifiedIdentity", "CardRemoved"];
+    assert_eq!(o.host_names(), [&TO_CHOSEN[..], &pin_to_end].concat());
 }
 
 #[test]
 fn pin_locked_then_staff_visual_check_with_the_card_staying() {
     let o = run(&scenarios::pin_locked_visual());
-    let mut expected =
-        vec![Screen::PlaceCard, Screen::Reading, Screen::ChooseMethod { face: true, pin: true }];
+    let mut expected = TO_METHOD.to_vec();
     expected.extend(pin_entry(1));
     expected.extend([Screen::PinConfirmLastTry, Screen::Reading, Screen::PinLocked { face: true }]);
     expected.extend((0..4).map(|entered| Screen::PasscodeEntry { entered }));
@@ -223,8 +204,7 @@ fn card_pulled_mid_read() {
 #[test]
 fn face_fails_three_times_then_pin() {
     let o = run(&scenarios::face_fails_then_pin());
-    let mut expected =
-        vec![Screen::PlaceCard, Screen::Reading, Screen::ChooseMethod { face: true, pin: true }];
+    let mut expected = TO_METHOD.to_vec();
     for attempt in 1..=3 {
         expected.push(Screen::FaceInProgress { attempt, max: 3 });
         if attempt < 3 {
@@ -233,12 +213,7 @@ fn face_fails_three_times_then_pin() {
     }
     expected.push(Screen::FaceFailed { pin: true });
     expected.extend(pin_entry(3));
-    expected.extend([
-        Screen::Reading,
-        Screen::ConsentIntro,
-        Screen::Done { method: AuthMethod::Pin, renewal_needed: false },
-        Screen::PlaceCard,
-    ]);
+    expected.extend(PIN_ACCEPTED);
     assert_eq!(screens(&o), expected);
     assert_eq!(o.card_ops, ["Identify", "VerifyPin", "SignChallenge"]);
     assert_eq!(o.face_attempts, [1, 2, 3]);
@@ -256,19 +231,15 @@ fn pinless_card_offers_face_only() {
 #[test]
 fn first_registration() {
     let o = run(&scenarios::first_registration());
-    assert_eq!(
-        screens(&o),
-        [
-            Screen::PlaceCard,
-            Screen::Reading,
-            Screen::ChooseMethod { face: true, pin: true },
-            Screen::FaceInProgress { attempt: 1, max: 3 },
-            Screen::ConsentIntro,
-            Screen::RegistrationOffer,
-            Screen::Done { method: AuthMethod::Face, renewal_needed: false },
-            Screen::PlaceCard,
-        ]
-    );
+    let mut expected = TO_METHOD.to_vec();
+    expected.extend([
+        Screen::FaceInProgress { attempt: 1, max: 3 },
+        Screen::ConsentIntro,
+        Screen::RegistrationOffer,
+        Screen::Done { method: AuthMethod::Face, renewal_needed: false },
+        Screen::PlaceCard,
+    ]);
+    assert_eq!(screens(&o), expected);
     let id = assert_identity(&o, AuthMethod::Face);
     assert!(id.registration);
 }
@@ -432,16 +403,9 @@ fn android_reads_the_certificate_only_after_the_pin() {
 fn patient_walks_away_and_the_session_times_out() {
     let o = run(&scenarios::walked_away());
     let code = ErrorCode::SESSION_TIMEOUT;
-    assert_eq!(
-        screens(&o),
-        [
-            Screen::PlaceCard,
-            Screen::Reading,
-            Screen::ChooseMethod { face: true, pin: true },
-            Screen::Error { code, remedy: code.remedy() },
-            Screen::PlaceCard,
-        ]
-    );
+    let mut expected = TO_METHOD.to_vec();
+    expected.extend([Screen::Error { code, remedy: code.remedy() }, Screen::PlaceCard]);
+    assert_eq!(screens(&o), expected);
     // The input timeout (60 s) after the method screen.
     let (t, _) = o.screens[3];
     assert!((61_000..61_200).contains(&t), "{t}");

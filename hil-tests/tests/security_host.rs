@@ -16,17 +16,16 @@ use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shikaku_firmware::session::{Event, Key, Phase};
-use shikaku_hil::eligibility;
+use shikaku_firmware::session::{Event, Phase};
 use shikaku_hil::sim_device::SimDevice;
 use shikaku_hil::sim_reader::SimReader;
+use shikaku_hil::testkit::{self, digit_runs, NOW_UNIX_MS};
 use shikaku_hil::vcard::{self, persona};
-use shikaku_host::app::{App, AppEvent};
-use shikaku_host::config::{Config, Folders};
-use shikaku_host::eligibility::{HttpEligibility, RetryPolicy, Timeouts};
+use shikaku_host::app::AppEvent;
+use shikaku_host::config::Config;
 use shikaku_host::journal::Journal;
 use shikaku_host::keystore::KeyStore;
 use shikaku_host::reader::{HostEndpoint, HostEvent};
@@ -37,7 +36,6 @@ use shikaku_protocol::message::{msg_type, Message};
 use shikaku_protocol::{Frame, MAX_FRAME};
 
 const KEY: [u8; 32] = [0x4B; 32];
-const NOW_UNIX_MS: u64 = 1_795_262_400_000;
 /// JPEG 2000 (JP2) file signature box.
 const JP2_SIGNATURE: [u8; 8] = [0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20];
 
@@ -71,17 +69,7 @@ fn session(mut mangle: impl FnMut(usize, Vec<Vec<u8>>) -> Vec<Vec<u8>>) -> (Take
     let mut reader = SimReader::new(KEY, "SK-SEC-LINK");
     let mut host = HostEndpoint::new(Some(PairingKey(KEY)), [0; 16]);
     let mut t = Taken { taken: Vec::new(), refused: 0, sent: Vec::new() };
-    let script: Vec<(u64, Event<'static>)> = vec![
-        (2_000, Event::CardPresent),
-        (3_000, Event::Key(Key::ChoosePin)),
-        (3_100, Event::Key(Key::Digit(1))),
-        (3_200, Event::Key(Key::Digit(2))),
-        (3_300, Event::Key(Key::Digit(3))),
-        (3_400, Event::Key(Key::Digit(4))),
-        (4_000, Event::Key(Key::Yes)),
-        (9_000, Event::CardRemoved),
-    ];
-    let mut script = script.into_iter().peekable();
+    let mut script = testkit::pin_session_script().into_iter().peekable();
     host.connect([7; 16]);
     let mut now = 1_000u64;
     let mut step = 0usize;
@@ -223,27 +211,10 @@ fn reordered_frames_are_refused_and_each_message_is_still_taken_once() {
 
 fn config(home: &Path, endpoint: &str, url: &str) -> Config {
     Config {
-        readers: vec![endpoint.parse().unwrap()],
-        key_dir: home.join("keys"),
-        eligibility_url: url.to_owned(),
-        folders: Folders {
-            face: home.join("oqs/face"),
-            req: home.join("oqs/req"),
-            res: home.join("oqs/res"),
-        },
         character_code: 0,
-        journal: home.join("journal.sqlite"),
         api_listen: "127.0.0.1:0".into(),
-        ..Config::default()
+        ..testkit::host_config(home, &[endpoint], url)
     }
-}
-
-fn quick(url: &str) -> HttpEligibility {
-    HttpEligibility::with(
-        url,
-        Timeouts { connect: Duration::from_millis(300), total: Duration::from_secs(3) },
-        RetryPolicy { attempts: 1, ..RetryPolicy::default() },
-    )
 }
 
 /// Serves `bytes` to whoever connects (a fake USB device on the reader's port), then idles.
@@ -267,9 +238,9 @@ fn fake_device(bytes: Vec<u8>) -> (String, Arc<AtomicBool>) {
 }
 
 fn run_app(cfg: &Config, for_ms: u64, device: Option<&SimDevice>) -> Vec<AppEvent> {
-    let mut app = App::new(cfg, quick(&cfg.eligibility_url)).unwrap();
-    let (tx, rx) = mpsc::channel();
-    app.connect_readers(&cfg.readers, tx);
+    let client =
+        testkit::one_try_client(&cfg.eligibility_url, Duration::from_millis(300), Duration::from_secs(3));
+    let (mut app, rx) = testkit::start_app(cfg, client);
     let mut events = Vec::new();
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_millis(for_ms) {
@@ -289,14 +260,7 @@ fn run_app(cfg: &Config, for_ms: u64, device: Option<&SimDevice>) -> Vec<AppEven
 #[test]
 fn a_fake_reader_without_the_pairing_key_cannot_inject_an_identity_through_the_app() {
     let home = tempfile::tempdir().unwrap();
-    let svc = eligibility::start(
-        &home.path().join("eligibility.sqlite"),
-        "127.0.0.1:0",
-        eligibility::Config::default_trust().unwrap(),
-        &persona::builtin(),
-        true,
-    )
-    .unwrap();
+    let svc = testkit::eligibility_service(home.path(), 0).unwrap();
     KeyStore::new(&home.path().join("keys")).store("SK-SEC-LINK", &PairingKey(KEY)).unwrap();
 
     // 1. A device that claims the paired reader's serial but holds another key.
@@ -375,23 +339,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Runs of exactly `n` ASCII digits outside long base64/hex tokens (hashes, certificates).
-fn digit_runs(bytes: &[u8], n: usize) -> Vec<String> {
-    let is_token = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
-    let mut out = vec![];
-    for token in bytes.split(|b| !is_token(*b)) {
-        if token.len() >= 20 && token.iter().any(u8::is_ascii_alphabetic) {
-            continue;
-        }
-        for run in token.split(|b| !b.is_ascii_digit()) {
-            if run.len() == n {
-                out.push(String::from_utf8_lossy(run).into_owned());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn a_full_run_leaves_no_pin_my_number_or_image_in_logs_databases_or_xml() {
     let logs = Captured::default();
@@ -408,16 +355,8 @@ fn a_full_run_leaves_no_pin_my_number_or_image_in_logs_databases_or_xml() {
     let home = tempfile::tempdir().unwrap();
     let p = persona::find("takasaki").unwrap();
     let (_, issued) = vcard::build(&p).unwrap();
-    let svc = eligibility::start(
-        &home.path().join("eligibility.sqlite"),
-        "127.0.0.1:0",
-        eligibility::Config::default_trust().unwrap(),
-        &persona::builtin(),
-        true,
-    )
-    .unwrap();
-    let device = SimDevice::spawn(SimReader::new(KEY, "SK-SEC-SCAN").with_persona_card(&issued)).unwrap();
-    KeyStore::new(&home.path().join("keys")).store("SK-SEC-SCAN", &PairingKey(KEY)).unwrap();
+    let svc = testkit::eligibility_service(home.path(), 0).unwrap();
+    let device = testkit::paired_device(&home.path().join("keys"), KEY, "SK-SEC-SCAN", &issued);
     let cfg = config(home.path(), &device.endpoint(), &svc.url());
     let stop = Arc::new(AtomicBool::new(false));
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -434,7 +373,7 @@ fn a_full_run_leaves_no_pin_my_number_or_image_in_logs_databases_or_xml() {
     let mut done = false;
     while t0.elapsed() < Duration::from_secs(20) && !done {
         std::thread::sleep(Duration::from_millis(20));
-        shikaku_hil::testkit::patient_pin_step(&mut device.reader.lock().unwrap(), &pin_digits, &mut done);
+        testkit::patient_pin_step(&mut device.reader.lock().unwrap(), &pin_digits, &mut done);
     }
     assert!(done, "the reception did not finish");
     // Wait for the face file, then ask through `req` for the confirmed person.

@@ -137,7 +137,8 @@ fn read_certificate_short(link: &mut Link) -> Vec<u8> {
     out
 }
 
-fn echo(link: &mut Link, len: usize) {
+/// The test card's ECHO command for `len` bytes of patterned data, and that data.
+fn echo_command(len: usize) -> (Vec<u8>, Vec<u8>) {
     let data: Vec<u8> = (0..len).map(|i| (i * 13) as u8).collect();
     let mut cmd = vec![0x00, 0x01, 0x00, 0x00];
     if len <= 255 {
@@ -146,6 +147,11 @@ fn echo(link: &mut Link, len: usize) {
         cmd.extend_from_slice(&[0x00, (len >> 8) as u8, len as u8]);
     }
     cmd.extend_from_slice(&data);
+    (cmd, data)
+}
+
+fn echo(link: &mut Link, len: usize) {
+    let (cmd, data) = echo_command(len);
     let mut buf = vec![0u8; len + 2];
     let n = link.transceive(&cmd, &mut buf).expect("echo");
     assert_eq!(&buf[..n - 2], &data[..]);
@@ -341,14 +347,7 @@ fn try_workload(link: &mut Link) -> Result<(), ApduError<IsoDepError>> {
     let file = TinyCard::new().file;
     let mut buf = vec![0u8; 4096];
     for len in [1usize, 300, 1500] {
-        let data: Vec<u8> = (0..len).map(|i| (i * 13) as u8).collect();
-        let mut cmd = vec![0x00, 0x01, 0x00, 0x00];
-        if len <= 255 {
-            cmd.push(len as u8);
-        } else {
-            cmd.extend_from_slice(&[0x00, (len >> 8) as u8, len as u8]);
-        }
-        cmd.extend_from_slice(&data);
+        let (cmd, data) = echo_command(len);
         let n = link.transceive(&cmd, &mut buf)?;
         assert_eq!(&buf[..n - 2], &data[..], "echo of {len} bytes came back wrong");
     }

@@ -13,6 +13,7 @@ use myna_card::ap::surface::SurfaceAp;
 use myna_card::ap::text::TextAp;
 use myna_card::transport::pcsc::{connect, Sharing};
 use myna_card::{CardVerifiableCertificate, Certificate, Pin};
+use shikaku_hil::testkit;
 use shikaku_hil::vcard::card::VirtualCard;
 use shikaku_hil::vcard::persona::{self, Date};
 use shikaku_hil::vcard::vpcd::{self, CardServer, VpcdConfig};
@@ -207,24 +208,7 @@ fn opensc_steps(issued: &Issued) {
     let output = dir.join("sig");
     std::fs::write(&input, digest).unwrap();
     let pin = issued.persona.pin.clone().unwrap();
-    let (ok, out) = run(
-        "pkcs15-crypt",
-        &[
-            "-r",
-            &reader,
-            "-s",
-            "-k",
-            "01",
-            "--sha-256",
-            "--pkcs1",
-            "-p",
-            &pin,
-            "-i",
-            input.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-        ],
-    );
+    let (ok, out) = run("pkcs15-crypt", &testkit::pkcs15_crypt_sign_args(&reader, &pin, &input, &output));
     assert!(ok, "pkcs15-crypt: {out}");
     let sig = std::fs::read(&output).unwrap();
     Certificate::parse(&issued.auth_cert)

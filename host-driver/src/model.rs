@@ -42,7 +42,7 @@ impl QualificationValidity {
 }
 
 /// A consent flag with the time it was given (ISO 8601, JST), as the eligibility system keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentRecord {
     /// "1" agreed, "0" declined, absent: not asked.
     pub medication: Option<bool>,

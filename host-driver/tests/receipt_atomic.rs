@@ -35,13 +35,7 @@ fn reception(seq: u32, name: &str) -> Reception {
             birth_date: None,
             copay_percent: None,
             limit_category: None,
-            consents: ConsentRecord {
-                medication: None,
-                health_checkup: None,
-                treatment: None,
-                surgery: None,
-                given_at: None,
-            },
+            consents: ConsentRecord::default(),
         }),
         error_code: None,
     }

@@ -60,13 +60,7 @@ fn lookup(req: &QualificationRequest) -> Result<Eligibility, HeaderError> {
         birth_date: Some(req.search.birthdate.clone()),
         copay_percent: Some(30),
         limit_category: None,
-        consents: ConsentRecord {
-            medication: None,
-            health_checkup: None,
-            treatment: None,
-            surgery: None,
-            given_at: None,
-        },
+        consents: ConsentRecord::default(),
     })
 }
 

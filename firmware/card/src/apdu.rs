@@ -220,31 +220,19 @@ impl<'a> CommandApdu<'a> {
     }
 }
 
-/// Encodes a short APDU (data ≤ 255, Le 1..=256).
-pub fn encode_short(
-    header: [u8; 4],
-    data: &[u8],
-    le: Option<u32>,
-    out: &mut [u8],
-) -> Result<usize, CommandError> {
-    let [cla, ins, p1, p2] = header;
-    CommandApdu { cla, ins, p1, p2, data, le, extended: false }.encode(out)
-}
-
-/// Encodes an extended APDU (data ≤ 65535, Le 1..=65536).
-pub fn encode_extended(
-    header: [u8; 4],
-    data: &[u8],
-    le: Option<u32>,
-    out: &mut [u8],
-) -> Result<usize, CommandError> {
-    let [cla, ins, p1, p2] = header;
-    CommandApdu { cla, ins, p1, p2, data, le, extended: true }.encode(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode(
+        extended: bool,
+        h: [u8; 4],
+        data: &[u8],
+        le: Option<u32>,
+        out: &mut [u8],
+    ) -> Result<usize, CommandError> {
+        CommandApdu { cla: h[0], ins: h[1], p1: h[2], p2: h[3], data, le, extended }.encode(out)
+    }
 
     #[test]
     fn parse_all_cases() {
@@ -279,21 +267,21 @@ mod tests {
     #[test]
     fn encode_round_trips() {
         let mut out = [0u8; 300];
-        let n = encode_short([0, 0xB0, 0x8A, 0], &[], Some(256), &mut out).unwrap();
+        let n = encode(false, [0, 0xB0, 0x8A, 0], &[], Some(256), &mut out).unwrap();
         assert_eq!(&out[..n], &[0, 0xB0, 0x8A, 0, 0]);
-        let n = encode_short([0, 0x20, 0, 0x80], b"1234", None, &mut out).unwrap();
+        let n = encode(false, [0, 0x20, 0, 0x80], b"1234", None, &mut out).unwrap();
         assert_eq!(&out[..n], &[0, 0x20, 0, 0x80, 4, b'1', b'2', b'3', b'4']);
-        let n = encode_extended([0, 0xB0, 0, 0], &[], Some(65536), &mut out).unwrap();
+        let n = encode(true, [0, 0xB0, 0, 0], &[], Some(65536), &mut out).unwrap();
         assert_eq!(&out[..n], &[0, 0xB0, 0, 0, 0, 0, 0]);
-        let n = encode_extended([0x80, 0x2A, 0, 0x80], &[9; 3], Some(256), &mut out).unwrap();
+        let n = encode(true, [0x80, 0x2A, 0, 0x80], &[9; 3], Some(256), &mut out).unwrap();
         assert_eq!(&out[..n], &[0x80, 0x2A, 0, 0x80, 0, 0, 3, 9, 9, 9, 1, 0]);
         assert_eq!(
-            encode_short([0; 4], &[0; 256], None, &mut out),
+            encode(false, [0; 4], &[0; 256], None, &mut out),
             Err(CommandError::DataTooLong { len: 256 })
         );
-        assert_eq!(encode_short([0; 4], &[], Some(257), &mut out), Err(CommandError::LeOutOfRange));
+        assert_eq!(encode(false, [0; 4], &[], Some(257), &mut out), Err(CommandError::LeOutOfRange));
         assert_eq!(
-            encode_short([0; 4], &[1; 10], None, &mut out[..8]),
+            encode(false, [0; 4], &[1; 10], None, &mut out[..8]),
             Err(CommandError::BufferTooSmall { needed: 15 })
         );
         let big = [7u8; 1000];

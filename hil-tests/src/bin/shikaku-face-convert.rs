@@ -47,45 +47,22 @@ fn parse(b: &[u8]) -> Res<Parsed> {
     let margin = r.float()?;
     let thresh = r.float()?;
     eprintln!("loss_metric: margin {margin}, distance threshold {thresh}");
-    // the wrappers' versions, outside in, up to the bottom add_layer (version 3)
-    let mut wrappers = 0;
-    loop {
-        let v = r.int()?;
-        wrappers += 1;
-        match v {
-            1 | 2 => continue,
-            3 => break,
-            _ => return Err(format!("unexpected wrapper version {v}")),
-        }
-    }
+    let wrappers = face_convert::wrapper_versions(&mut r)?;
     r.expect_str("input_rgb_image_sized")?;
     let mean = [r.float()? as f32, r.float()? as f32, r.float()? as f32];
     let (nr, nc) = (r.uint()?, r.uint()?);
     if (nr, nc) != (150, 150) {
         return Err(format!("input size {nr}×{nc}, expected 150×150"));
     }
-    let mut layers = Vec::new();
-    let mut first = true;
-    while !r.at_end() {
-        let name = r.string()?;
-        let layer = match name.as_str() {
+    let layers = face_convert::layers(&mut r, |r, name| {
+        Ok(match name {
             "con_4" => {
                 let c = r.con_record()?;
                 Layer::Con { out: c.out, k: c.k, stride: c.stride, pad: c.pad, w: c.w, b: c.b }
             }
             "affine_" => {
-                let (_, params) = r.tensor()?;
-                let g = r.alias()?;
-                let _ = r.alias()?;
-                let mode = r.int()?;
-                if mode != 0 {
-                    return Err(format!("affine mode {mode}, expected per-channel (0)"));
-                }
-                let n = g.iter().product::<usize>();
-                if params.len() != 2 * n {
-                    return Err("affine params".into());
-                }
-                Layer::Affine { gamma: params[..n].to_vec(), beta: params[n..].to_vec() }
+                let (gamma, beta) = face_convert::affine(r)?;
+                Layer::Affine { gamma, beta }
             }
             "relu_" => Layer::Relu,
             "max_pool_2" | "avg_pool_2" => {
@@ -116,22 +93,8 @@ fn parse(b: &[u8]) -> Res<Parsed> {
                 Layer::Fc { out, inp, w: params }
             }
             other => return Err(format!("unknown layer {other:?} at {}", r.p)),
-        };
-        layers.push(layer);
-        for _ in 0..3 {
-            r.boolean()?;
-        }
-        for _ in 0..3 {
-            let (d, _) = r.tensor()?;
-            if d.iter().product::<usize>() != 0 {
-                return Err("a layer carries a non-empty gradient or output tensor".into());
-            }
-        }
-        if first {
-            r.int()?; // the bottom layer's sample expansion factor
-            first = false;
-        }
-    }
+        })
+    })?;
     eprintln!("{wrappers} wrappers, {} layers", layers.len());
     Ok(Parsed { mean, layers })
 }

@@ -53,23 +53,6 @@ struct Parsed {
     layers: Vec<Layer>,
 }
 
-fn empty_tail(r: &mut DatReader, first: &mut bool) -> Res<()> {
-    for _ in 0..3 {
-        r.boolean()?;
-    }
-    for _ in 0..3 {
-        let (d, _) = r.tensor()?;
-        if d.iter().product::<usize>() != 0 {
-            return Err("a layer carries a non-empty gradient or output tensor".into());
-        }
-    }
-    if *first {
-        r.int()?; // the bottom layer's sample expansion factor
-        *first = false;
-    }
-    Ok(())
-}
-
 fn parse(b: &[u8]) -> Res<Parsed> {
     let mut r = DatReader::new(b);
     if r.int()? != 1 {
@@ -109,13 +92,7 @@ fn parse(b: &[u8]) -> Res<Parsed> {
         }
         r.float()?;
     }
-    loop {
-        match r.int()? {
-            1 | 2 => continue,
-            3 => break,
-            v => return Err(format!("unexpected wrapper version {v}")),
-        }
-    }
+    super::wrapper_versions(&mut r)?;
     let tag = r.string()?;
     let means = [r.float()? as f32, r.float()? as f32, r.float()? as f32];
     let (padding, outer_padding) = match tag.as_str() {
@@ -123,11 +100,8 @@ fn parse(b: &[u8]) -> Res<Parsed> {
         "input_rgb_image_pyramid2" => (r.uint()? as u32, r.uint()? as u32),
         t => return Err(format!("input layer {t:?}, expected input_rgb_image_pyramid")),
     };
-    let mut layers = Vec::new();
-    let mut first = true;
-    while !r.at_end() {
-        let name = r.string()?;
-        let layer = match name.as_str() {
+    let layers = super::layers(&mut r, |r, name| {
+        Ok(match name {
             "con_4" => {
                 let c = r.con_record()?;
                 Layer::Con { out: c.out, inp: c.inp, k: c.k, stride: c.stride, pad: c.pad, w: c.w, b: c.b }
@@ -156,24 +130,13 @@ fn parse(b: &[u8]) -> Res<Parsed> {
                 Layer::Affine { gamma, beta }
             }
             "affine_" => {
-                let (_, params) = r.tensor()?;
-                let g = r.alias()?;
-                let _ = r.alias()?;
-                if r.int()? != 0 {
-                    return Err("affine layer not in conv (per-channel) mode".into());
-                }
-                let n = g.iter().product::<usize>();
-                if params.len() != 2 * n {
-                    return Err("affine params".into());
-                }
-                Layer::Affine { gamma: params[..n].to_vec(), beta: params[n..].to_vec() }
+                let (gamma, beta) = super::affine(r)?;
+                Layer::Affine { gamma, beta }
             }
             "relu_" => Layer::Relu,
             other => return Err(format!("unknown layer {other:?} at {}", r.p)),
-        };
-        layers.push(layer);
-        empty_tail(&mut r, &mut first)?;
-    }
+        })
+    })?;
     Ok(Parsed {
         info: DetectorInfo {
             window,
