@@ -77,11 +77,11 @@ struct Pipe {
 impl Pipe {
     fn send(&mut self, now: u64, latency: u64, mut frame: Vec<u8>) {
         self.sent += 1;
-        if self.faults.drop_every.is_some_and(|n| self.sent % n == 0) {
+        if self.faults.drop_every.is_some_and(|n| self.sent.is_multiple_of(n)) {
             self.dropped += 1;
             return;
         }
-        if self.faults.corrupt_every.is_some_and(|n| self.sent % n == 0) {
+        if self.faults.corrupt_every.is_some_and(|n| self.sent.is_multiple_of(n)) {
             self.corrupted += 1;
             let i = frame.len() / 2;
             frame[i] ^= 0x5A;
