@@ -113,6 +113,8 @@ struct Pair {
     host_events: Vec<HostEvent>,
     /// Results the host application kept (and acknowledged), in order.
     kept: Vec<(u32, u32)>,
+    /// The application acknowledges what it kept at once (else the test calls `ack`).
+    auto_ack: bool,
     connections: u8,
 }
 
@@ -129,6 +131,7 @@ impl Pair {
             reader_saw: Vec::new(),
             host_events: Vec::new(),
             kept: Vec::new(),
+            auto_ack: true,
             connections: 0,
         }
     }
@@ -181,7 +184,9 @@ impl Pair {
                 if let HostEvent::Result(r) = &e {
                     // The application keeps it (journal write), then acknowledges.
                     self.kept.push((r.session, r.seq));
-                    self.host.ack(r.session, r.seq);
+                    if self.auto_ack {
+                        self.host.ack(r.session, r.seq);
+                    }
                 }
                 self.host_events.push(e);
             }
@@ -268,6 +273,24 @@ fn results_arrive_exactly_once_over_a_slow_lossy_corrupting_link() {
         .host_rejections()
         .iter()
         .all(|e| matches!(e, Error::FrameCrc | Error::HeaderCrc | Error::BadMarker)));
+}
+
+#[test]
+fn a_result_kept_after_the_cable_was_pulled_is_acknowledged_on_the_next_connection() {
+    let key = PairingKey([9; 32]);
+    let mut p = Pair::new(Some(key.clone()), Some(key));
+    p.auto_ack = false;
+    p.queue_result(8, 2, &identity(&[0x30; 10]));
+    p.connect();
+    p.run_for(30);
+    assert_eq!(p.kept, vec![(8, 2)]);
+    // The cable goes; the journal write finishes while the host is reconnecting.
+    p.cut();
+    p.host.ack(8, 2);
+    p.run_for(5_000);
+    assert!(p.host.is_secured());
+    assert_eq!(p.kept, vec![(8, 2)], "the re-send is acknowledged, not taken again");
+    assert_eq!(p.reader.pending(), 0);
 }
 
 #[test]
