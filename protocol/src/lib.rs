@@ -9,7 +9,8 @@
 //! - [`auth`]: pairing (X25519), per-connection keys, MAC and replay refusal;
 //! - [`link`]: one end of the link, putting the above together;
 //! - [`endpoint`]: the reader's and the host's end of a connection (hello, pairing, delivery);
-//! - [`reliable`]: exactly-once delivery of results (outbox and duplicate filter).
+//! - [`reliable`]: exactly-once delivery of results (outbox and duplicate filter);
+//! - [`time`]: the typed monotonic instant, span and wall-clock reading the cores take.
 //!
 //! `no_std`, no allocation; everything is sans-IO.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
@@ -25,12 +26,14 @@ pub mod link;
 pub mod message;
 pub mod passcode;
 pub mod reliable;
+pub mod time;
 
 pub use codec::MAX_TEXT;
 pub use error::Error;
 pub use frame::{Frame, Header, MAX_FRAME, MAX_PAYLOAD};
 pub use link::{Link, Received, Role};
 pub use message::Message;
+pub use time::{Duration, Instant, UnixMillis};
 
 /// Protocol major version: frames of another major are refused.
 pub const VERSION_MAJOR: u8 = 1;

@@ -10,27 +10,30 @@
 use heapless::Vec;
 
 use crate::frame::Header;
+use crate::time::{Duration, Instant};
 use crate::Error;
 
 /// Retransmission timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RetryPolicy {
-    pub initial_ms: u64,
-    pub max_ms: u64,
+    /// Wait before the first retransmission; doubled after each.
+    pub initial: Duration,
+    /// The longest wait between retransmissions.
+    pub max: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { initial_ms: 200, max_ms: 5_000 }
+        Self { initial: Duration::from_millis(200), max: Duration::from_secs(5) }
     }
 }
 
 struct Pending<const P: usize> {
     header: Header,
     payload: Vec<u8, P>,
-    due_ms: u64,
-    interval_ms: u64,
+    due: Instant,
+    interval: Duration,
     sends: u32,
 }
 
@@ -68,14 +71,14 @@ impl<const N: usize, const P: usize> Outbox<N, P> {
     }
 
     /// Queues a result; it is due at once. A `(session, seq)` already queued is not doubled.
-    pub fn push(&mut self, header: Header, payload: &[u8], now_ms: u64) -> Result<(), Error> {
+    pub fn push(&mut self, header: Header, payload: &[u8], now: Instant) -> Result<(), Error> {
         if self.pending.iter().any(|p| p.header.session == header.session && p.header.seq == header.seq) {
             return Ok(());
         }
         let payload =
             Vec::from_slice(payload).map_err(|_| Error::Oversized { len: payload.len(), max: P })?;
         self.pending
-            .push(Pending { header, payload, due_ms: now_ms, interval_ms: self.policy.initial_ms, sends: 0 })
+            .push(Pending { header, payload, due: now, interval: self.policy.initial, sends: 0 })
             .map_err(|_| Error::OutboxFull)
     }
 
@@ -90,26 +93,28 @@ impl<const N: usize, const P: usize> Outbox<N, P> {
         }
     }
 
-    /// The oldest result due at `now_ms`, if any; it is rescheduled with back-off.
-    pub fn poll_transmit(&mut self, now_ms: u64) -> Option<Transmit<'_>> {
+    /// The oldest result due at `now`, if any; it is rescheduled with back-off.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<'_>> {
         let policy = self.policy;
-        let p = self.pending.iter_mut().find(|p| p.due_ms <= now_ms)?;
+        let p = self.pending.iter_mut().find(|p| p.due <= now)?;
         p.sends = p.sends.saturating_add(1);
-        p.due_ms = now_ms.saturating_add(p.interval_ms);
-        p.interval_ms = p.interval_ms.saturating_mul(2).min(policy.max_ms);
+        p.due = now + p.interval;
+        p.interval = p.interval.saturating_mul(2).min(policy.max);
         Some(Transmit { header: p.header, payload: &p.payload, attempt: p.sends })
     }
 
     /// When the next retransmission is due.
-    pub fn next_deadline(&self) -> Option<u64> {
-        self.pending.iter().map(|p| p.due_ms).min()
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.pending.iter().map(|p| p.due).min()
     }
 
     /// A new connection: everything pending is due at once, back-off restarts.
-    pub fn on_reconnect(&mut self, now_ms: u64) {
+    pub fn on_reconnect(&mut self, now: Instant) {
         for p in self.pending.iter_mut() {
-            p.due_ms = now_ms;
-            p.interval_ms = self.policy.initial_ms;
+            p.due = now;
+            p.interval = self.policy.initial;
         }
     }
 }

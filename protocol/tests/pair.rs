@@ -10,7 +10,7 @@ use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::endpoint::host::{HostEndpoint, HostEvent};
 use shikaku_protocol::endpoint::reader::{Entropy, Identity, LinkInput, ReaderEndpoint};
 use shikaku_protocol::message::*;
-use shikaku_protocol::{Error, Frame, Link, Role, MAX_FRAME};
+use shikaku_protocol::{Error, Frame, Instant, Link, Role, MAX_FRAME};
 
 /// A deterministic stand-in for the reader's TRNG.
 struct Counter(u8);
@@ -157,7 +157,7 @@ impl Pair {
             self.to_reader.send(self.now, self.latency, f);
         }
         let mut buf = [0u8; MAX_FRAME];
-        while let Some(n) = self.reader.poll_transmit(self.now, &mut buf) {
+        while let Some(n) = self.reader.poll_transmit(Instant::from_millis(self.now), &mut buf) {
             self.to_host.send(self.now, self.latency, buf[..n].to_vec());
         }
         let bytes = self.to_reader.due(self.now);
@@ -165,7 +165,7 @@ impl Pair {
         while !rest.is_empty() {
             let n = self.reader.push_rx(rest);
             rest = &rest[n..];
-            while let Some(input) = self.reader.poll_input(self.now, &mut self.rng) {
+            while let Some(input) = self.reader.poll_input(Instant::from_millis(self.now), &mut self.rng) {
                 let saw = match input {
                     LinkInput::Host { message, authenticated } => {
                         ReaderSaw::Host { msg_type: message.msg_type(), authenticated }
@@ -201,7 +201,7 @@ impl Pair {
     }
 
     fn queue_result(&mut self, session: u32, seq: u32, msg: &Message<'_>) {
-        self.reader.queue(session, seq, msg, self.now).expect("the outbox has room");
+        self.reader.queue(session, seq, msg, Instant::from_millis(self.now)).expect("the outbox has room");
     }
 
     fn host_rejections(&self) -> Vec<Error> {
@@ -364,9 +364,9 @@ fn a_tampered_pairing_answer_fails_and_no_confirmation_goes_out() {
     // frames the answer anew (pairing frames carry no MAC, only checksums).
     let mut reader = ReaderEndpoint::new(identity_of_reader(), None);
     reader.push_rx(&req);
-    while reader.poll_input(0, &mut Counter(9)).is_some() {}
+    while reader.poll_input(Instant::ZERO, &mut Counter(9)).is_some() {}
     let mut buf = [0u8; MAX_FRAME];
-    let n = reader.poll_transmit(0, &mut buf).expect("the reader answers the request");
+    let n = reader.poll_transmit(Instant::ZERO, &mut buf).expect("the reader answers the request");
     let mut eavesdropper = Link::new(Role::Host);
     let answer = eavesdropper.decode(&Frame::new_checked(&buf[..n]).unwrap()).unwrap().message;
     let Message::PairResponse { reader_public, reader_nonce, mut confirm } = answer else {
@@ -413,14 +413,14 @@ fn a_second_hello_on_a_live_connection_is_refused_so_counters_cannot_restart() {
     let mut host = HostEndpoint::new(Some(key.clone()), [0; 16]);
     let mut reader = ReaderEndpoint::new(identity_of_reader(), Some(key));
     let mut rng = Counter(1);
-    reader.queue(3, 1, &identity(&[0x30; 10]), 0).unwrap();
+    reader.queue(3, 1, &identity(&[0x30; 10]), Instant::ZERO).unwrap();
     host.connect([1; 16]);
     let hello = host.poll_transmit().unwrap();
     reader.push_rx(&hello);
-    while reader.poll_input(0, &mut rng).is_some() {}
+    while reader.poll_input(Instant::ZERO, &mut rng).is_some() {}
     let mut first = Vec::new();
     let mut buf = [0u8; MAX_FRAME];
-    while let Some(n) = reader.poll_transmit(0, &mut buf) {
+    while let Some(n) = reader.poll_transmit(Instant::ZERO, &mut buf) {
         first.extend_from_slice(&buf[..n]);
     }
     let events = host.receive(&first);

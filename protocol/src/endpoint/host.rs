@@ -204,11 +204,13 @@ impl HostEndpoint {
     }
 
     /// Bytes to write to the transport.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.tx.pop_front()
     }
 
     /// Feeds bytes read from the transport; returns what happened.
+    #[must_use]
     pub fn receive(&mut self, mut bytes: &[u8]) -> Vec<HostEvent> {
         let mut events = Vec::new();
         while !bytes.is_empty() {

@@ -11,6 +11,7 @@ use crate::auth::{LinkKeys, PairingKey};
 use crate::deframer::Deframer;
 use crate::message::{Capabilities, FirmwareVersion, Message, SelfTest};
 use crate::reliable::{Outbox, RetryPolicy};
+use crate::time::{Duration, Instant, UnixMillis};
 use crate::{Error, Header, Link, Role, MAX_FRAME, MAX_PAYLOAD};
 use heapless::Deque;
 
@@ -51,7 +52,8 @@ pub struct Diagnostics {
     pub uptime_s: u32,
     pub nfc: SelfTest,
     pub camera: SelfTest,
-    pub clock_ms: u64,
+    /// The reader's wall clock (zero before the host's `TimeSync`).
+    pub clock: UnixMillis,
     pub frames_rx: u32,
     pub frames_rejected: u32,
 }
@@ -82,7 +84,7 @@ impl ReaderEndpoint {
             id,
             link: Link::new(Role::Reader),
             deframer: Deframer::new(),
-            outbox: Outbox::new(RetryPolicy { initial_ms: 300, max_ms: 5_000 }),
+            outbox: Outbox::new(RetryPolicy { initial: Duration::from_millis(300), max: Duration::from_secs(5) }),
             control: Deque::new(),
             key,
             pairing: None,
@@ -111,10 +113,10 @@ impl ReaderEndpoint {
     }
 
     /// Queues a session message (the firmware's `Session::host_message` numbers them).
-    pub fn queue(&mut self, session: u32, seq: u32, message: &Message<'_>, now_ms: u64) -> Result<(), Error> {
+    pub fn queue(&mut self, session: u32, seq: u32, message: &Message<'_>, now: Instant) -> Result<(), Error> {
         let n = message.encode(&mut self.payload)?;
         let header = Header { msg_type: message.msg_type(), session, seq };
-        self.outbox.push(header, &self.payload[..n], now_ms)
+        self.outbox.push(header, &self.payload[..n], now)
     }
 
     /// Answers a diagnostics request now, outside the outbox: a report is only true when sent.
@@ -131,7 +133,8 @@ impl ReaderEndpoint {
     }
 
     /// The next input, one frame at a time; `None` when more bytes are needed.
-    pub fn poll_input(&mut self, now_ms: u64, rng: &mut dyn Entropy) -> Option<LinkInput<'_>> {
+    #[must_use]
+    pub fn poll_input(&mut self, now: Instant, rng: &mut dyn Entropy) -> Option<LinkInput<'_>> {
         let frame = match self.deframer.next_frame()? {
             Ok(f) => f,
             Err(e) => return Some(LinkInput::Rejected(e)),
@@ -150,7 +153,7 @@ impl ReaderEndpoint {
                 let key_check =
                     self.pending_keys.as_ref().map(|k| k.hello_check(&host_nonce, &nonce)).unwrap_or([0; 16]);
                 let _ = self.control.push_back(Control::Hello { nonce, key_check });
-                self.outbox.on_reconnect(now_ms);
+                self.outbox.on_reconnect(now);
                 Some(LinkInput::Connected { secured: self.pending_keys.is_some() })
             }
             Message::PairRequest { host_public, host_nonce } => {
@@ -196,7 +199,8 @@ impl ReaderEndpoint {
     }
 
     /// Encodes the next frame due into `buf`; `None` when nothing is due.
-    pub fn poll_transmit(&mut self, now_ms: u64, buf: &mut [u8]) -> Option<usize> {
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
         if let Some(c) = self.control.pop_front() {
             let msg = match c {
                 Control::Hello { nonce, key_check } => Message::ReaderHello {
@@ -212,7 +216,7 @@ impl ReaderEndpoint {
                     uptime_s: d.uptime_s,
                     nfc: d.nfc,
                     camera: d.camera,
-                    clock_ms: d.clock_ms,
+                    clock_ms: d.clock.as_millis(),
                     frames_rx: d.frames_rx,
                     frames_rejected: d.frames_rejected,
                 },
@@ -232,13 +236,14 @@ impl ReaderEndpoint {
         if !self.link.is_secured() {
             return None;
         }
-        let t = self.outbox.poll_transmit(now_ms)?;
+        let t = self.outbox.poll_transmit(now)?;
         let (header, payload) = (t.header, t.payload);
         self.link.encode_raw(buf, &header, payload).ok()
     }
 
     /// When the next retransmission is due.
-    pub fn next_deadline(&self) -> Option<u64> {
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<Instant> {
         self.outbox.next_deadline()
     }
 }
