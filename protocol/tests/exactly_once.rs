@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use shikaku_protocol::auth::{LinkKeys, PairingKey};
 use shikaku_protocol::message::*;
-use shikaku_protocol::{Duration, Instant};
 use shikaku_protocol::reliable::{Delivery, DuplicateFilter, Outbox, RetryPolicy};
+use shikaku_protocol::{Duration, Instant};
 use shikaku_protocol::{Frame, Header, Link, Role, MAX_FRAME, MAX_PAYLOAD};
 
 /// A tiny deterministic PRNG (xorshift) so each seed replays the same faults.
@@ -42,7 +42,8 @@ fn run(seed: u64, results: u32, faults: &Faults) -> (Vec<(u32, u32)>, usize) {
         (r, h)
     };
     let (mut reader, mut host) = connect(conn);
-    let mut outbox: Outbox<4, MAX_PAYLOAD> = Outbox::new(RetryPolicy { initial: Duration::from_millis(50), max: Duration::from_millis(400) });
+    let mut outbox: Outbox<4, MAX_PAYLOAD> =
+        Outbox::new(RetryPolicy { initial: Duration::from_millis(50), max: Duration::from_millis(400) });
     let mut filter: DuplicateFilter<8> = DuplicateFilter::new();
     let mut to_host: Vec<Vec<u8>> = Vec::new();
     let mut to_reader: Vec<Vec<u8>> = Vec::new();
@@ -72,7 +73,13 @@ fn run(seed: u64, results: u32, faults: &Faults) -> (Vec<(u32, u32)>, usize) {
             });
             let mut payload = [0u8; MAX_PAYLOAD];
             let n = msg.encode(&mut payload).unwrap();
-            outbox.push(Header { msg_type: msg.msg_type(), session, seq }, &payload[..n], Instant::from_millis(now)).unwrap();
+            outbox
+                .push(
+                    Header { msg_type: msg.msg_type(), session, seq },
+                    &payload[..n],
+                    Instant::from_millis(now),
+                )
+                .unwrap();
             sent += 1;
         }
         while let Some(t) = outbox.poll_transmit(Instant::from_millis(now)) {
@@ -171,12 +178,14 @@ proptest! {
 
 #[test]
 fn the_outbox_backs_off_and_resends_at_once_after_reconnect() {
-    let mut o: Outbox<2, 16> = Outbox::new(RetryPolicy { initial: Duration::from_millis(100), max: Duration::from_millis(300) });
+    let mut o: Outbox<2, 16> =
+        Outbox::new(RetryPolicy { initial: Duration::from_millis(100), max: Duration::from_millis(300) });
     let h = Header { msg_type: msg_type::PIN_OUTCOME, session: 1, seq: 1 };
     o.push(h, &[1, 2], Instant::ZERO).unwrap();
     o.push(h, &[1, 2], Instant::ZERO).unwrap(); // same (session, seq): not doubled
     assert_eq!(o.len(), 1);
-    let times: Vec<u64> = (0..=1000).step_by(10).filter(|&t| o.poll_transmit(Instant::from_millis(t)).is_some()).collect();
+    let times: Vec<u64> =
+        (0..=1000).step_by(10).filter(|&t| o.poll_transmit(Instant::from_millis(t)).is_some()).collect();
     assert_eq!(times, vec![0, 100, 300, 600, 900]);
     o.on_reconnect(Instant::from_millis(905));
     assert_eq!(o.poll_transmit(Instant::from_millis(905)).map(|t| t.attempt), Some(6));
@@ -189,7 +198,10 @@ fn the_outbox_backs_off_and_resends_at_once_after_reconnect() {
 fn a_full_outbox_and_an_oversized_result_are_typed_errors() {
     let mut o: Outbox<1, 4> = Outbox::default();
     let h = |seq| Header { msg_type: msg_type::PIN_OUTCOME, session: 1, seq };
-    assert_eq!(o.push(h(1), &[0; 5], Instant::ZERO), Err(shikaku_protocol::Error::Oversized { len: 5, max: 4 }));
+    assert_eq!(
+        o.push(h(1), &[0; 5], Instant::ZERO),
+        Err(shikaku_protocol::Error::Oversized { len: 5, max: 4 })
+    );
     o.push(h(1), &[0; 4], Instant::ZERO).unwrap();
     assert_eq!(o.push(h(2), &[0; 4], Instant::ZERO), Err(shikaku_protocol::Error::OutboxFull));
 }

@@ -84,7 +84,10 @@ impl ReaderEndpoint {
             id,
             link: Link::new(Role::Reader),
             deframer: Deframer::new(),
-            outbox: Outbox::new(RetryPolicy { initial: Duration::from_millis(300), max: Duration::from_secs(5) }),
+            outbox: Outbox::new(RetryPolicy {
+                initial: Duration::from_millis(300),
+                max: Duration::from_secs(5),
+            }),
             control: Deque::new(),
             key,
             pairing: None,
@@ -113,7 +116,13 @@ impl ReaderEndpoint {
     }
 
     /// Queues a session message (the firmware's `Session::host_message` numbers them).
-    pub fn queue(&mut self, session: u32, seq: u32, message: &Message<'_>, now: Instant) -> Result<(), Error> {
+    pub fn queue(
+        &mut self,
+        session: u32,
+        seq: u32,
+        message: &Message<'_>,
+        now: Instant,
+    ) -> Result<(), Error> {
         let n = message.encode(&mut self.payload)?;
         let header = Header { msg_type: message.msg_type(), session, seq };
         self.outbox.push(header, &self.payload[..n], now)
