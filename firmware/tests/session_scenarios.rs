@@ -8,6 +8,7 @@ use harness::*;
 use shikaku_firmware::session::{ConsentItem, Key, Outgoing, Phase, PinState, Screen};
 use shikaku_protocol::auth::{reader_attestation, PairingKey};
 use shikaku_protocol::message::*;
+use shikaku_protocol::Duration;
 
 fn ids(r: &Rig) -> usize {
     r.all_hosts().iter().filter(|h| **h == Outgoing::VerifiedIdentity).count()
@@ -315,7 +316,7 @@ fn passcode_brute_force_hits_back_off_then_lock() {
             break;
         }
         // Wait out any back-off before the next guess (virtual time).
-        r.now += 16 * 60_000;
+        r.now += Duration::from_millis(16 * 60_000);
         if r.s.phase() != Phase::PasscodeEntry {
             r.key(Key::Staff);
         }
@@ -347,7 +348,7 @@ fn a_guess_during_back_off_is_not_even_checked() {
     let out = r.digits(&[4, 8, 2, 1]);
     assert_eq!(Rig::screens(&out).last(), Some(&Screen::PasscodeBackoff { wait_s: 5 }));
     assert!(!r.s.visual_unlocked());
-    r.now += 5_000;
+    r.now += Duration::from_millis(5_000);
     r.digits(&[4, 8, 2, 1]);
     assert!(r.s.visual_unlocked());
 }

@@ -72,7 +72,7 @@ fn serve(
         let _ = stream.set_nonblocking(false);
         let _ = stream.set_read_timeout(Some(Duration::from_millis(10)));
         while !stop.load(Ordering::SeqCst) {
-            let now = start.elapsed().as_millis() as u64;
+            let now = shikaku_protocol::Instant::from_millis(start.elapsed().as_millis() as u64);
             let got = match stream.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => Some(n),

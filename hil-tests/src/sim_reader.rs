@@ -6,7 +6,7 @@ use shikaku_firmware::session::{Action, CardOp, CardReply, Config, Event, PinSta
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
 use shikaku_protocol::message::*;
-use shikaku_protocol::MAX_FRAME;
+use shikaku_protocol::{Instant, UnixMillis, MAX_FRAME};
 
 /// A deterministic stand-in for the TRNG.
 pub struct Counter(pub u8);
@@ -68,7 +68,7 @@ impl SimReader {
     }
 
     /// Feeds an event to the session and carries out what it asks (the card answers at once).
-    pub fn event(&mut self, now: u64, e: Event<'_>) {
+    pub fn event(&mut self, now: Instant, e: Event<'_>) {
         let mut queue = vec![self.session.handle(now, e)];
         while let Some(actions) = queue.pop() {
             for a in actions {
@@ -105,7 +105,7 @@ impl SimReader {
         }
     }
 
-    pub fn receive(&mut self, now: u64, mut bytes: &[u8]) {
+    pub fn receive(&mut self, now: Instant, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             let n = self.link.push_rx(bytes);
             bytes = &bytes[n..];
@@ -134,22 +134,22 @@ impl SimReader {
     }
 
     /// The reader's self-test report (this simulated reader's NFC and camera always pass).
-    fn diagnostics(&mut self, now: u64) {
+    fn diagnostics(&mut self, now: Instant) {
         self.link.send_diagnostics(Diagnostics {
-            uptime_s: (now / 1000) as u32,
+            uptime_s: (now.as_millis() / 1000) as u32,
             nfc: self.nfc_self_test,
             camera: SelfTest::Passed,
-            clock_ms: self
+            clock: self
                 .session
-                .wall_clock_ms(now)
-                .map(|c| (c as i64 + self.clock_skew_ms) as u64)
-                .unwrap_or(0),
+                .wall_clock(now)
+                .map(|c| UnixMillis((c.as_millis() as i64 + self.clock_skew_ms) as u64))
+                .unwrap_or_default(),
             frames_rx: 0,
             frames_rejected: 0,
         });
     }
 
-    pub fn transmit(&mut self, now: u64) -> Vec<u8> {
+    pub fn transmit(&mut self, now: Instant) -> Vec<u8> {
         let mut out = Vec::new();
         let mut buf = vec![0u8; MAX_FRAME];
         while let Some(n) = self.link.poll_transmit(now, &mut buf) {

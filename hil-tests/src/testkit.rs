@@ -14,6 +14,7 @@ use shikaku_host::eligibility::{HttpEligibility, RetryPolicy, Timeouts};
 use shikaku_host::keystore::KeyStore;
 use shikaku_host::reader::ManagerEvent;
 use shikaku_protocol::auth::PairingKey;
+use shikaku_protocol::Instant;
 
 use crate::sim_device::SimDevice;
 use crate::sim_reader::SimReader;
@@ -74,17 +75,17 @@ pub fn patient_pin_step(r: &mut SimReader, pin: &[u8; 4], done: &mut bool) -> Op
     }
     let phase = r.session.phase();
     match phase {
-        Phase::Idle if !*done => r.event(0, Event::CardPresent),
-        Phase::ChooseMethod => r.event(0, Event::Key(Key::ChoosePin)),
+        Phase::Idle if !*done => r.event(Instant::ZERO, Event::CardPresent),
+        Phase::ChooseMethod => r.event(Instant::ZERO, Event::Key(Key::ChoosePin)),
         Phase::PinEntry => {
             for d in pin {
-                r.event(0, Event::Key(Key::Digit(d.wrapping_sub(b'0'))));
+                r.event(Instant::ZERO, Event::Key(Key::Digit(d.wrapping_sub(b'0'))));
             }
         }
-        Phase::ConsentIntro => r.event(0, Event::Key(Key::Yes)),
+        Phase::ConsentIntro => r.event(Instant::ZERO, Event::Key(Key::Yes)),
         Phase::Finished => {
             *done = true;
-            r.event(0, Event::CardRemoved);
+            r.event(Instant::ZERO, Event::CardRemoved);
         }
         _ => return None,
     }
@@ -122,15 +123,15 @@ pub fn run_cut_pipe(
     use shikaku_host::reader::HostEvent;
     use shikaku_protocol::message::{msg_type, Message};
     let mut taken = Vec::new();
-    let mut now = 1_000u64;
+    let mut now = Instant::from_millis(1_000);
     let mut frames_seen = 0usize;
     let mut connection = 0u8;
     let mut script = script.into_iter().peekable();
     host.connect([connection; 16]);
-    while now < until_ms {
-        now += 50;
+    while now.as_millis() < until_ms {
+        now += shikaku_protocol::Duration::from_millis(50);
         if !gate || (reader.link.is_secured() && reader.session.clock_synced()) {
-            while let Some((_, e)) = script.next_if(|(t, _)| *t <= now) {
+            while let Some((_, e)) = script.next_if(|(t, _)| *t <= now.as_millis()) {
                 reader.event(now, e);
             }
         }
@@ -154,7 +155,7 @@ pub fn run_cut_pipe(
         for e in host.receive(&r2h) {
             match e {
                 HostEvent::Secured(_) => {
-                    let _ = host.send(&Message::TimeSync { unix_ms: NOW_UNIX_MS + now });
+                    let _ = host.send(&Message::TimeSync { unix_ms: NOW_UNIX_MS + now.as_millis() });
                     on_secured(host);
                     let _ = host.send(&Message::HostChallenge { challenge: [0xC1; 32] });
                 }

@@ -30,7 +30,7 @@ fn device(listener: TcpListener) -> usize {
         let mut buf = [0u8; 4096];
         let mut quiet_since: Option<Instant> = None;
         loop {
-            let now = start.elapsed().as_millis() as u64;
+            let now = shikaku_protocol::Instant::from_millis(start.elapsed().as_millis() as u64);
             match stream.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => reader.receive(now, &buf[..n]),

@@ -13,7 +13,7 @@ use shikaku_hil::sim_reader::SimReader;
 use shikaku_host::reader::{HostEndpoint, HostEvent};
 use shikaku_protocol::auth::{LinkKeys, PairingKey};
 use shikaku_protocol::frame::{self, Header};
-use shikaku_protocol::{passcode, Link, Message, Role, MAX_FRAME, MAX_PAYLOAD};
+use shikaku_protocol::{passcode, Duration, Instant, Link, Message, Role, MAX_FRAME, MAX_PAYLOAD};
 
 const KEY: [u8; 32] = [0x5E; 32];
 const SALT: [u8; 16] = *b"security salt 16";
@@ -42,7 +42,7 @@ fn forged(link: &mut Link, msg: &Message<'_>, seq: u32) -> Vec<u8> {
 }
 
 /// Typing the passcode at the reader unlocks 目視?
-fn unlocks(reader: &mut SimReader, now: u64) -> bool {
+fn unlocks(reader: &mut SimReader, now: Instant) -> bool {
     reader.event(now, Event::Key(Key::Staff));
     for d in b"4821" {
         reader.event(now, Event::Key(Key::Digit(d - b'0')));
@@ -56,9 +56,9 @@ fn unlocks(reader: &mut SimReader, now: u64) -> bool {
 fn an_unpaired_reader_refuses_a_passcode_hash() {
     let hash = passcode::hash(b"4821", &SALT, 1_000);
     let mut reader = SimReader::unpaired("SK-SEC-UNPAIRED");
-    reader.receive(1_000, &plain(&provision(&hash), 1));
+    reader.receive(Instant::from_millis(1_000), &plain(&provision(&hash), 1));
     assert_eq!(reader.session.passcodes().accounts(), 0);
-    assert!(!unlocks(&mut reader, 2_000));
+    assert!(!unlocks(&mut reader, Instant::from_millis(2_000)));
 }
 
 #[test]
@@ -67,10 +67,10 @@ fn a_paired_reader_takes_a_passcode_hash_only_over_the_authenticated_link() {
     let mut reader = SimReader::new(KEY, "SK-SEC-PAIRED");
     let mut host = HostEndpoint::new(Some(PairingKey(KEY)), [0; 16]);
     host.connect([1; 16]);
-    let mut now = 1_000;
+    let mut now = Instant::from_millis(1_000);
     let mut secured = false;
     for _ in 0..20 {
-        now += 10;
+        now += Duration::from_millis(10);
         while let Some(b) = host.poll_transmit() {
             reader.receive(now, &b);
         }
@@ -92,15 +92,15 @@ fn a_paired_reader_takes_a_passcode_hash_only_over_the_authenticated_link() {
         reader.receive(now, &forged(&mut wrong, &provision(&hash), seq));
     }
     assert_eq!(reader.session.passcodes().accounts(), 0, "a forged provisioning was taken");
-    assert!(!unlocks(&mut reader, now + 100));
+    assert!(!unlocks(&mut reader, now + Duration::from_millis(100)));
 
     // The same hash over the paired link is taken and unlocks 目視.
     host.send(&provision(&hash)).unwrap();
     while let Some(b) = host.poll_transmit() {
-        reader.receive(now + 200, &b);
+        reader.receive(now + Duration::from_millis(200), &b);
     }
     assert_eq!(reader.session.passcodes().accounts(), 1);
-    assert!(unlocks(&mut reader, now + 300));
+    assert!(unlocks(&mut reader, now + Duration::from_millis(300)));
 }
 
 #[test]

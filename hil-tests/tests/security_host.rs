@@ -71,11 +71,12 @@ fn session(mut mangle: impl FnMut(usize, Vec<Vec<u8>>) -> Vec<Vec<u8>>) -> (Take
     let mut t = Taken { taken: Vec::new(), refused: 0, sent: Vec::new() };
     let mut script = testkit::pin_session_script().into_iter().peekable();
     host.connect([7; 16]);
-    let mut now = 1_000u64;
+    // Virtual time of the reader's monotonic clock.
+    let mut now = shikaku_protocol::Instant::from_millis(1_000);
     let mut step = 0usize;
-    while now < 30_000 {
-        now += 50;
-        while script.peek().is_some_and(|(at, _)| *at <= now) {
+    while now.as_millis() < 30_000 {
+        now += shikaku_protocol::Duration::from_millis(50);
+        while script.peek().is_some_and(|(at, _)| *at <= now.as_millis()) {
             let (_, e) = script.next().unwrap();
             reader.event(now, e);
         }
@@ -91,7 +92,7 @@ fn session(mut mangle: impl FnMut(usize, Vec<Vec<u8>>) -> Vec<Vec<u8>>) -> (Take
             for e in host.receive(&f) {
                 match e {
                     HostEvent::Secured(_) => {
-                        host.send(&Message::TimeSync { unix_ms: NOW_UNIX_MS + now }).unwrap();
+                        host.send(&Message::TimeSync { unix_ms: NOW_UNIX_MS + now.as_millis() }).unwrap();
                         host.send(&Message::HostChallenge { challenge: [0xC1; 32] }).unwrap();
                     }
                     HostEvent::Result(m) | HostEvent::Status(m) => {
@@ -250,7 +251,7 @@ fn run_app(cfg: &Config, for_ms: u64, device: Option<&SimDevice>) -> Vec<AppEven
         if let Some(d) = device {
             let mut r = d.reader.lock().unwrap();
             if r.link.is_secured() && r.session.phase() == Phase::Idle {
-                r.event(0, Event::CardPresent);
+                r.event(shikaku_protocol::Instant::ZERO, Event::CardPresent);
             }
         }
     }

@@ -33,10 +33,10 @@ mod probe {
     use shikaku_protocol::deframer::Deframer;
     use shikaku_protocol::message::{CardKind, Message};
     use shikaku_protocol::reliable::{DuplicateFilter, Outbox, RetryPolicy};
-    use shikaku_protocol::{Link, Role, MAX_FRAME, MAX_PAYLOAD};
+    use shikaku_protocol::{Duration, Instant, Link, Role, MAX_FRAME, MAX_PAYLOAD};
 
     static mut DEFRAMER: Deframer<MAX_FRAME> = Deframer::new();
-    static mut OUTBOX: Outbox<4, MAX_PAYLOAD> = Outbox::new(RetryPolicy { initial_ms: 200, max_ms: 5000 });
+    static mut OUTBOX: Outbox<4, MAX_PAYLOAD> = Outbox::new(RetryPolicy { initial: Duration::from_millis(200), max: Duration::from_millis(5000) });
     static mut TX: [u8; MAX_FRAME] = [0; MAX_FRAME];
 
     #[allow(static_mut_refs)]
@@ -50,8 +50,8 @@ mod probe {
         let mut dups: DuplicateFilter<8> = DuplicateFilter::new();
         unsafe {
             let n = link.encode(&mut TX, 1, seed as u32, &Message::CardDetected { kind: CardKind::PhysicalCard }).unwrap_or(0);
-            let _ = OUTBOX.push(shikaku_protocol::Header { msg_type: 3, session: 1, seq: 1 }, &TX[..n], 0);
-            if let Some(t) = OUTBOX.poll_transmit(seed as u64) {
+            let _ = OUTBOX.push(shikaku_protocol::Header { msg_type: 3, session: 1, seq: 1 }, &TX[..n], Instant::ZERO);
+            if let Some(t) = OUTBOX.poll_transmit(Instant::from_millis(seed as u64)) {
                 let (h, p) = (t.header, t.payload);
                 let mut tmp = [0u8; 64];
                 let _ = link.encode_raw(&mut tmp, &h, &p[..p.len().min(8)]);
@@ -116,6 +116,7 @@ mod card {
 mod session {
     use shikaku_firmware::session::{Action, Config, Event, Key, Session};
     use shikaku_protocol::auth::PairingKey;
+    use shikaku_protocol::Instant;
 
     static mut SESSION: Option<Session> = None;
 
@@ -133,7 +134,7 @@ mod session {
                     13 => Event::Key(Key::Staff),
                     _ => Event::Tick,
                 };
-                for a in s.handle(i * 100, e) {
+                for a in s.handle(Instant::from_millis(i * 100), e) {
                     if let Action::Send(t) = a {
                         let m = s.host_message(&t);
                         let mut buf = [0u8; 64];

@@ -21,6 +21,7 @@ use shikaku_firmware::session::{Key, Phase, Screen};
 use shikaku_firmware::st25r3916::St25r3916;
 use shikaku_image_core::{phase_name, Platform, Reader, Status};
 use shikaku_protocol::message::{Capabilities, FirmwareVersion};
+use shikaku_protocol::Instant;
 
 /// The reader's serial number (hello, USB serial string, pairing key file on the PC).
 const SERIAL: &str = "SK-H747-0001";
@@ -50,13 +51,13 @@ struct Board {
 }
 
 impl Platform for Board {
-    fn now_ms(&mut self) -> u64 {
+    fn now(&mut self) -> Instant {
         let m = millis();
         if m < self.last_ms {
             self.high += 1 << 32;
         }
         self.last_ms = m;
-        self.high | m as u64
+        Instant::from_millis(self.high | m as u64)
     }
     fn host_read(&mut self, buf: &mut [u8]) -> usize {
         // USB when the host configured the device, the ST-LINK serial port otherwise.

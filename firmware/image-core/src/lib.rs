@@ -21,12 +21,12 @@ use shikaku_firmware::session::{Action, Actions, Config, Event, FaceReply, Key, 
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
 use shikaku_protocol::message::{CancelReason, FaceDecision, Message, SelfTest};
-use shikaku_protocol::MAX_FRAME;
+use shikaku_protocol::{Duration, Instant, MAX_FRAME};
 
 /// What the main loop needs from the board (or from QEMU's UARTs).
 pub trait Platform {
-    /// Monotonic milliseconds since boot.
-    fn now_ms(&mut self) -> u64;
+    /// The monotonic clock (since boot).
+    fn now(&mut self) -> Instant;
     /// Bytes from the host, without blocking; returns how many were written into `buf`.
     fn host_read(&mut self, buf: &mut [u8]) -> usize;
     /// Bytes to the host (blocking until queued).
@@ -52,8 +52,8 @@ pub struct Status {
 }
 
 /// How often to look for a card while none is in the field, and to check it is still there.
-pub const CARD_POLL_MS: u64 = 150;
-pub const PRESENCE_CHECK_MS: u64 = 300;
+pub const CARD_POLL: Duration = Duration::from_millis(150);
+pub const PRESENCE_CHECK: Duration = Duration::from_millis(300);
 
 /// The reader: session, link and the card link over the frontend.
 pub struct Reader<F: NfcFrontend> {
@@ -61,7 +61,7 @@ pub struct Reader<F: NfcFrontend> {
     pub link: ReaderEndpoint,
     air: IsoDep<F>,
     card: bool,
-    next_card_poll: u64,
+    next_card_poll: Instant,
     buf: [u8; card_ops::BUFFER_LEN],
     frame: [u8; MAX_FRAME],
     last_status: Option<Status>,
@@ -126,7 +126,7 @@ impl<F: NfcFrontend> Reader<F> {
             link: ReaderEndpoint::new(id, key.map(PairingKey)),
             air: IsoDep::new(fe, params),
             card: false,
-            next_card_poll: 0,
+            next_card_poll: Instant::ZERO,
             buf: [0; card_ops::BUFFER_LEN],
             frame: [0; MAX_FRAME],
             last_status: None,
@@ -142,7 +142,7 @@ impl<F: NfcFrontend> Reader<F> {
 
     /// One turn of the main loop.
     pub fn poll<P: Platform>(&mut self, p: &mut P) {
-        let now = p.now_ms();
+        let now = p.now();
         self.host_input(p, now);
         while let Some(k) = p.key() {
             let actions = self.session.handle(now, Event::Key(k));
@@ -155,7 +155,7 @@ impl<F: NfcFrontend> Reader<F> {
         self.report(p);
     }
 
-    fn host_input<P: Platform>(&mut self, p: &mut P, now: u64) {
+    fn host_input<P: Platform>(&mut self, p: &mut P, now: Instant) {
         let mut rx = [0u8; 256];
         let n = p.host_read(&mut rx);
         let mut bytes = &rx[..n];
@@ -197,24 +197,24 @@ impl<F: NfcFrontend> Reader<F> {
         }
     }
 
-    fn diagnostics(&mut self, now: u64) {
+    fn diagnostics(&mut self, now: Instant) {
         self.link.send_diagnostics(Diagnostics {
-            uptime_s: (now / 1000) as u32,
+            uptime_s: (now.as_millis() / 1000) as u32,
             nfc: if self.nfc_ok { SelfTest::Passed } else { SelfTest::Failed },
             camera: SelfTest::NotRun,
-            clock_ms: self.session.wall_clock_ms(now).unwrap_or(0),
+            clock: self.session.wall_clock(now).unwrap_or_default(),
             frames_rx: self.frames_rx,
             frames_rejected: self.frames_rejected,
         });
     }
 
     /// Looks for a card while none is known; checks a known one is still there.
-    fn card_presence<P: Platform>(&mut self, p: &mut P, now: u64) {
+    fn card_presence<P: Platform>(&mut self, p: &mut P, now: Instant) {
         if now < self.next_card_poll {
             return;
         }
         if !self.card {
-            self.next_card_poll = now + CARD_POLL_MS;
+            self.next_card_poll = now + CARD_POLL;
             // Only when the session wants a card: idle or 目視 armed.
             if !matches!(self.session.phase(), Phase::Idle | Phase::VisualArmed)
                 || !self.session.clock_synced()
@@ -239,7 +239,7 @@ impl<F: NfcFrontend> Reader<F> {
                 }
             }
         } else {
-            self.next_card_poll = now + PRESENCE_CHECK_MS;
+            self.next_card_poll = now + PRESENCE_CHECK;
             // Not while the session talks to the card (it only does so inside `run`).
             if !matches!(self.air.presence_check(), Ok(true)) {
                 self.card_gone(p, now);
@@ -247,7 +247,7 @@ impl<F: NfcFrontend> Reader<F> {
         }
     }
 
-    fn card_gone<P: Platform>(&mut self, p: &mut P, now: u64) {
+    fn card_gone<P: Platform>(&mut self, p: &mut P, now: Instant) {
         self.card = false;
         let _ = self.air.frontend_mut().field_off();
         let actions = self.session.handle(now, Event::CardRemoved);
@@ -256,7 +256,7 @@ impl<F: NfcFrontend> Reader<F> {
 
     /// Carries out the session's actions; card replies go straight back into the session,
     /// whose new actions are carried out in turn (a few levels at most).
-    fn run<P: Platform>(&mut self, p: &mut P, now: u64, actions: Actions) {
+    fn run<P: Platform>(&mut self, p: &mut P, now: Instant, actions: Actions) {
         let mut stack: Vec<Actions, 4> = Vec::new();
         let _ = stack.push(actions);
         while let Some(actions) = stack.pop() {
@@ -295,7 +295,7 @@ impl<F: NfcFrontend> Reader<F> {
         }
     }
 
-    fn host_output<P: Platform>(&mut self, p: &mut P, now: u64) {
+    fn host_output<P: Platform>(&mut self, p: &mut P, now: Instant) {
         while let Some(n) = self.link.poll_transmit(now, &mut self.frame) {
             if let Some(f) = self.frame.get(..n) {
                 p.host_write(f);

@@ -6,13 +6,15 @@ use shikaku_firmware::nfc::frontend::{
     BitFrameRx, BitRate, FrontendError, NfcFrontend, ShortFrame, Technology, Timeout,
 };
 
+use shikaku_protocol::{Duration, Instant};
+
 use crate::wire::{self, Deframer};
 
 /// A byte pipe: non-blocking read, blocking write, and a clock for the call timeout.
 pub trait Serial {
     fn read(&mut self) -> Option<u8>;
     fn write(&mut self, bytes: &[u8]);
-    fn now_ms(&mut self) -> u64;
+    fn now(&mut self) -> Instant;
 }
 
 /// The remote frontend.
@@ -20,12 +22,12 @@ pub struct UartFrontend<S: Serial> {
     pub serial: S,
     rx: Deframer,
     /// A call unanswered for this long is a hardware fault.
-    pub call_timeout_ms: u64,
+    pub call_timeout: Duration,
 }
 
 impl<S: Serial> UartFrontend<S> {
     pub fn new(serial: S) -> Self {
-        Self { serial, rx: Deframer::new(), call_timeout_ms: 5_000 }
+        Self { serial, rx: Deframer::new(), call_timeout: Duration::from_secs(5) }
     }
 
     /// Sends a notification (no answer).
@@ -38,7 +40,7 @@ impl<S: Serial> UartFrontend<S> {
     /// payload in [`UartFrontend::payload`].
     pub fn call(&mut self, kind: u8, parts: &[&[u8]]) -> Result<(u8, usize), FrontendError> {
         self.notify(kind, parts);
-        let t0 = self.serial.now_ms();
+        let t0 = self.serial.now();
         loop {
             match self.serial.read() {
                 Some(b) => {
@@ -47,7 +49,7 @@ impl<S: Serial> UartFrontend<S> {
                     }
                 }
                 None => {
-                    if self.serial.now_ms().saturating_sub(t0) > self.call_timeout_ms {
+                    if self.serial.now() - t0 > self.call_timeout {
                         return Err(FrontendError::Hardware);
                     }
                 }

@@ -28,6 +28,7 @@ use shikaku_image_core::uart_frontend::{Serial, UartFrontend};
 use shikaku_image_core::wire::{self, Deframer};
 use shikaku_image_core::{key_from_code, phase_name, Platform, Reader, Status};
 use shikaku_protocol::message::{Capabilities, FirmwareVersion};
+use shikaku_protocol::{Duration, Instant};
 
 use cmsdk::Uart;
 
@@ -44,12 +45,12 @@ fn SysTick() {
     }
 }
 
-fn now_ms() -> u64 {
+fn now() -> Instant {
     loop {
         let hi = MILLIS_HI.load(Ordering::Relaxed);
         let lo = MILLIS.load(Ordering::Relaxed);
         if hi == MILLIS_HI.load(Ordering::Relaxed) {
-            return ((hi as u64) << 32) | lo as u64;
+            return Instant::from_millis(((hi as u64) << 32) | lo as u64);
         }
     }
 }
@@ -64,8 +65,8 @@ impl Serial for FrontendPort {
     fn write(&mut self, bytes: &[u8]) {
         self.0.write_all(bytes)
     }
-    fn now_ms(&mut self) -> u64 {
-        now_ms()
+    fn now(&mut self) -> Instant {
+        now()
     }
 }
 
@@ -75,7 +76,7 @@ struct Qemu {
     panel_rx: Deframer,
     keys: Deque<Key, 32>,
     rng: rng::HashDrbg,
-    last_stack_report: u64,
+    last_stack_report: Instant,
 }
 
 impl Qemu {
@@ -100,8 +101,8 @@ impl Qemu {
 }
 
 impl Platform for Qemu {
-    fn now_ms(&mut self) -> u64 {
-        now_ms()
+    fn now(&mut self) -> Instant {
+        now()
     }
     fn host_read(&mut self, buf: &mut [u8]) -> usize {
         shikaku_image_core::read_available(buf, || self.host.read())
@@ -156,7 +157,7 @@ fn init() -> (&'static mut QemuReader, Qemu) {
         panel_rx: Deframer::new(),
         keys: Deque::new(),
         rng: rng::HashDrbg::new([0; 32]),
-        last_stack_report: 0,
+        last_stack_report: Instant::ZERO,
     };
     // Boot configuration from the rig: the pairing key (if paired) and an entropy seed.
     let (key, seed) = boot_config(&mut plat);
@@ -182,8 +183,8 @@ fn init() -> (&'static mut QemuReader, Qemu) {
 fn run(reader: &'static mut QemuReader, plat: &mut Qemu, boot_stack: u32) -> ! {
     loop {
         reader.poll(plat);
-        let now = now_ms();
-        if now.saturating_sub(plat.last_stack_report) >= 2_000 {
+        let now = now();
+        if now - plat.last_stack_report >= Duration::from_secs(2) {
             plat.last_stack_report = now;
             let (used, size) = stack::high_water();
             plat.panel_send(
@@ -200,8 +201,8 @@ fn run(reader: &'static mut QemuReader, plat: &mut Qemu, boot_stack: u32) -> ! {
 /// unpaired with a fixed seed).
 fn boot_config(p: &mut Qemu) -> (Option<[u8; 32]>, [u8; 32]) {
     p.panel_send(wire::BOOT, &[]);
-    let t0 = now_ms();
-    while now_ms().saturating_sub(t0) < 10_000 {
+    let t0 = now();
+    while now() - t0 < Duration::from_secs(10) {
         while let Some(b) = p.panel.read() {
             if let Some((wire::CONFIG, n)) = p.panel_rx.push(b) {
                 let c = p.panel_rx.payload(n);

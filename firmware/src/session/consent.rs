@@ -10,21 +10,21 @@
 
 use shikaku_protocol::message::{ConsentAnswer, Consents};
 
-use super::{Action, ConsentItem, Key, Out, Outgoing, Screen, Session, State};
+use super::{Action, ConsentItem, Instant, Key, Out, Outgoing, Screen, Session, State};
 
 impl Session {
     /// The holder is confirmed (PIN + signature, face, iPhone, or staff): consents next.
-    pub(super) fn confirmed(&mut self, now: u64, out: &mut Out) {
-        self.ctx.verified_at = self.wall_ms(now);
+    pub(super) fn confirmed(&mut self, now: Instant, out: &mut Out) {
+        self.ctx.verified_at = self.wall(now);
         if self.ctx.consents_allowed() {
             out.push(Action::Show(Screen::ConsentIntro));
-            self.enter(now, State::ConsentIntro, Some(self.config.input_timeout_ms));
+            self.enter(now, State::ConsentIntro, Some(self.config.input_timeout));
         } else {
             self.after_consents(now, out);
         }
     }
 
-    fn after_consents(&mut self, now: u64, out: &mut Out) {
+    fn after_consents(&mut self, now: Instant, out: &mut Out) {
         if self.ctx.consents_allowed() {
             let consents = self.ctx.consents;
             self.send(out, Outgoing::ConsentAnswers { consents });
@@ -32,15 +32,15 @@ impl Session {
         self.offer_registration(now, out);
     }
 
-    fn show_consent(&mut self, now: u64, index: u8, out: &mut Out) {
+    fn show_consent(&mut self, now: Instant, index: u8, out: &mut Out) {
         let item = ConsentItem::ALL[(index as usize).min(ConsentItem::ALL.len() - 1)];
         out.push(Action::Show(Screen::Consent { item, index }));
-        self.enter(now, State::Consent { index }, Some(self.config.input_timeout_ms));
+        self.enter(now, State::Consent { index }, Some(self.config.input_timeout));
     }
 
     /// Keys on the consent intro and the consent questions. Returns whether the key was
     /// taken.
-    pub(super) fn consent_key(&mut self, now: u64, key: Key, out: &mut Out) -> bool {
+    pub(super) fn consent_key(&mut self, now: Instant, key: Key, out: &mut Out) -> bool {
         match (&self.state, key) {
             (State::ConsentIntro, Key::Yes) => {
                 self.ctx.consents = Consents { comprehensive: ConsentAnswer::Agreed, ..Consents::NONE };

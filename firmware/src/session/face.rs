@@ -13,7 +13,7 @@
 
 use shikaku_protocol::message::{AuthMethod, FaceDecision, FaceStage};
 
-use super::{Action, FaceReply, Out, Outgoing, Phase, Screen, Session, State};
+use super::{Action, FaceReply, Instant, Out, Outgoing, Phase, Screen, Session, State};
 
 pub trait FaceVerifier {
     /// One attempt: capture several live frames, match against the chip photo, check
@@ -24,7 +24,7 @@ pub trait FaceVerifier {
 }
 
 impl Session {
-    pub(super) fn start_face(&mut self, now: u64, out: &mut Out) {
+    pub(super) fn start_face(&mut self, now: Instant, out: &mut Out) {
         self.ctx.face_attempts = self.ctx.face_attempts.saturating_add(1);
         let attempt = self.ctx.face_attempts;
         if attempt == 1 {
@@ -33,10 +33,10 @@ impl Session {
         self.send(out, Outgoing::FaceProgress { stage: FaceStage::Capturing, attempt });
         out.push(Action::Show(Screen::FaceInProgress { attempt, max: self.config.face_max_attempts }));
         out.push(Action::StartFace { attempt });
-        self.enter(now, State::Face, Some(self.config.operation_timeout_ms));
+        self.enter(now, State::Face, Some(self.config.operation_timeout));
     }
 
-    pub(super) fn on_face(&mut self, now: u64, reply: FaceReply, out: &mut Out) {
+    pub(super) fn on_face(&mut self, now: Instant, reply: FaceReply, out: &mut Out) {
         if self.phase() != Phase::Face {
             return;
         }
@@ -56,7 +56,7 @@ impl Session {
             // staff (目視) now.
             let pin = self.ctx.pin_usable();
             out.push(Action::Show(Screen::FaceFailed { pin }));
-            self.enter(now, State::FaceFailed, Some(self.config.input_timeout_ms));
+            self.enter(now, State::FaceFailed, Some(self.config.input_timeout));
         } else {
             out.push(Action::Show(Screen::FaceRetry {
                 attempt: attempts,

@@ -10,7 +10,7 @@
 
 use shikaku_protocol::message::{AuthMethod, ErrorCode, Message, Proof, VerifiedIdentity, VisualStopReason};
 
-use super::{Out, Outgoing, Phase, Session, State, ToHost, Validity};
+use super::{Instant, Out, Outgoing, Phase, Session, State, ToHost, Validity};
 
 impl Session {
     /// Builds the protocol message for a [`ToHost`] from the session's buffers.
@@ -64,15 +64,15 @@ impl Session {
                         .validity
                         .map(Validity::to_wire)
                         .unwrap_or(shikaku_protocol::message::CertExpiry::DaysLeft(0)),
-                    card_detected_at: c.detected_at,
-                    verified_at: c.verified_at,
+                    card_detected_at: c.detected_at.as_millis(),
+                    verified_at: c.verified_at.as_millis(),
                 })
             }
             Outgoing::Error { code, remedy } => Message::Error { code, remedy, detail: "" },
         }
     }
 
-    pub(super) fn on_host(&mut self, now: u64, message: Message<'_>, authenticated: bool, out: &mut Out) {
+    pub(super) fn on_host(&mut self, now: Instant, message: Message<'_>, authenticated: bool, out: &mut Out) {
         match message {
             Message::HostChallenge { challenge } if authenticated => match self.state {
                 State::Idle | State::VisualArmed | State::PasscodeEntry { .. } => {
@@ -90,7 +90,7 @@ impl Session {
                 self.ctx.registered = Some(registered);
             }
             Message::TimeSync { unix_ms } if authenticated => {
-                self.clock_offset_ms = (unix_ms as i64).saturating_sub(now as i64);
+                self.clock_offset_ms = (unix_ms as i64).saturating_sub(now.as_millis() as i64);
                 self.clock_synced = true;
             }
             Message::PasscodeProvision { account, salt, iterations, hash } => {

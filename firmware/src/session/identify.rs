@@ -13,12 +13,12 @@
 use shikaku_protocol::message::{AuthMethod, AuthModes, CardKind, ErrorCode};
 
 use super::passcode::AfterUnlock;
-use super::{Action, Key, Out, Outgoing, Phase, PinState, Screen, Session, State, Validity};
+use super::{Action, Instant, Key, Out, Outgoing, Phase, PinState, Screen, Session, State, Validity};
 
 impl Session {
     pub(super) fn on_identified(
         &mut self,
-        now: u64,
+        now: Instant,
         kind: CardKind,
         cert: &[u8],
         not_after: i64,
@@ -45,7 +45,7 @@ impl Session {
         }
         self.send(out, Outgoing::CardDetected { kind });
         self.send(out, Outgoing::CertificateRead);
-        let today = (self.wall_ms(now) / 1000) as i64;
+        let today = self.wall(now).as_secs();
         let validity = Validity::judge(not_after, today);
         self.ctx.validity = Some(validity);
         match validity {
@@ -53,12 +53,12 @@ impl Session {
             Validity::ExpiringSoon { days_left } => {
                 self.send(out, Outgoing::CertExpiryNotice { expiry: validity.to_wire() });
                 out.push(Action::Show(Screen::CertExpiringSoon { days_left }));
-                self.enter(now, State::CertNotice, Some(self.config.notice_ms));
+                self.enter(now, State::CertNotice, Some(self.config.notice));
             }
             Validity::Grace { days_past } => {
                 self.send(out, Outgoing::CertExpiryNotice { expiry: validity.to_wire() });
                 out.push(Action::Show(Screen::CertExpiredGrace { days_past }));
-                self.enter(now, State::CertNotice, Some(self.config.notice_ms));
+                self.enter(now, State::CertNotice, Some(self.config.notice));
             }
             Validity::Refused { days_past } => {
                 self.send(out, Outgoing::CertExpiryNotice { expiry: validity.to_wire() });
@@ -70,7 +70,7 @@ impl Session {
     }
 
     /// After the certificate check: 目視 goes to the visual check, else the method choice.
-    pub(super) fn after_cert_notice(&mut self, now: u64, out: &mut Out) {
+    pub(super) fn after_cert_notice(&mut self, now: Instant, out: &mut Out) {
         if self.staff.is_some() {
             self.visual_check(now, out);
             return;
@@ -99,7 +99,7 @@ impl Session {
         }
     }
 
-    fn offer_methods(&mut self, now: u64, out: &mut Out) {
+    fn offer_methods(&mut self, now: Instant, out: &mut Out) {
         let face = self.ctx.face_usable();
         let pin = self.ctx.pin_usable();
         let mut modes = AuthModes::EMPTY;
@@ -111,12 +111,12 @@ impl Session {
         }
         self.send(out, Outgoing::AuthModesOffered { modes });
         out.push(Action::Show(Screen::ChooseMethod { face, pin }));
-        self.enter(now, State::ChooseMethod, Some(self.config.input_timeout_ms));
+        self.enter(now, State::ChooseMethod, Some(self.config.input_timeout));
     }
 
     /// Back from a PIN entry or a passcode entry that did not lead anywhere: the PIN lock
     /// screen, the PIN again (Android), or the method choice.
-    pub(super) fn pin_locked_or_methods(&mut self, now: u64, out: &mut Out) {
+    pub(super) fn pin_locked_or_methods(&mut self, now: Instant, out: &mut Out) {
         if self.ctx.pin == PinState::Unavailable {
             self.pin_locked(now, out);
         } else if self.ctx.kind == CardKind::Android {
@@ -128,7 +128,7 @@ impl Session {
 
     /// Keys on the certificate notice, the method choice, the PIN lock and the failed face
     /// screens. Returns whether the key was taken.
-    pub(super) fn method_key(&mut self, now: u64, key: Key, out: &mut Out) -> bool {
+    pub(super) fn method_key(&mut self, now: Instant, key: Key, out: &mut Out) -> bool {
         match (self.phase(), key) {
             (Phase::CertNotice, Key::Enter | Key::Yes) => self.after_cert_notice(now, out),
             (Phase::ChooseMethod | Phase::PinLocked, Key::ChooseFace) if self.ctx.face_usable() => {

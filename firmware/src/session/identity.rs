@@ -10,7 +10,7 @@
 use shikaku_protocol::auth::reader_attestation;
 use shikaku_protocol::message::{AuthMethod, CardKind, ErrorCode};
 
-use super::{Action, CardOp, Out, Outgoing, Screen, Session, State, Validity, SIGNATURE_LEN};
+use super::{Action, CardOp, Instant, Out, Outgoing, Screen, Session, State, Validity, SIGNATURE_LEN};
 
 /// What a session waiting for the host's challenge does once it arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,30 +21,30 @@ pub(super) enum AwaitFor {
 
 impl Session {
     /// Asks the card to sign the host's challenge, or waits for the challenge first.
-    pub(super) fn sign(&mut self, now: u64, out: &mut Out) {
+    pub(super) fn sign(&mut self, now: Instant, out: &mut Out) {
         match self.ctx.challenge {
             Some(challenge) => {
                 out.push(Action::Card(CardOp::SignChallenge { challenge }));
-                self.enter(now, State::Signing, Some(self.config.operation_timeout_ms));
+                self.enter(now, State::Signing, Some(self.config.operation_timeout));
             }
             None => self.await_challenge(now, AwaitFor::Signature, out),
         }
     }
 
-    fn await_challenge(&mut self, now: u64, purpose: AwaitFor, out: &mut Out) {
+    fn await_challenge(&mut self, now: Instant, purpose: AwaitFor, out: &mut Out) {
         out.push(Action::Show(Screen::WaitingForHost));
-        self.enter(now, State::AwaitChallenge { purpose }, Some(self.config.operation_timeout_ms));
+        self.enter(now, State::AwaitChallenge { purpose }, Some(self.config.operation_timeout));
     }
 
     /// The challenge came while the session was waiting for it.
-    pub(super) fn challenge_arrived(&mut self, now: u64, purpose: AwaitFor, out: &mut Out) {
+    pub(super) fn challenge_arrived(&mut self, now: Instant, purpose: AwaitFor, out: &mut Out) {
         match purpose {
             AwaitFor::Signature => self.sign(now, out),
             AwaitFor::Identity => self.emit_identity(now, out),
         }
     }
 
-    pub(super) fn on_signed(&mut self, now: u64, signature: &[u8], out: &mut Out) {
+    pub(super) fn on_signed(&mut self, now: Instant, signature: &[u8], out: &mut Out) {
         if signature.len() != SIGNATURE_LEN {
             self.abort(now, ErrorCode::CARD_PROTOCOL, out);
             return;
@@ -57,7 +57,7 @@ impl Session {
         self.confirmed(now, out);
     }
 
-    pub(super) fn emit_identity(&mut self, now: u64, out: &mut Out) {
+    pub(super) fn emit_identity(&mut self, now: Instant, out: &mut Out) {
         let Some(challenge) = self.ctx.challenge else {
             self.await_challenge(now, AwaitFor::Identity, out);
             return;
@@ -75,7 +75,7 @@ impl Session {
                 &self.ctx.cert,
                 method.to_wire(),
                 staff,
-                self.ctx.verified_at,
+                self.ctx.verified_at.as_millis(),
             );
         }
         self.ctx.identity_sent = true;

@@ -1,7 +1,7 @@
 //! The reader's session core: a sans-IO state machine for one reception at the counter.
 //!
-//! It takes [`Event`]s (card, keypad, face engine, host, time) with the current monotonic time
-//! in milliseconds and returns [`Action`]s (card operations, screens, host messages, face
+//! It takes [`Event`]s (card, keypad, face engine, host, time) with the current monotonic
+//! [`Instant`] and returns [`Action`]s (card operations, screens, host messages, face
 //! requests). The same code runs on the MCU, in host tests with virtual time, and under QEMU.
 //!
 //! Rules it keeps, whatever the order of events:
@@ -47,6 +47,7 @@ pub use visual::{PasscodeStore, Unlock};
 use heapless::Vec;
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::message::{AuthMethod, CardKind, Consents, ErrorCode, VisualStopReason};
+use shikaku_protocol::{Duration, Instant, UnixMillis};
 
 use digits::DigitEntry;
 use identity::AwaitFor;
@@ -60,28 +61,28 @@ pub const SIGNATURE_LEN: usize = 256;
 /// Actions from one event; never more than this many.
 pub type Actions = Vec<Action, 8>;
 
-/// Timeouts and limits, all in milliseconds of the monotonic clock.
+/// Timeouts (spans of the monotonic clock) and limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     /// An input screen (method, PIN, consent, passcode) waits this long for a key.
-    pub input_timeout_ms: u64,
+    pub input_timeout: Duration,
     /// A 目視 unlock waits this long for the card.
-    pub visual_armed_timeout_ms: u64,
+    pub visual_armed_timeout: Duration,
     /// The card operation or the host answer must come within this.
-    pub operation_timeout_ms: u64,
+    pub operation_timeout: Duration,
     /// Notices (certificate expiring / grace) stay this long unless dismissed.
-    pub notice_ms: u64,
+    pub notice: Duration,
     pub face_max_attempts: u8,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            input_timeout_ms: 60_000,
-            visual_armed_timeout_ms: 120_000,
-            operation_timeout_ms: 15_000,
-            notice_ms: 4_000,
+            input_timeout: Duration::from_secs(60),
+            visual_armed_timeout: Duration::from_secs(120),
+            operation_timeout: Duration::from_secs(15),
+            notice: Duration::from_secs(4),
             face_max_attempts: 3,
         }
     }
@@ -203,8 +204,9 @@ struct Context {
     attestation: [u8; 32],
     /// Face attempts in this reception; they count across the method choices.
     face_attempts: u8,
-    detected_at: u64,
-    verified_at: u64,
+    /// Wall-clock readings (see `Session::wall`), sent to the host as Unix ms.
+    detected_at: UnixMillis,
+    verified_at: UnixMillis,
     identity_sent: bool,
     card_present: bool,
     /// The staff account that unlocked 目視 for this session (kept for the identity).
@@ -228,8 +230,8 @@ impl Context {
             challenge: None,
             attestation: [0; 32],
             face_attempts: 0,
-            detected_at: 0,
-            verified_at: 0,
+            detected_at: UnixMillis(0),
+            verified_at: UnixMillis(0),
             identity_sent: false,
             card_present: false,
             staff: None,
@@ -262,14 +264,15 @@ impl Context {
 pub struct Session {
     config: Config,
     state: State,
-    deadline: Option<u64>,
+    deadline: Option<Instant>,
     ctx: Context,
     next_session: u32,
     /// The staff account while 目視 mode is unlocked.
     staff: Option<visual::AccountId>,
     passcodes: PasscodeStore,
     pairing_key: PairingKey,
-    /// Wall clock = monotonic + offset, from the host's time sync.
+    /// Wall clock − monotonic clock in ms (signed: either may be ahead), from the host's
+    /// time sync; wall clock = monotonic + offset.
     clock_offset_ms: i64,
     clock_synced: bool,
     /// A challenge that came before the card (in automatic mode, while a passcode is typed or
@@ -304,7 +307,7 @@ impl Session {
     }
     /// When the driver should deliver [`Event::Tick`] next.
     #[must_use]
-    pub fn next_deadline(&self) -> Option<u64> {
+    pub fn next_deadline(&self) -> Option<Instant> {
         self.deadline
     }
     pub fn passcodes(&self) -> &PasscodeStore {
@@ -319,10 +322,10 @@ impl Session {
         self.staff.is_some()
     }
 
-    /// The synchronised wall clock (Unix ms) at monotonic `now`, once the host has set it.
+    /// The synchronised wall clock at monotonic `now`, once the host has set it.
     #[must_use]
-    pub fn wall_clock_ms(&self, now: u64) -> Option<u64> {
-        self.clock_synced.then(|| self.wall_ms(now))
+    pub fn wall_clock(&self, now: Instant) -> Option<UnixMillis> {
+        self.clock_synced.then(|| self.wall(now))
     }
 
     /// Whether the wall clock has been set by the host.
@@ -330,13 +333,14 @@ impl Session {
         self.clock_synced
     }
 
-    fn wall_ms(&self, now: u64) -> u64 {
-        (now as i64).saturating_add(self.clock_offset_ms).max(0) as u64
+    /// The wall clock at monotonic `now` (before any sync, the monotonic reading itself).
+    fn wall(&self, now: Instant) -> UnixMillis {
+        UnixMillis((now.as_millis() as i64).saturating_add(self.clock_offset_ms).max(0) as u64)
     }
 
-    /// Handles one event at monotonic time `now` (ms).
+    /// Handles one event at monotonic time `now`.
     #[must_use = "the actions must be carried out (and each Send encoded) before the next event"]
-    pub fn handle(&mut self, now: u64, event: Event<'_>) -> Actions {
+    pub fn handle(&mut self, now: Instant, event: Event<'_>) -> Actions {
         let mut out = Out { actions: Vec::new() };
         match event {
             Event::Tick => self.on_tick(now, &mut out),
@@ -353,9 +357,9 @@ impl Session {
 
     // ---- plumbing ----
 
-    fn enter(&mut self, now: u64, state: State, timeout: Option<u64>) {
+    fn enter(&mut self, now: Instant, state: State, timeout: Option<Duration>) {
         self.state = state;
-        self.deadline = timeout.map(|t| now.saturating_add(t));
+        self.deadline = timeout.map(|t| now + t);
     }
 
     fn send(&mut self, out: &mut Out, message: Outgoing) {
@@ -380,7 +384,7 @@ impl Session {
     }
 
     /// Ends the session: wipes secrets and face buffers, leaves 目視 mode, shows `screen`.
-    fn finish(&mut self, now: u64, screen: Screen, out: &mut Out) {
+    fn finish(&mut self, now: Instant, screen: Screen, out: &mut Out) {
         out.push(Action::WipeFace);
         if self.staff.is_some() {
             let reason = if self.ctx.identity_sent {
@@ -401,7 +405,7 @@ impl Session {
 
     /// Back to automatic mode. The finished session's buffers stay until the next session
     /// begins, so messages already handed out can still be encoded.
-    fn return_to_idle(&mut self, now: u64, out: &mut Out, show: bool) {
+    fn return_to_idle(&mut self, now: Instant, out: &mut Out, show: bool) {
         self.staff = None;
         self.enter(now, State::Idle, None);
         if show {
@@ -409,11 +413,11 @@ impl Session {
         }
     }
 
-    fn abort(&mut self, now: u64, code: ErrorCode, out: &mut Out) {
+    fn abort(&mut self, now: Instant, code: ErrorCode, out: &mut Out) {
         if matches!(self.state, State::Idle | State::Finished) {
             return;
         }
-        if self.ctx.card_present || self.ctx.detected_at != 0 {
+        if self.ctx.card_present || self.ctx.detected_at != UnixMillis(0) {
             self.send(out, Outgoing::Error { code, remedy: code.remedy() });
         }
         self.finish(now, Screen::Error { code, remedy: code.remedy() }, out);
@@ -421,7 +425,7 @@ impl Session {
 
     // ---- events ----
 
-    fn on_tick(&mut self, now: u64, out: &mut Out) {
+    fn on_tick(&mut self, now: Instant, out: &mut Out) {
         let Some(deadline) = self.deadline else { return };
         if now < deadline {
             return;
@@ -436,21 +440,21 @@ impl Session {
         }
     }
 
-    fn on_card_present(&mut self, now: u64, out: &mut Out) {
+    fn on_card_present(&mut self, now: Instant, out: &mut Out) {
         match self.state {
             State::Idle => self.new_context(),
             State::VisualArmed => {}
             _ => return, // a second card, or the same one bouncing: ignore
         }
         self.ctx.card_present = true;
-        self.ctx.detected_at = self.wall_ms(now);
+        self.ctx.detected_at = self.wall(now);
         self.ctx.challenge = self.pending_challenge.take();
         out.push(Action::Show(Screen::Reading));
         out.push(Action::Card(CardOp::Identify));
-        self.enter(now, State::Identifying, Some(self.config.operation_timeout_ms));
+        self.enter(now, State::Identifying, Some(self.config.operation_timeout));
     }
 
-    fn on_card_removed(&mut self, now: u64, out: &mut Out) {
+    fn on_card_removed(&mut self, now: Instant, out: &mut Out) {
         let was_present = self.ctx.card_present;
         self.ctx.card_present = false;
         match self.state {
@@ -481,7 +485,7 @@ impl Session {
         }
     }
 
-    fn on_card(&mut self, now: u64, reply: CardReply<'_>, out: &mut Out) {
+    fn on_card(&mut self, now: Instant, reply: CardReply<'_>, out: &mut Out) {
         match (self.phase(), reply) {
             (phase, CardReply::Failed { error }) if phase != Phase::Idle && phase != Phase::Finished => {
                 let code = match error {
@@ -500,7 +504,7 @@ impl Session {
         }
     }
 
-    fn on_key(&mut self, now: u64, key: Key, out: &mut Out) {
+    fn on_key(&mut self, now: Instant, key: Key, out: &mut Out) {
         let handled = match self.state {
             State::Idle | State::PasscodeEntry { .. } | State::VisualArmed | State::VisualCheck => {
                 self.visual_key(now, key, out)

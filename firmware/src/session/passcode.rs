@@ -12,7 +12,7 @@ use shikaku_card::secret::wipe;
 use shikaku_protocol::message::{AuthMethod, ErrorCode, VisualStopReason};
 
 use super::digits::DigitEntry;
-use super::{visual, Action, Key, Out, Outgoing, Screen, Session, State, Unlock};
+use super::{visual, Action, Duration, Instant, Key, Out, Outgoing, Screen, Session, State, Unlock};
 
 /// Where a passcode unlock leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub(super) enum AfterUnlock {
 impl Session {
     /// Keys in automatic mode, on the passcode entry, while 目視 waits for the card, and on
     /// the visual check. Returns whether the key was taken.
-    pub(super) fn visual_key(&mut self, now: u64, key: Key, out: &mut Out) -> bool {
+    pub(super) fn visual_key(&mut self, now: Instant, key: Key, out: &mut Out) -> bool {
         match (&mut self.state, key) {
             (State::Idle, Key::Staff) => {
                 self.new_context();
@@ -38,7 +38,7 @@ impl Session {
                 } else {
                     let entered = entry.entered();
                     out.push(Action::Show(Screen::PasscodeEntry { entered }));
-                    self.deadline = Some(now + self.config.input_timeout_ms);
+                    self.deadline = Some(now + self.config.input_timeout);
                 }
             }
             (State::PasscodeEntry { entry, .. }, Key::Clear) => {
@@ -72,7 +72,7 @@ impl Session {
         true
     }
 
-    pub(super) fn start_passcode(&mut self, now: u64, after: AfterUnlock, out: &mut Out) {
+    pub(super) fn start_passcode(&mut self, now: Instant, after: AfterUnlock, out: &mut Out) {
         if self.passcodes.is_locked() {
             out.push(Action::Show(Screen::PasscodeLocked));
             self.back_from_passcode(now, after, out);
@@ -82,11 +82,11 @@ impl Session {
         self.enter(
             now,
             State::PasscodeEntry { entry: DigitEntry::new(), after },
-            Some(self.config.input_timeout_ms),
+            Some(self.config.input_timeout),
         );
     }
 
-    fn back_from_passcode(&mut self, now: u64, after: AfterUnlock, out: &mut Out) {
+    fn back_from_passcode(&mut self, now: Instant, after: AfterUnlock, out: &mut Out) {
         match after {
             AfterUnlock::AwaitCard => {
                 self.enter(now, State::Idle, None);
@@ -95,7 +95,7 @@ impl Session {
         }
     }
 
-    fn check_passcode(&mut self, now: u64, out: &mut Out) {
+    fn check_passcode(&mut self, now: Instant, out: &mut Out) {
         let State::PasscodeEntry { entry, after } = &mut self.state else { return };
         let after = *after;
         let mut digits = entry.ascii();
@@ -110,25 +110,27 @@ impl Session {
                 match after {
                     AfterUnlock::AwaitCard => {
                         out.push(Action::Show(Screen::VisualPlaceCard));
-                        self.enter(now, State::VisualArmed, Some(self.config.visual_armed_timeout_ms));
+                        self.enter(now, State::VisualArmed, Some(self.config.visual_armed_timeout));
                     }
                     AfterUnlock::CheckNow => self.visual_check(now, out),
                 }
             }
-            Unlock::Denied { failures, locked_for_ms } => {
+            Unlock::Denied { failures, locked_for } => {
+                let locked_for_ms = locked_for.as_millis();
                 self.send(
                     out,
                     Outgoing::VisualUnlockFailed { failures, locked_for_ms: locked_for_ms as u32 },
                 );
-                if locked_for_ms > 0 {
+                if locked_for > Duration::ZERO {
                     out.push(Action::Show(Screen::PasscodeBackoff { wait_s: (locked_for_ms / 1000) as u16 }));
                 } else {
                     out.push(Action::Show(Screen::PasscodeEntry { entered: 0 }));
                 }
-                self.deadline = Some(now + self.config.input_timeout_ms);
+                self.deadline = Some(now + self.config.input_timeout);
             }
-            Unlock::BackingOff { wait_ms } => {
-                out.push(Action::Show(Screen::PasscodeBackoff { wait_s: wait_ms.div_ceil(1000) as u16 }));
+            Unlock::BackingOff { wait } => {
+                let wait_s = wait.as_millis().div_ceil(1000) as u16;
+                out.push(Action::Show(Screen::PasscodeBackoff { wait_s }));
             }
             Unlock::Locked => {
                 self.send(
@@ -142,13 +144,13 @@ impl Session {
     }
 
     /// 目視 unlocked with a card on the reader: staff compare the holder with the card.
-    pub(super) fn visual_check(&mut self, now: u64, out: &mut Out) {
+    pub(super) fn visual_check(&mut self, now: Instant, out: &mut Out) {
         out.push(Action::Show(Screen::VisualCheck));
-        self.enter(now, State::VisualCheck, Some(self.config.input_timeout_ms));
+        self.enter(now, State::VisualCheck, Some(self.config.input_timeout));
     }
 
     /// 目視 waited for the card too long: back to automatic mode by itself.
-    pub(super) fn visual_timed_out(&mut self, now: u64, out: &mut Out) {
+    pub(super) fn visual_timed_out(&mut self, now: Instant, out: &mut Out) {
         self.send(out, Outgoing::VisualModeStopped { reason: VisualStopReason::Timeout });
         self.staff = None;
         self.return_to_idle(now, out, true);

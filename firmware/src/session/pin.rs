@@ -15,29 +15,31 @@ use shikaku_protocol::message::{AuthMethod, ErrorCode, PinResult};
 
 use super::digits::DigitEntry;
 use super::Validity;
-use super::{Action, CardOp, CardReply, Key, Out, Outgoing, Phase, PinState, Screen, Session, State};
+use super::{
+    Action, CardOp, CardReply, Instant, Key, Out, Outgoing, Phase, PinState, Screen, Session, State,
+};
 
 impl Session {
-    pub(super) fn start_pin_entry(&mut self, now: u64, out: &mut Out) {
+    pub(super) fn start_pin_entry(&mut self, now: Instant, out: &mut Out) {
         out.push(Action::Show(Screen::PinEntry { entered: 0, tries_left: self.ctx.tries_left() }));
-        self.enter(now, State::PinEntry { entry: DigitEntry::new() }, Some(self.config.input_timeout_ms));
+        self.enter(now, State::PinEntry { entry: DigitEntry::new() }, Some(self.config.input_timeout));
     }
 
-    pub(super) fn pin_locked(&mut self, now: u64, out: &mut Out) {
+    pub(super) fn pin_locked(&mut self, now: Instant, out: &mut Out) {
         let face = self.ctx.face_usable();
         out.push(Action::Show(Screen::PinLocked { face }));
-        self.enter(now, State::PinLocked, Some(self.config.input_timeout_ms));
+        self.enter(now, State::PinLocked, Some(self.config.input_timeout));
     }
 
     /// A finished PIN from a secure PIN pad; taken only while the PIN is asked for.
-    pub(super) fn on_pin_entered(&mut self, now: u64, pin: Pin4, out: &mut Out) {
+    pub(super) fn on_pin_entered(&mut self, now: Instant, pin: Pin4, out: &mut Out) {
         if self.phase() == Phase::PinEntry {
             self.submit_pin(now, pin, false, out);
         }
     }
 
     /// Keys on the PIN entry and the last-try question. Returns whether the key was taken.
-    pub(super) fn pin_key(&mut self, now: u64, key: Key, out: &mut Out) -> bool {
+    pub(super) fn pin_key(&mut self, now: Instant, key: Key, out: &mut Out) -> bool {
         match (&mut self.state, key) {
             (State::PinEntry { entry }, Key::Digit(d)) if d <= 9 => {
                 if entry.push(d) {
@@ -45,7 +47,7 @@ impl Session {
                 } else {
                     let entered = entry.entered();
                     out.push(Action::Show(Screen::PinEntry { entered, tries_left: self.ctx.tries_left() }));
-                    self.deadline = Some(now + self.config.input_timeout_ms);
+                    self.deadline = Some(now + self.config.input_timeout);
                 }
             }
             (State::PinEntry { .. }, Key::Clear) => self.start_pin_entry(now, out),
@@ -69,18 +71,18 @@ impl Session {
     }
 
     /// The PIN is complete: at one try left, ask first (the digits wait, wiped on any exit).
-    fn pin_complete(&mut self, now: u64, out: &mut Out) {
+    fn pin_complete(&mut self, now: Instant, out: &mut Out) {
         if self.ctx.tries_left() <= 1 {
             out.push(Action::Show(Screen::PinConfirmLastTry));
             if let State::PinEntry { entry } = core::mem::replace(&mut self.state, State::Idle) {
-                self.enter(now, State::PinConfirmLastTry { entry }, Some(self.config.input_timeout_ms));
+                self.enter(now, State::PinConfirmLastTry { entry }, Some(self.config.input_timeout));
             }
             return;
         }
         self.send_typed_pin(now, false, out);
     }
 
-    fn send_typed_pin(&mut self, now: u64, confirmed: bool, out: &mut Out) {
+    fn send_typed_pin(&mut self, now: Instant, confirmed: bool, out: &mut Out) {
         let pin = match &self.state {
             State::PinEntry { entry } | State::PinConfirmLastTry { entry } => entry.pin(),
             _ => None,
@@ -91,16 +93,16 @@ impl Session {
         }
     }
 
-    fn submit_pin(&mut self, now: u64, pin: Pin4, last_try_confirmed: bool, out: &mut Out) {
+    fn submit_pin(&mut self, now: Instant, pin: Pin4, last_try_confirmed: bool, out: &mut Out) {
         self.clear_digits();
         self.send(out, Outgoing::AuthModeChosen { method: AuthMethod::Pin });
         out.push(Action::Show(Screen::Reading));
         out.push(Action::Card(CardOp::VerifyPin { pin, last_try_confirmed }));
-        self.enter(now, State::VerifyingPin, Some(self.config.operation_timeout_ms));
+        self.enter(now, State::VerifyingPin, Some(self.config.operation_timeout));
     }
 
     /// The card's answers to the VERIFY and, on Android, to the certificate read after it.
-    pub(super) fn on_pin_reply(&mut self, now: u64, reply: CardReply<'_>, out: &mut Out) {
+    pub(super) fn on_pin_reply(&mut self, now: Instant, reply: CardReply<'_>, out: &mut Out) {
         match (self.phase(), reply) {
             (Phase::VerifyingPin, CardReply::PinVerified) => {
                 self.ctx.pin = PinState::TriesLeft(3);
@@ -108,7 +110,7 @@ impl Session {
                 self.ctx.method = Some(AuthMethod::Pin);
                 if self.ctx.cert.is_empty() {
                     out.push(Action::Card(CardOp::ReadCertificate));
-                    self.enter(now, State::ReadingCertificate, Some(self.config.operation_timeout_ms));
+                    self.enter(now, State::ReadingCertificate, Some(self.config.operation_timeout));
                 } else {
                     self.sign(now, out);
                 }
@@ -119,7 +121,7 @@ impl Session {
                     return;
                 }
                 self.send(out, Outgoing::CertificateRead);
-                let validity = Validity::judge(not_after_unix_s, (self.wall_ms(now) / 1000) as i64);
+                let validity = Validity::judge(not_after_unix_s, self.wall(now).as_secs());
                 self.ctx.validity = Some(validity);
                 match validity {
                     Validity::Valid { .. } => {}

@@ -3,7 +3,7 @@
 //! after repeated failures.
 
 use heapless::{String, Vec};
-use shikaku_protocol::passcode;
+use shikaku_protocol::{passcode, Duration, Instant};
 
 /// Staff accounts a reader holds.
 pub const MAX_ACCOUNTS: usize = 8;
@@ -14,8 +14,8 @@ pub const FREE_FAILURES: u8 = 3;
 /// Failures that lock 目視 mode until the host re-provisions a passcode.
 pub const LOCK_AFTER: u8 = 10;
 /// First back-off; it doubles with each further failure, capped.
-pub const BACKOFF_BASE_MS: u64 = 5_000;
-pub const BACKOFF_MAX_MS: u64 = 15 * 60_000;
+pub const BACKOFF_BASE: Duration = Duration::from_secs(5);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(15 * 60);
 
 pub type AccountId = String<MAX_ACCOUNT_LEN>;
 
@@ -30,14 +30,14 @@ struct Entry {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Unlock {
     Granted(AccountId),
-    /// Wrong; `locked_for_ms` until the next try is accepted (0: at once).
+    /// Wrong; `locked_for` until the next try is accepted (zero: at once).
     Denied {
         failures: u8,
-        locked_for_ms: u64,
+        locked_for: Duration,
     },
-    /// Too early after a failure: not even checked.
+    /// Too early after a failure: not even checked; `wait` until the next try is accepted.
     BackingOff {
-        wait_ms: u64,
+        wait: Duration,
     },
     Locked,
 }
@@ -57,12 +57,13 @@ pub enum ProvisionError {
 pub struct PasscodeStore {
     entries: Vec<Entry, MAX_ACCOUNTS>,
     failures: u8,
-    not_before_ms: u64,
+    /// No try is checked before this.
+    not_before: Instant,
 }
 
 impl PasscodeStore {
     pub const fn new() -> Self {
-        Self { entries: Vec::new(), failures: 0, not_before_ms: 0 }
+        Self { entries: Vec::new(), failures: 0, not_before: Instant::ZERO }
     }
 
     pub fn accounts(&self) -> usize {
@@ -91,7 +92,7 @@ impl PasscodeStore {
             None => self.entries.push(entry).map_err(|_| ProvisionError::Full)?,
         }
         self.failures = 0;
-        self.not_before_ms = 0;
+        self.not_before = Instant::ZERO;
         Ok(())
     }
 
@@ -108,12 +109,13 @@ impl PasscodeStore {
     }
 
     /// Checks typed digits (ASCII) against every account, without an early exit.
-    pub fn check(&mut self, digits: &[u8; 4], now_ms: u64) -> Unlock {
+    /// `now` is on the session's monotonic clock.
+    pub fn check(&mut self, digits: &[u8; 4], now: Instant) -> Unlock {
         if self.is_locked() {
             return Unlock::Locked;
         }
-        if now_ms < self.not_before_ms {
-            return Unlock::BackingOff { wait_ms: self.not_before_ms - now_ms };
+        if now < self.not_before {
+            return Unlock::BackingOff { wait: self.not_before - now };
         }
         let mut found: Option<usize> = None;
         for (i, e) in self.entries.iter().enumerate() {
@@ -131,14 +133,14 @@ impl PasscodeStore {
                 if self.is_locked() {
                     return Unlock::Locked;
                 }
-                let locked_for_ms = if self.failures < FREE_FAILURES {
-                    0
+                let locked_for = if self.failures < FREE_FAILURES {
+                    Duration::ZERO
                 } else {
                     let shift = u32::from(self.failures - FREE_FAILURES);
-                    BACKOFF_BASE_MS.saturating_mul(1u64 << shift.min(20)).min(BACKOFF_MAX_MS)
+                    BACKOFF_BASE.saturating_mul(1u64 << shift.min(20)).min(BACKOFF_MAX)
                 };
-                self.not_before_ms = now_ms + locked_for_ms;
-                Unlock::Denied { failures: self.failures, locked_for_ms }
+                self.not_before = now + locked_for;
+                Unlock::Denied { failures: self.failures, locked_for }
             }
         }
     }

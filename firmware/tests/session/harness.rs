@@ -6,6 +6,7 @@ use shikaku_firmware::session::{
 };
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::message::{CardKind, FaceDecision, Message};
+use shikaku_protocol::{Duration, Instant};
 
 /// 2026-11-21 12:00:00 UTC.
 pub const NOW_UNIX_MS: u64 = 1_795_262_400_000;
@@ -25,7 +26,8 @@ pub enum Out {
 
 pub struct Rig {
     pub s: Session,
-    pub now: u64,
+    /// Virtual monotonic time.
+    pub now: Instant,
     pub log: Vec<Out>,
     /// Encoded host messages, to check what crossed the link.
     pub wire: Vec<Vec<u8>>,
@@ -41,7 +43,7 @@ impl Rig {
     pub fn new() -> Self {
         let mut r = Rig {
             s: Session::new(Config::default(), PairingKey(PAIRING), 1000),
-            now: 1_000,
+            now: Instant::from_millis(1_000),
             log: Vec::new(),
             wire: Vec::new(),
             identities: Vec::new(),
@@ -104,8 +106,9 @@ impl Rig {
         }
         all
     }
+    /// Moves virtual time on by `ms` milliseconds and ticks.
     pub fn advance(&mut self, ms: u64) -> Vec<Out> {
-        self.now += ms;
+        self.now += Duration::from_millis(ms);
         self.ev(Event::Tick)
     }
     pub fn place(&mut self, kind: CardKind, not_after: i64, pin: PinState) -> Vec<Out> {

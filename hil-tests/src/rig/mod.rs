@@ -72,7 +72,7 @@ use shikaku_firmware::session::{
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
 use shikaku_protocol::message::{msg_type, Capabilities, CardKind, FirmwareVersion, SelfTest};
-use shikaku_protocol::{passcode, Frame, Message, MAX_FRAME};
+use shikaku_protocol::{passcode, Duration, Frame, Instant, Message, UnixMillis, MAX_FRAME};
 
 use crate::render;
 use crate::sim_frontend::{AirCounters, FaultConfig, SimCardConfig, SimFrontend};
@@ -89,9 +89,9 @@ pub const TODAY: Date = Date::new(2026, 11, 21);
 /// The pairing key both sides hold (pairing already done).
 pub const PAIRING_KEY: [u8; 32] = *b"shikaku rig test pairing key 32B";
 /// Pipe latency each way.
-pub const PIPE_LATENCY_MS: u64 = 2;
+pub const PIPE_LATENCY: Duration = Duration::from_millis(2);
 /// One face attempt.
-pub const FACE_ATTEMPT_MS: u64 = 1_500;
+pub const FACE_ATTEMPT: Duration = Duration::from_millis(1_500);
 /// The staff account and passcode the host provisions.
 pub const STAFF_ACCOUNT: &str = "uketsuke-01";
 pub const STAFF_PASSCODE: &str = "4821";
@@ -120,9 +120,9 @@ impl Entropy for RigEntropy {
     }
 }
 
-/// Unix milliseconds of 09:00 JST on `d`.
-pub fn unix_ms(d: Date) -> u64 {
-    (d.days() * 86_400_000) as u64
+/// The wall clock at 09:00 JST on `d`.
+pub fn unix_ms(d: Date) -> UnixMillis {
+    UnixMillis((d.days() * 86_400_000) as u64)
 }
 
 /// One scripted thing the world does.
@@ -142,6 +142,7 @@ pub struct Scenario {
     pub persona: String,
     /// The host's answer to `CertificateRead`.
     pub registered: bool,
+    /// What happens when, in milliseconds of virtual time from the start of the run.
     pub script: Vec<(u64, Step)>,
     pub face: Vec<FaceReply>,
     pub faults: FaultConfig,
@@ -210,7 +211,7 @@ impl Scenario {
 pub struct Outcome {
     pub name: String,
     pub transcript: Vec<String>,
-    /// Every screen shown, with its time.
+    /// Every screen shown, with its time (virtual ms from the start of the run).
     pub screens: Vec<(u64, Screen)>,
     /// Card operations in order, as `Identify` / `VerifyPin` / `VerifyPin(last try)` /
     /// `SignChallenge`, with their replies.
@@ -241,6 +242,7 @@ pub struct Outcome {
     /// Host frames the reader's endpoint refused.
     pub reader_rejected: u32,
     pub face_attempts: Vec<u8>,
+    /// When the run ended (virtual ms from its start).
     pub end_ms: u64,
     pub issued: Issued,
     /// The session's phase at the end (`Idle` = automatic mode, no card).
@@ -340,17 +342,17 @@ enum Due {
 /// Bytes in flight one way, each chunk with its arrival time.
 #[derive(Default)]
 struct Pipe {
-    chunks: VecDeque<(u64, Vec<u8>)>,
+    chunks: VecDeque<(Instant, Vec<u8>)>,
 }
 
 impl Pipe {
-    fn send(&mut self, now: u64, bytes: Vec<u8>) {
-        self.chunks.push_back((now + PIPE_LATENCY_MS, bytes));
+    fn send(&mut self, now: Instant, bytes: Vec<u8>) {
+        self.chunks.push_back((now + PIPE_LATENCY, bytes));
     }
-    fn next_time(&self) -> Option<u64> {
+    fn next_time(&self) -> Option<Instant> {
         self.chunks.front().map(|c| c.0)
     }
-    fn take_due(&mut self, now: u64) -> Vec<u8> {
+    fn take_due(&mut self, now: Instant) -> Vec<u8> {
         let mut out = Vec::new();
         while self.chunks.front().is_some_and(|c| c.0 <= now) {
             if let Some((_, b)) = self.chunks.pop_front() {
@@ -427,7 +429,8 @@ impl ApduTransport for Counting<'_> {
 
 /// The rig for one scenario.
 pub struct Rig {
-    now: u64,
+    /// Virtual time: the monotonic clock of the reader, from zero at the start of the run.
+    now: Instant,
     session: Session,
     air: Air,
     activated: bool,
@@ -450,9 +453,10 @@ pub struct Rig {
     to_host: Pipe,
     to_reader: Pipe,
     host: Host,
-    due: Vec<(u64, u64, Due)>,
+    due: Vec<(Instant, u64, Due)>,
     order: u64,
     transcript: Vec<String>,
+    /// Screens shown, with the virtual time in ms (as in [`Outcome::screens`]).
     screens: Vec<(u64, Screen)>,
     card_ops: Vec<String>,
     card_replies: Vec<String>,
@@ -479,7 +483,7 @@ impl Rig {
         let session = Session::new(Config::default(), PairingKey(PAIRING_KEY), 0x5100_0000);
 
         let mut rig = Self {
-            now: 0,
+            now: Instant::ZERO,
             session,
             air,
             activated: false,
@@ -509,18 +513,18 @@ impl Rig {
             issued,
         };
         for (t, step) in &scenario.script {
-            rig.schedule(*t, Due::Script(*step));
+            rig.schedule(Instant::from_millis(*t), Due::Script(*step));
         }
         Ok(rig)
     }
 
-    fn schedule(&mut self, at: u64, what: Due) {
+    fn schedule(&mut self, at: Instant, what: Due) {
         self.order += 1;
         self.due.push((at, self.order, what));
     }
 
     fn log(&mut self, what: impl AsRef<str>) {
-        let line = format!("{:>8.3} s  {}", self.now as f64 / 1000.0, what.as_ref());
+        let line = format!("{:>8.3} s  {}", self.now.as_millis() as f64 / 1000.0, what.as_ref());
         self.transcript.push(line);
     }
 
@@ -532,7 +536,7 @@ impl Rig {
             let _ = write!(line, "  [{dja} | {den}]");
         }
         self.log(line);
-        self.screens.push((self.now, screen));
+        self.screens.push((self.now.as_millis(), screen));
     }
 
     /// Host → reader through the host's endpoint, at the host's current time.
@@ -563,7 +567,7 @@ impl Rig {
     /// What the host does once the reader's hello checked out: the wall clock, then the 目視
     /// passcode of one staff account (salted hash only).
     fn host_secured(&mut self) {
-        let wall = unix_ms(TODAY) + self.now;
+        let wall = unix_ms(TODAY).as_millis() + self.now.as_millis();
         self.host_send(&Message::TimeSync { unix_ms: wall });
         let salt = *b"rig passcode slt";
         let iterations = 1_000;
@@ -581,7 +585,7 @@ impl Rig {
         self.log("host → reader  HostHello (this connection's nonce)");
         self.flush_host();
 
-        let horizon = self.due.iter().map(|d| d.0).max().unwrap_or(0) + 30_000;
+        let horizon = self.due.iter().map(|d| d.0).max().unwrap_or(Instant::ZERO) + Duration::from_secs(30);
         loop {
             let next = [
                 self.due.iter().map(|d| d.0).min(),
@@ -626,7 +630,7 @@ impl Rig {
             reader_dropped: self.dropped,
             reader_rejected: self.frames_rejected,
             face_attempts: self.face.attempts.clone(),
-            end_ms: self.now,
+            end_ms: self.now.as_millis(),
             issued: self.issued,
             final_phase: self.session.phase(),
             visual_unlocked: self.session.visual_unlocked(),
@@ -688,10 +692,10 @@ impl Rig {
                         if let Message::DiagnosticsRequest = message {
                             if authenticated {
                                 self.link.send_diagnostics(Diagnostics {
-                                    uptime_s: (now / 1000) as u32,
+                                    uptime_s: (now.as_millis() / 1000) as u32,
                                     nfc: SelfTest::Passed,
                                     camera: SelfTest::NotRun,
-                                    clock_ms: self.session.wall_clock_ms(now).unwrap_or(0),
+                                    clock: self.session.wall_clock(now).unwrap_or_default(),
                                     frames_rx: self.frames_rx,
                                     frames_rejected: self.frames_rejected,
                                 });
@@ -838,7 +842,7 @@ impl Rig {
                 Action::StartFace { attempt } => {
                     self.log(format!("face    attempt {attempt}: capturing"));
                     let reply = self.face.verify(attempt);
-                    self.schedule(self.now + FACE_ATTEMPT_MS, Due::Face(reply));
+                    self.schedule(self.now + FACE_ATTEMPT, Due::Face(reply));
                 }
                 Action::WipeFace => self.face.wipe(),
             }
@@ -879,7 +883,7 @@ impl Rig {
         let fc = self.air.frontend().counters().air_time_fc - fc0;
         let ms = (fc / 13_560).max(1);
         self.log(format!("nfc     {} APDUs, {ms} ms on air", self.apdus - apdus0));
-        self.schedule(self.now + ms, Due::Card(owned));
+        self.schedule(self.now + Duration::from_millis(ms), Due::Card(owned));
     }
 }
 

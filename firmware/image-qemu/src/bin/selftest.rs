@@ -18,7 +18,7 @@ use shikaku_protocol::auth::{LinkKeys, PairingKey};
 use shikaku_protocol::frame::Frame;
 use shikaku_protocol::link::{Link, Role};
 use shikaku_protocol::message::Message;
-use shikaku_protocol::passcode;
+use shikaku_protocol::{passcode, Instant};
 
 type Test = (&'static str, fn() -> Result<(), &'static str>);
 
@@ -81,8 +81,8 @@ fn passcode_hash() -> Result<(), &'static str> {
 fn session_starts_idle_and_ticks() -> Result<(), &'static str> {
     let mut s = Session::new(Config::default(), PairingKey([1; 32]), 77);
     check(s.phase() == Phase::Idle, "idle at boot")?;
-    let _ = s.handle(10, Event::Tick);
-    let _ = s.handle(20, Event::Tick);
+    let _ = s.handle(Instant::from_millis(10), Event::Tick);
+    let _ = s.handle(Instant::from_millis(20), Event::Tick);
     check(s.phase() == Phase::Idle && !s.clock_synced(), "still idle without a host")
 }
 
