@@ -2,6 +2,7 @@
 //! certificates, and the Japanese-era `YYMMDD` printed on the card face.
 
 use super::ParseError;
+use crate::calendar;
 
 /// A Gregorian calendar date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,25 +23,7 @@ pub struct DateTime {
     pub second: u8,
 }
 
-/// The Japanese eras a living card holder can be born in, with their first day.
-const ERAS: [(Era, Date); 5] = [
-    (Era::Reiwa, Date { year: 2019, month: 5, day: 1 }),
-    (Era::Heisei, Date { year: 1989, month: 1, day: 8 }),
-    (Era::Showa, Date { year: 1926, month: 12, day: 25 }),
-    (Era::Taisho, Date { year: 1912, month: 7, day: 30 }),
-    (Era::Meiji, Date { year: 1868, month: 1, day: 25 }),
-];
-
-/// A Japanese era (元号).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Era {
-    Meiji,
-    Taisho,
-    Showa,
-    Heisei,
-    Reiwa,
-}
+pub use crate::calendar::Era;
 
 fn digits<const N: usize>(s: &[u8]) -> Result<u32, ParseError> {
     if s.len() != N {
@@ -55,19 +38,10 @@ fn digits<const N: usize>(s: &[u8]) -> Result<u32, ParseError> {
     })
 }
 
-fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => 29,
-        _ => 28,
-    }
-}
-
 impl Date {
     /// A checked calendar date.
     pub fn new(year: u16, month: u8, day: u8) -> Result<Self, ParseError> {
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        if !calendar::is_valid(i64::from(year), u32::from(month), u32::from(day)) {
             return Err(ParseError::InvalidDate);
         }
         Ok(Self { year, month, day })
@@ -86,22 +60,13 @@ impl Date {
 
     /// Days since 1970-01-01 (negative before).
     pub fn days_since_unix_epoch(&self) -> i64 {
-        // Civil-from-days inverse over 400-year eras, March-based years.
-        let (y, m) = if self.month <= 2 {
-            (i64::from(self.year) - 1, i64::from(self.month) + 9)
-        } else {
-            (i64::from(self.year), i64::from(self.month) - 3)
-        };
-        let era = y.div_euclid(400);
-        let year_of_era = y - era * 400;
-        let day_of_year = (153 * m + 2) / 5 + i64::from(self.day) - 1;
-        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-        era * 146_097 + day_of_era - 719_468
+        calendar::days_from_civil(i64::from(self.year), u32::from(self.month), u32::from(self.day))
     }
 
     /// The era this date falls in and the year within it (元年 = 1); `None` before Meiji.
     pub fn japanese_era(&self) -> Option<(Era, u16)> {
-        ERAS.iter().find(|(_, start)| self >= start).map(|(era, start)| (*era, self.year - start.year + 1))
+        calendar::japanese_era(i64::from(self.year), u32::from(self.month), u32::from(self.day))
+            .map(|(era, year)| (era, year as u16))
     }
 
     /// The six ASCII digits `YYMMDD` with the year in its Japanese era, as printed on the card

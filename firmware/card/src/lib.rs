@@ -55,6 +55,7 @@ extern crate shikaku_fmt;
 shikaku_fmt::check_features!();
 
 pub mod apdu;
+pub mod calendar;
 pub mod commands;
 pub mod cv_cert;
 pub mod date;

@@ -5,6 +5,8 @@
 
 use serde::Deserialize;
 use std::fmt;
+
+use shikaku_card::calendar;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A calendar date (Gregorian).
@@ -45,28 +47,14 @@ impl Date {
         ((1..=12).contains(&d.month) && (1..=31).contains(&d.day)).then_some(d)
     }
 
-    /// Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+    /// Days since 1970-01-01.
     pub fn days(self) -> i64 {
-        let y = i64::from(self.year) - i64::from(self.month <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let m = i64::from(self.month);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        calendar::days_from_civil(i64::from(self.year), u32::from(self.month), u32::from(self.day))
     }
 
     pub fn from_days(days: i64) -> Date {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Date { year, month, day }
+        let (year, month, day) = calendar::civil_from_days(days);
+        Date { year: year as i32, month: month as u8, day: day as u8 }
     }
 
     pub fn add_days(self, n: i64) -> Date {
@@ -99,17 +87,10 @@ impl Date {
 
     /// Japanese era and year within it: 1 明治, 2 大正, 3 昭和, 4 平成, 5 令和.
     pub fn era(self) -> (u8, i32) {
-        let k = (self.year, self.month, self.day);
-        if k >= (2019, 5, 1) {
-            (5, self.year - 2018)
-        } else if k >= (1989, 1, 8) {
-            (4, self.year - 1988)
-        } else if k >= (1926, 12, 25) {
-            (3, self.year - 1925)
-        } else if k >= (1912, 7, 30) {
-            (2, self.year - 1911)
-        } else {
-            (1, self.year - 1867)
+        match calendar::japanese_era(i64::from(self.year), u32::from(self.month), u32::from(self.day)) {
+            Some((era, year)) => (era.number(), year as i32),
+            // Before Meiji: counted as Meiji, as the card would never see it.
+            None => (1, self.year - 1867),
         }
     }
 
