@@ -679,7 +679,7 @@ fn common_ap_card_info_and_internal_authenticate() {
     let sig = common.internal_authenticate(challenge).unwrap();
     use rsa::Pkcs1v15Sign;
     use sha2::{Digest, Sha256};
-    shikaku_hil::vcard::keys::rsa_key("persona/yamada/common-ia")
+    vcard::keys::rsa_key("persona/yamada/common-ia")
         .to_public_key()
         .verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(challenge), &sig)
         .unwrap();
@@ -690,7 +690,7 @@ fn common_ap_card_info_and_internal_authenticate() {
     select_ap(&mut c, &AID_SURFACE);
     assert_eq!(sw(&mut c, "0088008004AABBCCDD00"), 0x6985);
     // READ RECORD edge cases.
-    select_ap(&mut c, &shikaku_hil::vcard::card::AID_COMMON);
+    select_ap(&mut c, &vcard::card::AID_COMMON);
     select_ef(&mut c, 0x0001);
     assert_eq!(tx(&mut c, &hex("00B2010400")).1, 0x9000);
     assert_eq!(sw(&mut c, "00B2020400"), 0x6A83);

@@ -326,7 +326,7 @@ fn virtual_card_through_pcscd() {
     pin_lock_steps();
     {
         let card = server.card.lock().unwrap();
-        assert_eq!(card.tries_left(shikaku_hil::vcard::card::Applet::Jpki, 0x0018), Some(0));
+        assert_eq!(card.tries_left(vcard::card::Applet::Jpki, 0x0018), Some(0));
     }
     remove(server);
 

@@ -8,21 +8,21 @@ use nom::{IResult, Parser};
 use crate::Error;
 
 /// Encoder into a caller's buffer; never allocates, fails with [`Error::BufferTooSmall`].
-pub struct Writer<'b> {
+pub(crate) struct Writer<'b> {
     buf: &'b mut [u8],
     pos: usize,
 }
 
 impl<'b> Writer<'b> {
-    pub fn new(buf: &'b mut [u8]) -> Self {
+    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
         Self { buf, pos: 0 }
     }
 
-    pub fn position(&self) -> usize {
+    pub(crate) fn position(&self) -> usize {
         self.pos
     }
 
-    pub fn bytes(&mut self, data: &[u8]) -> Result<(), Error> {
+    pub(crate) fn bytes(&mut self, data: &[u8]) -> Result<(), Error> {
         let end = self.pos.checked_add(data.len()).ok_or(Error::BufferTooSmall)?;
         let dst = self.buf.get_mut(self.pos..end).ok_or(Error::BufferTooSmall)?;
         dst.copy_from_slice(data);
@@ -30,24 +30,24 @@ impl<'b> Writer<'b> {
         Ok(())
     }
 
-    pub fn u8(&mut self, v: u8) -> Result<(), Error> {
+    pub(crate) fn u8(&mut self, v: u8) -> Result<(), Error> {
         self.bytes(&[v])
     }
-    pub fn u16(&mut self, v: u16) -> Result<(), Error> {
+    pub(crate) fn u16(&mut self, v: u16) -> Result<(), Error> {
         self.bytes(&v.to_le_bytes())
     }
-    pub fn u32(&mut self, v: u32) -> Result<(), Error> {
+    pub(crate) fn u32(&mut self, v: u32) -> Result<(), Error> {
         self.bytes(&v.to_le_bytes())
     }
-    pub fn u64(&mut self, v: u64) -> Result<(), Error> {
+    pub(crate) fn u64(&mut self, v: u64) -> Result<(), Error> {
         self.bytes(&v.to_le_bytes())
     }
-    pub fn bool(&mut self, v: bool) -> Result<(), Error> {
+    pub(crate) fn bool(&mut self, v: bool) -> Result<(), Error> {
         self.u8(v as u8)
     }
 
     /// A byte string with a `u16` length prefix.
-    pub fn blob(&mut self, data: &[u8]) -> Result<(), Error> {
+    pub(crate) fn blob(&mut self, data: &[u8]) -> Result<(), Error> {
         let len = u16::try_from(data.len())
             .map_err(|_| Error::FieldTooLong { len: data.len(), max: u16::MAX as usize })?;
         self.u16(len)?;
@@ -55,7 +55,7 @@ impl<'b> Writer<'b> {
     }
 
     /// UTF-8 text with a `u8` length prefix (at most [`MAX_TEXT`] bytes).
-    pub fn text(&mut self, s: &str) -> Result<(), Error> {
+    pub(crate) fn text(&mut self, s: &str) -> Result<(), Error> {
         if s.len() > MAX_TEXT {
             return Err(Error::FieldTooLong { len: s.len(), max: MAX_TEXT });
         }
@@ -64,7 +64,7 @@ impl<'b> Writer<'b> {
     }
 
     /// Optional text: a presence byte, then the text.
-    pub fn opt_text(&mut self, s: Option<&str>) -> Result<(), Error> {
+    pub(crate) fn opt_text(&mut self, s: Option<&str>) -> Result<(), Error> {
         match s {
             None => self.u8(0),
             Some(s) => {
@@ -79,7 +79,7 @@ impl<'b> Writer<'b> {
 pub const MAX_TEXT: usize = 255;
 
 /// Zero-copy decoder over a payload. Errors carry no position: a bad payload is refused whole.
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     rest: &'a [u8],
 }
 
@@ -94,11 +94,11 @@ pub enum FieldError {
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(payload: &'a [u8]) -> Self {
+    pub(crate) fn new(payload: &'a [u8]) -> Self {
         Self { rest: payload }
     }
 
-    pub fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.rest.len()
     }
 
@@ -108,49 +108,49 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
-    pub fn u8(&mut self) -> Result<u8, FieldError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, FieldError> {
         let r = le_u8(self.rest);
         self.run(r)
     }
-    pub fn u16(&mut self) -> Result<u16, FieldError> {
+    pub(crate) fn u16(&mut self) -> Result<u16, FieldError> {
         let r = le_u16(self.rest);
         self.run(r)
     }
-    pub fn u32(&mut self) -> Result<u32, FieldError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, FieldError> {
         let r = le_u32(self.rest);
         self.run(r)
     }
-    pub fn u64(&mut self) -> Result<u64, FieldError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, FieldError> {
         let r = le_u64(self.rest);
         self.run(r)
     }
-    pub fn bool(&mut self) -> Result<bool, FieldError> {
+    pub(crate) fn bool(&mut self) -> Result<bool, FieldError> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
             v => Err(FieldError::Value { field: "bool", value: v }),
         }
     }
-    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], FieldError> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], FieldError> {
         let r = take(n).parse(self.rest);
         self.run(r)
     }
-    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], FieldError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], FieldError> {
         let b = self.bytes(N)?;
         let mut out = [0u8; N];
         out.copy_from_slice(b);
         Ok(out)
     }
-    pub fn blob(&mut self) -> Result<&'a [u8], FieldError> {
+    pub(crate) fn blob(&mut self) -> Result<&'a [u8], FieldError> {
         let len = self.u16()? as usize;
         self.bytes(len)
     }
-    pub fn text(&mut self) -> Result<&'a str, FieldError> {
+    pub(crate) fn text(&mut self) -> Result<&'a str, FieldError> {
         let len = self.u8()? as usize;
         let b = self.bytes(len)?;
         core::str::from_utf8(b).map_err(|_| FieldError::Utf8)
     }
-    pub fn opt_text(&mut self) -> Result<Option<&'a str>, FieldError> {
+    pub(crate) fn opt_text(&mut self) -> Result<Option<&'a str>, FieldError> {
         match self.u8()? {
             0 => Ok(None),
             1 => self.text().map(Some),

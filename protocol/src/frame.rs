@@ -38,14 +38,14 @@ const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 mod field {
     use core::ops::Range;
-    pub const MARKER: Range<usize> = 0..2;
-    pub const VERSION: usize = 2;
-    pub const FLAGS: usize = 3;
-    pub const TYPE: usize = 4;
-    pub const SESSION: Range<usize> = 5..9;
-    pub const SEQ: Range<usize> = 9..13;
-    pub const LENGTH: Range<usize> = 13..15;
-    pub const HEADER_CRC: Range<usize> = 15..17;
+    pub(super) const MARKER: Range<usize> = 0..2;
+    pub(super) const VERSION: usize = 2;
+    pub(super) const FLAGS: usize = 3;
+    pub(super) const TYPE: usize = 4;
+    pub(super) const SESSION: Range<usize> = 5..9;
+    pub(super) const SEQ: Range<usize> = 9..13;
+    pub(super) const LENGTH: Range<usize> = 13..15;
+    pub(super) const HEADER_CRC: Range<usize> = 15..17;
 }
 
 /// The header fields of a frame, as a plain value.

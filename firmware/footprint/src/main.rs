@@ -36,7 +36,8 @@ mod probe {
     use shikaku_protocol::{Duration, Instant, Link, Role, MAX_FRAME, MAX_PAYLOAD};
 
     static mut DEFRAMER: Deframer<MAX_FRAME> = Deframer::new();
-    static mut OUTBOX: Outbox<4, MAX_PAYLOAD> = Outbox::new(RetryPolicy { initial: Duration::from_millis(200), max: Duration::from_millis(5000) });
+    static mut OUTBOX: Outbox<4, MAX_PAYLOAD> =
+        Outbox::new(RetryPolicy { initial: Duration::from_millis(200), max: Duration::from_millis(5000) });
     static mut TX: [u8; MAX_FRAME] = [0; MAX_FRAME];
 
     #[allow(static_mut_refs)]
@@ -49,8 +50,14 @@ mod probe {
         link.secure(&keys);
         let mut dups: DuplicateFilter<8> = DuplicateFilter::new();
         unsafe {
-            let n = link.encode(&mut TX, 1, seed as u32, &Message::CardDetected { kind: CardKind::PhysicalCard }).unwrap_or(0);
-            let _ = OUTBOX.push(shikaku_protocol::Header { msg_type: 3, session: 1, seq: 1 }, &TX[..n], Instant::ZERO);
+            let n = link
+                .encode(&mut TX, 1, seed as u32, &Message::CardDetected { kind: CardKind::PhysicalCard })
+                .unwrap_or(0);
+            let _ = OUTBOX.push(
+                shikaku_protocol::Header { msg_type: 3, session: 1, seq: 1 },
+                &TX[..n],
+                Instant::ZERO,
+            );
             if let Some(t) = OUTBOX.poll_transmit(Instant::from_millis(seed as u64)) {
                 let (h, p) = (t.header, t.payload);
                 let mut tmp = [0u8; 64];
@@ -100,9 +107,15 @@ mod card {
         let mut link = IsoDep::with_config(fe, act.params, IsoDepConfig::default());
         unsafe {
             let r = card_ops::run(&mut link, CardOp::Identify, &mut BUF);
-            core::ptr::write_volatile(0x2400_0004 as *mut u8, matches!(r, shikaku_firmware::session::CardReply::PinVerified) as u8);
+            core::ptr::write_volatile(
+                0x2400_0004 as *mut u8,
+                matches!(r, shikaku_firmware::session::CardReply::PinVerified) as u8,
+            );
             let r = card_ops::run(&mut link, CardOp::SignChallenge { challenge: [seed; 32] }, &mut BUF);
-            core::ptr::write_volatile(0x2400_0005 as *mut u8, matches!(r, shikaku_firmware::session::CardReply::PinVerified) as u8);
+            core::ptr::write_volatile(
+                0x2400_0005 as *mut u8,
+                matches!(r, shikaku_firmware::session::CardReply::PinVerified) as u8,
+            );
             // Certificate checks on the reader (RSA-2048 verify, DER walking).
             if let Ok(c) = shikaku_card::der::Certificate::parse(&BUF) {
                 let ok = c.public_key.verify_sha256(&BUF[..64], &BUF[64..320]).is_ok();

@@ -15,11 +15,11 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use defmt_rtt as _;
 use panic_probe as _;
-use shikaku_protocol::endpoint::reader::{Entropy, Identity};
 use shikaku_firmware::nfc::NfcFrontend;
 use shikaku_firmware::session::{Key, Phase, Screen};
 use shikaku_firmware::st25r3916::St25r3916;
 use shikaku_image_core::{phase_name, Platform, Reader, Status};
+use shikaku_protocol::endpoint::reader::{Entropy, Identity};
 use shikaku_protocol::message::{Capabilities, FirmwareVersion};
 use shikaku_protocol::Instant;
 

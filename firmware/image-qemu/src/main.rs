@@ -22,11 +22,11 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use heapless::Deque;
-use shikaku_protocol::endpoint::reader::{Entropy, Identity};
 use shikaku_firmware::session::{Key, Phase, Screen};
 use shikaku_image_core::uart_frontend::{Serial, UartFrontend};
 use shikaku_image_core::wire::{self, Deframer};
 use shikaku_image_core::{key_from_code, phase_name, Platform, Reader, Status};
+use shikaku_protocol::endpoint::reader::{Entropy, Identity};
 use shikaku_protocol::message::{Capabilities, FirmwareVersion};
 use shikaku_protocol::{Duration, Instant};
 

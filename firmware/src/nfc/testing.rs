@@ -8,7 +8,7 @@ use super::frontend::{BitRate, FrontendError, NfcFrontend, Technology, Timeout};
 
 /// One expected PCD frame and its scripted answer.
 #[derive(Debug, Clone)]
-pub struct Step {
+pub(crate) struct Step {
     pub tx: Vec<u8>,
     pub reply: Result<Vec<u8>, FrontendError>,
     /// If set, the timeout the PCD must use for this frame.
@@ -16,11 +16,11 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn exchange(tx: &[u8], reply: Result<&[u8], FrontendError>) -> Self {
+    pub(crate) fn exchange(tx: &[u8], reply: Result<&[u8], FrontendError>) -> Self {
         Self { tx: tx.to_vec(), reply: reply.map(<[u8]>::to_vec), timeout: None }
     }
 
-    pub fn with_timeout(mut self, timeout: Timeout) -> Self {
+    pub(crate) fn with_timeout(mut self, timeout: Timeout) -> Self {
         self.timeout = Some(timeout);
         self
     }
@@ -28,7 +28,7 @@ impl Step {
 
 /// Plays a script; panics (in tests only) on any deviation.
 #[derive(Debug)]
-pub struct ScriptedFrontend {
+pub(crate) struct ScriptedFrontend {
     steps: VecDeque<Step>,
     pub done: usize,
     pub field: bool,
@@ -38,7 +38,7 @@ pub struct ScriptedFrontend {
 }
 
 impl ScriptedFrontend {
-    pub fn new(steps: Vec<Step>) -> Self {
+    pub(crate) fn new(steps: Vec<Step>) -> Self {
         Self {
             steps: steps.into(),
             done: 0,
@@ -50,7 +50,7 @@ impl ScriptedFrontend {
     }
 
     /// Asserts the whole script was played.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         assert!(
             self.steps.is_empty(),
             "{} scripted steps left after {} played, next expects {:02X?}",

@@ -689,7 +689,7 @@ mod fuzz {
         let mut x = 0x1234_5678_9ABC_DEF0u64;
         for len in 0..40 {
             for _ in 0..500 {
-                let bytes: std::vec::Vec<u8> = (0..len)
+                let bytes: Vec<u8> = (0..len)
                     .map(|_| {
                         x ^= x << 13;
                         x ^= x >> 7;

@@ -9,14 +9,14 @@ use shikaku_protocol::message::{CardKind, FaceDecision, Message};
 use shikaku_protocol::{Duration, Instant};
 
 /// 2026-11-21 12:00:00 UTC.
-pub const NOW_UNIX_MS: u64 = 1_795_262_400_000;
-pub const DAY_S: i64 = 86_400;
-pub const CHALLENGE: [u8; 32] = [0xC5; 32];
-pub const PAIRING: [u8; 32] = [0x11; 32];
+pub(crate) const NOW_UNIX_MS: u64 = 1_795_262_400_000;
+pub(crate) const DAY_S: i64 = 86_400;
+pub(crate) const CHALLENGE: [u8; 32] = [0xC5; 32];
+pub(crate) const PAIRING: [u8; 32] = [0x11; 32];
 
 /// What came out of the core, in order.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Out {
+pub(crate) enum Out {
     Screen(Screen),
     Card(String),
     Host(Outgoing),
@@ -24,7 +24,7 @@ pub enum Out {
     Wipe,
 }
 
-pub struct Rig {
+pub(crate) struct Rig {
     pub s: Session,
     /// Virtual monotonic time.
     pub now: Instant,
@@ -35,12 +35,12 @@ pub struct Rig {
     pub cert: Vec<u8>,
 }
 
-pub fn unix_s(y: i64, m: u32, d: u32) -> i64 {
+pub(crate) fn unix_s(y: i64, m: u32, d: u32) -> i64 {
     shikaku_firmware::session::expiry::days_from_civil(y, m, d) * DAY_S + 14 * 3600 + 59 * 60 + 59
 }
 
 impl Rig {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut r = Rig {
             s: Session::new(Config::default(), PairingKey(PAIRING), 1000),
             now: Instant::from_millis(1_000),
@@ -53,13 +53,13 @@ impl Rig {
         r
     }
 
-    pub fn with_challenge() -> Self {
+    pub(crate) fn with_challenge() -> Self {
         let mut r = Self::new();
         r.host(Message::HostChallenge { challenge: CHALLENGE });
         r
     }
 
-    pub fn ev(&mut self, e: Event<'_>) -> Vec<Out> {
+    pub(crate) fn ev(&mut self, e: Event<'_>) -> Vec<Out> {
         let actions = self.s.handle(self.now, e);
         let mut got = Vec::new();
         for a in actions {
@@ -93,13 +93,13 @@ impl Rig {
         got
     }
 
-    pub fn host(&mut self, m: Message<'_>) -> Vec<Out> {
+    pub(crate) fn host(&mut self, m: Message<'_>) -> Vec<Out> {
         self.ev(Event::Host { message: m, authenticated: true })
     }
-    pub fn key(&mut self, k: Key) -> Vec<Out> {
+    pub(crate) fn key(&mut self, k: Key) -> Vec<Out> {
         self.ev(Event::Key(k))
     }
-    pub fn digits(&mut self, ds: &[u8]) -> Vec<Out> {
+    pub(crate) fn digits(&mut self, ds: &[u8]) -> Vec<Out> {
         let mut all = Vec::new();
         for &d in ds {
             all.extend(self.key(Key::Digit(d)));
@@ -107,11 +107,11 @@ impl Rig {
         all
     }
     /// Moves virtual time on by `ms` milliseconds and ticks.
-    pub fn advance(&mut self, ms: u64) -> Vec<Out> {
+    pub(crate) fn advance(&mut self, ms: u64) -> Vec<Out> {
         self.now += Duration::from_millis(ms);
         self.ev(Event::Tick)
     }
-    pub fn place(&mut self, kind: CardKind, not_after: i64, pin: PinState) -> Vec<Out> {
+    pub(crate) fn place(&mut self, kind: CardKind, not_after: i64, pin: PinState) -> Vec<Out> {
         let mut got = self.ev(Event::CardPresent);
         let cert = self.cert.clone();
         got.extend(self.ev(Event::Card(CardReply::Identified {
@@ -122,29 +122,29 @@ impl Rig {
         })));
         got
     }
-    pub fn face(&mut self, decision: FaceDecision, score: u16) -> Vec<Out> {
+    pub(crate) fn face(&mut self, decision: FaceDecision, score: u16) -> Vec<Out> {
         self.ev(Event::Face(FaceReply { decision, score_milli: score }))
     }
-    pub fn screens(out: &[Out]) -> Vec<Screen> {
+    pub(crate) fn screens(out: &[Out]) -> Vec<Screen> {
         out.iter().filter_map(|o| if let Out::Screen(s) = o { Some(*s) } else { None }).collect()
     }
-    pub fn hosts(out: &[Out]) -> Vec<Outgoing> {
+    pub(crate) fn hosts(out: &[Out]) -> Vec<Outgoing> {
         out.iter().filter_map(|o| if let Out::Host(h) = o { Some(*h) } else { None }).collect()
     }
-    pub fn cards(out: &[Out]) -> Vec<String> {
+    pub(crate) fn cards(out: &[Out]) -> Vec<String> {
         out.iter().filter_map(|o| if let Out::Card(c) = o { Some(c.clone()) } else { None }).collect()
     }
     /// The one verified identity sent so far, decoded.
-    pub fn identity(&self) -> Message<'_> {
+    pub(crate) fn identity(&self) -> Message<'_> {
         assert_eq!(self.identities.len(), 1, "exactly one verified identity");
         Message::decode(shikaku_protocol::message::msg_type::VERIFIED_IDENTITY, 0, &self.identities[0].1)
             .expect("decodes")
     }
-    pub fn all_hosts(&self) -> Vec<Outgoing> {
+    pub(crate) fn all_hosts(&self) -> Vec<Outgoing> {
         Self::hosts(&self.log)
     }
 }
 
-pub fn valid_until_2030() -> i64 {
+pub(crate) fn valid_until_2030() -> i64 {
     unix_s(2030, 2, 17)
 }

@@ -334,7 +334,7 @@ fn costs_mode(dir: &str) -> Result<(), String> {
     let inputs = read_inputs(dir)?;
     let detector: u64 = inputs.iter().map(|i| Detector::macs(i.width, i.height)).sum();
     let embedder = model::macs() * inputs.len() as u64;
-    let arena = Scratch::new(&inputs)?.arena.len() * std::mem::size_of::<f32>();
+    let arena = Scratch::new(&inputs)?.arena.len() * size_of::<f32>();
     println!("costs {} {detector} {embedder} {arena}", detector + embedder);
     Ok(())
 }

@@ -232,7 +232,7 @@ pub fn build_at(p: &Persona, today: Date, atr: &AtrChoice) -> Result<(VirtualCar
         image.apps.insert(Applet::Common, common_ap(p));
         image.mf_data.insert(0x00F8, fixture("mf-do-F8.bin")?);
         image.mf_data.insert(0x7F21, fixture("mf-do-7F21.bin")?);
-        image.mf_data.insert(0x5F51, card::ATR_CONTACT[1..].to_vec());
+        image.mf_data.insert(0x5F51, ATR_CONTACT[1..].to_vec());
     }
 
     let card = VirtualCard::new(image, atr.bytes(), &p.id);
@@ -471,7 +471,7 @@ fn common_ap(p: &Persona) -> AppImage {
 }
 
 /// Loads personas from a TOML file, or the built-ins when `path` is `None`.
-pub fn load_personas(path: Option<&Path>) -> Result<Vec<persona::Persona>, String> {
+pub fn load_personas(path: Option<&Path>) -> Result<Vec<Persona>, String> {
     match path {
         None => Ok(persona::builtin()),
         Some(path) => {

@@ -12,49 +12,49 @@ use shikaku_host::eligibility::wire::{self, ConsentAnswers, EligibilityRequest, 
 use shikaku_host::eligibility::{HttpEligibility, RetryPolicy, Timeouts};
 use shikaku_host::model::Method;
 
-pub use shikaku_hil::SmartCard;
+pub(crate) use shikaku_hil::SmartCard;
 
-pub struct Env {
+pub(crate) struct Env {
     pub dir: tempfile::TempDir,
     pub server: Option<RunningServer>,
 }
 
 impl Env {
-    pub fn db(&self) -> PathBuf {
+    pub(crate) fn db(&self) -> PathBuf {
         self.dir.path().join("eligibility.db")
     }
-    pub fn server(&self) -> &RunningServer {
+    pub(crate) fn server(&self) -> &RunningServer {
         self.server.as_ref().expect("server running")
     }
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.server().url()
     }
-    pub fn client(&self) -> HttpEligibility {
+    pub(crate) fn client(&self) -> HttpEligibility {
         client(&self.url())
     }
 }
 
-pub fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config::default_trust().expect("trust anchors")
 }
 
 /// A service on 127.0.0.1:<ephemeral> over a fresh database, seeded with the built-ins.
-pub fn start() -> Env {
+pub(crate) fn start() -> Env {
     start_with(config())
 }
 
-pub fn start_with(config: Config) -> Env {
+pub(crate) fn start_with(config: Config) -> Env {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = serve(&dir.path().join("eligibility.db"), config);
     Env { dir, server: Some(server) }
 }
 
-pub fn serve(db: &Path, config: Config) -> RunningServer {
+pub(crate) fn serve(db: &Path, config: Config) -> RunningServer {
     eligibility::start(db, "127.0.0.1:0", config, &persona::builtin(), false).expect("service starts")
 }
 
 /// One attempt, short timeouts: the service's answers are what the tests look at.
-pub fn client(url: &str) -> HttpEligibility {
+pub(crate) fn client(url: &str) -> HttpEligibility {
     HttpEligibility::with(
         url,
         Timeouts { connect: Duration::from_secs(2), total: Duration::from_secs(20) },
@@ -63,7 +63,7 @@ pub fn client(url: &str) -> HttpEligibility {
 }
 
 /// The virtual card of a built-in persona and its auth certificate.
-pub fn card(id: &str) -> (vcard::card::VirtualCard, Vec<u8>) {
+pub(crate) fn card(id: &str) -> (vcard::card::VirtualCard, Vec<u8>) {
     let p = persona::find(id).expect("built-in persona");
     let (card, issued) = vcard::build(&p).expect("card builds");
     (card, issued.auth_cert)
@@ -81,7 +81,7 @@ fn sw(r: &[u8]) -> u16 {
 
 /// What the reader's firmware does for a PIN reception: select JPKI, verify the auth PIN,
 /// select the auth key and sign `DigestInfo(SHA-256(challenge))`.
-pub fn card_sign(card: &mut impl SmartCard, pin: &str, challenge: &[u8; 32]) -> Vec<u8> {
+pub(crate) fn card_sign(card: &mut impl SmartCard, pin: &str, challenge: &[u8; 32]) -> Vec<u8> {
     card.reset();
     let select_jpki =
         [&[0x00, 0xA4, 0x04, 0x0C, 0x0A][..], &[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01]]
@@ -100,13 +100,18 @@ pub fn card_sign(card: &mut impl SmartCard, pin: &str, challenge: &[u8; 32]) -> 
 
 /// When the tests' receptions happened: now (once per test process), so deferred requests
 /// are within the service's age limit.
-pub fn reception_time() -> u64 {
+pub(crate) fn reception_time() -> u64 {
     static T: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *T.get_or_init(shikaku_host::journal::now_ms)
 }
 
 /// A request proven by a card signature.
-pub fn signed_request(id: &str, cert: &[u8], challenge: &[u8; 32], signature: &[u8]) -> EligibilityRequest {
+pub(crate) fn signed_request(
+    id: &str,
+    cert: &[u8],
+    challenge: &[u8; 32],
+    signature: &[u8],
+) -> EligibilityRequest {
     EligibilityRequest {
         request_id: format!("SK-TEST/{id}/{}", wire::hex(&challenge[..6])),
         auth_cert: wire::b64(cert),
@@ -121,7 +126,7 @@ pub fn signed_request(id: &str, cert: &[u8], challenge: &[u8; 32], signature: &[
 }
 
 /// A face reception the host vouches for.
-pub fn attested_request(id: &str, cert: &[u8], challenge: &[u8; 32]) -> EligibilityRequest {
+pub(crate) fn attested_request(id: &str, cert: &[u8], challenge: &[u8; 32]) -> EligibilityRequest {
     EligibilityRequest {
         request_id: format!("SK-TEST/{id}/{}", wire::hex(&challenge[..6])),
         auth_cert: wire::b64(cert),
@@ -136,7 +141,7 @@ pub fn attested_request(id: &str, cert: &[u8], challenge: &[u8; 32]) -> Eligibil
 }
 
 /// Every file of the SQLite database `db` (main, WAL, shared memory), concatenated.
-pub fn db_bytes(db: &Path) -> Vec<u8> {
+pub(crate) fn db_bytes(db: &Path) -> Vec<u8> {
     let mut out = vec![];
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut p = db.as_os_str().to_owned();

@@ -7,7 +7,7 @@ use shikaku_firmware::session::{Phase, Screen};
 use shikaku_hil::rig::{self, Outcome, Scenario};
 
 /// Runs a scenario; never a PIN digit in the transcript.
-pub fn run(s: &Scenario) -> Outcome {
+pub(crate) fn run(s: &Scenario) -> Outcome {
     let o = rig::run(s).expect("rig runs");
     for line in &o.transcript {
         assert!(!line.contains("Digit("), "{}: a digit leaked into the transcript: {line}", s.name);
@@ -16,7 +16,7 @@ pub fn run(s: &Scenario) -> Outcome {
 }
 
 /// PIN outcomes the host was told of that spent a try.
-pub fn reported_wrong_pins(o: &Outcome) -> u8 {
+pub(crate) fn reported_wrong_pins(o: &Outcome) -> u8 {
     o.host_received
         .iter()
         .filter(|l| l.contains("PinOutcome") && (l.contains("Wrong") || l.contains("Locked")))
@@ -25,7 +25,7 @@ pub fn reported_wrong_pins(o: &Outcome) -> u8 {
 
 /// The invariants every faulted run holds; `initial_tries` is the card's PIN counter before,
 /// `patient_wrong_pins` the wrong PINs the patient typed in the script.
-pub fn assert_invariants(o: &Outcome, initial_tries: Option<u8>, patient_wrong_pins: u8, what: &str) {
+pub(crate) fn assert_invariants(o: &Outcome, initial_tries: Option<u8>, patient_wrong_pins: u8, what: &str) {
     let ctx = || format!("{what}\n{}", o.transcript.join("\n"));
     // Nothing processed twice by the host, at most one identity.
     let mut seen = HashSet::new();
@@ -34,7 +34,7 @@ pub fn assert_invariants(o: &Outcome, initial_tries: Option<u8>, patient_wrong_p
     }
     assert!(o.identities.len() <= 1, "identity forwarded twice: {}", ctx());
     // Whatever the card did, the link delivered every session message and the outbox emptied.
-    if let Err(e) = shikaku_hil::rig::scenarios::delivered(o) {
+    if let Err(e) = rig::scenarios::delivered(o) {
         panic!("{e}: {}", ctx());
     }
     // A PIN try is spent only by a wrong PIN the patient typed (reported to the host unless

@@ -1,7 +1,7 @@
 //! The subcommands, each a thin layer over the library.
 
-pub mod passcode;
-pub mod pcsc;
+pub(crate) mod passcode;
+pub(crate) mod pcsc;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use shikaku_host::reader::{manager, Command, HostEvent, Keys, ManagerEvent};
 use shikaku_host::smartcard::PcscService;
 use shikaku_host::transport::{list_readers, Endpoint};
 
-pub fn init_logging(verbose: u8) {
+pub(crate) fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -24,7 +24,7 @@ pub fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-pub fn readers(config: &Config) -> Result<(), String> {
+pub(crate) fn readers(config: &Config) -> Result<(), String> {
     println!("shikaku readers on USB:");
     match list_readers() {
         Ok(rs) if rs.is_empty() => println!("  (none)"),
@@ -52,7 +52,7 @@ pub fn readers(config: &Config) -> Result<(), String> {
 
 /// Connects to `endpoint` with the key stored for whatever serial the reader announces and
 /// waits for its hello. Returns the thread, its events, the serial and whether it is paired.
-pub fn connect(
+pub(crate) fn connect(
     config: &Config,
     endpoint: &Endpoint,
     timeout: Duration,
@@ -81,7 +81,7 @@ pub fn connect(
     }
 }
 
-pub fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
+pub(crate) fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
     let endpoint: Endpoint =
         endpoint.parse().map_err(|e: shikaku_host::transport::TransportError| e.to_string())?;
     let (handle, rx, serial, _) = connect(config, &endpoint, Duration::from_secs(10))?;
@@ -104,7 +104,7 @@ pub fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
 }
 
 /// `shikaku run`: one line per event for the staff console; stops on Ctrl-C / SIGTERM.
-pub fn run(config: &Config) -> Result<(), String> {
+pub(crate) fn run(config: &Config) -> Result<(), String> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let stop = Arc::new(AtomicBool::new(false));

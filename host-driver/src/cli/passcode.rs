@@ -11,7 +11,7 @@ use shikaku_host::transport::Endpoint;
 use shikaku_protocol::passcode;
 
 #[derive(Subcommand)]
-pub enum Action {
+pub(crate) enum Action {
     /// Sets ACCOUNT's 4-digit passcode on the readers (asked twice; stdin when not a terminal).
     Set {
         account: String,
@@ -41,7 +41,7 @@ fn read_passcode(prompt: &str) -> Result<String, String> {
 }
 
 /// Checks a passcode: exactly four digits, not all the same, not a straight run.
-pub fn check(p: &str) -> Result<(), String> {
+pub(crate) fn check(p: &str) -> Result<(), String> {
     let d: Vec<u8> = p.bytes().collect();
     if d.len() != 4 || !d.iter().all(u8::is_ascii_digit) {
         return Err("the passcode must be exactly 4 digits".into());
@@ -93,7 +93,7 @@ fn deliver(config: &Config, endpoints: &[Endpoint], command: Command) -> Result<
     Ok(())
 }
 
-pub fn run(config: &Config, action: Action) -> Result<(), String> {
+pub(crate) fn run(config: &Config, action: Action) -> Result<(), String> {
     match action {
         Action::Set { account, reader, iterations } => {
             if account.is_empty() || account.len() > 32 {

@@ -7,7 +7,7 @@ use shikaku_card::secret::Pin4;
 use shikaku_host::smartcard::{read_identity, PcscService, PinSource};
 
 #[derive(Subcommand)]
-pub enum Action {
+pub(crate) enum Action {
     /// Lists readers and whether a card is present.
     List,
     /// Waits for a card, then reads kind and auth certificate (and signs with --pin).
@@ -26,7 +26,7 @@ pub enum Action {
     },
 }
 
-pub fn run(action: Action) -> Result<(), String> {
+pub(crate) fn run(action: Action) -> Result<(), String> {
     let mut svc = PcscService::new();
     match action {
         Action::List => {

@@ -197,7 +197,7 @@ impl<'a> Doc<'a> {
 }
 
 /// Header values of one file.
-pub struct Header<'a> {
+pub(super) struct Header<'a> {
     pub process_execution_time: String,
     pub qualification_confirmation_date: String,
     pub medical_institution_code: &'a str,

@@ -6,7 +6,7 @@ use shikaku_protocol::message::*;
 
 /// Owned material a message borrows from.
 #[derive(Debug, Clone)]
-pub struct Fields {
+pub(crate) struct Fields {
     pub which: usize,
     pub blob: Vec<u8>,
     pub blob2: Vec<u8>,
@@ -25,7 +25,7 @@ pub struct Fields {
     pub e: [u8; 8],
 }
 
-pub const MESSAGE_TYPES: usize = 29;
+pub(crate) const MESSAGE_TYPES: usize = 29;
 
 fn text() -> impl Strategy<Value = String> {
     // Includes characters outside JIS X 0208 (髙, 﨑) and multi-byte UTF-8; at most 255 bytes.
@@ -44,7 +44,7 @@ fn text() -> impl Strategy<Value = String> {
     })
 }
 
-pub fn fields() -> impl Strategy<Value = Fields> {
+pub(crate) fn fields() -> impl Strategy<Value = Fields> {
     (
         0..MESSAGE_TYPES,
         prop::collection::vec(any::<u8>(), 0..1800),
@@ -90,7 +90,7 @@ fn pick<T: Copy>(all: &[T], i: u8) -> T {
     all[i as usize % all.len()]
 }
 
-pub fn consents(e: &[u8; 8]) -> Consents {
+pub(crate) fn consents(e: &[u8; 8]) -> Consents {
     Consents {
         medication: pick(ConsentAnswer::ALL, e[0]),
         health_checkup: pick(ConsentAnswer::ALL, e[1]),
@@ -101,7 +101,7 @@ pub fn consents(e: &[u8; 8]) -> Consents {
 }
 
 /// The message of type number `f.which` (0..MESSAGE_TYPES), borrowing from `f`.
-pub fn build(f: &Fields) -> Message<'_> {
+pub(crate) fn build(f: &Fields) -> Message<'_> {
     let e = &f.e;
     let expiry = if f.flag { CertExpiry::DaysLeft(f.n16) } else { CertExpiry::DaysPast(f.n16) };
     match f.which {

@@ -565,7 +565,7 @@ fn presence_check_with_r_nak() {
 #[test]
 fn ram_footprint_of_the_link() {
     // Two frame buffers of FSD plus the protocol and exchange state, whatever the frontend.
-    let size = core::mem::size_of::<IsoDep<()>>();
+    let size = size_of::<IsoDep<()>>();
     assert!(size <= 2 * FSD + 128, "{size}");
 }
 
