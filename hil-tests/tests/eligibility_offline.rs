@@ -84,7 +84,7 @@ fn pin_and_face_receptions_are_forwarded_and_journaled() {
     let mut f = Forwarder::new(patient_client(&env.url()), Journal::open(dir.path().join("j.db")).unwrap());
 
     // PIN: the card signs the service's challenge.
-    let issued = f.challenge();
+    let issued = f.challenge().expect("a challenge");
     assert!(!issued.deferred);
     let (mut vc, cert) = card("takasaki");
     let sig = card_sign(&mut vc, "8080", &issued.challenge);
@@ -104,7 +104,7 @@ fn pin_and_face_receptions_are_forwarded_and_journaled() {
 
     // Face: the reader attests with the pairing key; the host checks and vouches.
     let pairing = PairingKey([7; 32]);
-    let issued = f.challenge();
+    let issued = f.challenge().expect("a challenge");
     let (_, cert) = card("locked");
     let mac = face_attestation(&pairing, &issued.challenge, &cert);
     let v = face_identity(&cert, issued.challenge, &mac);
@@ -136,7 +136,7 @@ fn service_down_then_host_restart_then_service_up() {
         let mut f = Forwarder::new(patient_client(&url), Journal::open(&journal_path).unwrap())
             .with_backoff(QueueBackoff { initial_ms: 1_000, max_ms: 10_000 });
         // The service is down when the card is placed: the host mints the challenge.
-        let issued = f.challenge();
+        let issued = f.challenge().expect("a challenge");
         assert!(issued.deferred);
         let sig = card_sign(&mut vc, "1234", &issued.challenge);
         let v = pin_identity(&cert, issued.challenge, &sig, Consents::NONE);
@@ -216,7 +216,7 @@ fn no_pin_and_no_my_number_on_disk() {
     let mut seq = 0;
     for p in &personas {
         let (mut vc, cert) = card(&p.id);
-        let issued = f.challenge();
+        let issued = f.challenge().expect("a challenge");
         seq += 1;
         let sig;
         let mac;
@@ -239,7 +239,7 @@ fn no_pin_and_no_my_number_on_disk() {
     let (_, journal) = f.into_parts();
     let mut down = Forwarder::new(patient_client(&format!("http://127.0.0.1:{}", free_port())), journal);
     let (mut vc, cert) = card("yamada");
-    let issued = down.challenge();
+    let issued = down.challenge().expect("a challenge");
     let sig = card_sign(&mut vc, "1234", &issued.challenge);
     let v = pin_identity(&cert, issued.challenge, &sig, Consents::NONE);
     let r = reception_of("SK-0042", 101, 1, &v);

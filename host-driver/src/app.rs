@@ -219,7 +219,18 @@ impl<S: EligibilityService> App<S> {
     }
 
     fn send_challenge(&mut self, endpoint: &Endpoint) {
-        let IssuedChallenge { challenge, deferred, reason } = self.forwarder.challenge();
+        let IssuedChallenge { challenge, deferred, reason } = match self.forwarder.challenge() {
+            Ok(c) => c,
+            Err(e) => {
+                // No challenge at all: end the reception at the reader at once rather than let
+                // the patient wait for its timeout.
+                tracing::error!(%endpoint, error = %e, "no challenge for the reader");
+                if let Some(h) = self.handle(endpoint) {
+                    h.send(Command::Cancel);
+                }
+                return;
+            }
+        };
         if let Some(r) = reason {
             tracing::warn!(%endpoint, reason = %r, "eligibility service unreachable: minted a challenge here");
         }

@@ -133,7 +133,7 @@ fn the_offline_queue_survives_a_restart() {
     {
         let mut f = Forwarder::new(client(port), Journal::open(&path).unwrap()).with_backoff(backoff);
         // No service: the host mints the challenge itself.
-        let c = f.challenge();
+        let c = f.challenge().expect("the OS generator answers");
         assert!(c.deferred);
         assert_eq!(c.reason.unwrap().code, ErrorCode::ServiceUnreachable);
         let before = now_ms();

@@ -254,27 +254,18 @@ impl<S: EligibilityService> Forwarder<S> {
     }
 
     /// A challenge for the reader: the service's, or when it cannot be reached one minted
-    /// here from the OS RNG (the reception is then deferred).
-    pub fn challenge(&self) -> IssuedChallenge {
-        match self.service.challenge() {
+    /// here from the OS RNG (the reception is then deferred). With neither there is no
+    /// challenge: a guessable one would let a recorded signature be replayed.
+    pub fn challenge(&self) -> Result<IssuedChallenge, crate::os::RandomUnavailable> {
+        let reason = match self.service.challenge() {
             Ok(c) => match c.bytes() {
-                Some(challenge) => IssuedChallenge { challenge, deferred: false, reason: None },
-                None => Self::minted(EligibilityError::new(ErrorCode::BadResponse, "challenge not 32 bytes")),
+                Some(challenge) => return Ok(IssuedChallenge { challenge, deferred: false, reason: None }),
+                None => EligibilityError::new(ErrorCode::BadResponse, "challenge not 32 bytes"),
             },
-            Err(e) => Self::minted(e),
-        }
-    }
-
-    fn minted(reason: EligibilityError) -> IssuedChallenge {
-        let mut challenge = [0u8; 32];
-        if crate::os::fill(&mut challenge).is_err() {
-            // No OS RNG: derive from the clock and the address space layout (not secret, but
-            // unique; the service refuses reuse anyway).
-            use sha2::Digest;
-            let seed = format!("{}:{:p}", journal::now_ms(), &challenge);
-            challenge = sha2::Sha256::digest(seed.as_bytes()).into();
-        }
-        IssuedChallenge { challenge, deferred: true, reason: Some(reason) }
+            Err(e) => e,
+        };
+        let challenge = crate::os::random()?;
+        Ok(IssuedChallenge { challenge, deferred: true, reason: Some(reason) })
     }
 
     /// The answer to the reader's `CertificateRead` (`RegistrationStatus { registered }`).
