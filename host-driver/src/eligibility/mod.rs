@@ -61,35 +61,27 @@ pub trait EligibilityService {
     fn register(&self, request: &RegistrationRequest) -> Result<bool, EligibilityError>;
 }
 
-impl<S: EligibilityService + ?Sized> EligibilityService for &S {
-    fn challenge(&self) -> Result<Challenge, EligibilityError> {
-        (**self).challenge()
-    }
-    fn is_registered(&self, auth_cert: &[u8]) -> Result<bool, EligibilityError> {
-        (**self).is_registered(auth_cert)
-    }
-    fn check(&self, request: &EligibilityRequest) -> Result<EligibilityAnswer, EligibilityError> {
-        (**self).check(request)
-    }
-    fn register(&self, request: &RegistrationRequest) -> Result<bool, EligibilityError> {
-        (**self).register(request)
-    }
+/// A reference or a box of a service is the service (the app holds a `Box<dyn …>`, tests
+/// lend theirs).
+macro_rules! forward_service {
+    ($($ptr:ty),+) => {$(
+        impl<S: EligibilityService + ?Sized> EligibilityService for $ptr {
+            fn challenge(&self) -> Result<Challenge, EligibilityError> {
+                (**self).challenge()
+            }
+            fn is_registered(&self, auth_cert: &[u8]) -> Result<bool, EligibilityError> {
+                (**self).is_registered(auth_cert)
+            }
+            fn check(&self, request: &EligibilityRequest) -> Result<EligibilityAnswer, EligibilityError> {
+                (**self).check(request)
+            }
+            fn register(&self, request: &RegistrationRequest) -> Result<bool, EligibilityError> {
+                (**self).register(request)
+            }
+        }
+    )+};
 }
-
-impl<S: EligibilityService + ?Sized> EligibilityService for Box<S> {
-    fn challenge(&self) -> Result<Challenge, EligibilityError> {
-        (**self).challenge()
-    }
-    fn is_registered(&self, auth_cert: &[u8]) -> Result<bool, EligibilityError> {
-        (**self).is_registered(auth_cert)
-    }
-    fn check(&self, request: &EligibilityRequest) -> Result<EligibilityAnswer, EligibilityError> {
-        (**self).check(request)
-    }
-    fn register(&self, request: &RegistrationRequest) -> Result<bool, EligibilityError> {
-        (**self).register(request)
-    }
-}
+forward_service!(&S, Box<S>);
 
 /// The host's method of a protocol [`AuthMethod`].
 pub fn method_of(m: AuthMethod) -> Method {
