@@ -236,6 +236,13 @@ fn handshake_secures_the_link_and_results_arrive_once_per_pulled_cable() {
         assert_eq!(kept, vec![(77, 0), (77, 1), (77, 2)], "cut at {cut_at} ms");
         assert_eq!(p.reader.pending(), 0, "cut at {cut_at} ms: every result acknowledged");
         assert!(p.connections <= 2);
+        for e in &p.host_events {
+            match e {
+                HostEvent::Secured(info) => assert_eq!(info.serial, "SK-0001"),
+                HostEvent::Result(_) | HostEvent::Status(_) => {}
+                other => panic!("cut at {cut_at} ms: unexpected {other:?}"),
+            }
+        }
     }
 }
 
