@@ -27,8 +27,8 @@
 //! (`chip`'s frame is 952 bytes) plus about 0.1 KiB per pyramid level for the on-demand
 //! recursion (measured from the release assembly).
 
+use super::geom::{self, blend, floor, sqrt, Cell};
 use super::image::{ImageRef, Point};
-use super::landmarks::{floor, sqrt};
 
 /// Side of the chip in pixels.
 pub const CHIP_SIZE: usize = 150;
@@ -192,23 +192,14 @@ impl Source<'_> {
     /// leaves the level.
     fn bilinear(&self, level: i32, x: f64, y: f64) -> Option<[u8; 3]> {
         let (nr, nc) = self.dims(level);
-        if !(x.abs() < 1e15 && y.abs() < 1e15) {
-            return None;
-        }
-        let (left, top) = (floor(x), floor(y));
-        if !(left >= 0.0 && top >= 0.0 && left + 1.0 < nc as f64 && top + 1.0 < nr as f64) {
-            return None;
-        }
-        let (lr, tb) = (x - left, y - top);
-        let (c, r) = (left as usize, top as usize);
+        let Cell { x0: c, y0: r, x1: c1, y1: r1, fx: lr, fy: tb } = Cell::inside(x, y, nc, nr)?;
         let tl = self.pixel(level, c, r);
-        let tr = self.pixel(level, c + 1, r);
-        let bl = self.pixel(level, c, r + 1);
-        let br = self.pixel(level, c + 1, r + 1);
+        let tr = self.pixel(level, c1, r);
+        let bl = self.pixel(level, c, r1);
+        let br = self.pixel(level, c1, r1);
         let mut out = [0u8; 3];
         for ch in 0..3 {
-            let v = (1.0 - tb) * ((1.0 - lr) * tl[ch] as f64 + lr * tr[ch] as f64)
-                + tb * ((1.0 - lr) * bl[ch] as f64 + lr * br[ch] as f64);
+            let v = blend(tl[ch] as f64, tr[ch] as f64, bl[ch] as f64, br[ch] as f64, lr, tb);
             // dlib's assign_pixel(unsigned char, double): clamp, then truncate.
             out[ch] = if v > 255.0 {
                 255
@@ -244,29 +235,10 @@ pub fn chip_place(landmarks: &[Point; 5]) -> Result<ChipPlace, AlignError> {
     for (f, &(x, y)) in from.iter_mut().zip(&TEMPLATE) {
         *f = ((PADDING + x) / (2.0 * PADDING + 1.0) * size, (PADDING + y) / (2.0 * PADDING + 1.0) * size);
     }
-    // Umeyama's least squares similarity, closed form in 2-D (see landmarks::similarity_2x2).
-    let n = 5.0;
-    let (mut mfx, mut mfy, mut mtx, mut mty) = (0f64, 0f64, 0f64, 0f64);
-    for (f, p) in from.iter().zip(landmarks) {
-        mfx += f.0;
-        mfy += f.1;
-        mtx += p.x as f64;
-        mty += p.y as f64;
-    }
-    let (mfx, mfy, mtx, mty) = (mfx / n, mfy / n, mtx / n, mty / n);
-    let (mut sigma, mut c00, mut c01, mut c10, mut c11) = (0f64, 0f64, 0f64, 0f64, 0f64);
-    for (f, p) in from.iter().zip(landmarks) {
-        let (fx, fy) = (f.0 - mfx, f.1 - mfy);
-        let (tx, ty) = (p.x as f64 - mtx, p.y as f64 - mty);
-        sigma += fx * fx + fy * fy;
-        c00 += tx * fx;
-        c01 += tx * fy;
-        c10 += ty * fx;
-        c11 += ty * fy;
-    }
-    let (sigma, c00, c01, c10, c11) = (sigma / n, c00 / n, c01 / n, c10 / n, c11 / n);
-    let a = (c00 + c11) / sigma;
-    let b = (c10 - c01) / sigma;
+    // Umeyama's least squares similarity, closed form in 2-D (see geom::similarity).
+    let sim = geom::similarity(&from, &landmarks.map(|p| (p.x as f64, p.y as f64)));
+    let ((mfx, mfy), (mtx, mty)) = (sim.mean_from, sim.mean_to);
+    let (a, b) = sim.ab();
     let scale = sqrt(a * a + b * b);
     if scale.is_nan() || scale <= 0.0 || !scale.is_finite() {
         return Err(AlignError::Degenerate);

@@ -18,6 +18,7 @@
 //! assembly), `parse` under 0.2 KiB. `parse` reads the whole file once (checksum, indices,
 //! numbers), so `predict` needs no checks.
 
+use super::geom::{self, floor, sqrt};
 use super::image::{ImageRef, Point, Rect};
 
 /// The model file (`SHLMK001`), written by `shikaku_hil::face_convert::landmarks::convert`.
@@ -295,47 +296,19 @@ impl<'m> ShapeModel<'m> {
     }
 }
 
-/// `⌊x⌋` for f64 without `std`.
-pub(crate) fn floor(x: f64) -> f64 {
-    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
-        return x; // already integral (or NaN)
-    }
-    let t = x as i64 as f64;
-    if t > x {
-        t - 1.0
-    } else {
-        t
-    }
-}
-
 /// The 2×2 part (rotation·scale) of the least-squares similarity transform taking `from` to
 /// `to` (Umeyama), row-major, rounded to f32 as dlib does before using it. In 2-D Umeyama's
 /// SVD has a closed form: c·R = [[a, −b], [b, a]] with a = (cov00 + cov11)/σ², b = (cov10 −
 /// cov01)/σ², cov = E[(to − μto)(from − μfrom)ᵀ], σ² = E|from − μfrom|² — the same numbers
 /// dlib's SVD reaches, to the last bits of f64.
 fn similarity_2x2(from: &[f32; 2 * format::PARTS], to: &[f32; 2 * format::PARTS]) -> [f32; 4] {
-    let n = format::PARTS as f64;
-    let (mut mfx, mut mfy, mut mtx, mut mty) = (0f64, 0f64, 0f64, 0f64);
-    for i in 0..format::PARTS {
-        mfx += from[2 * i] as f64;
-        mfy += from[2 * i + 1] as f64;
-        mtx += to[2 * i] as f64;
-        mty += to[2 * i + 1] as f64;
-    }
-    let (mfx, mfy, mtx, mty) = (mfx / n, mfy / n, mtx / n, mty / n);
-    let (mut sigma, mut c00, mut c01, mut c10, mut c11) = (0f64, 0f64, 0f64, 0f64, 0f64);
-    for i in 0..format::PARTS {
-        let (fx, fy) = (from[2 * i] as f64 - mfx, from[2 * i + 1] as f64 - mfy);
-        let (tx, ty) = (to[2 * i] as f64 - mtx, to[2 * i + 1] as f64 - mty);
-        sigma += fx * fx + fy * fy;
-        c00 += tx * fx;
-        c01 += tx * fy;
-        c10 += ty * fx;
-        c11 += ty * fy;
-    }
-    let (sigma, c00, c01, c10, c11) = (sigma / n, c00 / n, c01 / n, c10 / n, c11 / n);
-    let (a, b) = if sigma != 0.0 {
-        ((c00 + c11) / sigma, (c10 - c01) / sigma)
+    let pair = |v: &[f32; 2 * format::PARTS]| {
+        core::array::from_fn::<_, { format::PARTS }, _>(|i| (v[2 * i] as f64, v[2 * i + 1] as f64))
+    };
+    let sim = geom::similarity(&pair(from), &pair(to));
+    let [[c00, c01], [c10, c11]] = sim.cov;
+    let (a, b) = if sim.sigma != 0.0 {
+        sim.ab()
     } else {
         // dlib keeps c = 1 and the rotation alone.
         let norm = sqrt(sq(c00 + c11) + sq(c10 - c01));
@@ -350,19 +323,6 @@ fn similarity_2x2(from: &[f32; 2 * format::PARTS], to: &[f32; 2 * format::PARTS]
 
 fn sq(x: f64) -> f64 {
     x * x
-}
-
-/// Square root of a non-negative f64 without `std` (Newton from the halved exponent; within
-/// one unit in the last place).
-pub(crate) fn sqrt(x: f64) -> f64 {
-    if x.is_nan() || x <= 0.0 || !x.is_finite() {
-        return if x == 0.0 || x.is_nan() || x == f64::INFINITY { x } else { f64::NAN };
-    }
-    let mut y = f64::from_bits((x.to_bits() >> 1) + 0x1ff8_0000_0000_0000);
-    for _ in 0..6 {
-        y = 0.5 * (y + x / y);
-    }
-    y
 }
 
 #[cfg(test)]
@@ -524,18 +484,5 @@ mod tests {
         // All points on one spot: no scale to find, no panic.
         let m = similarity_2x2(&[0.5; 10], &to);
         assert!(m.iter().all(|x| x.is_finite()));
-    }
-
-    #[test]
-    fn floor_and_sqrt() {
-        assert_eq!(floor(2.5), 2.0);
-        assert_eq!(floor(-2.5), -3.0);
-        assert_eq!(floor(-0.0), 0.0);
-        assert_eq!(floor(1e300), 1e300);
-        for x in [0.0, 1e-300, 0.25, 2.0, 3.0, 22500.0, 1e10, 123456.789] {
-            let (got, want) = (sqrt(x), x.sqrt());
-            assert!(got == want || got.to_bits().abs_diff(want.to_bits()) == 1, "{x}: {got} vs {want}");
-        }
-        assert!(sqrt(-1.0).is_nan());
     }
 }

@@ -10,6 +10,7 @@ pub mod align;
 pub mod card_front;
 pub mod detect;
 pub mod engine;
+mod geom;
 pub mod image;
 pub mod jp2;
 pub mod landmarks;

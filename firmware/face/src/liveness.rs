@@ -51,6 +51,7 @@
 //! per-frame statistics); `push` uses about 7 KiB of stack (the block match cost table and the
 //! motion vectors).
 
+use super::geom::{self, sample_grey, sqrtf_or_zero, Pivot};
 use super::image::{ImageRef, Point, Rect};
 
 /// Side of the grey crops kept of the face region, pixels.
@@ -447,7 +448,7 @@ impl LivenessCheck {
             let ey = dst[i][1] - src[i][1] - my;
             m2 += ex * ex + ey * ey;
         }
-        stats.motion = sqrt(m2 / n as f32) * 50.0;
+        stats.motion = sqrtf_or_zero(m2 / n as f32) * 50.0;
         // Homography, then again without the outliers (over 3× the median residual).
         let Some(h) = fit_homography(&src[..n], &dst[..n], None) else { return stats };
         let mut res = [0f32; MAX_BLOCKS];
@@ -477,7 +478,7 @@ impl LivenessCheck {
         sort(sorted);
         let t = (k * 9 / 10).max(1);
         let sq: f32 = sorted[..t].iter().map(|r| r * r).sum();
-        stats.residual = sqrt(sq / t as f32) * 50.0;
+        stats.residual = sqrtf_or_zero(sq / t as f32) * 50.0;
 
         // The ring around the face: with the face, or still?
         let ring_in = 1.2f32;
@@ -538,29 +539,17 @@ fn sample_crop(frame: &ImageRef<'_>, origin: (f32, f32), step: f32, out: &mut [u
             let x = origin.0 + i as f32 * step;
             let y = origin.1 + j as f32 * step;
             let v = if step > 1.01 {
-                (bilinear(frame, x - q, y - q)
-                    + bilinear(frame, x + q, y - q)
-                    + bilinear(frame, x - q, y + q)
-                    + bilinear(frame, x + q, y + q))
+                (sample_grey(frame, x - q, y - q)
+                    + sample_grey(frame, x + q, y - q)
+                    + sample_grey(frame, x - q, y + q)
+                    + sample_grey(frame, x + q, y + q))
                     * 0.25
             } else {
-                bilinear(frame, x, y)
+                sample_grey(frame, x, y)
             };
             out[j * CROP + i] = (v + 0.5) as u8;
         }
     }
-}
-
-fn bilinear(frame: &ImageRef<'_>, x: f32, y: f32) -> f32 {
-    let (w, h) = (frame.width() as f32, frame.height() as f32);
-    let x = x.clamp(0.0, w - 1.0);
-    let y = y.clamp(0.0, h - 1.0);
-    let (x0, y0) = (x as usize, y as usize);
-    let x1 = (x0 + 1).min(frame.width() - 1);
-    let y1 = (y0 + 1).min(frame.height() - 1);
-    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let g = |x, y| frame.grey(x, y) as f32;
-    (g(x0, y0) * (1.0 - fx) + g(x1, y0) * fx) * (1.0 - fy) + (g(x0, y1) * (1.0 - fx) + g(x1, y1) * fx) * fy
 }
 
 /// Zero-mean SSD of the reference block at (x, y) against the current block at (cx, cy).
@@ -776,43 +765,7 @@ fn fit_homography(src: &[[f32; 2]], dst: &[[f32; 2]], keep: Option<&[bool]>) -> 
     if used < 4 {
         return None;
     }
-    solve8(&mut a)
-}
-
-/// Gaussian elimination with partial pivoting of an 8×8 system (augmented column 8).
-fn solve8(a: &mut [[f32; 9]; 8]) -> Option<[f32; 8]> {
-    let scale = (0..8).map(|i| a[i][i].abs()).fold(0f32, f32::max);
-    if scale.is_nan() || scale <= 0.0 {
-        return None;
-    }
-    for col in 0..8 {
-        let mut piv = col;
-        for r in col + 1..8 {
-            if a[r][col].abs() > a[piv][col].abs() {
-                piv = r;
-            }
-        }
-        if a[piv][col].is_nan() || a[piv][col].abs() <= scale * 1e-7 {
-            return None;
-        }
-        a.swap(col, piv);
-        let pivot_row = a[col];
-        for row in a.iter_mut().skip(col + 1) {
-            let f = row[col] / pivot_row[col];
-            for (x, p) in row.iter_mut().zip(pivot_row.iter()).skip(col) {
-                *x -= f * p;
-            }
-        }
-    }
-    let mut h = [0f32; 8];
-    for r in (0..8).rev() {
-        let mut s = a[r][8];
-        for c in r + 1..8 {
-            s -= a[r][c] * h[c];
-        }
-        h[r] = s / a[r][r];
-    }
-    Some(h)
+    geom::solve8(&mut a, Pivot::Relative(1e-7))
 }
 
 fn apply(h: &[f32; 8], p: [f32; 2]) -> [f32; 2] {
@@ -823,7 +776,7 @@ fn apply(h: &[f32; 8], p: [f32; 2]) -> [f32; 2] {
 
 fn residual(h: &[f32; 8], s: [f32; 2], d: [f32; 2]) -> f32 {
     let q = apply(h, s);
-    sqrt((q[0] - d[0]) * (q[0] - d[0]) + (q[1] - d[1]) * (q[1] - d[1]))
+    sqrtf_or_zero((q[0] - d[0]) * (q[0] - d[0]) + (q[1] - d[1]) * (q[1] - d[1]))
 }
 
 /// Chromaticity fringes on the face: the face box's inner 80 % averaged into a grid; RMS
@@ -888,7 +841,7 @@ fn moire_score(frame: &ImageRef<'_>, face: Rect, grid: &mut [[f32; 2]; MOIRE_GRI
     if count == 0 {
         return 0.0;
     }
-    sqrt(sum / count as f32) * 1000.0
+    sqrtf_or_zero(sum / count as f32) * 1000.0
 }
 
 fn sort(v: &mut [f32]) {
@@ -912,18 +865,6 @@ fn median(v: &mut [f32]) -> f32 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) * 0.5
     }
-}
-
-/// Square root without `std` (bit-level estimate, then Newton).
-fn sqrt(x: f32) -> f32 {
-    if x.is_nan() || x <= 0.0 {
-        return 0.0;
-    }
-    let mut y = f32::from_bits((x.to_bits() >> 1) + 0x1fbd_1df5);
-    for _ in 0..4 {
-        y = 0.5 * (y + x / y);
-    }
-    y
 }
 
 #[cfg(test)]

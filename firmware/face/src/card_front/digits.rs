@@ -4,8 +4,9 @@
 //! runner-up.
 
 use super::layout::{DigitRow, DigitStyle, CODE_DIGITS, TEXT_DIGITS};
-use super::rectify::{sample, sqrt, Homography};
+use super::rectify::Homography;
 use super::{templates, CardFrontError, Field};
+use crate::geom::{sample_grey, sqrtf_or_zero};
 use crate::image::ImageRef;
 
 /// Search radius around the layout position, canonical px (± 0.75 mm).
@@ -60,7 +61,7 @@ fn prepare(t: &[u8]) -> Prepared {
     let n = t.len() as f32;
     let mean = t.iter().map(|&v| f32::from(v)).sum::<f32>() / n;
     let var: f32 = t.iter().map(|&v| (f32::from(v) - mean) * (f32::from(v) - mean)).sum();
-    Prepared { mean, norm: sqrt(var) }
+    Prepared { mean, norm: sqrtf_or_zero(var) }
 }
 
 /// Normalised cross-correlation of template `t` with the patch window at `(x0, y0)`; also
@@ -88,11 +89,11 @@ fn ncc(
     }
     let n = (cw * ch) as f32;
     let var = (sww - sw * sw / n).max(0.0);
-    let sd = sqrt(var / n);
+    let sd = sqrtf_or_zero(var / n);
     if var < 1e-3 || p.norm < 1e-3 {
         return (0.0, sd);
     }
-    (stw / (sqrt(var) * p.norm), sd)
+    (stw / (sqrtf_or_zero(var) * p.norm), sd)
 }
 
 /// The templates of a style, prepared.
@@ -138,7 +139,7 @@ pub(crate) fn read_row(
             let u = (row.left + x) as f32 - SHIFT as f32 + 0.5;
             let v = (row.top + y) as f32 - SHIFT as f32 + 0.5;
             let p = h.map(u, v);
-            patch[y * pw + x] = 255 - sample(frame, p.x - 0.5, p.y - 0.5) as u8;
+            patch[y * pw + x] = 255 - sample_grey(frame, p.x - 0.5, p.y - 0.5) as u8;
         }
     }
     let matcher = Matcher::new(style);

@@ -2,8 +2,8 @@
 //! threshold, flood fill), its four corners by farthest points, then each edge refitted at
 //! full resolution along the brightness step and the corners intersected from the lines.
 
-use super::rectify::{sample, sqrt};
 use super::CardFrontError;
+use crate::geom::{sample_grey, sqrtf_or_zero};
 use crate::image::{ImageRef, Point};
 
 /// The reduced copy has at most this many pixels (160 × 120).
@@ -223,13 +223,13 @@ pub(crate) fn locate(frame: &ImageRef<'_>, scratch: &mut [u8]) -> Result<[Point;
     }
     // The boundary pixels lie half a pixel inside the region: the quad's area falls short by
     // about half the perimeter.
-    let perimeter: f32 = (0..4).map(|i| sqrt(dist2(quad[i], quad[(i + 1) % 4]))).sum();
+    let perimeter: f32 = (0..4).map(|i| sqrtf_or_zero(dist2(quad[i], quad[(i + 1) % 4]))).sum();
     let ratio = (area2(&quad) / 2.0 + perimeter / 2.0) / best_area as f32;
     if !(0.88..=1.08).contains(&ratio) {
         return Err(CardFrontError::NotCardShaped);
     }
     // Start at the corner whose edge to the next is a long side pointing right.
-    let len = |i: usize| sqrt(dist2(quad[i], quad[(i + 1) % 4]));
+    let len = |i: usize| sqrtf_or_zero(dist2(quad[i], quad[(i + 1) % 4]));
     let long_first = len(0) + len(2) >= len(1) + len(3);
     let mut start = if long_first { 0 } else { 1 };
     if quad[(start + 1) % 4].x < quad[start].x {
@@ -280,7 +280,7 @@ fn refine(
     for (j, line) in lines.iter_mut().enumerate() {
         let (c0, c1) = (coarse[j], coarse[(j + 1) % 4]);
         let (ex, ey) = (c1.x - c0.x, c1.y - c0.y);
-        let len = sqrt(ex * ex + ey * ey);
+        let len = sqrtf_or_zero(ex * ex + ey * ey);
         if len < 8.0 {
             return Err(CardFrontError::EdgesUnclear);
         }
@@ -296,7 +296,8 @@ fn refine(
             let (ux, uy) = (ex / len, ey / len);
             let at = |s: f32| {
                 let (qx, qy) = (px + s * nx, py + s * ny);
-                (-2..=2).map(|a| sample(frame, qx + a as f32 * ux, qy + a as f32 * uy)).sum::<f32>() / 5.0
+                (-2..=2).map(|a| sample_grey(frame, qx + a as f32 * ux, qy + a as f32 * uy)).sum::<f32>()
+                    / 5.0
             };
             // Strongest drop from inside (bright) to outside (dark), in half-pixel steps.
             let steps = (2.0 * reach) as i32;

@@ -226,9 +226,9 @@ fn upside_down(frame: &ImageRef<'_>, h: &rectify::Homography) -> bool {
             let u = l + (r - l) * (i as f32 + 0.5) / 12.0;
             let v = t + (b - t) * (j as f32 + 0.5) / 12.0;
             let p = h.map(u, v);
-            here += rectify::sample(frame, p.x, p.y);
+            here += crate::geom::sample_grey(frame, p.x, p.y);
             let q = h.map(w - u, hh - v);
-            there += rectify::sample(frame, q.x, q.y);
+            there += crate::geom::sample_grey(frame, q.x, q.y);
         }
     }
     here > there

@@ -479,23 +479,10 @@ pub fn wipe(buf: &mut [f32]) {
 /// Euclidean distance between two descriptors.
 pub fn distance(a: &Descriptor, b: &Descriptor) -> f32 {
     let s: f32 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-    libm_sqrt(s)
+    crate::geom::sqrtf(s)
 }
 
 /// The decision: same person when the distance is below [`THRESHOLD`].
 pub fn is_match(a: &Descriptor, b: &Descriptor) -> bool {
     distance(a, b) < THRESHOLD
-}
-
-/// Square root without `std` (Newton's method from the bit-level estimate; exact to f32
-/// rounding for the distances we see, 0 … 4).
-fn libm_sqrt(x: f32) -> f32 {
-    if x <= 0.0 {
-        return 0.0;
-    }
-    let mut y = f32::from_bits((x.to_bits() >> 1) + 0x1fbd_1df5);
-    for _ in 0..4 {
-        y = 0.5 * (y + x / y);
-    }
-    y
 }
