@@ -6,6 +6,10 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+// The test doubles of `nfc::testing` allocate; nothing else in the crate does.
+#[cfg(feature = "testing")]
+extern crate std;
+
 #[macro_use]
 extern crate shikaku_fmt;
 shikaku_fmt::check_features!();

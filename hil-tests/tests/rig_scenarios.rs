@@ -10,11 +10,15 @@
 
 use shikaku_firmware::nfc::iso_dep::IsoDepConfig;
 use shikaku_firmware::session::screen::ConsentItem;
-use shikaku_firmware::session::{Key, Screen};
+use shikaku_firmware::session::{CardFailure, Key, Screen};
 use shikaku_hil::rig::scenarios::{self, Expect};
-use shikaku_hil::rig::{self, Outcome, Scenario, Step};
+use shikaku_hil::rig::{self, CardAnswer, CardOpRecord as Op, CardReplyRecord, Outcome, Scenario, Step};
 use shikaku_hil::sim_frontend::FaultConfig;
-use shikaku_protocol::message::{AuthMethod, CardKind, CertExpiry, ConsentAnswer, ErrorCode, Remedy};
+use shikaku_protocol::message::msg_type::*;
+use shikaku_protocol::message::{
+    AuthMethod, CardKind, CertExpiry, ConsentAnswer, ErrorCode, PinResult, Remedy, VisualStopReason,
+};
+use shikaku_protocol::Message;
 
 fn run(s: &Scenario) -> Outcome {
     let o = rig::run(s).expect("rig runs");
@@ -42,7 +46,10 @@ const PIN_ACCEPTED: [Screen; 4] = [
 ];
 
 /// What the host receives up to the patient's choice of method.
-const TO_CHOSEN: [&str; 4] = ["CardDetected", "CertificateRead", "AuthModesOffered", "AuthModeChosen"];
+const TO_CHOSEN: [u8; 4] = [CARD_DETECTED, CERTIFICATE_READ, AUTH_MODES_OFFERED, AUTH_MODE_CHOSEN];
+
+const VERIFY_PIN: Op = Op::VerifyPin { last_try_confirmed: false };
+const PIN_FLOW: [Op; 3] = [Op::Identify, VERIFY_PIN, Op::SignChallenge];
 
 fn pin_entry(tries_left: u8) -> Vec<Screen> {
     (0..4).map(|entered| Screen::PinEntry { entered, tries_left }).collect()
@@ -72,13 +79,13 @@ fn face_ok() {
         Screen::PlaceCard,
     ]);
     assert_eq!(screens(&o), expected);
-    assert_eq!(o.card_ops, ["Identify"]);
+    assert_eq!(o.card_ops, [Op::Identify]);
     let id = assert_identity(&o, AuthMethod::Face);
     assert!(!id.card_signed);
     assert_eq!(id.card_kind, CardKind::PhysicalCard);
     assert_eq!(id.consents.comprehensive, ConsentAnswer::Agreed);
-    let face_to_end = ["FaceProgress", "FaceOutcome", "ConsentAnswers", "VerifiedIdentity", "CardRemoved"];
-    assert_eq!(o.host_names(), [&TO_CHOSEN[..], &face_to_end].concat());
+    let face_to_end = [FACE_PROGRESS, FACE_OUTCOME, CONSENT_ANSWERS, VERIFIED_IDENTITY, CARD_REMOVED];
+    assert_eq!(o.host_types(), [&TO_CHOSEN[..], &face_to_end].concat());
     assert_eq!(o.face_attempts, [1]);
 }
 
@@ -89,13 +96,23 @@ fn pin_ok() {
     expected.extend(pin_entry(3));
     expected.extend(PIN_ACCEPTED);
     assert_eq!(screens(&o), expected);
-    assert_eq!(o.card_ops, ["Identify", "VerifyPin", "SignChallenge"]);
-    assert_eq!(o.card_replies[1..], ["PinVerified", "Signed (256 B)"]);
+    assert_eq!(o.card_ops, PIN_FLOW);
+    assert!(
+        matches!(
+            &o.card_replies[1..],
+            [
+                CardAnswer::Reply(CardReplyRecord::PinVerified),
+                CardAnswer::Reply(CardReplyRecord::Signed { signature })
+            ] if signature.len() == 256
+        ),
+        "{:?}",
+        o.card_replies
+    );
     let id = assert_identity(&o, AuthMethod::Pin);
     assert!(id.card_signed, "the card signed the host's challenge");
     assert_eq!(o.pin_tries_left, Some(3));
-    let pin_to_end = ["PinOutcome", "ConsentAnswers", "VerifiedIdentity", "CardRemoved"];
-    assert_eq!(o.host_names(), [&TO_CHOSEN[..], &pin_to_end].concat());
+    let pin_to_end = [PIN_OUTCOME, CONSENT_ANSWERS, VERIFIED_IDENTITY, CARD_REMOVED];
+    assert_eq!(o.host_types(), [&TO_CHOSEN[..], &pin_to_end].concat());
 }
 
 #[test]
@@ -113,16 +130,19 @@ fn pin_locked_then_staff_visual_check_with_the_card_staying() {
     ]);
     assert_eq!(screens(&o), expected);
     // One card session: the card never left, no second Identify.
-    assert_eq!(o.card_ops, ["Identify", "VerifyPin(last try confirmed)"]);
-    assert_eq!(o.card_replies[1], "PinWrong { tries_left: 0 }");
+    assert_eq!(o.card_ops, [Op::Identify, Op::VerifyPin { last_try_confirmed: true }]);
+    assert_eq!(o.card_replies[1], CardAnswer::Reply(CardReplyRecord::PinWrong { tries_left: 0 }));
     let id = assert_identity(&o, AuthMethod::Visual);
     assert_eq!(id.staff_account.as_deref(), Some(rig::STAFF_ACCOUNT));
     // The patient's own wrong last try locked it; nothing else was spent.
     assert_eq!(o.pin_tries_left, Some(0));
-    let names = o.host_names();
-    assert!(names.contains(&"VisualModeStarted".to_string()));
-    assert_eq!(names.last().map(String::as_str), Some("CardRemoved"));
-    assert!(o.host_received.iter().any(|l| l.contains("VisualModeStopped reason=Completed")));
+    let types = o.host_types();
+    assert!(types.contains(&VISUAL_MODE_STARTED));
+    assert_eq!(types.last(), Some(&CARD_REMOVED));
+    assert!(o
+        .host_messages
+        .iter()
+        .any(|m| matches!(m.message(), Message::VisualModeStopped { reason: VisualStopReason::Completed })));
 }
 
 #[test]
@@ -144,10 +164,10 @@ fn certificate_expiring_within_three_months() {
             Screen::PlaceCard,
         ]
     );
-    assert_eq!(o.card_ops, ["Identify"]);
+    assert_eq!(o.card_ops, [Op::Identify]);
     let id = assert_identity(&o, AuthMethod::Face);
     assert_eq!(id.cert_expiry, CertExpiry::DaysLeft(days_left));
-    assert!(o.host_names().contains(&"CertExpiryNotice".to_string()));
+    assert!(o.host_types().contains(&CERT_EXPIRY_NOTICE));
 }
 
 #[test]
@@ -171,7 +191,7 @@ fn certificate_in_grace_is_eligibility_only() {
     let id = assert_identity(&o, AuthMethod::Face);
     assert_eq!(id.cert_expiry, CertExpiry::DaysPast(days_past));
     // No consent screens and no consent answers in the grace period.
-    assert!(!o.host_names().contains(&"ConsentAnswers".to_string()));
+    assert!(!o.host_types().contains(&CONSENT_ANSWERS));
 }
 
 #[test]
@@ -184,7 +204,7 @@ fn certificate_expired_past_grace_is_refused_with_the_eligibility_certificate_re
         s,
         [Screen::PlaceCard, Screen::Reading, Screen::CertExpiredRefused { days_past }, Screen::PlaceCard]
     );
-    assert_eq!(o.card_ops, ["Identify"]);
+    assert_eq!(o.card_ops, [Op::Identify]);
     assert_refused(&o, ErrorCode::CERT_EXPIRED_PAST_GRACE);
     assert_eq!(o.errors[0].remedy, Remedy::EligibilityCertificate);
     assert!(Screen::CertExpiredRefused { days_past }.ja().1.contains("資格確認書"));
@@ -194,11 +214,11 @@ fn certificate_expired_past_grace_is_refused_with_the_eligibility_certificate_re
 fn card_pulled_mid_read() {
     let o = run(&scenarios::card_pulled());
     assert_eq!(screens(&o), [Screen::PlaceCard, Screen::Reading, Screen::PlaceCard]);
-    assert_eq!(o.card_ops, ["Identify"]);
-    assert_eq!(o.card_replies, ["Removed"]);
+    assert_eq!(o.card_ops, [Op::Identify]);
+    assert_eq!(o.card_replies, [CardAnswer::Removed]);
     assert_eq!(o.apdus, 7);
     assert_refused(&o, ErrorCode::CARD_REMOVED);
-    assert_eq!(o.host_names(), ["CardRemoved", "Error"]);
+    assert_eq!(o.host_types(), [CARD_REMOVED, ERROR]);
 }
 
 #[test]
@@ -215,7 +235,7 @@ fn face_fails_three_times_then_pin() {
     expected.extend(pin_entry(3));
     expected.extend(PIN_ACCEPTED);
     assert_eq!(screens(&o), expected);
-    assert_eq!(o.card_ops, ["Identify", "VerifyPin", "SignChallenge"]);
+    assert_eq!(o.card_ops, PIN_FLOW);
     assert_eq!(o.face_attempts, [1, 2, 3]);
     assert_identity(&o, AuthMethod::Pin);
 }
@@ -225,7 +245,7 @@ fn pinless_card_offers_face_only() {
     let o = run(&scenarios::pinless_face());
     assert_eq!(screens(&o)[2], Screen::ChooseMethod { face: true, pin: false });
     assert_identity(&o, AuthMethod::Face);
-    assert!(o.host_received.iter().any(|l| l.contains("AuthModesOffered")));
+    assert!(o.host_types().contains(&AUTH_MODES_OFFERED));
 }
 
 #[test]
@@ -290,7 +310,7 @@ fn pin_flow_completes_with_5_percent_rf_errors() {
         let o = run(&s);
         let id = assert_identity(&o, AuthMethod::Pin);
         assert!(id.card_signed);
-        assert_eq!(o.card_ops, ["Identify", "VerifyPin", "SignChallenge"]);
+        assert_eq!(o.card_ops, PIN_FLOW);
         assert_eq!(o.pin_tries_left, Some(3));
         assert!(o.air.dropped + o.air.corrupted > 0, "{}: no fault was injected", s.name);
     }
@@ -312,7 +332,12 @@ fn card_pulled_after_each_apdu_of_the_pin_flow() {
         assert_eq!(o.pin_tries_left, Some(3), "{}", s.name);
         // One error, the card removal (never a wrong-PIN outcome), and the reader is back idle.
         assert_refused(&o, ErrorCode::CARD_REMOVED);
-        assert!(!o.host_received.iter().any(|l| l.contains("result=Wrong")), "{}", s.name);
+        assert!(
+            !o.host_messages_of(PIN_OUTCOME)
+                .any(|m| matches!(m.message(), Message::PinOutcome { result: PinResult::Wrong, .. })),
+            "{}",
+            s.name
+        );
         assert_eq!(o.screens.last().map(|s| s.1), Some(Screen::PlaceCard), "{}", s.name);
     }
 }
@@ -368,10 +393,10 @@ fn results_cross_a_lossy_wire_exactly_once() {
         );
         let method = if s.name == "pin-ok" { AuthMethod::Pin } else { AuthMethod::Visual };
         assert_identity(&o, method);
-        // Every result reached the host once: no line twice.
+        // Every result reached the host once: no message twice.
         let mut seen = std::collections::HashSet::new();
-        for l in &o.host_received {
-            assert!(seen.insert(l.clone()), "{}: {l} processed twice", s.name);
+        for m in &o.host_messages {
+            assert!(seen.insert((m.session, m.seq)), "{}: {m:?} processed twice", s.name);
         }
     }
 }
@@ -395,7 +420,7 @@ fn android_reads_the_certificate_only_after_the_pin() {
     // The phone answers 6982 for the certificate before the PIN: the reader identifies the
     // token without it, verifies the PIN in the same selection, then reads and signs.
     let o = run(&scenarios::android_pin());
-    assert_eq!(o.card_ops, ["Identify", "VerifyPin", "ReadCertificate", "SignChallenge"]);
+    assert_eq!(o.card_ops, [Op::Identify, VERIFY_PIN, Op::ReadCertificate, Op::SignChallenge]);
     assert_eq!(o.pin_tries_left, Some(3));
 }
 
@@ -425,7 +450,10 @@ fn a_card_without_jpki_is_not_a_my_number_card() {
             Screen::PlaceCard
         ]
     );
-    assert_eq!(o.card_replies, ["Failed { error: NotMyNumberCard }"]);
+    assert_eq!(
+        o.card_replies,
+        [CardAnswer::Reply(CardReplyRecord::Failed { error: CardFailure::NotMyNumberCard })]
+    );
     assert_eq!(o.apdus, 1);
     assert_refused(&o, code);
 }

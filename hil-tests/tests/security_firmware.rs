@@ -13,6 +13,7 @@ use shikaku_hil::sim_reader::SimReader;
 use shikaku_host::reader::{HostEndpoint, HostEvent};
 use shikaku_protocol::auth::{LinkKeys, PairingKey};
 use shikaku_protocol::frame::{self, Header};
+use shikaku_protocol::message::msg_type;
 use shikaku_protocol::{passcode, Duration, Instant, Link, Message, Role, MAX_FRAME, MAX_PAYLOAD};
 
 const KEY: [u8; 32] = [0x5E; 32];
@@ -115,16 +116,22 @@ fn passcode_brute_force_on_the_rig_hits_back_off_and_lock() {
     }
     s = s.at(t, Step::Key(Key::Staff)).digits(t + 100, rig::STAFF_PASSCODE);
     let o = rig::run(&s).expect("rig runs");
-    let failures: Vec<&String> =
-        o.host_received.iter().filter(|l| l.contains("VisualUnlockFailed")).collect();
+    // `locked_for_ms` of each VisualUnlockFailed the host received.
+    let failures: Vec<u32> = o
+        .host_messages_of(msg_type::VISUAL_UNLOCK_FAILED)
+        .map(|m| match m.message() {
+            Message::VisualUnlockFailed { locked_for_ms, .. } => locked_for_ms,
+            other => unreachable!("{other:?}"),
+        })
+        .collect();
     // Only checked guesses are reported; at most LOCK_AFTER of them were ever checked.
     assert!(!failures.is_empty(), "{}", o.transcript.join("\n"));
     assert!(failures.len() <= usize::from(LOCK_AFTER), "{} checked: {failures:?}", failures.len());
     // Back-off: some report a wait, and the last says locked for good.
-    assert!(failures.iter().any(|l| !l.contains("locked_for_ms=0")), "no back-off: {failures:?}");
-    assert!(failures.last().unwrap().contains(&format!("locked_for_ms={}", u32::MAX)), "{failures:?}");
+    assert!(failures.iter().any(|&ms| ms != 0), "no back-off: {failures:?}");
+    assert_eq!(failures.last(), Some(&u32::MAX), "{failures:?}");
     // The right passcode after the lock does not open 目視; the reader is in automatic mode.
-    assert!(!o.host_received.iter().any(|l| l.contains("VisualModeStarted")), "{}", o.transcript.join("\n"));
+    assert!(!o.host_types().contains(&msg_type::VISUAL_MODE_STARTED), "{}", o.transcript.join("\n"));
     assert!(!o.visual_unlocked);
     assert_eq!(o.final_phase, Phase::Idle);
     for line in &o.transcript {

@@ -55,6 +55,14 @@ pub trait ApduTransport {
     fn transceive(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, Self::Error>;
 }
 
+impl<T: ApduTransport + ?Sized> ApduTransport for &mut T {
+    type Error = T::Error;
+
+    fn transceive(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, Self::Error> {
+        (**self).transceive(command, response)
+    }
+}
+
 /// Encoding or parsing a command APDU failed: nothing was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -50,6 +50,10 @@
 
 #![cfg_attr(not(test), no_std)]
 
+// The test doubles of `testing` allocate; nothing else in the crate does.
+#[cfg(feature = "testing")]
+extern crate std;
+
 #[macro_use]
 extern crate shikaku_fmt;
 shikaku_fmt::check_features!();
@@ -65,6 +69,8 @@ pub mod jpki;
 pub mod rsa;
 pub mod secret;
 pub mod surface_ap;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text_ap;
 pub mod tlv;
 

@@ -1,7 +1,6 @@
 //! The applet clients against a scripted card: every command byte is checked, the answers come
 //! from the fixtures of a real test card.
 
-use shikaku_card::apdu::ApduTransport;
 use shikaku_card::commands::sha256_digest_info;
 use shikaku_card::cv_cert::CvCertificate;
 use shikaku_card::der::Certificate;
@@ -9,6 +8,7 @@ use shikaku_card::io::{CardIo, Sizing};
 use shikaku_card::jpki::{CardKind, Jpki};
 use shikaku_card::secret::CollationB;
 use shikaku_card::surface_ap::{self, SurfaceAp, CARD_FACE_MAX_LEN};
+use shikaku_card::testing::{LinkError, ScriptedCard};
 use shikaku_card::text_ap::{Sex, TextAp, BASIC_FOUR_MAX_LEN};
 use shikaku_card::{CardError, Date, ParseError, Pin4, PinStatus, VerifyError};
 
@@ -16,74 +16,6 @@ macro_rules! fixture {
     ($name:literal) => {
         include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/myna-testcard/", $name))
     };
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LinkError {
-    Unscripted,
-    Dropped,
-    /// The answer does not fit the response buffer the client offered.
-    Overflow,
-}
-
-/// One scripted exchange: the command expected, and the answer (or link failure).
-type Step = (Vec<u8>, Result<Vec<u8>, LinkError>);
-
-/// A card that expects exactly these commands, in order, and gives these answers.
-#[derive(Default)]
-struct Script {
-    steps: Vec<Step>,
-    next: usize,
-}
-
-impl Script {
-    fn expect(mut self, command: &[u8], answer: &[u8]) -> Self {
-        self.steps.push((command.to_vec(), Ok(answer.to_vec())));
-        self
-    }
-
-    fn expect_sw(self, command: &[u8], sw: u16) -> Self {
-        self.expect(command, &sw.to_be_bytes())
-    }
-
-    fn expect_link_error(mut self, command: &[u8], error: LinkError) -> Self {
-        self.steps.push((command.to_vec(), Err(error)));
-        self
-    }
-
-    /// SELECT EF, then READ BINARY of `file` in 256-byte steps as the client reads it: the
-    /// first step asks for 256, the rest for what the TLV header says remains.
-    fn read_ef(self, ef: u16, file: &[u8], total: usize) -> Self {
-        let [hi, lo] = ef.to_be_bytes();
-        let mut s = self.expect_sw(&[0x00, 0xA4, 0x02, 0x0C, 0x02, hi, lo], 0x9000);
-        let mut offset = 0;
-        while offset < total {
-            let le = if offset == 0 { 256 } else { (total - offset).min(256) };
-            let answer_len = le.min(file.len() - offset);
-            let mut answer = file[offset..offset + answer_len].to_vec();
-            answer.extend_from_slice(&[0x90, 0x00]);
-            s = s.expect(&[0x00, 0xB0, (offset >> 8) as u8, offset as u8, le as u8], &answer);
-            offset += answer_len;
-        }
-        s
-    }
-
-    fn done(&self) {
-        assert_eq!(self.next, self.steps.len(), "commands left unsent");
-    }
-}
-
-impl ApduTransport for Script {
-    type Error = LinkError;
-
-    fn transceive(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, LinkError> {
-        let (expected, answer) = self.steps.get(self.next).ok_or(LinkError::Unscripted)?;
-        assert_eq!(command, expected.as_slice(), "command #{}", self.next);
-        self.next += 1;
-        let answer = answer.clone()?;
-        response.get_mut(..answer.len()).ok_or(LinkError::Overflow)?.copy_from_slice(&answer);
-        Ok(answer.len())
-    }
 }
 
 const SELECT_JPKI: [u8; 15] =
@@ -101,8 +33,8 @@ fn pin() -> Pin4 {
 }
 
 /// SELECT JPKI, SELECT EF 0018, VERIFY status answering `status`.
-fn jpki_pin_status(status: u16) -> Script {
-    Script::default()
+fn jpki_pin_status(status: u16) -> ScriptedCard {
+    ScriptedCard::new()
         .expect_sw(&SELECT_JPKI, 0x9000)
         .expect_sw(&SELECT_AUTH_PIN, 0x9000)
         .expect_sw(&VERIFY_STATUS, status)
@@ -114,7 +46,7 @@ fn jpki_pin_status(status: u16) -> Script {
 fn jpki_reads_and_verifies_the_auth_certificate() {
     let cert = fixture!("jpki-auth-cert.der");
     let ca = fixture!("jpki-auth-ca-cert.der");
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect_sw(&SELECT_JPKI, 0x9000)
         .read_ef(0x000A, cert, cert.len())
         .read_ef(0x000B, ca, ca.len());
@@ -128,7 +60,7 @@ fn jpki_reads_and_verifies_the_auth_certificate() {
     assert_eq!(got_ca, ca);
     let leaf = Certificate::parse(got).unwrap();
     leaf.verify_issued_by(&Certificate::parse(got_ca).unwrap()).unwrap();
-    card.done();
+    card.finish();
 }
 
 #[test]
@@ -142,13 +74,13 @@ fn jpki_card_kinds() {
         let mut info = [b' '; 32].to_vec();
         info[..label.len()].copy_from_slice(label);
         info.extend_from_slice(&[0x90, 0x00]);
-        let mut card = Script::default()
+        let mut card = ScriptedCard::new()
             .expect_sw(&SELECT_JPKI, 0x9000)
             .expect_sw(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x06], 0x9000)
             .expect(&[0x00, 0xB0, 0x00, 0x00, 0x20], &info);
         let mut io = CardIo::new(&mut card);
         assert_eq!(Jpki::select(&mut io).unwrap().card_kind().unwrap(), kind);
-        card.done();
+        card.finish();
     }
 }
 
@@ -166,7 +98,7 @@ fn pin_status_costs_no_try() {
         let mut io = CardIo::new(&mut card);
         let got = Jpki::select(&mut io).unwrap().auth_pin_status().unwrap();
         assert_eq!(got, status, "{sw:04X}");
-        card.done();
+        card.finish();
     }
     assert_eq!(PinStatus::TriesLeft(3).tries_left(), Some(3));
     // Anything else is an error, not a guess.
@@ -180,14 +112,14 @@ fn verify_auth_pin_with_tries_left() {
     let mut card = jpki_pin_status(0x63C3).expect_sw(&VERIFY_1234, 0x9000);
     let mut io = CardIo::new(&mut card);
     Jpki::select(&mut io).unwrap().verify_auth_pin(&pin(), None).unwrap();
-    card.done();
+    card.finish();
 
     // A wrong PIN reports what is left.
     let mut card = jpki_pin_status(0x63C3).expect_sw(&VERIFY_1234, 0x63C2);
     let mut io = CardIo::new(&mut card);
     let err = Jpki::select(&mut io).unwrap().verify_auth_pin(&pin(), None).unwrap_err();
     assert_eq!(err, CardError::WrongPin { tries_left: 2 });
-    card.done();
+    card.finish();
 }
 
 #[test]
@@ -197,7 +129,7 @@ fn one_try_left_needs_confirmation() {
     let mut io = CardIo::new(&mut card);
     let err = Jpki::select(&mut io).unwrap().verify_auth_pin(&pin(), None).unwrap_err();
     assert_eq!(err, CardError::LastTryNotConfirmed);
-    card.done();
+    card.finish();
 
     // With it, the last try is spent; wrong → 63C0 → no tries left.
     let mut card = jpki_pin_status(0x63C1).expect_sw(&VERIFY_1234, 0x63C0);
@@ -206,14 +138,14 @@ fn one_try_left_needs_confirmation() {
     assert!(confirm.is_some());
     let err = Jpki::select(&mut io).unwrap().verify_auth_pin(&pin(), confirm).unwrap_err();
     assert_eq!(err, CardError::WrongPin { tries_left: 0 });
-    card.done();
+    card.finish();
 
     // Confirmed and right.
     let mut card = jpki_pin_status(0x63C1).expect_sw(&VERIFY_1234, 0x9000);
     let mut io = CardIo::new(&mut card);
     let confirm = PinStatus::TriesLeft(1).confirm_last_try();
     Jpki::select(&mut io).unwrap().verify_auth_pin(&pin(), confirm).unwrap();
-    card.done();
+    card.finish();
 }
 
 #[test]
@@ -224,14 +156,14 @@ fn locked_pins_are_never_tried() {
         let err = Jpki::select(&mut io).unwrap().verify_auth_pin(&pin(), None).unwrap_err();
         assert_eq!(err, CardError::Locked);
         assert!(err.remedy().contains("municipal office"));
-        card.done();
+        card.finish();
     }
     // A card that answers 6984 to the VERIFY itself.
     let mut card = jpki_pin_status(0x63C2).expect_sw(&VERIFY_1234, 0x6984);
     let mut io = CardIo::new(&mut card);
     let err = Jpki::select(&mut io).unwrap().verify_auth_pin(&pin(), None).unwrap_err();
     assert_eq!(err, CardError::Locked);
-    card.done();
+    card.finish();
 }
 
 #[test]
@@ -246,7 +178,7 @@ fn sign_with_the_auth_key() {
     command.push(0x00);
     let mut answer = vec![0x5A; 256];
     answer.extend_from_slice(&[0x90, 0x00]);
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect_sw(&SELECT_JPKI, 0x9000)
         .expect_sw(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x17], 0x9000)
         .expect(&command, &answer)
@@ -267,7 +199,7 @@ fn sign_with_the_auth_key() {
         jpki.sign_hash_with_auth_key(&hash, &mut signature),
         Err(CardError::SecurityStatusNotSatisfied)
     );
-    card.done();
+    card.finish();
 }
 
 #[test]
@@ -275,20 +207,20 @@ fn garbage_from_the_card_is_a_typed_error() {
     let mut buf = [0u8; 2048];
 
     // A one-byte answer.
-    let mut card = Script::default().expect(&SELECT_JPKI, &[0x90]);
+    let mut card = ScriptedCard::new().expect(&SELECT_JPKI, &[0x90]);
     let mut io = CardIo::new(&mut card);
     assert_eq!(Jpki::select(&mut io).err(), Some(CardError::ResponseTooShort));
 
     // Data where none belongs.
-    let mut card = Script::default().expect(&SELECT_JPKI, &[0x01, 0x90, 0x00]);
+    let mut card = ScriptedCard::new().expect(&SELECT_JPKI, &[0x01, 0x90, 0x00]);
     let mut io = CardIo::new(&mut card);
     assert_eq!(Jpki::select(&mut io).err(), Some(CardError::UnexpectedResponseLength { len: 1 }));
 
     // No such applet; a link that drops.
-    let mut card = Script::default().expect_sw(&SELECT_JPKI, 0x6A82);
+    let mut card = ScriptedCard::new().expect_sw(&SELECT_JPKI, 0x6A82);
     let mut io = CardIo::new(&mut card);
     assert_eq!(Jpki::select(&mut io).err(), Some(CardError::NotFound));
-    let mut card = Script::default().expect_link_error(&SELECT_JPKI, LinkError::Dropped);
+    let mut card = ScriptedCard::new().expect_link_error(&SELECT_JPKI, LinkError::Dropped);
     let mut io = CardIo::new(&mut card);
     assert_eq!(Jpki::select(&mut io).err(), Some(CardError::Transport(LinkError::Dropped)));
 
@@ -300,20 +232,20 @@ fn garbage_from_the_card_is_a_typed_error() {
     ] {
         let mut answer = first.to_vec();
         answer.extend_from_slice(&[0x90, 0x00]);
-        let mut card = Script::default()
+        let mut card = ScriptedCard::new()
             .expect_sw(&SELECT_JPKI, 0x9000)
             .expect_sw(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A], 0x9000)
             .expect(&[0x00, 0xB0, 0x00, 0x00, 0x00], &answer);
         let mut io = CardIo::new(&mut card);
         let mut jpki = Jpki::select(&mut io).unwrap();
         assert_eq!(jpki.read_auth_cert(&mut buf).err(), Some(err));
-        card.done();
+        card.finish();
     }
 
     // More data than asked for.
     let mut answer = vec![0x30; 40];
     answer.extend_from_slice(&[0x90, 0x00]);
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect_sw(&SELECT_JPKI, 0x9000)
         .expect_sw(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x06], 0x9000)
         .expect(&[0x00, 0xB0, 0x00, 0x00, 0x20], &answer);
@@ -322,10 +254,10 @@ fn garbage_from_the_card_is_a_typed_error() {
         Jpki::select(&mut io).unwrap().card_kind(),
         Err(CardError::UnexpectedResponseLength { len: 40 })
     );
-    card.done();
+    card.finish();
 
     // Android before the PIN: 6982 on the certificate.
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect_sw(&SELECT_JPKI, 0x9000)
         .expect_sw(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A], 0x9000)
         .expect_sw(&[0x00, 0xB0, 0x00, 0x00, 0x00], 0x6982);
@@ -344,31 +276,31 @@ fn reading_stops_at_6b00_and_short_reads() {
     let mut second = data[256..].to_vec();
     second.extend_from_slice(&[0x90, 0x00]);
     // Short read ends the file.
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect(&[0x00, 0xB0, 0x00, 0x00, 0x00], &first)
         .expect(&[0x00, 0xB0, 0x01, 0x00, 0x00], &second);
     let mut io = CardIo::new(&mut card);
     let mut buf = [0u8; 1024];
     assert_eq!(io.read_ef(&mut buf, Sizing::UntilEnd), Ok(300));
     assert_eq!(&buf[..300], &data[..]);
-    card.done();
+    card.finish();
     // 6B00 after a full step ends it too; 6B00 on the first step is an error.
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect(&[0x00, 0xB0, 0x00, 0x00, 0x00], &first)
         .expect_sw(&[0x00, 0xB0, 0x01, 0x00, 0x00], 0x6B00)
         .expect_sw(&[0x00, 0xB0, 0x00, 0x00, 0x00], 0x6B00);
     let mut io = CardIo::new(&mut card);
     assert_eq!(io.read_ef(&mut buf, Sizing::UntilEnd), Ok(256));
     assert_eq!(io.read_ef(&mut buf, Sizing::UntilEnd), Err(CardError::WrongOffset));
-    card.done();
+    card.finish();
     // A buffer too small for what the card keeps sending.
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect(&[0x00, 0xB0, 0x00, 0x00, 0x00], &first)
         .expect(&[0x00, 0xB0, 0x01, 0x00, 0x00], &second);
     let mut io = CardIo::new(&mut card);
     let mut small = [0u8; 280];
     assert_eq!(io.read_ef(&mut small, Sizing::UntilEnd), Err(CardError::BufferTooSmall { capacity: 280 }));
-    card.done();
+    card.finish();
 }
 
 // ---------------------------------------------------------------- text applet
@@ -377,7 +309,7 @@ fn reading_stops_at_6b00_and_short_reads() {
 fn text_applet_with_pin() {
     let basic = fixture!("text-0002.bin");
     let number = fixture!("text-0001-physical.bin");
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect_sw(&SELECT_TEXT, 0x9000)
         .expect_sw(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x11], 0x9000)
         .expect_sw(&VERIFY_STATUS, 0x63C3)
@@ -395,7 +327,7 @@ fn text_applet_with_pin() {
     assert_eq!(b.sex, Sex::Male);
     let n = text.read_my_number_sensitive(None).unwrap();
     assert_eq!(n.expose_sensitive_digits(), b"537686677188");
-    card.done();
+    card.finish();
 }
 
 #[test]
@@ -406,7 +338,7 @@ fn text_applet_checks_what_it_reads_against_its_signed_records() {
     let number = fixture!("text-0001-physical.bin");
     let mut wrong_number = number.to_vec();
     wrong_number[5] = b'0';
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect_sw(&SELECT_TEXT, 0x9000)
         .read_ef(0x0004, cv, cv.len())
         .read_ef(0x0003, integrity, integrity.len())
@@ -429,14 +361,14 @@ fn text_applet_checks_what_it_reads_against_its_signed_records() {
         text.read_my_number_sensitive(Some(&record)).err(),
         Some(CardError::Verify(VerifyError::DigestMismatch))
     );
-    card.done();
+    card.finish();
 }
 
 #[test]
 fn text_applet_with_collation_b() {
     let mut command = vec![0x00, 0x20, 0x00, 0x80, 0x0E];
     command.extend_from_slice(b"55021720352285");
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect_sw(&SELECT_TEXT, 0x9000)
         .expect_sw(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x15], 0x9000)
         .expect_sw(&VERIFY_STATUS, 0x63CA)
@@ -444,7 +376,7 @@ fn text_applet_with_collation_b() {
     let mut io = CardIo::new(&mut card);
     let code = CollationB::from_dob(Date::new(1980, 2, 17).unwrap(), 2035, b"2285").unwrap();
     TextAp::select(&mut io).unwrap().verify_collation_b(&code, None).unwrap();
-    card.done();
+    card.finish();
 }
 
 // ---------------------------------------------------------------- surface applet
@@ -455,7 +387,7 @@ fn surface_applet_opens_reads_and_verifies_the_face() {
     let cv = fixture!("surface-0004.bin");
     let mut command = vec![0x00, 0x20, 0x00, 0x80, 0x0E];
     command.extend_from_slice(b"55021720352285");
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect_sw(&SELECT_SURFACE, 0x9000)
         .expect_sw(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x12], 0x9000)
         .expect_sw(&VERIFY_STATUS, 0x63CA)
@@ -472,14 +404,14 @@ fn surface_applet_opens_reads_and_verifies_the_face() {
     let record = surface.read_card_face(&mut face_buf).unwrap();
     record.verify(&cert.public_key).unwrap();
     assert_eq!(record.photo_jp2.len(), 1854);
-    card.done();
+    card.finish();
 }
 
 #[test]
 fn surface_collation_b_rules() {
     let code = CollationB::from_parts(b"550217", 2035, b"2285").unwrap();
     let select_b = [0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x12];
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect_sw(&SELECT_SURFACE, 0x9000)
         .expect_sw(&select_b, 0x9000)
         .expect_sw(&VERIFY_STATUS, 0x63C1)
@@ -489,7 +421,7 @@ fn surface_collation_b_rules() {
     let mut surface = SurfaceAp::select(&mut io).unwrap();
     assert_eq!(surface.verify_collation_b(&code, None), Err(CardError::LastTryNotConfirmed));
     assert_eq!(surface.verify_collation_b(&code, None), Err(CardError::Locked));
-    card.done();
+    card.finish();
 }
 
 /// The genuineness check with a stand-in: no private key of the test card is available, so the
@@ -513,7 +445,7 @@ fn chip_genuineness_challenge() {
     let mut forged = answer.clone();
     forged[7] ^= 0x01;
 
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect_sw(&SELECT_SURFACE, 0x9000)
         .expect(&command, &answer)
         .expect(&command, &forged);
@@ -524,16 +456,16 @@ fn chip_genuineness_challenge() {
         surface.prove_genuine(challenge, &signer.public_key),
         Err(CardError::Verify(VerifyError::BadSignature))
     );
-    card.done();
+    card.finish();
 
     // The text applet uses the same exchange.
-    let mut card = Script::default().expect_sw(&SELECT_TEXT, 0x9000).expect(&command, &answer);
+    let mut card = ScriptedCard::new().expect_sw(&SELECT_TEXT, 0x9000).expect(&command, &answer);
     let mut io = CardIo::new(&mut card);
     TextAp::select(&mut io).unwrap().prove_genuine(challenge, &signer.public_key).unwrap();
-    card.done();
+    card.finish();
 
     // And the free function, for callers holding a CardIo.
-    let mut card = Script::default().expect_sw(&command, 0x6982);
+    let mut card = ScriptedCard::new().expect_sw(&command, 0x6982);
     let mut io = CardIo::new(&mut card);
     let mut sig = [0u8; 256];
     assert_eq!(
@@ -547,7 +479,7 @@ fn mf_objects_by_get_data() {
     let f8 = fixture!("mf-do-F8.bin");
     let d7 = fixture!("mf-do-7F21.bin");
     let with_sw = |b: &[u8]| [b, &[0x90, 0x00][..]].concat();
-    let mut card = Script::default()
+    let mut card = ScriptedCard::new()
         .expect(&[0x00, 0xCA, 0x00, 0xF8, 0x00], &with_sw(f8))
         .expect(&[0x00, 0xCA, 0x7F, 0x21, 0x00], &with_sw(d7));
     let mut io = CardIo::new(&mut card);
@@ -556,5 +488,5 @@ fn mf_objects_by_get_data() {
     let top = CvCertificate::parse(io.get_data(0x00F8, &mut a).unwrap()).unwrap();
     let below = CvCertificate::parse(io.get_data(0x7F21, &mut b).unwrap()).unwrap();
     below.verify_issued_by(&top).unwrap();
-    card.done();
+    card.finish();
 }

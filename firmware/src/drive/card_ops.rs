@@ -190,44 +190,17 @@ fn sign<'b, T: ApduTransport>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shikaku_card::apdu::ApduTransport;
+    use shikaku_card::testing::{LinkError, Match, ScriptedCard};
     use shikaku_card::Pin4;
     use std::vec::Vec;
 
-    type Answer = Result<Vec<u8>, ()>;
+    type Answer = Result<Vec<u8>, LinkError>;
     type Step<'a> = (&'a [u8], Answer);
 
-    /// A scripted card: each step is the expected command (prefix) and the answer, or a
-    /// transport error.
-    struct Script {
-        steps: Vec<(Vec<u8>, Answer)>,
-        at: usize,
-    }
-
-    impl Script {
-        fn new(steps: Vec<Step<'_>>) -> Self {
-            Self { steps: steps.into_iter().map(|(c, r)| (c.to_vec(), r)).collect(), at: 0 }
-        }
-        fn done(&self) {
-            assert_eq!(self.at, self.steps.len(), "not every scripted APDU was sent");
-        }
-    }
-
-    impl ApduTransport for Script {
-        type Error = ();
-        fn transceive(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, ()> {
-            let (expect, answer) =
-                self.steps.get(self.at).unwrap_or_else(|| panic!("extra APDU {command:02X?}"));
-            assert!(
-                command.starts_with(expect),
-                "APDU {} was {command:02X?}, expected {expect:02X?}",
-                self.at
-            );
-            self.at += 1;
-            let answer = answer.clone()?;
-            response[..answer.len()].copy_from_slice(&answer);
-            Ok(answer.len())
-        }
+    /// A scripted card; the steps name command prefixes (the script leaves out READ BINARY
+    /// offsets and the digest to sign).
+    fn script(steps: Vec<Step<'_>>) -> ScriptedCard {
+        steps.into_iter().fold(ScriptedCard::new().matching(Match::Prefix), |s, (c, a)| s.step(c, a))
     }
 
     const SELECT_JPKI: &[u8] =
@@ -320,7 +293,7 @@ mod tests {
         steps
     }
 
-    fn identify_script(label: &[u8], pin_sw: u16) -> (Script, Vec<u8>) {
+    fn identify_script(label: &[u8], pin_sw: u16) -> (ScriptedCard, Vec<u8>) {
         let c = cert();
         let mut steps: Vec<Step<'_>> = vec![
             (SELECT_JPKI, ok()),
@@ -331,7 +304,7 @@ mod tests {
             (SELECT_CERT, ok()),
         ];
         steps.extend(reads(&c));
-        (Script::new(steps), c)
+        (script(steps), c)
     }
 
     #[test]
@@ -339,7 +312,7 @@ mod tests {
         let (mut card, c) = identify_script(b"JPKIAPICCTOKEN2", 0x63C3);
         let mut buf = [0u8; BUFFER_LEN];
         let reply = run(&mut card, CardOp::Identify, &mut buf);
-        card.done();
+        card.finish();
         // 2027-02-20T23:59:59Z
         let expected = (20_869 * 86_400) + 86_399;
         assert_eq!(
@@ -388,21 +361,21 @@ mod tests {
     fn identify_failures() {
         // No JPKI applet.
         assert_eq!(
-            run(&mut Script::new(vec![(SELECT_JPKI, sw(0x6A82))]), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            run(&mut script(vec![(SELECT_JPKI, sw(0x6A82))]), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Failed { error: CardFailure::NotMyNumberCard }
         );
         // The card leaves during the certificate read.
         let mut steps = up_to_the_certificate(b"JPKIAPICCTOKEN2");
-        steps.push((READ, Err(())));
+        steps.push((READ, Err(LinkError::Dropped)));
         assert_eq!(
-            run(&mut Script::new(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            run(&mut script(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Failed { error: CardFailure::Lost }
         );
         // Certificate behind the PIN (Android): identified without it, read after VERIFY.
         let mut steps = up_to_the_certificate(b"JPKIAPGPSETOKEN");
         steps.push((READ, sw(0x6982)));
         assert_eq!(
-            run(&mut Script::new(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            run(&mut script(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Identified {
                 kind: CardKind::Android,
                 auth_cert: &[],
@@ -414,14 +387,14 @@ mod tests {
         let mut steps = up_to_the_certificate(b"JPKIAPICCTOKEN2");
         steps.push((READ, sw(0x6982)));
         assert_eq!(
-            run(&mut Script::new(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            run(&mut script(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Failed { error: CardFailure::Protocol }
         );
         // A certificate that does not parse.
         let mut steps = up_to_the_certificate(b"JPKIAPICCTOKEN2");
         steps.extend(reads(&[0x30, 0x03, 0x02, 0x01, 0x00]));
         assert_eq!(
-            run(&mut Script::new(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
+            run(&mut script(steps), CardOp::Identify, &mut [0u8; BUFFER_LEN]),
             CardReply::Failed { error: CardFailure::Protocol }
         );
     }
@@ -439,37 +412,35 @@ mod tests {
             (0x63C2, 0x6984, CardReply::PinLocked),
         ];
         for (status, answer, expected) in cases {
-            let mut card = Script::new(vec![
+            let mut card = script(vec![
                 (SELECT_JPKI, ok()),
                 (SELECT_PIN, ok()),
                 (VERIFY_STATUS, sw(status)),
                 (VERIFY_1234, sw(answer)),
             ]);
             let reply = run(&mut card, CardOp::VerifyPin { pin: pin(), last_try_confirmed: false }, &mut []);
-            card.done();
+            card.finish();
             assert_eq!(reply, expected);
         }
     }
 
     #[test]
     fn a_locked_pin_is_never_sent() {
-        let mut card =
-            Script::new(vec![(SELECT_JPKI, ok()), (SELECT_PIN, ok()), (VERIFY_STATUS, sw(0x63C0))]);
+        let mut card = script(vec![(SELECT_JPKI, ok()), (SELECT_PIN, ok()), (VERIFY_STATUS, sw(0x63C0))]);
         let reply = run(&mut card, CardOp::VerifyPin { pin: pin(), last_try_confirmed: true }, &mut []);
-        card.done();
+        card.finish();
         assert_eq!(reply, CardReply::PinLocked);
     }
 
     #[test]
     fn the_last_try_needs_the_holders_confirmation() {
         // Not confirmed: nothing sent beyond the status query.
-        let mut card =
-            Script::new(vec![(SELECT_JPKI, ok()), (SELECT_PIN, ok()), (VERIFY_STATUS, sw(0x63C1))]);
+        let mut card = script(vec![(SELECT_JPKI, ok()), (SELECT_PIN, ok()), (VERIFY_STATUS, sw(0x63C1))]);
         let reply = run(&mut card, CardOp::VerifyPin { pin: pin(), last_try_confirmed: false }, &mut []);
-        card.done();
+        card.finish();
         assert_eq!(reply, CardReply::Failed { error: CardFailure::Protocol });
         // Confirmed: the status is asked (for the token) and the PIN goes out.
-        let mut card = Script::new(vec![
+        let mut card = script(vec![
             (SELECT_JPKI, ok()),
             (SELECT_PIN, ok()),
             (VERIFY_STATUS, sw(0x63C1)),
@@ -478,13 +449,14 @@ mod tests {
             (VERIFY_1234, sw(0x63C0)),
         ]);
         let reply = run(&mut card, CardOp::VerifyPin { pin: pin(), last_try_confirmed: true }, &mut []);
-        card.done();
+        card.finish();
         assert_eq!(reply, CardReply::PinWrong { tries_left: 0 });
     }
 
     #[test]
     fn verify_pin_transport_loss() {
-        let mut card = Script::new(vec![(SELECT_JPKI, ok()), (SELECT_PIN, ok()), (VERIFY_STATUS, Err(()))]);
+        let mut card =
+            script(vec![(SELECT_JPKI, ok()), (SELECT_PIN, ok()), (VERIFY_STATUS, Err(LinkError::Dropped))]);
         let reply = run(&mut card, CardOp::VerifyPin { pin: pin(), last_try_confirmed: false }, &mut []);
         assert_eq!(reply, CardReply::Failed { error: CardFailure::Lost });
     }
@@ -496,22 +468,22 @@ mod tests {
         let mut expected_cmd = SIGN.to_vec();
         expected_cmd.extend_from_slice(&sha256_digest_info(&hash));
         let signature: Vec<u8> = (0..=255u8).collect();
-        let mut card = Script::new(vec![(SELECT_KEY, ok()), (&expected_cmd, data(&signature))]);
+        let mut card = script(vec![(SELECT_KEY, ok()), (&expected_cmd, data(&signature))]);
         let mut buf = [0u8; BUFFER_LEN];
         let reply = run(&mut card, CardOp::SignChallenge { challenge }, &mut buf);
-        card.done();
+        card.finish();
         assert_eq!(reply, CardReply::Signed { signature: &signature });
 
         // PIN not verified in this selection.
-        let mut card = Script::new(vec![(SELECT_KEY, ok()), (SIGN, sw(0x6982))]);
+        let mut card = script(vec![(SELECT_KEY, ok()), (SIGN, sw(0x6982))]);
         let reply = run(&mut card, CardOp::SignChallenge { challenge }, &mut buf);
         assert_eq!(reply, CardReply::Failed { error: CardFailure::Protocol });
         // A short answer.
-        let mut card = Script::new(vec![(SELECT_KEY, ok()), (SIGN, data(&[1, 2, 3]))]);
+        let mut card = script(vec![(SELECT_KEY, ok()), (SIGN, data(&[1, 2, 3]))]);
         let reply = run(&mut card, CardOp::SignChallenge { challenge }, &mut buf);
         assert_eq!(reply, CardReply::Failed { error: CardFailure::Protocol });
         // No room for the signature.
-        let mut card = Script::new(vec![]);
+        let mut card = script(vec![]);
         let mut small = [0u8; 16];
         let reply = run(&mut card, CardOp::SignChallenge { challenge }, &mut small);
         assert_eq!(reply, CardReply::Failed { error: CardFailure::Protocol });

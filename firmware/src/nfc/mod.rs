@@ -38,8 +38,8 @@ pub mod iso_dep;
 pub mod type_a;
 pub mod type_b;
 
-#[cfg(test)]
-pub(crate) mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use frontend::{BitRate, FrontendError, NfcFrontend, Technology, Timeout, TransceiveFn};
 pub use iso7816::ApduError;

@@ -1,5 +1,10 @@
-//! A scripted PICC-side frontend for unit tests: each step names the exact frame the PCD must
-//! send (CRC excluded) and what the "air" returns (a frame or a frontend error).
+//! A scripted PICC-side frontend for tests (feature `testing`, and the crate's own unit
+//! tests; uses `std`, never part of the reader's image): each step names the exact frame the
+//! PCD must send (CRC excluded) and what the "air" returns (a frame or a frontend error).
+//!
+//! Matching rule: frames are compared exactly, every byte (the same default as
+//! `shikaku_card::testing::ScriptedCard`); a step may also pin the timeout the PCD uses
+//! ([`Step::with_timeout`]). Any deviation panics with the step number.
 
 use std::collections::VecDeque;
 use std::vec::Vec;
@@ -8,7 +13,7 @@ use super::frontend::{BitRate, FrontendError, NfcFrontend, Technology, Timeout};
 
 /// One expected PCD frame and its scripted answer.
 #[derive(Debug, Clone)]
-pub(crate) struct Step {
+pub struct Step {
     pub tx: Vec<u8>,
     pub reply: Result<Vec<u8>, FrontendError>,
     /// If set, the timeout the PCD must use for this frame.
@@ -16,19 +21,19 @@ pub(crate) struct Step {
 }
 
 impl Step {
-    pub(crate) fn exchange(tx: &[u8], reply: Result<&[u8], FrontendError>) -> Self {
+    pub fn exchange(tx: &[u8], reply: Result<&[u8], FrontendError>) -> Self {
         Self { tx: tx.to_vec(), reply: reply.map(<[u8]>::to_vec), timeout: None }
     }
 
-    pub(crate) fn with_timeout(mut self, timeout: Timeout) -> Self {
+    pub fn with_timeout(mut self, timeout: Timeout) -> Self {
         self.timeout = Some(timeout);
         self
     }
 }
 
-/// Plays a script; panics (in tests only) on any deviation.
+/// Plays a script; panics on any deviation.
 #[derive(Debug)]
-pub(crate) struct ScriptedFrontend {
+pub struct ScriptedFrontend {
     steps: VecDeque<Step>,
     pub done: usize,
     pub field: bool,
@@ -38,7 +43,7 @@ pub(crate) struct ScriptedFrontend {
 }
 
 impl ScriptedFrontend {
-    pub(crate) fn new(steps: Vec<Step>) -> Self {
+    pub fn new(steps: Vec<Step>) -> Self {
         Self {
             steps: steps.into(),
             done: 0,
@@ -50,7 +55,7 @@ impl ScriptedFrontend {
     }
 
     /// Asserts the whole script was played.
-    pub(crate) fn finish(&self) {
+    pub fn finish(&self) {
         assert!(
             self.steps.is_empty(),
             "{} scripted steps left after {} played, next expects {:02X?}",

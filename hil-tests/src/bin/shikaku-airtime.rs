@@ -10,11 +10,11 @@
 //! byte with no framing at all: what no protocol can beat. Activation (REQB/ATTRIB) is
 //! included in "on air".
 
-use shikaku_card::apdu::ApduTransport;
 use shikaku_card::io::SIGNATURE_LEN;
 use shikaku_card::jpki::{Jpki, MAX_CERT_LEN};
 use shikaku_card::secret::CollationB;
 use shikaku_card::surface_ap::SurfaceAp;
+use shikaku_card::testing::Counting;
 use shikaku_card::{CardIo, Pin4};
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
@@ -25,23 +25,6 @@ use shikaku_hil::vcard::{self, AtrChoice};
 
 const FC: f64 = 13.56e6;
 const RATES: [u32; 4] = [106, 212, 424, 848];
-
-/// Counts APDUs and their bytes above the block protocol.
-struct Counting<T> {
-    inner: T,
-    apdus: u64,
-    bytes: u64,
-}
-
-impl<T: ApduTransport> ApduTransport for Counting<T> {
-    type Error = T::Error;
-    fn transceive(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, T::Error> {
-        let n = self.inner.transceive(command, response)?;
-        self.apdus += 1;
-        self.bytes += (command.len() + n) as u64;
-        Ok(n)
-    }
-}
 
 struct Measured {
     flow: &'static str,
@@ -62,7 +45,7 @@ fn run(
     let act = type_b::activate(&mut sim, &ActivationConfig { cid: Some(1), ..ActivationConfig::default() })
         .expect("activation");
     let link = IsoDep::with_config(sim, act.params, IsoDepConfig::default());
-    let mut counting = Counting { inner: link, apdus: 0, bytes: 0 };
+    let mut counting = Counting::new(link);
     {
         let mut io = CardIo::new(&mut counting);
         f(&mut io);

@@ -48,6 +48,25 @@ pub struct IdentityRecord {
     pub proof: Result<(), String>,
 }
 
+/// A message the host took in, typed: its place on the link, its type, and the message itself
+/// ([`HostRecord::message`]). The transcript's summary lines are for people; tests assert on
+/// these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRecord {
+    pub session: u32,
+    pub seq: u32,
+    /// One of [`msg_type`]'s constants.
+    pub msg_type: u8,
+    inbound: Inbound,
+}
+
+impl HostRecord {
+    /// The message, decoded again (it decoded when it was recorded).
+    pub fn message(&self) -> Message<'_> {
+        self.inbound.message().expect("a recorded message decodes")
+    }
+}
+
 /// An error the reader reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorRecord {
@@ -69,8 +88,10 @@ pub struct Host {
     kept: HashSet<(u32, u32)>,
     /// What the reader said about itself in its hello, once the link is secured.
     pub reader: Option<ReaderInfo>,
-    /// Every message taken in, one line each (`session/seq name details`).
+    /// Every message taken in, one line each (`session/seq name details`), for the transcript.
     pub received: Vec<String>,
+    /// Every message taken in, typed, in the same order.
+    pub messages: Vec<HostRecord>,
     pub identities: Vec<IdentityRecord>,
     pub errors: Vec<ErrorRecord>,
     /// Frames the endpoint refused (deframing, MAC, replay, direction, a second hello) and
@@ -138,6 +159,7 @@ impl Host {
             kept: HashSet::new(),
             reader: None,
             received: Vec::new(),
+            messages: Vec::new(),
             identities: Vec::new(),
             errors: Vec::new(),
             refused: 0,
@@ -235,6 +257,12 @@ impl Host {
         };
         let line = format!("{session:08x}/{} {}", inbound.seq, summary(&message));
         self.received.push(line.clone());
+        self.messages.push(HostRecord {
+            session,
+            seq: inbound.seq,
+            msg_type: inbound.msg_type(),
+            inbound: inbound.clone(),
+        });
         lines.push(format!("reader → host  {line}"));
         match message {
             Message::CardDetected { .. } => {

@@ -61,6 +61,7 @@ use std::fmt::Write as _;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use shikaku_card::apdu::ApduTransport;
+use shikaku_card::testing::Counting;
 use shikaku_firmware::drive::card_ops;
 use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig, IsoDepError, IsoDepParams};
 use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
@@ -82,7 +83,7 @@ use crate::vcard::{self, AtrChoice, Issued};
 use crate::SmartCard;
 
 pub use face::ReplayFace;
-pub use host::{ErrorRecord, Host, IdentityRecord};
+pub use host::{ErrorRecord, Host, HostRecord, IdentityRecord};
 
 /// The fixed date of every scenario.
 pub const TODAY: Date = Date::new(2026, 11, 21);
@@ -213,12 +214,12 @@ pub struct Outcome {
     pub transcript: Vec<String>,
     /// Every screen shown, with its time (virtual ms from the start of the run).
     pub screens: Vec<(u64, Screen)>,
-    /// Card operations in order, as `Identify` / `VerifyPin` / `VerifyPin(last try)` /
-    /// `SignChallenge`, with their replies.
-    pub card_ops: Vec<String>,
-    pub card_replies: Vec<String>,
-    /// Everything the host took in (`session/seq summary`).
-    pub host_received: Vec<String>,
+    /// Card operations in order, and what came back for each (the transcript has them as
+    /// text).
+    pub card_ops: Vec<CardOpRecord>,
+    pub card_replies: Vec<CardAnswer>,
+    /// Everything the host took in, in order (the transcript has each as a summary line).
+    pub host_messages: Vec<HostRecord>,
     pub identities: Vec<IdentityRecord>,
     pub errors: Vec<ErrorRecord>,
     /// Auth PIN tries left on the card at the end.
@@ -252,19 +253,49 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The screens' variant names in order.
-    pub fn screen_names(&self) -> Vec<String> {
-        self.screens.iter().map(|(_, s)| render::screen_name(s)).collect()
+    /// The types of the host's messages in order ([`msg_type`] constants).
+    pub fn host_types(&self) -> Vec<u8> {
+        self.host_messages.iter().map(|m| m.msg_type).collect()
     }
-    /// The host messages' names in order (first word of each summary).
-    pub fn host_names(&self) -> Vec<String> {
-        self.host_received.iter().map(|l| l.split(' ').nth(1).unwrap_or("").to_string()).collect()
+    /// The host's messages of type `t`.
+    pub fn host_messages_of(&self, t: u8) -> impl Iterator<Item = &HostRecord> {
+        self.host_messages.iter().filter(move |m| m.msg_type == t)
     }
 }
 
-/// A card reply the rig holds until its virtual time comes.
-#[derive(Debug, Clone)]
-enum OwnedReply {
+/// A card operation the session asked for (the PIN itself is not kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardOpRecord {
+    Identify,
+    VerifyPin { last_try_confirmed: bool },
+    ReadCertificate,
+    SignChallenge,
+}
+
+impl CardOpRecord {
+    fn of(op: &CardOp) -> Self {
+        match op {
+            CardOp::Identify => Self::Identify,
+            CardOp::VerifyPin { last_try_confirmed, .. } => {
+                Self::VerifyPin { last_try_confirmed: *last_try_confirmed }
+            }
+            CardOp::ReadCertificate => Self::ReadCertificate,
+            CardOp::SignChallenge { .. } => Self::SignChallenge,
+        }
+    }
+}
+
+/// What came back for a card operation: the driver's reply, or the card left the field before
+/// it answered (the driver's `Lost` and the card no longer there to re-activate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardAnswer {
+    Reply(CardReplyRecord),
+    Removed,
+}
+
+/// A card reply, owned (the rig holds it until its virtual time comes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardReplyRecord {
     Identified { kind: CardKind, auth_cert: Vec<u8>, not_after_unix_s: i64, pin: PinState },
     Certificate { auth_cert: Vec<u8>, not_after_unix_s: i64 },
     PinVerified,
@@ -274,45 +305,45 @@ enum OwnedReply {
     Failed { error: CardFailure },
 }
 
-impl OwnedReply {
+impl CardReplyRecord {
     fn from_reply(r: &CardReply<'_>) -> Self {
         match *r {
             CardReply::Identified { kind, auth_cert, not_after_unix_s, pin } => {
-                OwnedReply::Identified { kind, auth_cert: auth_cert.to_vec(), not_after_unix_s, pin }
+                CardReplyRecord::Identified { kind, auth_cert: auth_cert.to_vec(), not_after_unix_s, pin }
             }
             CardReply::Certificate { auth_cert, not_after_unix_s } => {
-                OwnedReply::Certificate { auth_cert: auth_cert.to_vec(), not_after_unix_s }
+                CardReplyRecord::Certificate { auth_cert: auth_cert.to_vec(), not_after_unix_s }
             }
-            CardReply::PinVerified => OwnedReply::PinVerified,
-            CardReply::PinWrong { tries_left } => OwnedReply::PinWrong { tries_left },
-            CardReply::PinLocked => OwnedReply::PinLocked,
-            CardReply::Signed { signature } => OwnedReply::Signed { signature: signature.to_vec() },
-            CardReply::Failed { error } => OwnedReply::Failed { error },
+            CardReply::PinVerified => CardReplyRecord::PinVerified,
+            CardReply::PinWrong { tries_left } => CardReplyRecord::PinWrong { tries_left },
+            CardReply::PinLocked => CardReplyRecord::PinLocked,
+            CardReply::Signed { signature } => CardReplyRecord::Signed { signature: signature.to_vec() },
+            CardReply::Failed { error } => CardReplyRecord::Failed { error },
         }
     }
 
     fn as_reply(&self) -> CardReply<'_> {
         match self {
-            OwnedReply::Identified { kind, auth_cert, not_after_unix_s, pin } => CardReply::Identified {
+            CardReplyRecord::Identified { kind, auth_cert, not_after_unix_s, pin } => CardReply::Identified {
                 kind: *kind,
                 auth_cert,
                 not_after_unix_s: *not_after_unix_s,
                 pin: *pin,
             },
-            OwnedReply::Certificate { auth_cert, not_after_unix_s } => {
+            CardReplyRecord::Certificate { auth_cert, not_after_unix_s } => {
                 CardReply::Certificate { auth_cert, not_after_unix_s: *not_after_unix_s }
             }
-            OwnedReply::PinVerified => CardReply::PinVerified,
-            OwnedReply::PinWrong { tries_left } => CardReply::PinWrong { tries_left: *tries_left },
-            OwnedReply::PinLocked => CardReply::PinLocked,
-            OwnedReply::Signed { signature } => CardReply::Signed { signature },
-            OwnedReply::Failed { error } => CardReply::Failed { error: *error },
+            CardReplyRecord::PinVerified => CardReply::PinVerified,
+            CardReplyRecord::PinWrong { tries_left } => CardReply::PinWrong { tries_left: *tries_left },
+            CardReplyRecord::PinLocked => CardReply::PinLocked,
+            CardReplyRecord::Signed { signature } => CardReply::Signed { signature },
+            CardReplyRecord::Failed { error } => CardReply::Failed { error: *error },
         }
     }
 
     fn describe(&self) -> String {
         match self {
-            OwnedReply::Identified { kind, auth_cert, not_after_unix_s, pin } => {
+            CardReplyRecord::Identified { kind, auth_cert, not_after_unix_s, pin } => {
                 let end = Date::from_days(not_after_unix_s.div_euclid(86_400));
                 let pin = match pin {
                     PinState::TriesLeft(1) => "PIN 1 try left".into(),
@@ -321,8 +352,8 @@ impl OwnedReply {
                 };
                 format!("Identified {kind:?}, auth cert {} B until {end}, {pin}", auth_cert.len())
             }
-            OwnedReply::Signed { signature } => format!("Signed ({} B)", signature.len()),
-            OwnedReply::Certificate { auth_cert, not_after_unix_s } => {
+            CardReplyRecord::Signed { signature } => format!("Signed ({} B)", signature.len()),
+            CardReplyRecord::Certificate { auth_cert, not_after_unix_s } => {
                 let end = Date::from_days(not_after_unix_s.div_euclid(86_400));
                 format!("Certificate {} B until {end}", auth_cert.len())
             }
@@ -335,7 +366,7 @@ impl OwnedReply {
 #[derive(Debug)]
 enum Due {
     Script(Step),
-    Card(OwnedReply),
+    Card(CardReplyRecord),
     Face(FaceReply),
 }
 
@@ -394,36 +425,32 @@ impl SmartCard for RigCard {
 
 type Air = IsoDep<SimFrontend<RigCard>>;
 
-/// Counts APDUs and pulls the card out of the field once `remove_at` of them were answered.
-struct Counting<'a> {
-    link: &'a mut Air,
-    count: &'a mut u64,
+/// Pulls the card out of the field once `remove_at` APDUs were answered (counted by the
+/// shared [`Counting`] wrapper, which carries the rig's count across card operations).
+struct CardPull<'a> {
+    link: Counting<&'a mut Air>,
     remove_at: Option<u64>,
     /// Pull the card after it processed the next APDU, before its answer reaches the reader.
     swallow: bool,
     pulled: &'a mut bool,
 }
 
-impl ApduTransport for Counting<'_> {
+impl ApduTransport for CardPull<'_> {
     type Error = <Air as ApduTransport>::Error;
     fn transceive(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, Self::Error> {
-        if Some(*self.count) == self.remove_at && !*self.pulled {
+        if Some(self.link.apdus) == self.remove_at && !*self.pulled {
             *self.pulled = true;
             if self.swallow {
                 // The card acts on the command; the answer is lost as the card leaves.
-                let _ = self.link.transceive(command, response);
+                let _ = self.link.inner.transceive(command, response);
                 response.fill(0);
-                *self.count += 1;
-                self.link.frontend_mut().set_card_present(false);
+                self.link.apdus += 1;
+                self.link.inner.frontend_mut().set_card_present(false);
                 return Err(ApduError::Transport(IsoDepError::NoResponse(FrontendError::Timeout)));
             }
-            self.link.frontend_mut().set_card_present(false);
+            self.link.inner.frontend_mut().set_card_present(false);
         }
-        let r = self.link.transceive(command, response);
-        if r.is_ok() {
-            *self.count += 1;
-        }
-        r
+        self.link.transceive(command, response)
     }
 }
 
@@ -458,8 +485,8 @@ pub struct Rig {
     transcript: Vec<String>,
     /// Screens shown, with the virtual time in ms (as in [`Outcome::screens`]).
     screens: Vec<(u64, Screen)>,
-    card_ops: Vec<String>,
-    card_replies: Vec<String>,
+    card_ops: Vec<CardOpRecord>,
+    card_replies: Vec<CardAnswer>,
     issued: Issued,
 }
 
@@ -616,7 +643,7 @@ impl Rig {
             screens: self.screens,
             card_ops: self.card_ops,
             card_replies: self.card_replies,
-            host_received: self.host.received.clone(),
+            host_messages: self.host.messages.clone(),
             identities: self.host.identities.clone(),
             errors: self.host.errors.clone(),
             pin_tries_left,
@@ -778,11 +805,11 @@ impl Rig {
                 self.perform(actions);
             }
             Due::Card(reply) => {
-                if let OwnedReply::Failed { error: CardFailure::Lost } = reply {
+                if let CardReplyRecord::Failed { error: CardFailure::Lost } = reply {
                     // A real driver checks presence before reporting: re-activate (WUPB).
                     if !self.activate() {
                         self.log("nfc     card lost and not in the field: removed");
-                        self.card_replies.push("Removed".into());
+                        self.card_replies.push(CardAnswer::Removed);
                         let actions = self.session.handle(now, Event::CardRemoved);
                         self.perform(actions);
                         return;
@@ -790,7 +817,7 @@ impl Rig {
                 }
                 let line = format!("card  ← {}", reply.describe());
                 self.log(line);
-                self.card_replies.push(reply.describe());
+                self.card_replies.push(CardAnswer::Reply(reply.clone()));
                 let actions = self.session.handle(now, Event::Card(reply.as_reply()));
                 self.perform(actions);
             }
@@ -859,23 +886,24 @@ impl Rig {
             CardOp::ReadCertificate => "ReadCertificate".to_string(),
         };
         self.log(format!("card  → {name}"));
-        self.card_ops.push(name);
+        self.card_ops.push(CardOpRecord::of(&op));
         let fc0 = self.air.frontend().counters().air_time_fc;
         let apdus0 = self.apdus;
         let was_pulled = self.pulled;
         let mut buf = vec![0u8; card_ops::BUFFER_LEN];
         let owned = if self.activated {
-            let mut t = Counting {
-                link: &mut self.air,
-                count: &mut self.apdus,
+            let mut t = CardPull {
+                link: Counting { inner: &mut self.air, apdus: self.apdus, bytes: 0 },
                 remove_at: self.remove_at,
                 swallow: self.swallow,
                 pulled: &mut self.pulled,
             };
             let reply = card_ops::run(&mut t, op, &mut buf);
-            OwnedReply::from_reply(&reply)
+            let owned = CardReplyRecord::from_reply(&reply);
+            self.apdus = t.link.apdus;
+            owned
         } else {
-            OwnedReply::Failed { error: CardFailure::Lost }
+            CardReplyRecord::Failed { error: CardFailure::Lost }
         };
         if self.pulled && !was_pulled {
             self.log(format!("world   card pulled out after {} APDUs", self.apdus));

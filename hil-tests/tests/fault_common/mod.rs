@@ -5,6 +5,8 @@ use std::collections::HashSet;
 
 use shikaku_firmware::session::{Phase, Screen};
 use shikaku_hil::rig::{self, Outcome, Scenario};
+use shikaku_protocol::message::{msg_type, PinResult};
+use shikaku_protocol::Message;
 
 /// Runs a scenario; never a PIN digit in the transcript.
 pub(crate) fn run(s: &Scenario) -> Outcome {
@@ -17,9 +19,10 @@ pub(crate) fn run(s: &Scenario) -> Outcome {
 
 /// PIN outcomes the host was told of that spent a try.
 pub(crate) fn reported_wrong_pins(o: &Outcome) -> u8 {
-    o.host_received
-        .iter()
-        .filter(|l| l.contains("PinOutcome") && (l.contains("Wrong") || l.contains("Locked")))
+    o.host_messages_of(msg_type::PIN_OUTCOME)
+        .filter(|m| {
+            matches!(m.message(), Message::PinOutcome { result: PinResult::Wrong | PinResult::Locked, .. })
+        })
         .count() as u8
 }
 
@@ -29,8 +32,8 @@ pub(crate) fn assert_invariants(o: &Outcome, initial_tries: Option<u8>, patient_
     let ctx = || format!("{what}\n{}", o.transcript.join("\n"));
     // Nothing processed twice by the host, at most one identity.
     let mut seen = HashSet::new();
-    for l in &o.host_received {
-        assert!(seen.insert(l.clone()), "{l} processed twice: {}", ctx());
+    for m in &o.host_messages {
+        assert!(seen.insert((m.session, m.seq)), "{m:?} processed twice: {}", ctx());
     }
     assert!(o.identities.len() <= 1, "identity forwarded twice: {}", ctx());
     // Whatever the card did, the link delivered every session message and the outbox emptied.
