@@ -2,10 +2,9 @@
 //! except in a VERIFY to the card, the last try is never sent unconfirmed, and no session
 //! emits two verified identities.
 
-#[path = "session/harness.rs"]
-mod harness;
+mod common;
 
-use harness::*;
+use common::session::*;
 use proptest::prelude::*;
 use shikaku_firmware::session::{CardFailure, CardReply, Event, FaceReply, Key, Phase, PinState};
 use shikaku_protocol::message::{CancelReason, CardKind, FaceDecision, Message};

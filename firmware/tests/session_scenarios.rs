@@ -1,10 +1,9 @@
 //! One scenario per branch of the reception flow, in virtual time: the exact screens, card
 //! operations and host messages, and the single message that matters to the host.
 
-#[path = "session/harness.rs"]
-mod harness;
+mod common;
 
-use harness::*;
+use common::session::*;
 use shikaku_firmware::session::{ConsentItem, Key, Outgoing, Phase, PinState, Screen};
 use shikaku_protocol::auth::{reader_attestation, PairingKey};
 use shikaku_protocol::message::*;

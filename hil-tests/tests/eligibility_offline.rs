@@ -2,12 +2,11 @@
 //! reader-attested) → journal → the reference service over HTTP; the offline queue when the
 //! service is down, across a host restart; and what the files on disk must never hold.
 
-#[path = "eligibility_common/mod.rs"]
 mod common;
 
 use std::time::Duration;
 
-use common::*;
+use common::eligibility::*;
 use shikaku_hil::testkit::digit_runs;
 use shikaku_hil::vcard::persona;
 use shikaku_host::eligibility::{

@@ -1,10 +1,9 @@
 //! The reference eligibility service over real HTTP on 127.0.0.1 and a real SQLite file,
 //! driven by the host's HTTP client and virtual cards that sign as the reader asks them to.
 
-#[path = "eligibility_common/mod.rs"]
 mod common;
 
-use common::*;
+use common::eligibility::*;
 use shikaku_hil::eligibility::{seed, Clock};
 use shikaku_hil::vcard::{keys, persona, pki};
 use shikaku_host::eligibility::wire::{

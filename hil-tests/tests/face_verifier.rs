@@ -190,7 +190,8 @@ fn a_live_holder_matches_attacks_and_strangers_do_not_and_nothing_is_left_behind
     assert!(all_zero(&v));
 }
 
-#[path = "../../firmware/tests/session/harness.rs"]
+// The firmware's session harness, shared across crates by path (a test file is not a crate).
+#[path = "../../firmware/tests/common/session.rs"]
 mod harness;
 
 #[test]

@@ -17,8 +17,8 @@ use shikaku_hil::rig::scenarios::{self, Expect};
 use shikaku_hil::rig::{Scenario, Step};
 use shikaku_protocol::message::ErrorCode;
 
-mod fault_common;
-use fault_common::{assert_invariants, run};
+mod common;
+use common::fault::{assert_invariants, run};
 
 struct Flow {
     scenario: fn() -> Scenario,

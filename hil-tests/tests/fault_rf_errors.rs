@@ -4,7 +4,7 @@
 //! retransmission) with the firmware's default ISO-DEP configuration. 20 seeds per rate, for
 //! the PIN flow (19 APDUs, a signature) and the face flow (13 APDUs).
 //!
-//! Every run holds the fault-suite invariants (see `fault_common`); a run that does not complete
+//! Every run holds the fault-suite invariants (see `tests/common/fault.rs`); a run that does not complete
 //! ends with one clear error at the host and no PIN try spent. The summary — success rate and
 //! extra time on air against the clean run, per rate — is printed straight to stderr (shown
 //! without `--nocapture`) and asserted.
@@ -16,8 +16,8 @@ use shikaku_hil::rig::Scenario;
 use shikaku_hil::sim_frontend::FaultConfig;
 use shikaku_protocol::message::AuthMethod;
 
-mod fault_common;
-use fault_common::{assert_invariants, run};
+mod common;
+use common::fault::{assert_invariants, run};
 
 const SEEDS: u64 = 20;
 

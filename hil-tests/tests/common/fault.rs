@@ -1,5 +1,4 @@
 //! What every fault-injection test on the simulated rig asserts.
-#![allow(dead_code)]
 
 use std::collections::HashSet;
 

@@ -1,8 +1,6 @@
 //! Helpers shared by the eligibility tests: a service on an ephemeral port over a temp
 //! SQLite file, and a virtual card that signs challenges exactly as the reader asks it to.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
