@@ -1,8 +1,9 @@
 //! The reader's main loop, the same on the reference board and under QEMU: the session core
 //! ([`Session`]), the reader's protocol end ([`ReaderEndpoint`]) and the card operations
 //! ([`card_ops`]) over the ISO/IEC 14443 stack, glued to a [`Platform`] (clock, host byte
-//! pipe, keypad, display, entropy) and an [`NfcFrontend`]. It mirrors what
-//! `hil-tests/src/sim_reader.rs` does on the host, without heap.
+//! pipe, keypad, display, entropy, optionally a face engine) and an [`NfcFrontend`], without
+//! heap. The simulated rig (`hil-tests/src/rig`) runs this same loop on the host, with a
+//! platform in virtual time and the simulated frontend.
 //!
 //! One [`Reader::poll`] call: host bytes in → link → session; keys → session; card presence
 //! (poll for a Type B card when none is in the field, presence check while one is); a tick;
@@ -16,8 +17,12 @@ pub mod wire;
 
 use heapless::{String, Vec};
 use shikaku_firmware::drive::card_ops;
+use shikaku_firmware::nfc::iso_dep::IsoDepConfig;
 use shikaku_firmware::nfc::{type_b, IsoDep, IsoDepParams, NfcFrontend};
-use shikaku_firmware::session::{Action, Actions, Config, Event, FaceReply, Key, Phase, Screen, Session};
+use shikaku_firmware::session::{
+    Action, Actions, CardFailure, CardOp, CardReply, Config, Event, FaceReply, FaceVerifier, Key, Phase,
+    Screen, Session,
+};
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
 use shikaku_protocol::message::{CancelReason, FaceDecision, Message, SelfTest};
@@ -39,6 +44,18 @@ pub trait Platform {
     fn status(&mut self, _status: Status) {}
     /// The random source for nonces and pairing.
     fn entropy(&mut self) -> &mut dyn Entropy;
+    /// The face engine, if the platform has one. Without one (the images: no camera, no
+    /// engine) every face attempt is answered `PhotoUnavailable`, so the session goes
+    /// straight to PIN or staff (目視).
+    fn face(&mut self) -> Option<&mut dyn FaceVerifier> {
+        None
+    }
+    /// A card operation is about to run (for rigs and logs; the PIN is inside `op`, so a
+    /// platform must not log it).
+    fn card_op(&mut self, _op: &CardOp) {}
+    /// What came back for the last card operation: the driver's reply, or `None` when the
+    /// card left the field before it answered (reported to the session as a removal).
+    fn card_answer(&mut self, _reply: Option<&CardReply<'_>>) {}
 }
 
 /// The state a rig or a status LED cares about.
@@ -68,6 +85,8 @@ pub struct Reader<F: NfcFrontend> {
     nfc_ok: bool,
     pub frames_rx: u32,
     pub frames_rejected: u32,
+    /// Session messages the link's outbox would not take (full).
+    pub outbox_full: u32,
 }
 
 /// A host message copied out of the link's buffer, so the session can run while the link is
@@ -120,11 +139,22 @@ impl<F: NfcFrontend> Reader<F> {
     /// A reader with its identity, its pairing key (if paired) and the first session id
     /// (from the TRNG at boot, so ids do not repeat across restarts).
     pub fn new(id: Identity, key: Option<[u8; 32]>, first_session: u32, fe: F) -> Self {
+        Self::with_iso_dep(id, key, first_session, fe, IsoDepConfig::default())
+    }
+
+    /// [`Reader::new`] with another ISO-DEP configuration (retries, for rigs).
+    pub fn with_iso_dep(
+        id: Identity,
+        key: Option<[u8; 32]>,
+        first_session: u32,
+        fe: F,
+        config: IsoDepConfig,
+    ) -> Self {
         let params = IsoDepParams { fsc: 32, fwi: 4, cid: None, nad_supported: false };
         Self {
             session: Session::new(Config::default(), PairingKey(key.unwrap_or([0; 32])), first_session),
             link: ReaderEndpoint::new(id, key.map(PairingKey)),
-            air: IsoDep::new(fe, params),
+            air: IsoDep::with_config(fe, params, config),
             card: false,
             next_card_poll: Instant::ZERO,
             buf: [0; card_ops::BUFFER_LEN],
@@ -133,11 +163,27 @@ impl<F: NfcFrontend> Reader<F> {
             nfc_ok: true,
             frames_rx: 0,
             frames_rejected: 0,
+            outbox_full: 0,
         }
     }
 
     pub fn frontend_mut(&mut self) -> &mut F {
         self.air.frontend_mut()
+    }
+
+    pub fn frontend(&self) -> &F {
+        self.air.frontend()
+    }
+
+    /// Whether a card is known to be in the field (activated, not yet found gone).
+    pub fn card_in_field(&self) -> bool {
+        self.card
+    }
+
+    /// When [`Reader::poll`] next looks for a card or checks the known one (for hosts that
+    /// poll in virtual time; a board simply polls in a loop).
+    pub fn next_card_poll(&self) -> Instant {
+        self.next_card_poll
     }
 
     /// One turn of the main loop.
@@ -240,8 +286,10 @@ impl<F: NfcFrontend> Reader<F> {
             }
         } else {
             self.next_card_poll = now + PRESENCE_CHECK;
-            // Not while the session talks to the card (it only does so inside `run`).
-            if !matches!(self.air.presence_check(), Ok(true)) {
+            // Not while the session talks to the card (it only does so inside `run`). A check
+            // that goes unanswered (RF noise) is confirmed by a new activation before the card
+            // counts as gone: a card still there does not start a second session.
+            if !matches!(self.air.presence_check(), Ok(true)) && !still_there(&mut self.air) {
                 self.card_gone(p, now);
             }
         }
@@ -265,14 +313,28 @@ impl<F: NfcFrontend> Reader<F> {
                     Action::Send(t) => {
                         let msg = self.session.host_message(&t);
                         if self.link.queue(t.session, t.seq, &msg, now).is_err() {
+                            self.outbox_full = self.outbox_full.wrapping_add(1);
                             warn_outbox_full();
                         }
                     }
                     Action::Card(op) => {
                         #[cfg(feature = "broken-session")]
                         let op = broken(op);
+                        p.card_op(&op);
                         let reply = card_ops::run(&mut self.air, op, &mut self.buf);
-                        let next = self.session.handle(now, Event::Card(reply));
+                        // The card lost mid-exchange: if it no longer answers an activation it
+                        // left the field, and the session hears a removal, not a read error.
+                        let lost = matches!(reply, CardReply::Failed { error: CardFailure::Lost });
+                        let gone = lost && !still_there(&mut self.air);
+                        let next = if gone {
+                            p.card_answer(None);
+                            self.card = false;
+                            let _ = self.air.frontend_mut().field_off();
+                            self.session.handle(now, Event::CardRemoved)
+                        } else {
+                            p.card_answer(Some(&reply));
+                            self.session.handle(now, Event::Card(reply))
+                        };
                         if stack.push(next).is_err() {
                             // Deeper than any flow goes; dropping would lose the session's
                             // state, so cancel the session instead.
@@ -280,16 +342,23 @@ impl<F: NfcFrontend> Reader<F> {
                         }
                     }
                     Action::Show(screen) => p.show(&screen, self.session.phase()),
-                    Action::StartFace { .. } => {
-                        // No camera or face engine in this image: no photo to match, so the
-                        // session goes straight to PIN or staff (目視).
-                        let reply = FaceReply { decision: FaceDecision::PhotoUnavailable, score_milli: 0 };
+                    Action::StartFace { attempt } => {
+                        // Without a face engine (the images have no camera): no photo to
+                        // match, so the session goes straight to PIN or staff (目視).
+                        let reply = match p.face() {
+                            Some(engine) => engine.verify(attempt),
+                            None => FaceReply { decision: FaceDecision::PhotoUnavailable, score_milli: 0 },
+                        };
                         let next = self.session.handle(now, Event::Face(reply));
                         if stack.push(next).is_err() {
                             let _ = self.session.handle(now, Event::CardRemoved);
                         }
                     }
-                    Action::WipeFace => {}
+                    Action::WipeFace => {
+                        if let Some(engine) = p.face() {
+                            engine.wipe();
+                        }
+                    }
                 }
             }
         }
@@ -315,6 +384,22 @@ impl<F: NfcFrontend> Reader<F> {
             self.last_status = Some(s);
             p.status(s);
         }
+    }
+}
+
+/// Whether the card is still in the field: the field is reset and the card activated
+/// again (its state is lost, so only between card operations or after one failed); if it
+/// answers, the block protocol restarts with its new parameters.
+fn still_there<F: NfcFrontend>(air: &mut IsoDep<F>) -> bool {
+    let fe = air.frontend_mut();
+    let _ = fe.field_off();
+    let _ = fe.guard_time(type_b::FIELD_RESET);
+    match type_b::activate(fe, &type_b::ActivationConfig::default()) {
+        Ok(card) => {
+            air.reactivate(card.params);
+            true
+        }
+        Err(_) => false,
     }
 }
 
