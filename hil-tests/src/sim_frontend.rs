@@ -210,6 +210,17 @@ pub struct SimFrontend<C: SmartCard> {
     pending: Option<(u64, Vec<u8>)>,
     /// Processing delay of the reply being built.
     reply_delay: u64,
+    /// Tear the card out of the field once it processed this many APDUs (see
+    /// [`SimFrontend::pull_after_apdus`]).
+    pull: Option<CardPull>,
+    pulled: bool,
+}
+
+/// When the card leaves the field mid-operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CardPull {
+    after_apdus: u64,
+    swallow: bool,
 }
 
 impl<C: SmartCard> SimFrontend<C> {
@@ -238,6 +249,8 @@ impl<C: SmartCard> SimFrontend<C> {
             now: 0,
             pending: None,
             reply_delay: 0,
+            pull: None,
+            pulled: false,
         }
     }
 
@@ -296,6 +309,24 @@ impl<C: SmartCard> SimFrontend<C> {
             self.pending = None;
         }
         self.present = present;
+    }
+
+    /// Whether the card is in the field.
+    pub fn card_present(&self) -> bool {
+        self.present
+    }
+
+    /// Tears the card out of the field (once) when it has processed `apdus` APDUs: before the
+    /// next command reaches it, or — with `swallow` — after it acted on the next command but
+    /// before its answer is on air (the reader times out).
+    pub fn pull_after_apdus(&mut self, apdus: u64, swallow: bool) {
+        self.pull = Some(CardPull { after_apdus: apdus, swallow });
+        self.pulled = false;
+    }
+
+    /// Whether [`SimFrontend::pull_after_apdus`] has taken the card away.
+    pub fn pulled(&self) -> bool {
+        self.pulled
     }
 
     /// Virtual time since creation, in 1/fc.
@@ -631,12 +662,24 @@ impl<C: SmartCard> NfcFrontend for SimFrontend<C> {
         let eligible = self.is_active();
         let (index, fault) = self.fault_for(eligible);
         self.note(index, Direction::PcdToPicc, tx, fault, Some(timeout));
+        // The card torn away before a new command reaches it.
+        let pull = self.pull.filter(|p| !self.pulled && self.present && p.after_apdus == self.counters.apdus);
+        let new_command = tx.first().is_some_and(|pcb| pcb & 0xE2 == 0x02) && self.tcl.rx_chain.is_empty();
+        if pull.is_some_and(|p| !p.swallow) && self.is_active() && new_command && fault.is_none() {
+            self.pulled = true;
+            self.set_card_present(false);
+        }
         // A busy card does not listen; an idle one may schedule its answer.
         if self.field && fault.is_none() && self.pending.is_none() {
             if let Some(answer) = self.picc_receive(tx) {
                 let delay = std::mem::take(&mut self.reply_delay);
                 self.pending = Some((self.now + TR_FC + delay, answer));
             }
+        }
+        // Or torn away once it acted on the command, its answer lost.
+        if pull.is_some_and(|p| p.swallow && self.counters.apdus > p.after_apdus) {
+            self.pulled = true;
+            self.set_card_present(false);
         }
         let deadline = self.now + timeout.as_fc() as u64;
         let answer = match self.pending.take() {

@@ -116,8 +116,9 @@ fn rf_errors_at_1_5_and_20_percent_of_frames() {
         let min_ok = match r.rate_ppm {
             10_000 => SEEDS,     // 1 %: every reception completes
             50_000 => SEEDS - 1, // 5 %: all but at most one
-            // 20 %: the card layer gives a block up after 3 retries and the operation fails
-            // (E101, the staff told to place the card again); some complete, none hang.
+            // 20 %: the card layer gives a block up after 3 retries and the operation fails;
+            // the card still answers a new activation, so the reader reports it unreadable
+            // (E102, the staff told to place the card again); some complete, none hang.
             _ => 2,
         };
         assert!(r.ok >= min_ok, "{} at {} ppm: {} of {SEEDS} completed{out}", r.flow, r.rate_ppm, r.ok);

@@ -4,36 +4,42 @@
 //! ```text
 //!  scripted keypad ─┐                      ┌─ ReplayFace (recorded FaceReply list)
 //!                   ▼                      ▼
-//!             session core (firmware::session, on the host)
-//!                   │ CardOp                │ ToHost (queue)        ▲ LinkInput::Host
-//!      firmware::drive::card_ops            ▼                       │
-//!      JPKI client → ISO 7816-4 →     ReaderEndpoint (shipping, shikaku_protocol::endpoint::reader):
-//!      ISO 14443-4 (IsoDep) → Type B  hello, keys, MAC, exactly-once outbox, retransmissions
+//!        image_core::Reader (the firmware images' main loop, on the host) with RigPlatform:
+//!        session core, card ops, ReaderEndpoint (shipping: hello, keys, MAC, exactly-once
+//!        outbox, retransmissions); polls for a Type B card every CARD_POLL, checks presence
+//!        every PRESENCE_CHECK
+//!                   │ card ops (JPKI → ISO 7816-4 → ISO 14443-4 IsoDep → Type B)
 //!                   │                       │ frames ▲
 //!                   ▼                       ▼        │   byte pipe, 2 ms each way (lossy option)
 //!      SimFrontend (PICC side,        HostEndpoint (shipping, shikaku_protocol::endpoint::host):
-//!      fault injection)               hello, key check, MAC, results handed up once
+//!      fault injection, card pulls)   hello, key check, MAC, results handed up once
 //!                   │                       │ HostEvent ▲ send / ack
 //!                   ▼                       ▼           │
 //!      virtual card (persona)         Host: challenges, registration answer, proof checks,
 //!                                     acknowledges each result after recording it
 //! ```
 //!
-//! The link is the one the product ships: the reader side is a [`ReaderEndpoint`] (fed the way
-//! the firmware image's `image-core` feeds it), the host side a
-//! [`HostEndpoint`](shikaku_protocol::endpoint::host::HostEndpoint) (as the host driver uses
-//! it). Each run starts with the handshake: the host sends `HostHello`, the reader answers
-//! `ReaderHello`, both derive the connection keys from [`PAIRING_KEY`] and the two nonces
-//! (fixed host nonce, reader nonce from a seeded [`RigEntropy`]), and only then does the host
-//! send the wall clock and the passcode. Every session message goes through
-//! [`ReaderEndpoint::queue`] and its outbox, retransmitted at [`ReaderEndpoint::next_deadline`]
-//! in virtual time until the host acknowledges it.
+//! The reader is the one the firmware images run: [`image_core::Reader`] over the simulated
+//! frontend, with a [`Platform`] in virtual time (the rig's clock, the host pipe, the scripted
+//! keypad, the screens recorded with the session's phase, a seeded [`RigEntropy`] for its
+//! TRNG, and the scenario's [`ReplayFace`] as its face engine). The rig has no reader loop of
+//! its own: its event loop advances the clock to the next thing due — a scripted step, bytes
+//! arriving on the pipe, a deadline of the session or of the link's outbox, the reader's next
+//! card poll while a card is in (or known in) the field — and calls [`Reader::poll`].
 //!
-//! The clock starts at 0 ms; card operations take the air time the simulated frontend
-//! counted, the face engine 1.5 s per attempt, the pipe 2 ms each way (the handshake takes the
-//! first 4 ms). The host sets the reader's wall clock with `TimeSync` to a fixed date
-//! ([`TODAY`], 09:00 JST) and the virtual card is issued as of that date, so certificate
-//! expiry is deterministic.
+//! The host side is a [`HostEndpoint`](shikaku_protocol::endpoint::host::HostEndpoint) (as
+//! the host driver uses it). Each run starts with the handshake: the host sends `HostHello`,
+//! the reader answers `ReaderHello`, both derive the connection keys from [`PAIRING_KEY`] and
+//! the two nonces, and only then does the host send the wall clock and the passcode.
+//!
+//! The clock starts at 0 ms. A card placed by the script enters the simulated field; the
+//! reader finds it at its next card poll (at most [`shikaku_image_core::CARD_POLL`] later) and notices its removal
+//! at the next presence check (at most [`shikaku_image_core::PRESENCE_CHECK`] later). A poll that ran card
+//! operations takes the air time the simulated frontend counted, each face attempt
+//! [`FACE_ATTEMPT`]; what the reader sent in that poll leaves when it ends, and the pipe takes
+//! 2 ms each way (the handshake takes the first 4 ms). The host sets the reader's wall clock
+//! with `TimeSync` to a fixed date ([`TODAY`], 09:00 JST) and the virtual card is issued as of
+//! that date, so certificate expiry is deterministic.
 //!
 //! [`Rig::run`] answers an [`Outcome`]: the transcript (time, screens, card operations —
 //! never PIN digits —, host messages), the screens in order, the card operations, what the
@@ -60,20 +66,15 @@ use std::fmt::Write as _;
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use shikaku_card::apdu::ApduTransport;
-use shikaku_card::testing::Counting;
-use shikaku_firmware::drive::card_ops;
-use shikaku_firmware::nfc::iso_dep::{IsoDep, IsoDepConfig, IsoDepError, IsoDepParams};
-use shikaku_firmware::nfc::type_b::{self, ActivationConfig};
-use shikaku_firmware::nfc::{ApduError, FrontendError};
+use shikaku_firmware::nfc::iso_dep::IsoDepConfig;
 use shikaku_firmware::session::{
-    Action, CardFailure, CardOp, CardReply, Config, Event, FaceReply, FaceVerifier, Key, Phase, PinState,
-    Screen, Session,
+    CardFailure, CardOp, CardReply, FaceReply, FaceVerifier, Key, Phase, PinState, Screen,
 };
+use shikaku_image_core::{Platform, Reader, Status};
 use shikaku_protocol::auth::PairingKey;
-use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
-use shikaku_protocol::message::{msg_type, Capabilities, CardKind, FirmwareVersion, SelfTest};
-use shikaku_protocol::{passcode, Duration, Frame, Instant, Message, UnixMillis, MAX_FRAME};
+use shikaku_protocol::endpoint::reader::{Entropy, Identity};
+use shikaku_protocol::message::{msg_type, Capabilities, CardKind, FirmwareVersion};
+use shikaku_protocol::{passcode, Duration, Frame, Instant, Message, UnixMillis};
 
 use crate::render;
 use crate::sim_frontend::{AirCounters, FaultConfig, SimCardConfig, SimFrontend};
@@ -214,6 +215,8 @@ pub struct Outcome {
     pub transcript: Vec<String>,
     /// Every screen shown, with its time (virtual ms from the start of the run).
     pub screens: Vec<(u64, Screen)>,
+    /// The session's phase when each screen of [`Outcome::screens`] was shown.
+    pub screen_phases: Vec<Phase>,
     /// Card operations in order, and what came back for each (the transcript has them as
     /// text).
     pub card_ops: Vec<CardOpRecord>,
@@ -322,25 +325,6 @@ impl CardReplyRecord {
         }
     }
 
-    fn as_reply(&self) -> CardReply<'_> {
-        match self {
-            CardReplyRecord::Identified { kind, auth_cert, not_after_unix_s, pin } => CardReply::Identified {
-                kind: *kind,
-                auth_cert,
-                not_after_unix_s: *not_after_unix_s,
-                pin: *pin,
-            },
-            CardReplyRecord::Certificate { auth_cert, not_after_unix_s } => {
-                CardReply::Certificate { auth_cert, not_after_unix_s: *not_after_unix_s }
-            }
-            CardReplyRecord::PinVerified => CardReply::PinVerified,
-            CardReplyRecord::PinWrong { tries_left } => CardReply::PinWrong { tries_left: *tries_left },
-            CardReplyRecord::PinLocked => CardReply::PinLocked,
-            CardReplyRecord::Signed { signature } => CardReply::Signed { signature },
-            CardReplyRecord::Failed { error } => CardReply::Failed { error: *error },
-        }
-    }
-
     fn describe(&self) -> String {
         match self {
             CardReplyRecord::Identified { kind, auth_cert, not_after_unix_s, pin } => {
@@ -360,14 +344,6 @@ impl CardReplyRecord {
             other => format!("{other:?}"),
         }
     }
-}
-
-/// Things due at a virtual time.
-#[derive(Debug)]
-enum Due {
-    Script(Step),
-    Card(CardReplyRecord),
-    Face(FaceReply),
 }
 
 /// Bytes in flight one way, each chunk with its arrival time.
@@ -423,34 +399,138 @@ impl SmartCard for RigCard {
     }
 }
 
-type Air = IsoDep<SimFrontend<RigCard>>;
+type Frontend = SimFrontend<RigCard>;
 
-/// Pulls the card out of the field once `remove_at` APDUs were answered (counted by the
-/// shared [`Counting`] wrapper, which carries the rig's count across card operations).
-struct CardPull<'a> {
-    link: Counting<&'a mut Air>,
-    remove_at: Option<u64>,
-    /// Pull the card after it processed the next APDU, before its answer reaches the reader.
-    swallow: bool,
-    pulled: &'a mut bool,
+/// The face engine of the rig: the scenario's replayed outcomes, each attempt logged.
+struct RigFace {
+    replay: ReplayFace,
+    lines: Vec<String>,
 }
 
-impl ApduTransport for CardPull<'_> {
-    type Error = <Air as ApduTransport>::Error;
-    fn transceive(&mut self, command: &[u8], response: &mut [u8]) -> Result<usize, Self::Error> {
-        if Some(self.link.apdus) == self.remove_at && !*self.pulled {
-            *self.pulled = true;
-            if self.swallow {
-                // The card acts on the command; the answer is lost as the card leaves.
-                let _ = self.link.inner.transceive(command, response);
-                response.fill(0);
-                self.link.apdus += 1;
-                self.link.inner.frontend_mut().set_card_present(false);
-                return Err(ApduError::Transport(IsoDepError::NoResponse(FrontendError::Timeout)));
-            }
-            self.link.inner.frontend_mut().set_card_present(false);
+impl FaceVerifier for RigFace {
+    fn verify(&mut self, attempt: u8) -> FaceReply {
+        let reply = self.replay.verify(attempt);
+        self.lines.push(format!("face    attempt {attempt}: capturing"));
+        self.lines.push(format!("face    {:?} (score {})", reply.decision, reply.score_milli));
+        reply
+    }
+
+    fn wipe(&mut self) {
+        self.replay.wipe();
+    }
+}
+
+/// The reader's board in virtual time.
+struct RigPlatform {
+    now: Instant,
+    /// Host → reader bytes that arrived and were not read yet.
+    inbox: VecDeque<u8>,
+    /// Frames the reader wrote during the current poll (they leave when it ends).
+    outbox: Vec<Vec<u8>>,
+    keys: VecDeque<Key>,
+    face: RigFace,
+    entropy: RigEntropy,
+    transcript: Vec<String>,
+    screens: Vec<(u64, Screen)>,
+    phases: Vec<Phase>,
+    card_ops: Vec<CardOpRecord>,
+    card_replies: Vec<CardAnswer>,
+    /// Card operations run during the current poll.
+    ops_this_poll: usize,
+    last_status: Option<Status>,
+}
+
+impl RigPlatform {
+    fn log(&mut self, what: impl AsRef<str>) {
+        self.drain_face();
+        let line = format!("{:>8.3} s  {}", self.now.as_millis() as f64 / 1000.0, what.as_ref());
+        self.transcript.push(line);
+    }
+
+    fn drain_face(&mut self) {
+        for l in std::mem::take(&mut self.face.lines) {
+            let line = format!("{:>8.3} s  {l}", self.now.as_millis() as f64 / 1000.0);
+            self.transcript.push(line);
         }
-        self.link.transceive(command, response)
+    }
+}
+
+impl Platform for RigPlatform {
+    fn now(&mut self) -> Instant {
+        self.now
+    }
+
+    fn host_read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.inbox.len());
+        for (d, s) in buf.iter_mut().zip(self.inbox.drain(..n)) {
+            *d = s;
+        }
+        n
+    }
+
+    fn host_write(&mut self, bytes: &[u8]) {
+        self.outbox.push(bytes.to_vec());
+    }
+
+    fn key(&mut self) -> Option<Key> {
+        self.keys.pop_front()
+    }
+
+    fn show(&mut self, screen: &Screen, phase: Phase) {
+        let (ja, _) = screen.ja();
+        let (en, _) = screen.en();
+        let mut line = format!("screen  {:<18} {ja} / {en}", render::screen_name(screen));
+        if let Some((dja, den)) = render::detail_text(screen) {
+            let _ = write!(line, "  [{dja} | {den}]");
+        }
+        self.log(line);
+        self.screens.push((self.now.as_millis(), *screen));
+        self.phases.push(phase);
+    }
+
+    fn status(&mut self, s: Status) {
+        let before = self.last_status.replace(s);
+        if before.is_none_or(|b| b.secured != s.secured) && s.secured {
+            self.log("link    HostHello answered with ReaderHello: keys derived from the pairing key");
+        }
+        if before.is_some_and(|b| b.card != s.card) {
+            self.log(if s.card { "nfc     card activated" } else { "nfc     card no longer in the field" });
+        }
+    }
+
+    fn entropy(&mut self) -> &mut dyn Entropy {
+        &mut self.entropy
+    }
+
+    fn face(&mut self) -> Option<&mut dyn FaceVerifier> {
+        Some(&mut self.face)
+    }
+
+    fn card_op(&mut self, op: &CardOp) {
+        let name = match op {
+            CardOp::Identify => "Identify",
+            CardOp::VerifyPin { last_try_confirmed: false, .. } => "VerifyPin",
+            CardOp::VerifyPin { last_try_confirmed: true, .. } => "VerifyPin(last try confirmed)",
+            CardOp::SignChallenge { .. } => "SignChallenge",
+            CardOp::ReadCertificate => "ReadCertificate",
+        };
+        self.log(format!("card  → {name}"));
+        self.card_ops.push(CardOpRecord::of(op));
+        self.ops_this_poll += 1;
+    }
+
+    fn card_answer(&mut self, reply: Option<&CardReply<'_>>) {
+        match reply {
+            Some(r) => {
+                let r = CardReplyRecord::from_reply(r);
+                self.log(format!("card  ← {}", r.describe()));
+                self.card_replies.push(CardAnswer::Reply(r));
+            }
+            None => {
+                self.log("nfc     card lost and not in the field: removed");
+                self.card_replies.push(CardAnswer::Removed);
+            }
+        }
     }
 }
 
@@ -458,35 +538,19 @@ impl ApduTransport for CardPull<'_> {
 pub struct Rig {
     /// Virtual time: the monotonic clock of the reader, from zero at the start of the run.
     now: Instant,
-    session: Session,
-    air: Air,
-    activated: bool,
-    apdus: u64,
-    remove_at: Option<u64>,
-    swallow: bool,
-    pulled: bool,
+    reader: Reader<Frontend>,
+    platform: RigPlatform,
+    /// The scripted steps not yet due, in order.
+    script: VecDeque<(Instant, Step)>,
     lossy: bool,
     acks: u64,
     lost: u64,
-    face: ReplayFace,
-    /// The reader's end of the host link: the shipping endpoint.
-    link: ReaderEndpoint,
-    entropy: RigEntropy,
     /// Results already sent once (the lossy wire drops each first send).
     sent_once: HashSet<(u32, u32)>,
-    frames_rx: u32,
-    frames_rejected: u32,
-    dropped: u32,
+    pull_logged: bool,
     to_host: Pipe,
     to_reader: Pipe,
     host: Host,
-    due: Vec<(Instant, u64, Due)>,
-    order: u64,
-    transcript: Vec<String>,
-    /// Screens shown, with the virtual time in ms (as in [`Outcome::screens`]).
-    screens: Vec<(u64, Screen)>,
-    card_ops: Vec<CardOpRecord>,
-    card_replies: Vec<CardAnswer>,
     issued: Issued,
 }
 
@@ -499,71 +563,52 @@ impl Rig {
         let card = if scenario.foreign_card { RigCard::Foreign } else { RigCard::MyNumber(Box::new(card)) };
         let mut sim = SimFrontend::with_config(card, SimCardConfig::default(), scenario.faults.clone());
         sim.set_card_present(false);
-        // Parameters until the first activation replaces them.
-        let params = IsoDepParams { fsc: 32, fwi: 4, cid: None, nad_supported: false };
-        let air = IsoDep::with_config(sim, params, scenario.iso_dep);
-
+        if let Some(n) = scenario.remove_after_apdus {
+            sim.pull_after_apdus(n, scenario.pull_swallows_answer);
+        }
         // Both ends hold the pairing key (pairing already done); the connection keys come from
         // the handshake at the start of the run.
-        let link = ReaderEndpoint::new(READER_IDENTITY, Some(PairingKey(PAIRING_KEY)));
+        let reader =
+            Reader::with_iso_dep(READER_IDENTITY, Some(PAIRING_KEY), 0x5100_0000, sim, scenario.iso_dep);
         let host = Host::new(PairingKey(PAIRING_KEY), scenario.registered, scenario.seed);
-        let session = Session::new(Config::default(), PairingKey(PAIRING_KEY), 0x5100_0000);
-
-        let mut rig = Self {
+        let mut script: Vec<(Instant, Step)> =
+            scenario.script.iter().map(|(t, s)| (Instant::from_millis(*t), *s)).collect();
+        // In time order; steps at the same time in the order the scenario gave them.
+        script.sort_by_key(|s| s.0);
+        Ok(Self {
             now: Instant::ZERO,
-            session,
-            air,
-            activated: false,
-            apdus: 0,
-            remove_at: scenario.remove_after_apdus,
-            swallow: scenario.pull_swallows_answer,
-            pulled: false,
+            reader,
+            platform: RigPlatform {
+                now: Instant::ZERO,
+                inbox: VecDeque::new(),
+                outbox: Vec::new(),
+                keys: VecDeque::new(),
+                face: RigFace { replay: ReplayFace::new(scenario.face.iter().copied()), lines: Vec::new() },
+                entropy: RigEntropy::new(READER_ENTROPY_SEED),
+                transcript: Vec::new(),
+                screens: Vec::new(),
+                phases: Vec::new(),
+                card_ops: Vec::new(),
+                card_replies: Vec::new(),
+                ops_this_poll: 0,
+                last_status: None,
+            },
+            script: script.into(),
             lossy: scenario.lossy_link,
             acks: 0,
             lost: 0,
-            face: ReplayFace::new(scenario.face.iter().copied()),
-            link,
-            entropy: RigEntropy::new(READER_ENTROPY_SEED),
             sent_once: HashSet::new(),
-            frames_rx: 0,
-            frames_rejected: 0,
-            dropped: 0,
+            pull_logged: false,
             to_host: Pipe::default(),
             to_reader: Pipe::default(),
             host,
-            due: Vec::new(),
-            order: 0,
-            transcript: Vec::new(),
-            screens: Vec::new(),
-            card_ops: Vec::new(),
-            card_replies: Vec::new(),
             issued,
-        };
-        for (t, step) in &scenario.script {
-            rig.schedule(Instant::from_millis(*t), Due::Script(*step));
-        }
-        Ok(rig)
-    }
-
-    fn schedule(&mut self, at: Instant, what: Due) {
-        self.order += 1;
-        self.due.push((at, self.order, what));
+        })
     }
 
     fn log(&mut self, what: impl AsRef<str>) {
-        let line = format!("{:>8.3} s  {}", self.now.as_millis() as f64 / 1000.0, what.as_ref());
-        self.transcript.push(line);
-    }
-
-    fn show(&mut self, screen: Screen) {
-        let (ja, _) = screen.ja();
-        let (en, _) = screen.en();
-        let mut line = format!("screen  {:<18} {ja} / {en}", render::screen_name(&screen));
-        if let Some((dja, den)) = render::detail_text(&screen) {
-            let _ = write!(line, "  [{dja} | {den}]");
-        }
-        self.log(line);
-        self.screens.push((self.now.as_millis(), screen));
+        self.platform.now = self.now;
+        self.platform.log(what);
     }
 
     /// Host → reader through the host's endpoint, at the host's current time.
@@ -602,25 +647,42 @@ impl Rig {
         self.host_send(&Message::PasscodeProvision { account: STAFF_ACCOUNT, salt, iterations, hash });
     }
 
+    /// When the reader next has something to do on its own: a deadline of the session or of
+    /// the link's outbox (an unsecured link sends none), unread host bytes, or its next card
+    /// poll while a card is in the field or known to be (with no card near, a poll finds
+    /// nothing, so the rig skips it; the first poll after a card is placed finds it).
+    fn reader_next(&mut self) -> Option<Instant> {
+        let card_near = self.reader.card_in_field() || self.reader.frontend().card_present();
+        [
+            self.reader.session.next_deadline(),
+            self.reader.link.next_deadline().filter(|_| self.reader.link.is_secured()),
+            (!self.platform.inbox.is_empty()).then_some(self.now),
+            card_near.then(|| self.reader.next_card_poll()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
     /// Runs the scenario to its end and answers what happened.
     pub fn run(mut self) -> Outcome {
         self.log("boot: automatic mode");
-        self.show(Screen::PlaceCard);
+        // The boot screen, before the session shows anything.
+        self.platform.show(&Screen::PlaceCard, Phase::Idle);
         // The host connects: its hello, the reader's answer, then both ends are secured and
         // the host sends the wall clock and the passcode ([`Rig::host_secured`]).
         self.host.connect();
         self.log("host → reader  HostHello (this connection's nonce)");
         self.flush_host();
 
-        let horizon = self.due.iter().map(|d| d.0).max().unwrap_or(Instant::ZERO) + Duration::from_secs(30);
+        let horizon =
+            self.script.iter().map(|d| d.0).max().unwrap_or(Instant::ZERO) + Duration::from_secs(30);
         loop {
             let next = [
-                self.due.iter().map(|d| d.0).min(),
-                self.session.next_deadline(),
+                self.script.front().map(|d| d.0),
                 self.to_host.next_time(),
                 self.to_reader.next_time(),
-                // Retransmissions; an unsecured link sends none, so they wait for a hello.
-                self.link.next_deadline().filter(|_| self.link.is_secured()),
+                self.reader_next(),
             ]
             .into_iter()
             .flatten()
@@ -633,38 +695,42 @@ impl Rig {
             self.step();
         }
         self.log("end");
-        let pin_tries_left = match self.air.frontend().card() {
+        let sim = self.reader.frontend();
+        let pin_tries_left = match sim.card() {
             RigCard::MyNumber(c) => c.tries_left(Applet::Jpki, 0x0018),
             RigCard::Foreign => None,
         };
+        let air = *sim.counters();
         Outcome {
             name: String::new(),
-            transcript: self.transcript,
-            screens: self.screens,
-            card_ops: self.card_ops,
-            card_replies: self.card_replies,
+            transcript: self.platform.transcript,
+            screens: self.platform.screens,
+            screen_phases: self.platform.phases,
+            card_ops: self.platform.card_ops,
+            card_replies: self.platform.card_replies,
             host_messages: self.host.messages.clone(),
             identities: self.host.identities.clone(),
             errors: self.host.errors.clone(),
             pin_tries_left,
-            apdus: self.apdus,
-            air: *self.air.frontend().counters(),
+            apdus: air.apdus,
+            air,
             wire_lost: self.lost,
             host_duplicates: self.host.duplicates,
             host_refused: self.host.refused,
             link_secured: self.host.is_secured(),
-            reader_unacked: self.link.pending(),
-            reader_dropped: self.dropped,
-            reader_rejected: self.frames_rejected,
-            face_attempts: self.face.attempts.clone(),
+            reader_unacked: self.reader.link.pending(),
+            reader_dropped: self.reader.outbox_full,
+            reader_rejected: self.reader.frames_rejected,
+            face_attempts: self.platform.face.replay.attempts.clone(),
             end_ms: self.now.as_millis(),
             issued: self.issued,
-            final_phase: self.session.phase(),
-            visual_unlocked: self.session.visual_unlocked(),
+            final_phase: self.reader.session.phase(),
+            visual_unlocked: self.reader.session.visual_unlocked(),
         }
     }
 
-    /// Everything due at `self.now`, in a fixed order: the wire, the world, the deadlines.
+    /// Everything due at `self.now`, in a fixed order: the wire, the world, then one turn of
+    /// the reader's main loop.
     fn step(&mut self) {
         let now = self.now;
         // Reader → host.
@@ -679,239 +745,84 @@ impl Rig {
                 self.host_secured();
             }
         }
-        // Host → reader.
+        // Host → reader: into the reader's receive buffer.
         let bytes = self.to_reader.take_due(now);
-        if !bytes.is_empty() {
-            self.reader_receive(&bytes);
-        }
-        // Scripted steps, card and face answers.
-        while let Some(i) = self
-            .due
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.0 <= now)
-            .min_by_key(|(_, d)| (d.0, d.1))
-            .map(|(i, _)| i)
-        {
-            let (_, _, what) = self.due.remove(i);
-            self.handle_due(what);
-        }
-        // Deadlines of the core.
-        if self.session.next_deadline().is_some_and(|d| d <= now) {
-            let actions = self.session.handle(now, Event::Tick);
-            self.perform(actions);
-        }
-        self.flush_link();
-    }
-
-    /// Host → reader bytes into the reader's endpoint; what it hands up is handled the way the
-    /// firmware image does (`image-core`'s `host_input`).
-    fn reader_receive(&mut self, mut bytes: &[u8]) {
-        let now = self.now;
-        while !bytes.is_empty() {
-            let n = self.link.push_rx(bytes);
-            bytes = &bytes[n..];
-            loop {
-                match self.link.poll_input(now, &mut self.entropy) {
-                    None => break,
-                    Some(LinkInput::Host { message, authenticated }) => {
-                        self.frames_rx = self.frames_rx.wrapping_add(1);
-                        if let Message::DiagnosticsRequest = message {
-                            if authenticated {
-                                self.link.send_diagnostics(Diagnostics {
-                                    uptime_s: (now.as_millis() / 1000) as u32,
-                                    nfc: SelfTest::Passed,
-                                    camera: SelfTest::NotRun,
-                                    clock: self.session.wall_clock(now).unwrap_or_default(),
-                                    frames_rx: self.frames_rx,
-                                    frames_rejected: self.frames_rejected,
-                                });
-                            }
-                            continue;
-                        }
-                        let actions = self.session.handle(now, Event::Host { message, authenticated });
-                        self.perform(actions);
-                    }
-                    Some(LinkInput::Connected { secured }) => {
-                        self.log(if secured {
-                            "link    HostHello answered with ReaderHello: keys derived from the pairing key"
-                        } else {
-                            "link    HostHello answered with ReaderHello: not paired, link stays open"
-                        });
-                    }
-                    Some(LinkInput::Paired { key, code }) => {
-                        // The new key also signs the reader's attestations from now on.
-                        self.session.set_pairing_key(key);
-                        self.log(format!("link    paired, code {code:06}"));
-                    }
-                    Some(LinkInput::Handled) => {}
-                    Some(LinkInput::Rejected(e)) => {
-                        self.frames_rejected = self.frames_rejected.wrapping_add(1);
-                        self.log(format!("reader refused a frame: {e:?}"));
-                    }
-                }
-            }
-            if n == 0 {
-                break;
+        self.platform.inbox.extend(bytes);
+        // Scripted steps.
+        while self.script.front().is_some_and(|d| d.0 <= now) {
+            if let Some((_, step)) = self.script.pop_front() {
+                self.world(step);
             }
         }
+        self.poll();
     }
 
-    /// The reader's endpoint's frames onto the pipe (its hello, session messages from the
-    /// outbox, retransmissions); the lossy wire drops the first send of every result.
-    fn flush_link(&mut self) {
-        let mut buf = vec![0u8; MAX_FRAME];
-        while let Some(n) = self.link.poll_transmit(self.now, &mut buf) {
-            let frame = Frame::new_unchecked(&buf[..n]);
-            let (session, seq) = (frame.session(), frame.seq());
-            let is_result = Message::decode(frame.msg_type(), frame.version_minor(), frame.payload())
-                .is_ok_and(|m| m.is_result());
-            if self.lossy && is_result && self.sent_once.insert((session, seq)) {
-                self.lost += 1;
-                self.log(format!("pipe    result {session:08x}/{seq} lost on the wire (first send)"));
-                continue;
-            }
-            self.to_host.send(self.now, buf[..n].to_vec());
-        }
-    }
-
-    fn handle_due(&mut self, what: Due) {
-        let now = self.now;
-        match what {
-            Due::Script(Step::Place) => {
+    fn world(&mut self, step: Step) {
+        match step {
+            Step::Place => {
                 self.log("world   card placed on the reader");
-                self.air.frontend_mut().set_card_present(true);
-                if self.activate() {
-                    let actions = self.session.handle(now, Event::CardPresent);
-                    self.perform(actions);
-                } else {
-                    self.log("nfc     no card answered the activation");
-                }
+                self.reader.frontend_mut().set_card_present(true);
             }
-            Due::Script(Step::Remove) => {
+            Step::Remove => {
                 self.log("world   card taken off the reader");
-                self.air.frontend_mut().set_card_present(false);
-                self.activated = false;
-                let actions = self.session.handle(now, Event::CardRemoved);
-                self.perform(actions);
+                self.reader.frontend_mut().set_card_present(false);
             }
-            Due::Script(Step::Key(key)) => {
+            Step::Key(key) => {
                 let shown = match key {
                     Key::Digit(_) => "digit (hidden)".to_string(),
                     k => format!("{k:?}"),
                 };
                 self.log(format!("keypad  {shown}"));
-                let actions = self.session.handle(now, Event::Key(key));
-                self.perform(actions);
-            }
-            Due::Card(reply) => {
-                if let CardReplyRecord::Failed { error: CardFailure::Lost } = reply {
-                    // A real driver checks presence before reporting: re-activate (WUPB).
-                    if !self.activate() {
-                        self.log("nfc     card lost and not in the field: removed");
-                        self.card_replies.push(CardAnswer::Removed);
-                        let actions = self.session.handle(now, Event::CardRemoved);
-                        self.perform(actions);
-                        return;
-                    }
-                }
-                let line = format!("card  ← {}", reply.describe());
-                self.log(line);
-                self.card_replies.push(CardAnswer::Reply(reply.clone()));
-                let actions = self.session.handle(now, Event::Card(reply.as_reply()));
-                self.perform(actions);
-            }
-            Due::Face(reply) => {
-                self.log(format!("face    {:?} (score {})", reply.decision, reply.score_milli));
-                let actions = self.session.handle(now, Event::Face(reply));
-                self.perform(actions);
+                self.platform.keys.push_back(key);
             }
         }
     }
 
-    /// Type B activation of whatever is in the field; on success the block protocol restarts.
-    fn activate(&mut self) -> bool {
-        let config = ActivationConfig { cid: Some(1), ..ActivationConfig::default() };
-        match type_b::activate(self.air.frontend_mut(), &config) {
-            Ok(act) => {
-                self.air.reactivate(act.params);
-                self.activated = true;
-                true
-            }
-            Err(_) => {
-                self.activated = false;
-                false
-            }
+    /// One [`Reader::poll`] at `self.now`. A poll that ran card operations lasts the air time
+    /// they took, each face attempt [`FACE_ATTEMPT`]; the frames the reader wrote leave when
+    /// the poll ends.
+    fn poll(&mut self) {
+        self.platform.now = self.now;
+        self.platform.ops_this_poll = 0;
+        let fc0 = self.reader.frontend().counters().air_time_fc;
+        let apdus0 = self.reader.frontend().counters().apdus;
+        let faces0 = self.platform.face.replay.attempts.len();
+        self.reader.poll(&mut self.platform);
+        self.platform.drain_face();
+        let sim = self.reader.frontend();
+        let mut busy_ms = 0;
+        if self.platform.ops_this_poll > 0 {
+            let ms = ((sim.counters().air_time_fc - fc0) / 13_560).max(1);
+            let apdus = sim.counters().apdus - apdus0;
+            busy_ms += ms;
+            self.log(format!("nfc     {apdus} APDUs, {ms} ms on air"));
+        }
+        if self.reader.frontend().pulled() && !self.pull_logged {
+            self.pull_logged = true;
+            let n = self.reader.frontend().counters().apdus;
+            self.log(format!("world   card pulled out after {n} APDUs"));
+        }
+        let faces = self.platform.face.replay.attempts.len() - faces0;
+        busy_ms += faces as u64 * FACE_ATTEMPT.as_millis();
+        self.now += Duration::from_millis(busy_ms);
+        for f in std::mem::take(&mut self.platform.outbox) {
+            self.onto_wire(f);
         }
     }
 
-    fn perform(&mut self, actions: shikaku_firmware::session::Actions) {
-        for action in actions {
-            match action {
-                Action::Show(screen) => self.show(screen),
-                Action::Send(out) => {
-                    // Every session message goes through the endpoint's exactly-once outbox.
-                    let msg = self.session.host_message(&out);
-                    if let Err(e) = self.link.queue(out.session, out.seq, &msg, self.now) {
-                        let line = format!(
-                            "link    {:08x}/{} {} not queued: {e:?}",
-                            out.session,
-                            out.seq,
-                            host::summary(&msg)
-                        );
-                        self.dropped += 1;
-                        self.log(line);
-                    }
-                    // Out at once, in order.
-                    self.flush_link();
-                }
-                Action::Card(op) => self.card_op(op),
-                Action::StartFace { attempt } => {
-                    self.log(format!("face    attempt {attempt}: capturing"));
-                    let reply = self.face.verify(attempt);
-                    self.schedule(self.now + FACE_ATTEMPT, Due::Face(reply));
-                }
-                Action::WipeFace => self.face.wipe(),
-            }
+    /// A frame from the reader onto the pipe; the lossy wire drops the first send of every
+    /// result.
+    fn onto_wire(&mut self, f: Vec<u8>) {
+        let frame = Frame::new_unchecked(&f[..]);
+        let (session, seq) = (frame.session(), frame.seq());
+        let is_result = Message::decode(frame.msg_type(), frame.version_minor(), frame.payload())
+            .is_ok_and(|m| m.is_result());
+        if self.lossy && is_result && self.sent_once.insert((session, seq)) {
+            self.lost += 1;
+            self.log(format!("pipe    result {session:08x}/{seq} lost on the wire (first send)"));
+            return;
         }
-        self.flush_link();
-    }
-
-    fn card_op(&mut self, op: CardOp) {
-        let name = match &op {
-            CardOp::Identify => "Identify".to_string(),
-            CardOp::VerifyPin { last_try_confirmed: false, .. } => "VerifyPin".to_string(),
-            CardOp::VerifyPin { last_try_confirmed: true, .. } => "VerifyPin(last try confirmed)".to_string(),
-            CardOp::SignChallenge { .. } => "SignChallenge".to_string(),
-            CardOp::ReadCertificate => "ReadCertificate".to_string(),
-        };
-        self.log(format!("card  → {name}"));
-        self.card_ops.push(CardOpRecord::of(&op));
-        let fc0 = self.air.frontend().counters().air_time_fc;
-        let apdus0 = self.apdus;
-        let was_pulled = self.pulled;
-        let mut buf = vec![0u8; card_ops::BUFFER_LEN];
-        let owned = if self.activated {
-            let mut t = CardPull {
-                link: Counting { inner: &mut self.air, apdus: self.apdus, bytes: 0 },
-                remove_at: self.remove_at,
-                swallow: self.swallow,
-                pulled: &mut self.pulled,
-            };
-            let reply = card_ops::run(&mut t, op, &mut buf);
-            let owned = CardReplyRecord::from_reply(&reply);
-            self.apdus = t.link.apdus;
-            owned
-        } else {
-            CardReplyRecord::Failed { error: CardFailure::Lost }
-        };
-        if self.pulled && !was_pulled {
-            self.log(format!("world   card pulled out after {} APDUs", self.apdus));
-        }
-        let fc = self.air.frontend().counters().air_time_fc - fc0;
-        let ms = (fc / 13_560).max(1);
-        self.log(format!("nfc     {} APDUs, {ms} ms on air", self.apdus - apdus0));
-        self.schedule(self.now + Duration::from_millis(ms), Due::Card(owned));
+        self.to_host.send(self.now, f);
     }
 }
 
