@@ -132,7 +132,8 @@ pub fn unix_ms(d: Date) -> UnixMillis {
 pub enum Step {
     /// The card (or phone) enters the field.
     Place,
-    /// The card leaves the field (presence detection reports it at once).
+    /// The card leaves the field (the reader notices at its next presence check, at most
+    /// `PRESENCE_CHECK` later).
     Remove,
     Key(Key),
 }
@@ -149,7 +150,8 @@ pub struct Scenario {
     pub face: Vec<FaceReply>,
     pub faults: FaultConfig,
     pub iso_dep: IsoDepConfig,
-    /// Pull the card out once this many APDUs were answered (mid-operation).
+    /// Pull the card out once it processed this many APDUs (mid-operation; done by the
+    /// simulated frontend, [`SimFrontend::pull_after_apdus`]).
     pub remove_after_apdus: Option<u64>,
     /// With `remove_after_apdus`: the card still processes the next APDU, but leaves before
     /// its answer reaches the reader.
