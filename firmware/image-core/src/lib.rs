@@ -267,21 +267,17 @@ impl<F: NfcFrontend> Reader<F> {
             {
                 return;
             }
-            let fe = self.air.frontend_mut();
-            let found = type_b::activate(fe, &type_b::ActivationConfig::default());
-            match found {
-                Ok(card) => {
-                    self.air.reactivate(card.params);
+            match activate(&mut self.air) {
+                Ok(()) => {
                     self.card = true;
                     let actions = self.session.handle(now, Event::CardPresent);
                     self.run(p, now, actions);
                 }
-                Err(type_b::TypeBError::Frontend(_)) => {
-                    self.nfc_ok = false;
-                    let _ = fe.field_off();
-                }
-                Err(_) => {
-                    let _ = fe.field_off();
+                Err(e) => {
+                    if matches!(e, type_b::TypeBError::Frontend(_)) {
+                        self.nfc_ok = false;
+                    }
+                    let _ = self.air.frontend_mut().field_off();
                 }
             }
         } else {
@@ -394,13 +390,15 @@ fn still_there<F: NfcFrontend>(air: &mut IsoDep<F>) -> bool {
     let fe = air.frontend_mut();
     let _ = fe.field_off();
     let _ = fe.guard_time(type_b::FIELD_RESET);
-    match type_b::activate(fe, &type_b::ActivationConfig::default()) {
-        Ok(card) => {
-            air.reactivate(card.params);
-            true
-        }
-        Err(_) => false,
-    }
+    activate(air).is_ok()
+}
+
+/// Activates a Type B card in the field and restarts the block protocol with its parameters.
+/// The one call of `type_b::activate`, so the images keep one copy of it.
+fn activate<F: NfcFrontend>(air: &mut IsoDep<F>) -> Result<(), type_b::TypeBError> {
+    let card = type_b::activate(air.frontend_mut(), &type_b::ActivationConfig::default())?;
+    air.reactivate(card.params);
+    Ok(())
 }
 
 fn warn_outbox_full() {}

@@ -1,7 +1,7 @@
 //! Four digits typed on the keypad: the card's PIN and the 目視 passcode go through the same
 //! entry. The digits are never echoed (screens show only how many are in), never logged
-//! (`Debug` prints the count only), and wiped as soon as they are used, cleared, or dropped
-//! with the phase that holds them.
+//! (`Debug` prints the count only), and wiped as soon as they are used or cleared, and when
+//! the session leaves the phase that holds them (`Session::enter`).
 
 use core::fmt;
 
@@ -50,12 +50,6 @@ impl DigitEntry {
     /// The digits as ASCII, for the passcode check. The caller wipes the copy.
     pub(super) fn ascii(&self) -> [u8; DIGITS] {
         self.digits.map(|d| b'0' + d)
-    }
-}
-
-impl Drop for DigitEntry {
-    fn drop(&mut self) {
-        self.clear();
     }
 }
 

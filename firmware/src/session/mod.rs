@@ -357,9 +357,22 @@ impl Session {
 
     // ---- plumbing ----
 
+    /// The one place the state changes: digits typed in the phase left are wiped here (an
+    /// explicit wipe rather than `Drop` on the digits, whose glue would follow every state
+    /// value around: 80 B of flash on the reader).
     fn enter(&mut self, now: Instant, state: State, timeout: Option<Duration>) {
+        self.wipe_digits();
         self.state = state;
         self.deadline = timeout.map(|t| now + t);
+    }
+
+    fn wipe_digits(&mut self) {
+        if let State::PasscodeEntry { entry, .. }
+        | State::PinEntry { entry, .. }
+        | State::PinConfirmLastTry { entry, .. } = &mut self.state
+        {
+            entry.clear();
+        }
     }
 
     fn send(&mut self, out: &mut Out, message: Outgoing) {
@@ -534,5 +547,13 @@ impl Out {
         if self.actions.push(action).is_err() {
             warn!("session: action list full");
         }
+    }
+}
+
+/// A session dropped mid-entry (on the host; the reader's lives as long as the device) leaves
+/// no digits behind.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.wipe_digits();
     }
 }
