@@ -57,6 +57,12 @@ done
 
 [ "${1:-}" = "--static" ] && exit 0
 echo "stack high-water mark (QEMU run of a PIN and a 目視 reception):"
-SHIKAKU_IMAGE_TARGET_DIR="$images" SHIKAKU_REQUIRE_QEMU=1 \
-  cargo test --quiet -p shikaku-hil --test qemu_e2e qemu_image_runs -- --nocapture 2>&1 |
-  grep -E "stack high-water mark" | sed 's/^/  /'
+# The measurement is a line the end-to-end test prints; a failed run must say so, not print
+# nothing.
+log=$(SHIKAKU_IMAGE_TARGET_DIR="$images" SHIKAKU_REQUIRE_QEMU=1 \
+  cargo test --quiet -p shikaku-hil --test qemu_e2e qemu_image_runs -- --nocapture 2>&1) || {
+  printf '%s\n' "$log" | tail -20 >&2
+  echo "size.sh: the QEMU run for the stack high-water mark failed" >&2
+  exit 1
+}
+printf '%s\n' "$log" | grep -E "stack high-water mark" | sed 's/^/  /'

@@ -419,7 +419,7 @@ pub fn activate<F: NfcFrontend>(fe: &mut F, config: &ActivationConfig) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nfc::frontend::BitFrameRx;
+    use crate::nfc::frontend::{BitFrameRx, TransceiveFn};
     use std::vec::Vec;
 
     /// Type A PICCs at bit level: answers anticollision with collisions where UIDs differ.
@@ -608,20 +608,30 @@ mod tests {
 
     #[test]
     fn bad_answers_are_typed_errors() {
+        /// Answers every frame with `01 02 03` (through the shared `TransceiveFn`) and every
+        /// bit frame with four bytes and `.0`.
         struct Bad(u8);
+        fn answer(_: &[u8], rx: &mut [u8], _: Timeout) -> Result<usize, FrontendError> {
+            rx[..3].copy_from_slice(&[1, 2, 3]);
+            Ok(3)
+        }
         impl NfcFrontend for Bad {
             fn field_on(&mut self) -> Result<(), FrontendError> {
-                Ok(())
+                TransceiveFn(answer).field_on()
             }
             fn field_off(&mut self) -> Result<(), FrontendError> {
-                Ok(())
+                TransceiveFn(answer).field_off()
             }
-            fn configure(&mut self, _: Technology, _: BitRate, _: BitRate) -> Result<(), FrontendError> {
-                Ok(())
+            fn configure(&mut self, t: Technology, up: BitRate, down: BitRate) -> Result<(), FrontendError> {
+                TransceiveFn(answer).configure(t, up, down)
             }
-            fn transceive(&mut self, _: &[u8], rx: &mut [u8], _: Timeout) -> Result<usize, FrontendError> {
-                rx[..3].copy_from_slice(&[1, 2, 3]);
-                Ok(3)
+            fn transceive(
+                &mut self,
+                tx: &[u8],
+                rx: &mut [u8],
+                timeout: Timeout,
+            ) -> Result<usize, FrontendError> {
+                TransceiveFn(answer).transceive(tx, rx, timeout)
             }
             fn transceive_bits(
                 &mut self,
