@@ -13,8 +13,9 @@ use shikaku_host::eligibility::{
     check_reader_attestation, reception_of, request_of, ErrorCode, Forwarder, HttpEligibility, Outcome,
     QueueBackoff, RetryPolicy, Timeouts,
 };
-use shikaku_host::journal::{now_ms, Journal, ReceptionKey, Status};
+use shikaku_host::journal::{Journal, ReceptionKey, Status};
 use shikaku_host::model::QualificationValidity;
+use shikaku_host::os::unix_ms as now_ms;
 use shikaku_protocol::auth::{reader_attestation, PairingKey};
 use shikaku_protocol::message::{
     AuthMethod, CardKind, CertExpiry, ConsentAnswer, Consents, Proof, VerifiedIdentity,

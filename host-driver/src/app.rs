@@ -427,7 +427,7 @@ impl<S: EligibilityService> App<S> {
                 Err(_) => self.unwritten.push(reception),
             }
         }
-        let Ok(done) = self.forwarder.retry_due(crate::journal::now_ms()) else { return out };
+        let Ok(done) = self.forwarder.retry_due(crate::os::unix_ms()) else { return out };
         for (key, outcome) in done {
             if let Ok(Some(entry)) = self.forwarder.journal().get(&key) {
                 if !matches!(outcome, Outcome::Queued(_)) {

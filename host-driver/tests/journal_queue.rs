@@ -15,8 +15,9 @@ use shikaku_host::eligibility::{
     EligibilityError, EligibilityRequest, EligibilityService, ErrorCode, Forwarder, HttpEligibility, Outcome,
     QueueBackoff, RetryPolicy, Timeouts,
 };
-use shikaku_host::journal::{now_ms, Journal, ReceptionKey, Status};
+use shikaku_host::journal::{Journal, ReceptionKey, Status};
 use shikaku_host::model::{ConsentRecord, Eligibility, Method, QualificationValidity, Reception};
+use shikaku_host::os::unix_ms as now_ms;
 
 fn reception(seq: u32) -> Reception {
     Reception {

@@ -113,7 +113,7 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(days_from_civil(1969, 12, 31), -1);
-        for z in (-400_000..400_000).step_by(97) {
+        for z in (-400_000..400_000).step_by(97).chain([-800_000, -1, 0, 1, 19_000, 20_500, 60_000]) {
             let (y, m, d) = civil_from_days(z);
             assert!(is_valid(y, m, d));
             assert_eq!(days_from_civil(y, m, d), z);

@@ -62,26 +62,3 @@ macro_rules! warn {
 macro_rules! error {
     ($($arg:tt)*) => { $crate::__log!(error, $($arg)*) };
 }
-
-/// Bytes shown as hex by both backends (`{}` in the format string): for frame headers and
-/// status words, never for secrets.
-#[derive(Clone, Copy)]
-pub struct Hex<'a>(pub &'a [u8]);
-
-impl core::fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        for (i, b) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            write!(f, "{b:02X}")?;
-        }
-        Ok(())
-    }
-}
-
-impl core::fmt::Debug for Hex<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(self, f)
-    }
-}

@@ -310,7 +310,6 @@ impl<F: NfcFrontend> Reader<F> {
                         let msg = self.session.host_message(&t);
                         if self.link.queue(t.session, t.seq, &msg, now).is_err() {
                             self.outbox_full = self.outbox_full.wrapping_add(1);
-                            warn_outbox_full();
                         }
                     }
                     Action::Card(op) => {
@@ -401,8 +400,6 @@ fn activate<F: NfcFrontend>(air: &mut IsoDep<F>) -> Result<(), type_b::TypeBErro
     Ok(())
 }
 
-fn warn_outbox_full() {}
-
 /// The deliberately broken build: every PIN is replaced by 0000 before it reaches the card, so
 /// a correct PIN is refused and no identity is ever verified by PIN.
 #[cfg(feature = "broken-session")]
@@ -458,9 +455,4 @@ pub fn read_available(buf: &mut [u8], mut next: impl FnMut() -> Option<u8>) -> u
         }
     }
     n
-}
-
-/// Keypad codes on the wire (0-9 digits, then the function keys).
-pub fn key_from_code(c: u8) -> Option<Key> {
-    Key::from_code(c)
 }

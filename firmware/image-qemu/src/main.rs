@@ -25,7 +25,7 @@ use heapless::Deque;
 use shikaku_firmware::session::{Key, Phase, Screen};
 use shikaku_image_core::uart_frontend::{Serial, UartFrontend};
 use shikaku_image_core::wire::{self, Deframer};
-use shikaku_image_core::{key_from_code, phase_name, Platform, Reader, Status};
+use shikaku_image_core::{phase_name, Platform, Reader, Status};
 use shikaku_protocol::endpoint::reader::{Entropy, Identity};
 use shikaku_protocol::message::{Capabilities, FirmwareVersion};
 use shikaku_protocol::{Duration, Instant};
@@ -85,7 +85,7 @@ impl Qemu {
             if let Some((kind, n)) = self.panel_rx.push(b) {
                 if kind == wire::KEYS_RX {
                     for &c in self.panel_rx.payload(n) {
-                        if let Some(k) = key_from_code(c) {
+                        if let Some(k) = Key::from_code(c) {
                             let _ = self.keys.push_back(k);
                         }
                     }

@@ -4,8 +4,6 @@
 
 use shikaku_protocol::message::CertExpiry;
 
-pub use shikaku_card::calendar::{civil_from_days, days_from_civil};
-
 /// `day` plus three calendar months.
 pub fn plus_three_months(day: i64) -> i64 {
     shikaku_card::calendar::plus_months(day, 3)
@@ -70,19 +68,10 @@ impl Validity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shikaku_card::calendar::{civil_from_days, days_from_civil};
 
     fn ts(y: i64, m: u32, d: u32) -> i64 {
         days_from_civil(y, m, d) * 86_400 + 12 * 3600
-    }
-
-    #[test]
-    fn civil_round_trip() {
-        for z in [-800_000i64, -1, 0, 1, 19_000, 20_500, 60_000] {
-            let (y, m, d) = civil_from_days(z);
-            assert_eq!(days_from_civil(y, m, d), z);
-        }
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub(crate) struct Rig {
 }
 
 pub(crate) fn unix_s(y: i64, m: u32, d: u32) -> i64 {
-    shikaku_firmware::session::expiry::days_from_civil(y, m, d) * DAY_S + 14 * 3600 + 59 * 60 + 59
+    shikaku_card::calendar::days_from_civil(y, m, d) * DAY_S + 14 * 3600 + 59 * 60 + 59
 }
 
 impl Rig {

@@ -100,7 +100,7 @@ pub(crate) fn card_sign(card: &mut impl SmartCard, pin: &str, challenge: &[u8; 3
 /// are within the service's age limit.
 pub(crate) fn reception_time() -> u64 {
     static T: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *T.get_or_init(shikaku_host::journal::now_ms)
+    *T.get_or_init(shikaku_host::os::unix_ms)
 }
 
 /// A request proven by a card signature.

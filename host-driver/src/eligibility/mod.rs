@@ -309,7 +309,7 @@ impl<S: EligibilityService> Forwarder<S> {
             }
             Err(e) if e.is_retryable() => {
                 let attempts = attempts_before + 1;
-                let next = journal::now_ms() + self.backoff.delay_ms(attempts);
+                let next = crate::os::unix_ms() + self.backoff.delay_ms(attempts);
                 self.journal.defer(key, json, attempts, next, e.code.code(), &e.staff_message())?;
                 Ok(Outcome::Queued(e))
             }

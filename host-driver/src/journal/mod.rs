@@ -19,6 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::model::{Eligibility, Method, Reception};
+use crate::os::unix_ms;
 
 /// `(reader, session, seq)`: the exactly-once key of a reception.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -174,9 +175,6 @@ fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Wall clock, Unix milliseconds.
-pub use crate::os::unix_ms as now_ms;
-
 /// The SQLite journal. One connection, one thread; other threads or processes (the JSON
 /// API, `doctor`) open their own [`Journal`] on the same file (WAL lets them read while the
 /// forwarder writes).
@@ -213,7 +211,7 @@ impl Journal {
         if !is_sha256_hex(&r.cert_sha256) {
             return Err(JournalError::Refused("cert_sha256 must be 64 hex digits"));
         }
-        let now = now_ms();
+        let now = unix_ms();
         let (status, eligibility) = match &r.eligibility {
             Some(e) => (Status::Confirmed, Some(to_json(e)?)),
             None if r.error_code.is_some() => (Status::Refused, None),
@@ -286,7 +284,7 @@ impl Journal {
         tx.execute(
             "UPDATE receptions SET status = 'confirmed', eligibility = ?4, error_code = NULL, message = NULL,
                 updated_at = ?5 WHERE reader = ?1 AND session = ?2 AND seq = ?3",
-            params![key.reader, key.session, key.seq, json, now_ms() as i64],
+            params![key.reader, key.session, key.seq, json, unix_ms() as i64],
         )?;
         let dequeued = delete_pending(&tx, key)?;
         tx.commit()?;
@@ -300,7 +298,7 @@ impl Journal {
         tx.execute(
             "UPDATE receptions SET status = 'refused', error_code = ?4, message = ?5, updated_at = ?6
              WHERE reader = ?1 AND session = ?2 AND seq = ?3",
-            params![key.reader, key.session, key.seq, code, message, now_ms() as i64],
+            params![key.reader, key.session, key.seq, code, message, unix_ms() as i64],
         )?;
         let dequeued = delete_pending(&tx, key)?;
         tx.commit()?;
@@ -332,7 +330,7 @@ impl Journal {
         tx.execute(
             "UPDATE receptions SET status = 'pending', error_code = ?4, message = ?5, updated_at = ?6
              WHERE reader = ?1 AND session = ?2 AND seq = ?3",
-            params![key.reader, key.session, key.seq, code, message, now_ms() as i64],
+            params![key.reader, key.session, key.seq, code, message, unix_ms() as i64],
         )?;
         tx.execute(
             "INSERT INTO pending (reader, session, seq, request, attempts, next_attempt, last_code)

@@ -12,8 +12,9 @@ use crate::names::FieldFlag;
 
 use super::atomic::{remove_stale_temps, sync_dir, write_atomic, WriteHook, STALE_AFTER};
 use super::req::{parse_request, QualificationRequest, ReqError, MAX_REQ_BYTES};
-use super::time::{jst_datetime, now_unix_ms};
+use super::time::jst_datetime;
 use super::write::{reception_id, render_answer, render_reception, HeaderError, WriterConfig};
+use crate::os::unix_ms;
 
 /// Requests the receipt computer drops into `req`.
 pub const REQ_PREFIX: &str = "OQSsiquc01req_";
@@ -91,7 +92,7 @@ impl FaceWriter {
     /// Writes the reception's file. Call it once the reception is settled: eligibility
     /// answered, or `error_code` set (a reception with neither is written as error `SHK0000`).
     pub fn write(&self, r: &Reception) -> io::Result<Written> {
-        self.write_at(r, now_unix_ms())
+        self.write_at(r, unix_ms())
     }
 
     /// As [`write`](Self::write) with the `ProcessExecutionTime` given.
@@ -240,7 +241,7 @@ impl ReqWatcher {
         let mut bytes = Vec::new();
         fs::File::open(path)?.take(MAX_REQ_BYTES as u64 + 1).read_to_end(&mut bytes)?;
         let res_name = format!("{RES_PREFIX}{id}.xml");
-        let now = now_unix_ms();
+        let now = unix_ms();
         match parse_request(&bytes) {
             Ok(req) => {
                 let answer = lookup.lookup(&req);

@@ -26,9 +26,6 @@ pub fn jst_datetime(unix_ms: u64) -> String {
     format!("{y:04}{m:02}{d:02}{hh:02}{mm:02}{ss:02}")
 }
 
-/// Now, in Unix milliseconds.
-pub use crate::os::unix_ms as now_unix_ms;
-
 #[cfg(test)]
 mod tests {
     use super::*;
