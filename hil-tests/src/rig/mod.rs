@@ -445,15 +445,19 @@ struct RigPlatform {
 impl RigPlatform {
     fn log(&mut self, what: impl AsRef<str>) {
         self.drain_face();
-        let line = format!("{:>8.3} s  {}", self.now.as_millis() as f64 / 1000.0, what.as_ref());
-        self.transcript.push(line);
+        self.stamp(what.as_ref());
     }
 
     fn drain_face(&mut self) {
         for l in std::mem::take(&mut self.face.lines) {
-            let line = format!("{:>8.3} s  {l}", self.now.as_millis() as f64 / 1000.0);
-            self.transcript.push(line);
+            self.stamp(&l);
         }
+    }
+
+    /// One transcript line at the rig's current time.
+    fn stamp(&mut self, what: &str) {
+        let line = format!("{:>8.3} s  {what}", self.now.as_millis() as f64 / 1000.0);
+        self.transcript.push(line);
     }
 }
 
