@@ -102,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     continue;
                 }
             };
-            let rx = host.decode(&frame)?;
+            let rx = host.decode(frame)?;
             let fresh = dedup.check(rx.header.session, rx.header.seq) == Delivery::New;
             let note = if fresh { "" } else { " (duplicate, acknowledged again, dropped)" };
             match rx.message {

@@ -1,18 +1,23 @@
-//! Authenticity of frames on a paired link.
+//! Secrecy and authenticity of frames on a paired link.
 //!
-//! Pairing (X25519 + HKDF-SHA256, confirmed by both sides and by a 6-digit code staff can
-//! compare) yields a long-term [`PairingKey`]. Each connection derives fresh per-direction
-//! [`LinkKeys`] from it and both hello nonces, so counters start at zero on every connection
-//! without any flash bookkeeping, and frames of an old connection never verify on a new one.
-//! Every frame then carries a counter and HMAC-SHA256 truncated to 128 bits; the counter must
-//! rise strictly, which refuses both replayed and reordered frames.
+//! Pairing (X25519 + HKDF-SHA256, confirmed by both sides and by a 6-digit code that staff
+//! confirm on the reader's keypad) yields a long-term [`PairingKey`]. Each connection derives
+//! fresh per-direction [`LinkKeys`] from it and both hello nonces, so counters start at zero on
+//! every connection without any flash bookkeeping, and frames of an old connection never open
+//! on a new one. Every frame after the hellos is sealed with ChaCha20-Poly1305 (RFC 8439): the
+//! payload encrypted, the header as associated data, the frame counter as the nonce (a key is
+//! used for one connection and one direction only, so a counter never repeats under a key). The
+//! counter must rise strictly, which refuses both replayed and reordered frames; a sender stops
+//! at `u32::MAX` rather than reuse a nonce.
 
+use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::frame::{Frame, Seal, TAG_LEN};
+use crate::frame::{Seal, TAG_LEN};
 use crate::Error;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -21,7 +26,7 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct PairingKey(pub [u8; 32]);
 
-/// Per-connection, per-direction MAC keys.
+/// Per-connection, per-direction AEAD keys.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct LinkKeys {
     pub reader_to_host: [u8; 32],
@@ -42,7 +47,7 @@ impl LinkKeys {
         salt[..16].copy_from_slice(host_nonce);
         salt[16..].copy_from_slice(reader_nonce);
         let mut okm = [0u8; 64];
-        hkdf_expand(&pairing.0, &salt, b"shikaku link keys v1", &mut okm);
+        hkdf_expand(&pairing.0, &salt, b"shikaku link keys v2", &mut okm);
         let mut keys = LinkKeys { reader_to_host: [0; 32], host_to_reader: [0; 32] };
         keys.reader_to_host.copy_from_slice(&okm[..32]);
         keys.host_to_reader.copy_from_slice(&okm[32..]);
@@ -82,6 +87,13 @@ fn tag(key: &[u8; 32], covered: &[u8], counter: u32) -> [u8; TAG_LEN] {
     out
 }
 
+/// The 96-bit nonce of frame `counter`: the counter, little-endian, then zeros.
+fn nonce(counter: u32) -> Nonce {
+    let mut n = [0u8; 12];
+    n[..4].copy_from_slice(&counter.to_le_bytes());
+    Nonce::from(n)
+}
+
 /// Seals outgoing frames with one direction's key and a rising counter.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct Sealer {
@@ -96,17 +108,29 @@ impl Sealer {
     pub fn counter(&self) -> u32 {
         self.counter
     }
-}
-
-impl Seal for Sealer {
-    fn seal(&mut self, covered: &[u8], out: &mut [u8; TAG_LEN]) -> u32 {
-        self.counter = self.counter.wrapping_add(1);
-        *out = tag(&self.key, covered, self.counter);
-        self.counter
+    /// A sealer whose last counter was `counter` (to test the end of the counter space).
+    #[doc(hidden)]
+    pub fn at_counter_for_tests(key: [u8; 32], counter: u32) -> Self {
+        Self { key, counter }
     }
 }
 
-/// Verifies incoming frames: tag in constant time, then the counter must rise.
+impl Seal for Sealer {
+    fn seal(&mut self, header: &[u8], payload: &mut [u8], out: &mut [u8; TAG_LEN]) -> Result<u32, Error> {
+        // Never wrap: a repeated counter would repeat a nonce under this key.
+        let counter = self.counter.checked_add(1).ok_or(Error::CounterExhausted)?;
+        let cipher = ChaCha20Poly1305::new(&self.key.into());
+        let tag = cipher
+            .encrypt_in_place_detached(&nonce(counter), header, payload)
+            .map_err(|_| Error::Oversized { len: payload.len(), max: crate::MAX_PAYLOAD })?;
+        out.copy_from_slice(&tag);
+        self.counter = counter;
+        Ok(counter)
+    }
+}
+
+/// Opens incoming frames: the tag is checked (in constant time) before anything is
+/// decrypted, then the counter must rise.
 #[derive(Zeroize, ZeroizeOnDrop)]
 pub struct Opener {
     key: [u8; 32],
@@ -118,12 +142,19 @@ impl Opener {
         Self { key, last: 0 }
     }
 
-    pub fn open<T: AsRef<[u8]>>(&mut self, frame: &Frame<T>) -> Result<(), Error> {
-        let (counter, got) = frame.auth_trailer().ok_or(Error::Unauthenticated)?;
-        let want = tag(&self.key, frame.authenticated_bytes(), counter);
-        if !bool::from(want.ct_eq(got)) {
-            return Err(Error::BadMac);
-        }
+    /// Decrypts `payload` in place if `tag` is right for it under `header`; on a wrong tag the
+    /// payload is left as it was (so another key may be tried on it).
+    pub fn open(
+        &mut self,
+        header: &[u8],
+        payload: &mut [u8],
+        counter: u32,
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), Error> {
+        let cipher = ChaCha20Poly1305::new(&self.key.into());
+        cipher
+            .decrypt_in_place_detached(&nonce(counter), header, payload, Tag::from_slice(tag))
+            .map_err(|_| Error::BadMac)?;
         // Checked after the tag so a forged counter cannot probe the window.
         if counter <= self.last {
             return Err(Error::Replay { got: counter, last: self.last });
@@ -183,6 +214,12 @@ pub mod pairing {
         /// The confirmation the host sends in `PairConfirm`.
         pub fn host_confirm(&self) -> [u8; 16] {
             self.confirm(b"host")
+        }
+
+        /// What the reader sends in `PairResult { outcome: Accepted }` once staff confirmed
+        /// the code on its keypad.
+        pub fn accepted_proof(&self) -> [u8; 16] {
+            self.confirm(b"accept")
         }
 
         /// Checks a peer's confirmation in constant time.

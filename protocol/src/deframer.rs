@@ -76,8 +76,9 @@ impl<const N: usize> Deframer<N> {
     }
 
     /// Returns the next complete frame, a typed error for a rejected one, or `None` when more
-    /// bytes are needed.
-    pub fn next_frame(&mut self) -> Option<Result<Frame<&[u8]>, Error>> {
+    /// bytes are needed. The frame is lent mutably so that a sealed payload can be decrypted
+    /// where it lies.
+    pub fn next_frame(&mut self) -> Option<Result<Frame<&mut [u8]>, Error>> {
         self.compact();
         loop {
             // Skip to the first possible marker; keep a trailing first marker byte.
@@ -108,7 +109,7 @@ impl<const N: usize> Deframer<N> {
                 Ok(total) => {
                     self.consumed = total;
                     self.stats.frames = self.stats.frames.saturating_add(1);
-                    return Some(Ok(Frame::new_unchecked(&self.buf[..total])));
+                    return Some(Ok(Frame::new_unchecked(&mut self.buf[..total])));
                 }
                 Err(Error::Truncated { .. }) => {
                     if self.len == N {

@@ -37,9 +37,9 @@ pub enum Error {
     UnknownValue { field: &'static str, value: u8 },
 
     // -- authenticity --
-    #[error("frame must be authenticated on a paired link")]
+    #[error("frame must be sealed on a paired link")]
     Unauthenticated,
-    #[error("message authentication code mismatch")]
+    #[error("sealed frame does not open: wrong key or altered bytes")]
     BadMac,
     #[error("counter {got} is not above the last accepted {last}: replayed or reordered")]
     Replay { got: u32, last: u32 },
@@ -51,6 +51,12 @@ pub enum Error {
     NoPairingInProgress,
     #[error("a second hello on one connection")]
     DuplicateHello,
+    #[error("pairing refused: pairing mode is not open on the reader (staff open it at the reader)")]
+    PairingNotOpen,
+    #[error("pairing refused: too many attempts in this opening of pairing mode")]
+    PairingAttemptsExhausted,
+    #[error("the frame counter is exhausted: reconnect for fresh keys")]
+    CounterExhausted,
 
     // -- exactly-once --
     #[error("outbox is full")]

@@ -4,19 +4,22 @@
 //! offset size field
 //!  0     2    start marker "SK" (0x53 0x4B)
 //!  2     1    version: major << 4 | minor
-//!  3     1    flags: bit 0 = authenticated (MAC trailer present); others reserved, ignored
+//!  3     1    flags: bit 0 = sealed (payload encrypted, AEAD trailer present); others reserved
 //!  4     1    message type
 //!  5     4    session id (LE)
 //!  9     4    sequence number (LE)
 //! 13     2    payload length n (LE), at most MAX_PAYLOAD
 //! 15     2    CRC-16/IBM-3740 over bytes 0..15 (LE)
-//! 17     n    payload
-//!  +     20   if authenticated: counter (u32 LE) + HMAC-SHA256 tag truncated to 16 bytes
+//! 17     n    payload (ciphertext when sealed: ChaCha20 keeps the length)
+//!  +     20   if sealed: counter (u32 LE, the nonce) + Poly1305 tag (16 bytes)
 //!  +     4    CRC-32/ISO-HDLC over everything before it (LE)
 //! ```
 //!
 //! The header has its own checksum so that a corrupted length is caught before the receiver
 //! waits for bytes that will never come; the deframer then resynchronises on the next marker.
+//! A sealed frame's header (bytes 0..17) is the AEAD's associated data: it travels in clear
+//! (a receiver must know the type and length before it can open anything) but cannot be
+//! changed. The CRCs catch line noise only; authenticity is the AEAD's job.
 
 use crate::{Error, VERSION_MAJOR, VERSION_MINOR};
 
@@ -133,6 +136,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     pub fn flags(&self) -> u8 {
         self.buffer.as_ref()[field::FLAGS]
     }
+    /// Whether the payload is sealed (encrypted and authenticated).
     pub fn is_authenticated(&self) -> bool {
         self.flags() & FLAG_AUTHENTICATED != 0
     }
@@ -156,11 +160,11 @@ impl<T: AsRef<[u8]>> Frame<T> {
         let trailer = if self.is_authenticated() { AUTH_TRAILER_LEN } else { 0 };
         HEADER_LEN + self.payload_len() + trailer + CRC_LEN
     }
-    /// The bytes a MAC covers: header and payload.
-    pub fn authenticated_bytes(&self) -> &[u8] {
-        &self.buffer.as_ref()[..HEADER_LEN + self.payload_len()]
+    /// The frame's own bytes, without anything after it in the buffer.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buffer.as_ref()[..self.total_len()]
     }
-    /// Counter and tag, when the frame is authenticated.
+    /// Counter and tag, when the frame is sealed.
     pub fn auth_trailer(&self) -> Option<(u32, &[u8])> {
         if !self.is_authenticated() {
             return None;
@@ -182,10 +186,29 @@ impl<'a> Frame<&'a [u8]> {
     }
 }
 
-/// Computes the MAC trailer for the bytes it covers; implemented by [`crate::auth::Sealer`].
+/// A frame taken apart for opening (see [`Frame::into_parts`]).
+pub type Parts<'a> = (&'a [u8], &'a mut [u8], Option<(u32, [u8; TAG_LEN])>);
+
+impl<'a> Frame<&'a mut [u8]> {
+    /// A checked frame taken apart for opening: the header (associated data), the payload to
+    /// decrypt in place, and the counter and tag of a sealed frame.
+    pub fn into_parts(self) -> Parts<'a> {
+        let trailer = self.auth_trailer().map(|(counter, tag)| {
+            let mut t = [0u8; TAG_LEN];
+            t.copy_from_slice(tag);
+            (counter, t)
+        });
+        let len = self.payload_len();
+        let (header, rest) = self.buffer.split_at_mut(HEADER_LEN);
+        (header, &mut rest[..len], trailer)
+    }
+}
+
+/// Encrypts a payload in place and computes its tag; implemented by [`crate::auth::Sealer`].
 pub trait Seal {
-    /// Returns the counter to put in the trailer and writes the 16-byte tag.
-    fn seal(&mut self, covered: &[u8], tag: &mut [u8; TAG_LEN]) -> u32;
+    /// Seals `payload` under `header` as associated data; returns the counter to put in the
+    /// trailer and writes the 16-byte tag.
+    fn seal(&mut self, header: &[u8], payload: &mut [u8], tag: &mut [u8; TAG_LEN]) -> Result<u32, Error>;
 }
 
 /// Writes one frame into `buf` and returns its length. The payload is produced by `body`,
@@ -217,7 +240,8 @@ pub fn emit_with(
     let mut end = HEADER_LEN + n;
     if let Some(sealer) = sealer {
         let mut tag = [0u8; TAG_LEN];
-        let counter = sealer.seal(&buf[..end], &mut tag);
+        let (head, rest) = buf.split_at_mut(HEADER_LEN);
+        let counter = sealer.seal(head, &mut rest[..n], &mut tag)?;
         buf[end..end + COUNTER_LEN].copy_from_slice(&counter.to_le_bytes());
         buf[end + COUNTER_LEN..end + AUTH_TRAILER_LEN].copy_from_slice(&tag);
         end += AUTH_TRAILER_LEN;

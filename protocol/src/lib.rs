@@ -6,7 +6,8 @@
 //!   length, payload, optional MAC trailer, CRC) and its encoder into a caller's buffer;
 //! - [`deframer`]: reassembly from a byte stream with resynchronisation after garbage;
 //! - [`message`]: the complete, typed message set of a reception session;
-//! - [`auth`]: pairing (X25519), per-connection keys, MAC and replay refusal;
+//! - [`auth`]: pairing (X25519), per-connection keys, sealing (ChaCha20-Poly1305) and replay
+//!   refusal;
 //! - [`link`]: one end of the link, putting the above together;
 //! - [`endpoint`]: the reader's and the host's end of a connection (hello, pairing, delivery);
 //! - [`reliable`]: exactly-once delivery of results (outbox and duplicate filter);
@@ -36,6 +37,6 @@ pub use message::Message;
 pub use time::{Duration, Instant, UnixMillis};
 
 /// Protocol major version: frames of another major are refused.
-pub const VERSION_MAJOR: u8 = 1;
+pub const VERSION_MAJOR: u8 = 2;
 /// Protocol minor version: newer minors are accepted (appended fields are skipped).
 pub const VERSION_MINOR: u8 = 0;

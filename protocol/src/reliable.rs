@@ -6,6 +6,12 @@
 //! connection's counter, so the MAC layer's replay refusal never eats a legitimate resend.
 //! The receiver acknowledges everything and passes on only what its [`DuplicateFilter`] has
 //! not seen.
+//!
+//! The outbox is small (it lives in the reader's RAM), so when it is full, what goes is chosen
+//! by [`Class`]: progress and status first, then records of attempts (PIN outcomes, face
+//! outcomes), and a verified identity never: it is refused only when every slot already holds
+//! one, which the reader prevents by not starting a session without room (see
+//! [`Outbox::identities`]).
 
 use heapless::Vec;
 
@@ -29,8 +35,41 @@ impl Default for RetryPolicy {
     }
 }
 
+/// What a queued message is worth when room runs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Class {
+    /// Progress shown to staff (card detected, face progress, …): the first to go.
+    Status,
+    /// A record of an attempt (PIN outcome, face outcome, 目視 events, errors).
+    Record,
+    /// A verified identity: never evicted.
+    Identity,
+}
+
+impl Class {
+    pub fn of(message: &crate::Message<'_>) -> Self {
+        match message {
+            crate::Message::VerifiedIdentity(_) => Class::Identity,
+            m if m.is_result() => Class::Record,
+            _ => Class::Status,
+        }
+    }
+}
+
+/// What [`Outbox::push`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Queued {
+    /// Queued; nothing else was touched (or it was already queued).
+    Queued,
+    /// Queued in place of an older, lesser message of this class, which is gone.
+    Evicted(Header, Class),
+}
+
 struct Pending<const P: usize> {
     header: Header,
+    class: Class,
     payload: Vec<u8, P>,
     due: Instant,
     interval: Duration,
@@ -70,16 +109,40 @@ impl<const N: usize, const P: usize> Outbox<N, P> {
         self.pending.is_empty()
     }
 
-    /// Queues a result; it is due at once. A `(session, seq)` already queued is not doubled.
-    pub fn push(&mut self, header: Header, payload: &[u8], now: Instant) -> Result<(), Error> {
+    /// Verified identities waiting for their acknowledgement.
+    pub fn identities(&self) -> usize {
+        self.pending.iter().filter(|p| p.class == Class::Identity).count()
+    }
+
+    /// Queues a message; it is due at once. A `(session, seq)` already queued is not doubled.
+    /// When full, the oldest message of the lowest class below `class` makes room (a status
+    /// also replaces an older status); with nothing lesser to evict: [`Error::OutboxFull`].
+    pub fn push(
+        &mut self,
+        header: Header,
+        payload: &[u8],
+        class: Class,
+        now: Instant,
+    ) -> Result<Queued, Error> {
         if self.pending.iter().any(|p| p.header.session == header.session && p.header.seq == header.seq) {
-            return Ok(());
+            return Ok(Queued::Queued);
         }
         let payload =
             Vec::from_slice(payload).map_err(|_| Error::Oversized { len: payload.len(), max: P })?;
+        let mut queued = Queued::Queued;
+        if self.pending.is_full() {
+            let victim = [Class::Status, Class::Record]
+                .into_iter()
+                .filter(|c| *c < class || (*c == Class::Status && class == Class::Status))
+                .find_map(|c| self.pending.iter().position(|p| p.class == c))
+                .ok_or(Error::OutboxFull)?;
+            let gone = self.pending.remove(victim);
+            queued = Queued::Evicted(gone.header, gone.class);
+        }
         self.pending
-            .push(Pending { header, payload, due: now, interval: self.policy.initial, sends: 0 })
-            .map_err(|_| Error::OutboxFull)
+            .push(Pending { header, class, payload, due: now, interval: self.policy.initial, sends: 0 })
+            .map_err(|_| Error::OutboxFull)?;
+        Ok(queued)
     }
 
     /// The peer acknowledged `(session, seq)`. Returns whether it was pending.

@@ -1,5 +1,5 @@
-//! Authenticity: pairing, MACs, and refusal of forged, replayed, reordered and misdirected
-//! frames.
+//! Secrecy and authenticity: pairing, sealed frames (ChaCha20-Poly1305), and refusal of
+//! forged, replayed, reordered and misdirected frames.
 
 use shikaku_protocol::auth::pairing::{PairingSecrets, PublicKey, StaticSecret};
 use shikaku_protocol::auth::{LinkKeys, PairingKey};
@@ -41,8 +41,13 @@ fn encode(link: &mut Link, seq: u32, msg: &Message<'_>) -> Vec<u8> {
 }
 
 fn decode_err(link: &mut Link, bytes: &[u8]) -> Error {
-    let f = Frame::new_checked(bytes).unwrap();
-    link.decode(&f).unwrap_err()
+    let mut copy = bytes.to_vec();
+    link.decode(Frame::new_checked(&mut copy[..]).unwrap()).unwrap_err()
+}
+
+fn decode_ok(link: &mut Link, bytes: &[u8]) -> Message<'static> {
+    let copy = Box::leak(bytes.to_vec().into_boxed_slice());
+    link.decode(Frame::new_checked(&mut copy[..]).unwrap()).unwrap().message
 }
 
 #[test]
@@ -70,7 +75,7 @@ fn pairing_derives_the_same_key_and_code_on_both_sides() {
 }
 
 #[test]
-fn an_authenticated_frame_carries_counter_and_tag() {
+fn a_sealed_frame_carries_counter_and_tag_and_no_payload_byte_in_clear() {
     let (mut reader, mut host) = pair(&keys(1, 1));
     let cert = [0x30; 100];
     let f = encode(&mut reader, 1, &identity(&cert));
@@ -78,7 +83,48 @@ fn an_authenticated_frame_carries_counter_and_tag() {
     assert!(frame.is_authenticated());
     assert_eq!(f.len(), HEADER_LEN + frame.payload_len() + AUTH_TRAILER_LEN + CRC_LEN);
     assert_eq!(frame.auth_trailer().unwrap().0, 1);
-    assert_eq!(host.decode(&frame).unwrap().message, identity(&cert));
+    let mut plain = [0u8; MAX_FRAME];
+    let n = identity(&cert).encode(&mut plain).unwrap();
+    assert_eq!(frame.payload_len(), n, "the stream cipher keeps the length");
+    let cipher = &f[HEADER_LEN..HEADER_LEN + n];
+    assert!(!cipher.windows(8).any(|w| w == [0x30; 8]), "the certificate bytes are not in clear");
+    let same = plain[..n].iter().zip(cipher).filter(|(a, b)| a == b).count();
+    assert!(same < n / 16, "{same} of {n} payload bytes equal their plaintext");
+    assert_eq!(decode_ok(&mut host, &f), identity(&cert));
+}
+
+#[test]
+fn a_frame_sealed_under_proposed_keys_switches_the_link_to_them_and_old_ones_stop() {
+    let old = keys(1, 1);
+    let new = keys(1, 2);
+    let (mut reader, mut host) = pair(&old);
+    let (_, mut host2) = pair(&new);
+    reader.propose(&new);
+    // The current connection goes on while keys are only proposed.
+    let f = encode(&mut host, 1, &Message::TimeSync { unix_ms: 1 });
+    let mut copy = f.clone();
+    let rx = reader.decode(Frame::new_checked(&mut copy[..]).unwrap()).unwrap();
+    assert!(rx.authenticated && !rx.rekeyed);
+    // The host of the new connection proves its keys: the link switches.
+    let f = encode(&mut host2, 1, &Message::LinkReady);
+    let mut copy = f.clone();
+    let rx = reader.decode(Frame::new_checked(&mut copy[..]).unwrap()).unwrap();
+    assert!(rx.authenticated && rx.rekeyed);
+    // The old connection's frames no longer open.
+    let f = encode(&mut host, 2, &Message::TimeSync { unix_ms: 2 });
+    assert_eq!(decode_err(&mut reader, &f), Error::BadMac);
+}
+
+#[test]
+fn a_sealing_counter_never_wraps() {
+    use shikaku_protocol::auth::Sealer;
+    use shikaku_protocol::frame::Seal;
+    let mut s = Sealer::new([1; 32]);
+    let mut tag = [0u8; 16];
+    let mut payload = [0u8; 4];
+    assert_eq!(s.seal(&[0; HEADER_LEN], &mut payload, &mut tag), Ok(1));
+    let mut last = Sealer::at_counter_for_tests([1; 32], u32::MAX);
+    assert_eq!(last.seal(&[0; HEADER_LEN], &mut payload, &mut tag), Err(Error::CounterExhausted));
 }
 
 #[test]
@@ -120,11 +166,11 @@ fn replayed_and_reordered_frames_are_refused() {
     let f2 = encode(&mut reader, 2, &Message::CardRemoved);
     let f3 = encode(&mut reader, 3, &Message::CardRemoved);
     // Reordered: 2 arrives before 1; 1 is then refused.
-    host.decode(&Frame::new_checked(&f2[..]).unwrap()).unwrap();
+    decode_ok(&mut host, &f2);
     assert_eq!(decode_err(&mut host, &f1), Error::Replay { got: 1, last: 2 });
     // Replayed.
     assert_eq!(decode_err(&mut host, &f2), Error::Replay { got: 2, last: 2 });
-    host.decode(&Frame::new_checked(&f3[..]).unwrap()).unwrap();
+    decode_ok(&mut host, &f3);
     assert_eq!(decode_err(&mut host, &f3), Error::Replay { got: 3, last: 3 });
 }
 
@@ -162,18 +208,15 @@ fn messages_in_the_wrong_direction_are_refused() {
 }
 
 #[test]
-fn only_hello_and_pairing_pass_unauthenticated() {
+fn only_hello_and_on_an_unsecured_link_pairing_pass_unsealed() {
     for t in 0u8..=255 {
-        let allowed = Message::allowed_unauthenticated(t);
-        let expected = matches!(
+        let hello = matches!(t, msg_type::READER_HELLO | msg_type::HOST_HELLO);
+        let pairing = matches!(
             t,
-            msg_type::READER_HELLO
-                | msg_type::HOST_HELLO
-                | msg_type::PAIR_REQUEST
-                | msg_type::PAIR_RESPONSE
-                | msg_type::PAIR_CONFIRM
+            msg_type::PAIR_REQUEST | msg_type::PAIR_RESPONSE | msg_type::PAIR_CONFIRM | msg_type::PAIR_RESULT
         );
-        assert_eq!(allowed, expected, "type {t:#x}");
+        assert_eq!(Message::allowed_unsealed(t, false), hello || pairing, "type {t:#x} unsecured");
+        assert_eq!(Message::allowed_unsealed(t, true), hello, "type {t:#x} secured");
     }
     let mut buf = [0u8; MAX_FRAME];
     let n = shikaku_protocol::frame::emit(

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use shikaku_protocol::auth::{LinkKeys, PairingKey};
 use shikaku_protocol::message::*;
-use shikaku_protocol::reliable::{Delivery, DuplicateFilter, Outbox, RetryPolicy};
+use shikaku_protocol::reliable::{Class, Delivery, DuplicateFilter, Outbox, Queued, RetryPolicy};
 use shikaku_protocol::{Duration, Instant};
 use shikaku_protocol::{Frame, Header, Link, Role, MAX_FRAME, MAX_PAYLOAD};
 
@@ -77,6 +77,7 @@ fn run(seed: u64, results: u32, faults: &Faults) -> (Vec<(u32, u32)>, usize) {
                 .push(
                     Header { msg_type: msg.msg_type(), session, seq },
                     &payload[..n],
+                    Class::Identity,
                     Instant::from_millis(now),
                 )
                 .unwrap();
@@ -109,13 +110,13 @@ fn run(seed: u64, results: u32, faults: &Faults) -> (Vec<(u32, u32)>, usize) {
             continue;
         }
         // Host side: accept what verifies, ack everything, deliver once.
-        for f in std::mem::take(&mut to_host) {
+        for mut f in std::mem::take(&mut to_host) {
             frames_on_wire += 1;
             if rng.chance(faults.drop) {
                 continue;
             }
-            let frame = Frame::new_checked(&f[..]).unwrap();
-            let Ok(rx) = host.decode(&frame) else { continue }; // replays and reorders refused
+            let frame = Frame::new_checked(&mut f[..]).unwrap();
+            let Ok(rx) = host.decode(frame) else { continue }; // replays and reorders refused
             let h = rx.header;
             if filter.check(h.session, h.seq) == Delivery::New {
                 delivered.push((h.session, h.seq));
@@ -126,12 +127,12 @@ fn run(seed: u64, results: u32, faults: &Faults) -> (Vec<(u32, u32)>, usize) {
                 .unwrap();
             to_reader.push(buf[..n].to_vec());
         }
-        for f in std::mem::take(&mut to_reader) {
+        for mut f in std::mem::take(&mut to_reader) {
             if rng.chance(faults.drop) {
                 continue;
             }
-            let frame = Frame::new_checked(&f[..]).unwrap();
-            if let Ok(rx) = reader.decode(&frame) {
+            let frame = Frame::new_checked(&mut f[..]).unwrap();
+            if let Ok(rx) = reader.decode(frame) {
                 if let Message::Ack { session, seq } = rx.message {
                     outbox.ack(session, seq);
                 }
@@ -181,8 +182,8 @@ fn the_outbox_backs_off_and_resends_at_once_after_reconnect() {
     let mut o: Outbox<2, 16> =
         Outbox::new(RetryPolicy { initial: Duration::from_millis(100), max: Duration::from_millis(300) });
     let h = Header { msg_type: msg_type::PIN_OUTCOME, session: 1, seq: 1 };
-    o.push(h, &[1, 2], Instant::ZERO).unwrap();
-    o.push(h, &[1, 2], Instant::ZERO).unwrap(); // same (session, seq): not doubled
+    o.push(h, &[1, 2], Class::Record, Instant::ZERO).unwrap();
+    o.push(h, &[1, 2], Class::Record, Instant::ZERO).unwrap(); // same (session, seq): not doubled
     assert_eq!(o.len(), 1);
     let times: Vec<u64> =
         (0..=1000).step_by(10).filter(|&t| o.poll_transmit(Instant::from_millis(t)).is_some()).collect();
@@ -199,11 +200,43 @@ fn a_full_outbox_and_an_oversized_result_are_typed_errors() {
     let mut o: Outbox<1, 4> = Outbox::default();
     let h = |seq| Header { msg_type: msg_type::PIN_OUTCOME, session: 1, seq };
     assert_eq!(
-        o.push(h(1), &[0; 5], Instant::ZERO),
+        o.push(h(1), &[0; 5], Class::Identity, Instant::ZERO),
         Err(shikaku_protocol::Error::Oversized { len: 5, max: 4 })
     );
-    o.push(h(1), &[0; 4], Instant::ZERO).unwrap();
-    assert_eq!(o.push(h(2), &[0; 4], Instant::ZERO), Err(shikaku_protocol::Error::OutboxFull));
+    o.push(h(1), &[0; 4], Class::Identity, Instant::ZERO).unwrap();
+    assert_eq!(
+        o.push(h(2), &[0; 4], Class::Identity, Instant::ZERO),
+        Err(shikaku_protocol::Error::OutboxFull)
+    );
+}
+
+#[test]
+fn a_full_outbox_lets_status_then_records_go_but_never_an_identity() {
+    let mut o: Outbox<4, 4> = Outbox::default();
+    let h = |seq| Header { msg_type: msg_type::PIN_OUTCOME, session: 1, seq };
+    let t = Instant::ZERO;
+    o.push(h(1), &[1], Class::Identity, t).unwrap();
+    o.push(h(2), &[2], Class::Record, t).unwrap();
+    o.push(h(3), &[3], Class::Status, t).unwrap();
+    o.push(h(4), &[4], Class::Record, t).unwrap();
+    // Full: a new status replaces the oldest status.
+    assert_eq!(o.push(h(5), &[5], Class::Status, t), Ok(Queued::Evicted(h(3), Class::Status)));
+    // A record takes the place of the status, then of the oldest record.
+    assert_eq!(o.push(h(6), &[6], Class::Record, t), Ok(Queued::Evicted(h(5), Class::Status)));
+    assert_eq!(o.push(h(7), &[7], Class::Identity, t), Ok(Queued::Evicted(h(2), Class::Record)));
+    // A status finds nothing lesser to replace.
+    assert_eq!(o.push(h(8), &[8], Class::Status, t), Err(shikaku_protocol::Error::OutboxFull));
+    assert_eq!(o.identities(), 2);
+    o.push(h(9), &[9], Class::Identity, t).unwrap();
+    o.push(h(10), &[10], Class::Identity, t).unwrap();
+    assert_eq!(o.identities(), 4);
+    // Only identities left: the next one is refused, none is ever evicted.
+    assert_eq!(o.push(h(11), &[11], Class::Identity, t), Err(shikaku_protocol::Error::OutboxFull));
+    let mut seqs = Vec::new();
+    while let Some(x) = o.poll_transmit(t) {
+        seqs.push(x.header.seq);
+    }
+    assert_eq!(seqs, vec![1, 7, 9, 10]);
 }
 
 #[test]

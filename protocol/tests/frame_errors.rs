@@ -85,10 +85,12 @@ fn encoding_an_oversized_payload_is_refused() {
 
 #[test]
 fn another_major_version_is_refused_a_newer_minor_is_tolerated() {
-    let mut f = hello_frame();
-    f[2] = 0x20;
-    fix_checksums(&mut f);
-    assert_eq!(Frame::new_checked(&f[..]).unwrap_err(), Error::UnsupportedVersion(2));
+    for (version, major) in [(0x10, 1), (0x30, 3)] {
+        let mut f = hello_frame();
+        f[2] = version;
+        fix_checksums(&mut f);
+        assert_eq!(Frame::new_checked(&f[..]).unwrap_err(), Error::UnsupportedVersion(major));
+    }
 
     // Minor 3 with a field appended at the end: accepted, the extra field skipped.
     let mut g = hello_frame();
@@ -96,20 +98,20 @@ fn another_major_version_is_refused_a_newer_minor_is_tolerated() {
     g.truncate(g.len() - CRC_LEN);
     g.extend_from_slice(&[0xEE, 0xEE]);
     g.extend_from_slice(&[0; CRC_LEN]);
-    g[2] = 0x13;
+    g[2] = 0x23;
     g[13..15].copy_from_slice(&((payload_len + 2) as u16).to_le_bytes());
     fix_checksums(&mut g);
-    let frame = Frame::new_checked(&g[..]).unwrap();
+    let frame = Frame::new_checked(&mut g[..]).unwrap();
     assert_eq!(frame.version_minor(), 3);
     let mut reader = Link::new(Role::Reader);
-    let got = reader.decode(&frame).unwrap();
+    let got = reader.decode(frame).unwrap();
     assert_eq!(got.message, Message::HostHello { driver_version: "shikaku 0.1", nonce: [9; 16] });
 
     // The same extra bytes from our own minor are an error.
-    g[2] = 0x10;
+    g[2] = 0x20;
     fix_checksums(&mut g);
-    let frame = Frame::new_checked(&g[..]).unwrap();
-    assert_eq!(reader.decode(&frame).unwrap_err(), Error::TrailingBytes(2));
+    let frame = Frame::new_checked(&mut g[..]).unwrap();
+    assert_eq!(reader.decode(frame).unwrap_err(), Error::TrailingBytes(2));
 }
 
 #[test]

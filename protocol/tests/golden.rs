@@ -19,8 +19,8 @@
 //! ```text
 //! offset size field
 //!  0     2    marker "SK" (53 4b)
-//!  2     1    version: major << 4 | minor (10 = 1.0)
-//!  3     1    flags: bit 0 = authenticated (MAC trailer present)
+//!  2     1    version: major << 4 | minor (20 = 2.0)
+//!  3     1    flags: bit 0 = sealed (payload encrypted, AEAD trailer present)
 //!  4     1    message type
 //!  5     4    session id
 //!  9     4    sequence number
@@ -28,7 +28,8 @@
 //! 15     2    header CRC-16/IBM-3740 over bytes 0..15
 //! 17     n    payload: fields in declaration order; text = u8 length + UTF-8,
 //!             blob = u16 length + bytes, enums = their u8 wire number
-//!  +    20    if authenticated: counter (u32) + HMAC-SHA256 tag truncated to 16 bytes
+//!  +    20    if sealed: counter (u32, the nonce) + Poly1305 tag (16 bytes); the payload
+//!             is then ChaCha20 ciphertext and the 17 header bytes are the associated data
 //!  +     4    CRC-32/ISO-HDLC over everything before it
 //! ```
 //!
@@ -40,7 +41,8 @@
 //! MAC trailer (counter 1, tag) pins the key derivation and the MAC too.
 //!
 //! The CRCs, keys and tags below were also recomputed with an independent implementation
-//! (Python's `zlib`, `hmac` and `hashlib`) when the vectors were written. To renew them after a
+//! (Python's `zlib` and the `cryptography` package's HKDF and ChaCha20Poly1305) when the
+//! vectors were written (protocol 2.0). To renew them after a
 //! deliberate change, print the encoder's output for each entry, compare it field by field with
 //! the change you meant, and paste it here.
 
@@ -123,13 +125,13 @@ const GOLDEN: &[Golden] = &[
         },
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "00",                                              // flags: none (no MAC trailer)
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
             "01",                                              // type: 0x01 ReaderHello
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "47 00",                                           // length: 71
-            "8a aa",                                           // header CRC-16
+            "56 91",                                           // header CRC-16
             "02 07 0d",                                        // firmware: major 2, minor 7, patch 13
             "08",                                              // firmware.build: length 8
             "67 33 66 39 61 31 63 32",                         // firmware.build: "g3f9a1c2"
@@ -141,7 +143,7 @@ const GOLDEN: &[Golden] = &[
             "00 0c",                                           // max_payload: 3072 (u16)
             "30 31 32 33 34 35 36 37 38 39 3a 3b 3c 3d 3e 3f", // nonce
             "c0 c1 c2 c3 c4 c5 c6 c7 c8 c9 ca cb cc cd ce cf", // key_check
-            "76 51 4c 19",                                     // CRC-32
+            "43 13 ae 26",                                     // CRC-32
         ],
     },
     Golden {
@@ -152,47 +154,47 @@ const GOLDEN: &[Golden] = &[
         },
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "00",                                              // flags: none (no MAC trailer)
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
             "02",                                              // type: 0x02 PairResponse
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "40 00",                                           // length: 64
-            "e7 4b",                                           // header CRC-16
+            "3b 70",                                           // header CRC-16
             "20 21 22 23 24 25 26 27 28 29 2a 2b 2c 2d 2e 2f", // reader_public [0..16]
             "30 31 32 33 34 35 36 37 38 39 3a 3b 3c 3d 3e 3f", // reader_public [16..32]
             "30 31 32 33 34 35 36 37 38 39 3a 3b 3c 3d 3e 3f", // reader_nonce
             "d0 d1 d2 d3 d4 d5 d6 d7 d8 d9 da db dc dd de df", // confirm
-            "9f 66 d9 3d",                                     // CRC-32
+            "15 9b db a4",                                     // CRC-32
         ],
     },
     Golden {
         msg: Message::CardDetected { kind: CardKind::PinlessCard },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "03",          // type: 0x03 CardDetected
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "01 00",       // length: 1
-            "53 ad",       // header CRC-16
+            "8f 96",       // header CRC-16
             "04",          // kind: PinlessCard (4)
-            "72 77 d4 d8", // CRC-32
+            "fd 11 ed 91", // CRC-32
         ],
     },
     Golden {
         msg: Message::CardRemoved,
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "04",          // type: 0x04 CardRemoved
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "00 00",       // length: 0
-            "df b7",       // header CRC-16
-            "8a 97 ad 79", // CRC-32
+            "03 8c",       // header CRC-16
+            "6c 55 8c 29", // CRC-32
         ],
     },
     Golden {
@@ -201,157 +203,157 @@ const GOLDEN: &[Golden] = &[
         },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "05",          // type: 0x05 AuthModesOffered
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "01 00",       // length: 1
-            "a7 5c",       // header CRC-16
+            "7b 67",       // header CRC-16
             "07",          // modes: Face | Pin | Visual (bits 0..=2)
-            "8e 66 75 06", // CRC-32
+            "01 00 4c 4f", // CRC-32
         ],
     },
     Golden {
         msg: Message::AuthModeChosen { method: AuthMethod::Visual },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "06",          // type: 0x06 AuthModeChosen
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "01 00",       // length: 1
-            "5d 24",       // header CRC-16
+            "81 1f",       // header CRC-16
             "03",          // method: Visual (3)
-            "b4 82 cc 22", // CRC-32
+            "3b e4 f5 6b", // CRC-32
         ],
     },
     Golden {
         msg: Message::PinOutcome { result: PinResult::Wrong, tries_left: 2 },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "07",          // type: 0x07 PinOutcome
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "02 00",       // length: 2
-            "47 a9",       // header CRC-16
+            "9b 92",       // header CRC-16
             "02",          // result: Wrong (2)
             "02",          // tries_left: 2
-            "99 92 1f 00", // CRC-32
+            "4e 35 51 7d", // CRC-32
         ],
     },
     Golden {
         msg: Message::VisualModeStarted { staff_account: STAFF },
         wire: &[
             "53 4b",                                     // marker "SK"
-            "10",                                        // version 1.0
-            "00",                                        // flags: none (no MAC trailer)
+            "20",                                        // version 2.0
+            "00",                                        // flags: none (not sealed)
             "08",                                        // type: 0x08 VisualModeStarted
             "4d 3c 2b 1a",                               // session: 0x1A2B3C4D
             "08 07 06 05",                               // seq: 0x05060708
             "0f 00",                                     // length: 15
-            "28 54",                                     // header CRC-16
+            "f4 6f",                                     // header CRC-16
             "0e",                                        // staff_account: length 14 (bytes)
             "e9 ab 99 ef a8 91 2d 73 74 61 66 66 30 31", // staff_account: "髙﨑-staff01" (UTF-8)
-            "6a 45 a4 a4",                               // CRC-32
+            "02 30 d0 fb",                               // CRC-32
         ],
     },
     Golden {
         msg: Message::VisualModeStopped { reason: VisualStopReason::CardRemoved },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "09",          // type: 0x09 VisualModeStopped
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "01 00",       // length: 1
-            "6e af",       // header CRC-16
+            "b2 94",       // header CRC-16
             "04",          // reason: CardRemoved (4)
-            "a8 b9 66 14", // CRC-32
+            "27 df 5f 5d", // CRC-32
         ],
     },
     Golden {
         msg: Message::VisualUnlockFailed { failures: 3, locked_for_ms: 300_000 },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "0a",          // type: 0x0A VisualUnlockFailed
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "05 00",       // length: 5
-            "50 1b",       // header CRC-16
+            "8c 20",       // header CRC-16
             "03",          // failures: 3
             "e0 93 04 00", // locked_for_ms: 300000 (u32)
-            "b2 6e 62 7b", // CRC-32
+            "c3 0b 86 83", // CRC-32
         ],
     },
     Golden {
         msg: Message::FaceProgress { stage: FaceStage::LivenessCheck, attempt: 2 },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "0b",          // type: 0x0B FaceProgress
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "02 00",       // length: 2
-            "8e 5a",       // header CRC-16
+            "52 61",       // header CRC-16
             "05",          // stage: LivenessCheck (5)
             "02",          // attempt: 2
-            "bf c1 6c b6", // CRC-32
+            "68 66 22 cb", // CRC-32
         ],
     },
     Golden {
         msg: FACE_OUTCOME,
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "0c",          // type: 0x0C FaceOutcome
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "04 00",       // length: 4
-            "95 d9",       // header CRC-16
+            "49 e2",       // header CRC-16
             "01",          // decision: Match (1)
             "69 03",       // score_milli: 873 (u16)
             "02",          // attempts: 2
-            "6d 28 8e b9", // CRC-32
+            "b0 30 45 3f", // CRC-32
         ],
     },
     Golden {
         msg: Message::ConsentAnswers { consents: CONSENTS },
         wire: &[
             "53 4b",          // marker "SK"
-            "10",             // version 1.0
-            "00",             // flags: none (no MAC trailer)
+            "20",             // version 2.0
+            "00",             // flags: none (not sealed)
             "0d",             // type: 0x0D ConsentAnswers
             "4d 3c 2b 1a",    // session: 0x1A2B3C4D
             "08 07 06 05",    // seq: 0x05060708
             "05 00",          // length: 5
-            "ed 32",          // header CRC-16
+            "31 09",          // header CRC-16
             "01 02 03 00 01", // consents: Agreed, Declined, Skipped, NotAsked, Agreed
-            "f9 89 83 13",    // CRC-32
+            "88 ec 67 eb",    // CRC-32
         ],
     },
     Golden {
         msg: Message::CertExpiryNotice { expiry: CertExpiry::DaysLeft(61) },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "0e",          // type: 0x0E CertExpiryNotice
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "03 00",       // length: 3
-            "b1 e0",       // header CRC-16
+            "6d db",       // header CRC-16
             "00",          // expiry: DaysLeft (0)
             "3d 00",       // expiry: 61 days (u16)
-            "8d 92 ef 5a", // CRC-32
+            "5d 9b 25 42", // CRC-32
         ],
     },
     Golden {
@@ -369,13 +371,13 @@ const GOLDEN: &[Golden] = &[
         }),
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "00",                                              // flags: none (no MAC trailer)
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
             "0f",                                              // type: 0x0F VerifiedIdentity
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "5d 00",                                           // length: 93
-            "48 15",                                           // header CRC-16
+            "94 2e",                                           // header CRC-16
             "0c 00",                                           // auth_cert: length 12 (u16)
             "30 82 04 d2 30 82 03 ba a0 03 02 01",             // auth_cert: DER bytes
             "01",                                              // proof: CardSignature (1)
@@ -392,7 +394,7 @@ const GOLDEN: &[Golden] = &[
             "d2 04",                                           // cert_expiry: 1234 days (u16)
             "7b c0 2c c8 99 01 00 00",                         // card_detected_at: 1760000000123 (u64)
             "d7 d1 2c c8 99 01 00 00",                         // verified_at: 1760000004567 (u64)
-            "85 dd 0e 2d",                                     // CRC-32
+            "26 a3 a8 af",                                     // CRC-32
         ],
     },
     Golden {
@@ -410,13 +412,13 @@ const GOLDEN: &[Golden] = &[
         }),
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "00",                                              // flags: none (no MAC trailer)
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
             "0f",                                              // type: 0x0F VerifiedIdentity
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "7c 00",                                           // length: 124
-            "9f 20",                                           // header CRC-16
+            "43 1b",                                           // header CRC-16
             "0c 00",                                           // auth_cert: length 12 (u16)
             "30 82 04 d2 30 82 03 ba a0 03 02 01",             // auth_cert: DER bytes
             "02",                                              // proof: ReaderAttestation (2)
@@ -436,7 +438,7 @@ const GOLDEN: &[Golden] = &[
             "1e 00",                                           // cert_expiry: 30 days (u16)
             "7b c0 2c c8 99 01 00 00",                         // card_detected_at: 1760000000123 (u64)
             "d7 d1 2c c8 99 01 00 00",                         // verified_at: 1760000004567 (u64)
-            "ff 7d 62 01",                                     // CRC-32
+            "d1 0a 41 40",                                     // CRC-32
         ],
     },
     Golden {
@@ -450,101 +452,101 @@ const GOLDEN: &[Golden] = &[
         },
         wire: &[
             "53 4b",                   // marker "SK"
-            "10",                      // version 1.0
-            "00",                      // flags: none (no MAC trailer)
+            "20",                      // version 2.0
+            "00",                      // flags: none (not sealed)
             "10",                      // type: 0x10 DiagnosticsReport
             "4d 3c 2b 1a",             // session: 0x1A2B3C4D
             "08 07 06 05",             // seq: 0x05060708
             "16 00",                   // length: 22
-            "70 1a",                   // header CRC-16
+            "ac 21",                   // header CRC-16
             "bd 51 01 00",             // uptime_s: 86461 (u32)
             "01",                      // nfc: Passed (1)
             "02",                      // camera: Failed (2)
             "00 c0 2c c8 99 01 00 00", // clock_ms: 1760000000000 (u64)
             "39 30 00 00",             // frames_rx: 12345 (u32)
             "07 00 00 00",             // frames_rejected: 7 (u32)
-            "c5 a5 99 c8",             // CRC-32
+            "ce 62 13 b4",             // CRC-32
         ],
     },
     Golden {
         msg: Message::CertificateRead { auth_cert: AUTH_CERT },
         wire: &[
             "53 4b",                               // marker "SK"
-            "10",                                  // version 1.0
-            "00",                                  // flags: none (no MAC trailer)
+            "20",                                  // version 2.0
+            "00",                                  // flags: none (not sealed)
             "11",                                  // type: 0x11 CertificateRead
             "4d 3c 2b 1a",                         // session: 0x1A2B3C4D
             "08 07 06 05",                         // seq: 0x05060708
             "0e 00",                               // length: 14
-            "e3 48",                               // header CRC-16
+            "3f 73",                               // header CRC-16
             "0c 00",                               // auth_cert: length 12 (u16)
             "30 82 04 d2 30 82 03 ba a0 03 02 01", // auth_cert: DER bytes
-            "95 7b da e6",                         // CRC-32
+            "ac 1b 27 97",                         // CRC-32
         ],
     },
     Golden {
         msg: Message::HostHello { driver_version: "shikaku-host 0.9.1", nonce: HOST_NONCE },
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "00",                                              // flags: none (no MAC trailer)
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
             "40",                                              // type: 0x40 HostHello
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "23 00",                                           // length: 35
-            "f8 f1",                                           // header CRC-16
+            "24 ca",                                           // header CRC-16
             "12",                                              // driver_version: length 18
             "73 68 69 6b 61 6b 75 2d 68 6f 73 74 20 30 2e 39", // driver_version: "shikaku-host 0.9.1" [0..16]
             "2e 31", // driver_version: "shikaku-host 0.9.1" [16..18]
             "10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f", // nonce
-            "39 69 d3 3e", // CRC-32
+            "08 ef 1d 84", // CRC-32
         ],
     },
     Golden {
         msg: Message::PairRequest { host_public: ramp(0x60), host_nonce: HOST_NONCE },
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "00",                                              // flags: none (no MAC trailer)
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
             "41",                                              // type: 0x41 PairRequest
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "30 00",                                           // length: 48
-            "91 7f",                                           // header CRC-16
+            "4d 44",                                           // header CRC-16
             "60 61 62 63 64 65 66 67 68 69 6a 6b 6c 6d 6e 6f", // host_public [0..16]
             "70 71 72 73 74 75 76 77 78 79 7a 7b 7c 7d 7e 7f", // host_public [16..32]
             "10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f", // host_nonce
-            "8b 77 ca 26",                                     // CRC-32
+            "a7 95 d4 19",                                     // CRC-32
         ],
     },
     Golden {
         msg: Message::PairConfirm { confirm: ramp(0xF0) },
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "00",                                              // flags: none (no MAC trailer)
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
             "42",                                              // type: 0x42 PairConfirm
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "10 00",                                           // length: 16
-            "8d 01",                                           // header CRC-16
+            "51 3a",                                           // header CRC-16
             "f0 f1 f2 f3 f4 f5 f6 f7 f8 f9 fa fb fc fd fe ff", // confirm
-            "f0 37 68 2e",                                     // CRC-32
+            "ef aa 5e 6d",                                     // CRC-32
         ],
     },
     Golden {
         msg: Message::TimeSync { unix_ms: 1_760_000_000_000 },
         wire: &[
             "53 4b",                   // marker "SK"
-            "10",                      // version 1.0
-            "00",                      // flags: none (no MAC trailer)
+            "20",                      // version 2.0
+            "00",                      // flags: none (not sealed)
             "43",                      // type: 0x43 TimeSync
             "4d 3c 2b 1a",             // session: 0x1A2B3C4D
             "08 07 06 05",             // seq: 0x05060708
             "08 00",                   // length: 8
-            "1e 53",                   // header CRC-16
+            "c2 68",                   // header CRC-16
             "00 c0 2c c8 99 01 00 00", // unix_ms: 1760000000000 (u64)
-            "ad bb c7 13",             // CRC-32
+            "b1 00 19 f9",             // CRC-32
         ],
     },
     Golden {
@@ -556,97 +558,97 @@ const GOLDEN: &[Golden] = &[
         },
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "00",                                              // flags: none (no MAC trailer)
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
             "44",                                              // type: 0x44 PasscodeProvision
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "3c 00",                                           // length: 60
-            "f2 b3",                                           // header CRC-16
+            "2e 88",                                           // header CRC-16
             "07",                                              // account: length 7
             "73 74 61 66 66 30 31",                            // account: "staff01"
             "40 41 42 43 44 45 46 47 48 49 4a 4b 4c 4d 4e 4f", // salt
             "c0 27 09 00",                                     // iterations: 600000 (u32)
             "70 71 72 73 74 75 76 77 78 79 7a 7b 7c 7d 7e 7f", // hash [0..16]
             "80 81 82 83 84 85 86 87 88 89 8a 8b 8c 8d 8e 8f", // hash [16..32]
-            "d9 10 01 a5",                                     // CRC-32
+            "9e 22 8c 0f",                                     // CRC-32
         ],
     },
     Golden {
         msg: Message::PasscodeRevoke { account: "staff01" },
         wire: &[
             "53 4b",                // marker "SK"
-            "10",                   // version 1.0
-            "00",                   // flags: none (no MAC trailer)
+            "20",                   // version 2.0
+            "00",                   // flags: none (not sealed)
             "45",                   // type: 0x45 PasscodeRevoke
             "4d 3c 2b 1a",          // session: 0x1A2B3C4D
             "08 07 06 05",          // seq: 0x05060708
             "08 00",                // length: 8
-            "ea a2",                // header CRC-16
+            "36 99",                // header CRC-16
             "07",                   // account: length 7
             "73 74 61 66 66 30 31", // account: "staff01"
-            "95 83 67 e6",          // CRC-32
+            "89 38 b9 0c",          // CRC-32
         ],
     },
     Golden {
         msg: HOST_CHALLENGE,
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "00",                                              // flags: none (no MAC trailer)
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
             "46",                                              // type: 0x46 HostChallenge
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "20 00",                                           // length: 32
-            "5f 55",                                           // header CRC-16
+            "83 6e",                                           // header CRC-16
             "a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af", // challenge [0..16]
             "b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be bf", // challenge [16..32]
-            "11 6d c5 ac",                                     // CRC-32
+            "2a db b0 61",                                     // CRC-32
         ],
     },
     Golden {
         msg: Message::DiagnosticsRequest,
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "47",          // type: 0x47 DiagnosticsRequest
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "00 00",       // length: 0
-            "f0 8b",       // header CRC-16
-            "05 2e 99 44", // CRC-32
+            "2c b0",       // header CRC-16
+            "e3 ec b8 14", // CRC-32
         ],
     },
     Golden {
         msg: Message::RegistrationStatus { registered: true },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "48",          // type: 0x48 RegistrationStatus
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "01 00",       // length: 1
-            "f2 33",       // header CRC-16
+            "2e 08",       // header CRC-16
             "01",          // registered: true
-            "22 df 47 91", // CRC-32
+            "ad b9 7e d8", // CRC-32
         ],
     },
     Golden {
         msg: Message::Ack { session: 0x2233_4455, seq: 0x0000_0107 },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "80",          // type: 0x80 Ack
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "08 00",       // length: 8
-            "9b e6",       // header CRC-16
+            "47 dd",       // header CRC-16
             "55 44 33 22", // session: 0x22334455 (u32)
             "07 01 00 00", // seq: 0x00000107 (u32)
-            "6f 64 b0 00", // CRC-32
+            "73 df 6e ea", // CRC-32
         ],
     },
     Golden {
@@ -657,83 +659,129 @@ const GOLDEN: &[Golden] = &[
         },
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "00",                                              // flags: none (no MAC trailer)
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
             "81",                                              // type: 0x81 Error
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "1b 00",                                           // length: 27
-            "f2 68",                                           // header CRC-16
+            "2e 53",                                           // header CRC-16
             "ca 00",                                           // code: 202 FACE_LIVENESS (u16)
             "02",                                              // remedy: OtherMethod (2)
             "17",                                              // detail: length 23
             "6c 69 76 65 6e 65 73 73 3a 20 73 63 72 65 65 6e", // detail: "liveness: screen replay" [0..16]
             "20 72 65 70 6c 61 79",                            // detail: "liveness: screen replay" [16..23]
-            "43 f7 b8 dc",                                     // CRC-32
+            "41 b8 da 2f",                                     // CRC-32
+        ],
+    },
+    Golden {
+        msg: Message::PairResult { outcome: PairOutcome::Accepted, proof: ramp(0x70) },
+        wire: &[
+            "53 4b",                                           // marker "SK"
+            "20",                                              // version 2.0
+            "00",                                              // flags: none (not sealed)
+            "12",                                              // type: 0x12 PairResult
+            "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
+            "08 07 06 05",                                     // seq: 0x05060708
+            "11 00",                                           // length: 17
+            "88 18",                                           // header CRC-16
+            "01",                                              // outcome: Accepted (1)
+            "70 71 72 73 74 75 76 77 78 79 7a 7b 7c 7d 7e 7f", // proof
+            "e7 f1 88 61",                                     // CRC-32
+        ],
+    },
+    Golden {
+        msg: Message::PasscodeResult { account: "staff-01", outcome: PasscodeOutcome::StoreFull },
+        wire: &[
+            "53 4b",                   // marker "SK"
+            "20",                      // version 2.0
+            "00",                      // flags: none (not sealed)
+            "13",                      // type: 0x13 PasscodeResult
+            "4d 3c 2b 1a",             // session: 0x1A2B3C4D
+            "08 07 06 05",             // seq: 0x05060708
+            "0a 00",                   // length: 10
+            "48 1f",                   // header CRC-16
+            "08",                      // account: length 8
+            "73 74 61 66 66 2d 30 31", // account: "staff-01"
+            "03",                      // outcome: StoreFull (3)
+            "b7 e9 47 d4",             // CRC-32
+        ],
+    },
+    Golden {
+        msg: Message::LinkReady,
+        wire: &[
+            "53 4b",       // marker "SK"
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
+            "49",          // type: 0x49 LinkReady
+            "4d 3c 2b 1a", // session: 0x1A2B3C4D
+            "08 07 06 05", // seq: 0x05060708
+            "00 00",       // length: 0
+            "56 e3",       // header CRC-16
+            "61 71 ec c9", // CRC-32
         ],
     },
     Golden {
         msg: Message::Cancel { reason: CancelReason::Patient },
         wire: &[
             "53 4b",       // marker "SK"
-            "10",          // version 1.0
-            "00",          // flags: none (no MAC trailer)
+            "20",          // version 2.0
+            "00",          // flags: none (not sealed)
             "82",          // type: 0x82 Cancel
             "4d 3c 2b 1a", // session: 0x1A2B3C4D
             "08 07 06 05", // seq: 0x05060708
             "01 00",       // length: 1
-            "b0 fc",       // header CRC-16
+            "6c c7",       // header CRC-16
             "03",          // reason: Patient (3)
-            "a9 ee c8 50", // CRC-32
+            "26 88 f1 19", // CRC-32
         ],
     },
 ];
 
 /// The per-connection keys `LinkKeys::derive` gives for `PAIRING_KEY`, `HOST_NONCE` and
-/// `READER_NONCE` (HKDF-SHA256, salt = host nonce ‖ reader nonce, info "shikaku link keys v1").
+/// `READER_NONCE` (HKDF-SHA256, salt = host nonce ‖ reader nonce, info "shikaku link keys v2").
 const READER_TO_HOST_KEY: &[&str] =
-    &["0f c2 94 18 a8 7b 82 ce ad 07 1e 80 05 87 86 14", "8a cf 26 96 74 2a e9 08 f7 d2 77 a6 14 82 b8 20"];
+    &["05 e0 2f f7 6c fd 36 de 05 53 64 ee 1f 77 8e ee", "0f 1d 9f 78 ec bd a1 46 24 36 96 57 f1 8f 21 a0"];
 const HOST_TO_READER_KEY: &[&str] =
-    &["06 ba 7d 28 e3 f1 7f 38 46 a7 40 1d 3b a6 76 81", "b3 46 0a f2 2d f9 aa 9a 58 e8 29 dd 21 a6 9e 92"];
+    &["5b b5 16 2a 05 38 27 4a 77 f0 37 20 5b eb 78 41", "14 a6 94 8b b5 d6 8b 9f 71 ae 12 bb 52 72 da 82"];
 
 /// The first frame each side sends on a link secured with those keys, with the same session and
-/// sequence number as the unsecured frames.
+/// sequence number as the unsecured frames: ChaCha20-Poly1305 with the direction's key, nonce =
+/// counter 1 (u32 LE) then eight zero bytes, associated data = the 17 header bytes.
 const SECURED: &[Golden] = &[
     Golden {
         msg: FACE_OUTCOME,
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "01",                                              // flags: authenticated (MAC trailer)
+            "20",                                              // version 2.0
+            "01",                                              // flags: sealed (AEAD trailer)
             "0c",                                              // type: 0x0C FaceOutcome
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "04 00",                                           // length: 4
-            "e0 da",                                           // header CRC-16
-            "01",                                              // decision: Match (1)
-            "69 03",                                           // score_milli: 873 (u16)
-            "02",                                              // attempts: 2
-            "01 00 00 00",                                     // MAC counter: 1
-            "1e fa 29 c8 e0 f6 07 a7 2c 1d 40 bb b7 25 87 84", // MAC tag (HMAC-SHA256, 16 bytes)
-            "47 fd 0b 7b",                                     // CRC-32
+            "3c e1",                                           // header CRC-16
+            "a4 f1 a2 d0",                                     // ciphertext [0..4]
+            "01 00 00 00",                                     // counter: 1 (the nonce)
+            "fe ad af 6a 46 95 3e 23 95 5d bd 4a c5 3c f9 18", // Poly1305 tag
+            "8e 21 95 37",                                     // CRC-32
         ],
     },
     Golden {
         msg: HOST_CHALLENGE,
         wire: &[
             "53 4b",                                           // marker "SK"
-            "10",                                              // version 1.0
-            "01",                                              // flags: authenticated (MAC trailer)
+            "20",                                              // version 2.0
+            "01",                                              // flags: sealed (AEAD trailer)
             "46",                                              // type: 0x46 HostChallenge
             "4d 3c 2b 1a",                                     // session: 0x1A2B3C4D
             "08 07 06 05",                                     // seq: 0x05060708
             "20 00",                                           // length: 32
-            "2a 56",                                           // header CRC-16
-            "a0 a1 a2 a3 a4 a5 a6 a7 a8 a9 aa ab ac ad ae af", // challenge [0..16]
-            "b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 ba bb bc bd be bf", // challenge [16..32]
-            "01 00 00 00",                                     // MAC counter: 1
-            "f3 b8 2e c8 5b 97 ff f3 b4 f7 cc 09 11 36 75 0d", // MAC tag (HMAC-SHA256, 16 bytes)
-            "fb d9 54 e1",                                     // CRC-32
+            "f6 6d",                                           // header CRC-16
+            "f0 b5 52 1b 28 9d 38 79 29 15 81 48 72 d7 11 2b", // ciphertext [0..16]
+            "ad 71 b8 5e 4f 10 14 c2 11 98 7e 75 46 8e 84 a8", // ciphertext [16..32]
+            "01 00 00 00",                                     // counter: 1 (the nonce)
+            "44 a4 a8 ac 0e b8 8e 58 da 08 12 9f a2 87 72 31", // Poly1305 tag
+            "cb 63 a7 bf",                                     // CRC-32
         ],
     },
 ];
@@ -790,6 +838,9 @@ fn variant(msg: &Message<'_>) -> &'static str {
         Message::VerifiedIdentity(_) => "VerifiedIdentity",
         Message::CertificateRead { .. } => "CertificateRead",
         Message::DiagnosticsReport { .. } => "DiagnosticsReport",
+        Message::PairResult { .. } => "PairResult",
+        Message::PasscodeResult { .. } => "PasscodeResult",
+        Message::LinkReady => "LinkReady",
         Message::HostHello { .. } => "HostHello",
         Message::PairRequest { .. } => "PairRequest",
         Message::PairConfirm { .. } => "PairConfirm",
@@ -874,7 +925,7 @@ fn golden_frames_are_what_the_encoder_writes_byte_for_byte() {
         // An unsecured `Link` writes the pairing messages exactly so, and refuses the rest.
         let mut buf = [0u8; MAX_FRAME];
         let sent = Link::new(sender(&g.msg)).encode(&mut buf, SESSION, SEQ, &g.msg);
-        if Message::allowed_unauthenticated(g.msg.msg_type()) {
+        if Message::allowed_unsealed(g.msg.msg_type(), false) {
             let n = sent.unwrap_or_else(|e| panic!("{name}: unsecured link encode: {e}"));
             assert_bytes(&buf[..n], &want, name);
         } else {
@@ -899,9 +950,11 @@ fn golden_frames_decode_and_reencode_byte_for_byte() {
         // The decoded message borrows from the golden bytes and writes them again.
         assert_bytes(&encode_unsecured(&msg), &wire, name);
 
-        if Message::allowed_unauthenticated(g.msg.msg_type()) {
+        if Message::allowed_unsealed(g.msg.msg_type(), false) {
+            let mut copy = wire.clone();
+            let frame = Frame::new_checked(&mut copy[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
             let got = Link::new(peer(sender(&g.msg)))
-                .decode(&frame)
+                .decode(frame)
                 .unwrap_or_else(|e| panic!("{name}: unsecured link decode: {e}"));
             assert!(!got.authenticated, "{name}: authenticated");
             assert_eq!(got.header, golden_header(&g.msg), "{name}: link header");
@@ -918,7 +971,7 @@ fn link_keys_from_a_fixed_pairing_key_and_nonces_are_pinned() {
 }
 
 #[test]
-fn secured_golden_frames_pin_the_mac_trailer_and_key_derivation() {
+fn secured_golden_frames_pin_the_aead_trailer_and_key_derivation() {
     assert!(
         SECURED.iter().any(|s| s.msg.direction() == Direction::ReaderToHost && s.msg.is_result()),
         "a reader→host result is pinned secured"
@@ -936,24 +989,29 @@ fn secured_golden_frames_pin_the_mac_trailer_and_key_derivation() {
 
         let frame = Frame::new_checked(&wire[..]).unwrap_or_else(|e| panic!("{name}: frame check: {e}"));
         assert_eq!(frame.total_len(), wire.len(), "{name}: frame length");
-        assert!(frame.is_authenticated(), "{name}: authenticated flag");
-        let (counter, tag) = frame.auth_trailer().unwrap_or_else(|| panic!("{name}: no MAC trailer"));
+        assert!(frame.is_authenticated(), "{name}: sealed flag");
+        let (counter, tag) = frame.auth_trailer().unwrap_or_else(|| panic!("{name}: no AEAD trailer"));
         assert_eq!((counter, tag.len()), (1, TAG_LEN), "{name}: first counter and tag length");
+        let ciphertext = frame.payload().to_vec();
 
+        let mut copy = wire.clone();
+        let frame = Frame::new_checked(&mut copy[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
         let got = secured_link(peer(sender(&s.msg)))
-            .decode(&frame)
+            .decode(frame)
             .unwrap_or_else(|e| panic!("{name}: secured link decode: {e}"));
         assert!(got.authenticated, "{name}: authenticated");
         assert_eq!(got.header, golden_header(&s.msg), "{name}: header");
         assert_eq!(got.message, s.msg, "{name}: decoded message");
         assert_bytes(&encode_secured(&got.message), &wire, name);
 
-        // Securing changes the flags, the header CRC and the trailer; the payload stays that of
-        // the unsecured golden frame.
+        // Sealing changes the flags, the header CRC and the trailer, and encrypts the payload:
+        // it opens to that of the unsecured golden frame, and differs from it on the wire.
         let plain = GOLDEN.iter().find(|g| g.msg == s.msg).map(|g| hex(g.wire));
         let plain = plain.unwrap_or_else(|| panic!("{name}: no unsecured golden frame"));
         let plain =
             Frame::new_checked(&plain[..]).unwrap_or_else(|e| panic!("{name}: {e}")).payload().to_vec();
-        assert_bytes(frame.payload(), &plain, name);
+        assert_bytes(got.payload, &plain, name);
+        assert_eq!(ciphertext.len(), plain.len(), "{name}: ciphertext length");
+        assert_ne!(ciphertext, plain, "{name}: the payload travels encrypted");
     }
 }

@@ -50,9 +50,10 @@ fn identity(cert: &[u8]) -> Message<'_> {
 /// What the reader's endpoint passed on, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ReaderSaw {
-    Host { msg_type: u8, authenticated: bool },
-    Connected { secured: bool },
-    Paired { key: [u8; 32], code: u32 },
+    Host { msg_type: u8 },
+    HelloAnswered,
+    Connected,
+    PairingCode { code: u32 },
     Rejected(Error),
 }
 
@@ -167,12 +168,11 @@ impl Pair {
             rest = &rest[n..];
             while let Some(input) = self.reader.poll_input(Instant::from_millis(self.now), &mut self.rng) {
                 let saw = match input {
-                    LinkInput::Host { message, authenticated } => {
-                        ReaderSaw::Host { msg_type: message.msg_type(), authenticated }
-                    }
-                    LinkInput::Connected { secured } => ReaderSaw::Connected { secured },
-                    LinkInput::Paired { key, code } => ReaderSaw::Paired { key: key.0, code },
-                    LinkInput::Handled => continue,
+                    LinkInput::Host { message } => ReaderSaw::Host { msg_type: message.msg_type() },
+                    LinkInput::HelloAnswered => ReaderSaw::HelloAnswered,
+                    LinkInput::Connected => ReaderSaw::Connected,
+                    LinkInput::PairingCode { code } => ReaderSaw::PairingCode { code },
+                    LinkInput::Handled | LinkInput::Acked { .. } => continue,
                     LinkInput::Rejected(e) => ReaderSaw::Rejected(e),
                 };
                 self.reader_saw.push(saw);
@@ -202,6 +202,54 @@ impl Pair {
 
     fn queue_result(&mut self, session: u32, seq: u32, msg: &Message<'_>) {
         self.reader.queue(session, seq, msg, Instant::from_millis(self.now)).expect("the outbox has room");
+    }
+
+    /// Frames an attacker on the cable puts on the way to the reader.
+    fn inject_to_reader(&mut self, msg: &Message<'_>) {
+        let mut attacker = Link::new(Role::Host);
+        let mut buf = [0u8; MAX_FRAME];
+        let n = attacker.encode(&mut buf, 0, 1, msg).expect("an unsecured link encodes it");
+        self.to_reader.send(self.now, 0, buf[..n].to_vec());
+    }
+
+    fn secured_pair() -> Self {
+        let key = PairingKey([9; 32]);
+        let mut p = Pair::new(Some(key.clone()), Some(key));
+        p.connect();
+        p.run_for(50);
+        assert!(p.host.is_secured() && p.reader.is_secured());
+        p
+    }
+
+    fn host_pairing_code(&self) -> Option<u32> {
+        self.host_events.iter().find_map(|e| match e {
+            HostEvent::PairingCode { code } => Some(*code),
+            _ => None,
+        })
+    }
+
+    fn reader_pairing_code(&self) -> Option<u32> {
+        self.reader_saw.iter().find_map(|s| match s {
+            ReaderSaw::PairingCode { code } => Some(*code),
+            _ => None,
+        })
+    }
+
+    fn host_paired(&self) -> Option<([u8; 32], u32)> {
+        self.host_events.iter().find_map(|e| match e {
+            HostEvent::Paired { key, code } => Some((key.0, *code)),
+            _ => None,
+        })
+    }
+
+    fn host_refusals(&self) -> Vec<PairOutcome> {
+        self.host_events
+            .iter()
+            .filter_map(|e| match e {
+                HostEvent::PairingRefused(o) => Some(*o),
+                _ => None,
+            })
+            .collect()
     }
 
     fn host_rejections(&self) -> Vec<Error> {
@@ -323,8 +371,11 @@ fn a_reader_without_the_pairing_key_cannot_deliver_an_identity() {
     // Its hello does not prove our key: the link never becomes secure, its frames are refused.
     assert!(matches!(p.host_events[0], HostEvent::KeyMismatch(_)), "{:?}", p.host_events);
     assert!(!p.host.is_secured());
-    assert!(p.host_events[1..].iter().all(|e| matches!(e, HostEvent::Rejected(Error::NotPaired))));
-    assert!(p.host_events.len() > 1, "the fake reader's result frames reached the host");
+    // The host never sends the sealed `LinkReady`, so the reader never switches to the keys
+    // it proposed and sends nothing sealed at all.
+    assert_eq!(p.host_events.len(), 1, "{:?}", p.host_events);
+    assert!(!p.reader.is_secured());
+    assert_eq!(p.reader.pending(), 1);
     assert!(p.kept.is_empty());
 
     // An unpaired host is told to pair and takes nothing either.
@@ -337,29 +388,154 @@ fn a_reader_without_the_pairing_key_cannot_deliver_an_identity() {
 }
 
 #[test]
-fn pairing_yields_the_same_key_and_code_on_both_ends() {
+fn pairing_yields_the_same_key_and_code_on_both_ends_once_staff_accept_it_on_the_reader() {
     let mut p = Pair::new(None, None);
     p.connect();
     p.run_for(50);
     p.host.start_pairing([0x42; 32], [5; 16]);
     p.run_for(50);
-    let host_paired = p.host_events.iter().find_map(|e| match e {
-        HostEvent::Paired { key, code } => Some((key.0, *code)),
-        _ => None,
-    });
-    let reader_paired = p.reader_saw.iter().find_map(|s| match s {
-        ReaderSaw::Paired { key, code } => Some((*key, *code)),
-        _ => None,
-    });
-    let (key, code) = host_paired.expect("host paired");
-    assert_eq!(reader_paired, Some((key, code)));
+    let code = p.host_pairing_code().expect("the host shows the code");
+    assert_eq!(p.reader_pairing_code(), Some(code), "the reader shows the same code");
     assert!(code < 1_000_000);
+    assert_eq!(p.host_paired(), None, "no key on the host before staff accept on the reader");
+    assert!(!p.reader.is_paired());
+
+    let key = p.reader.accept_pairing().expect("a confirmed exchange waits for staff");
+    p.run_for(50);
+    assert_eq!(p.host_paired(), Some((key.0, code)));
     assert!(p.reader.is_paired());
 
     // The new key secures the next connection both ways.
     p.connect();
     p.run_for(50);
     assert!(p.host.is_secured() && p.reader.is_secured());
+    assert!(p.reader_saw.contains(&ReaderSaw::Connected));
+}
+
+#[test]
+fn staff_rejecting_the_code_on_the_reader_leaves_both_ends_unpaired() {
+    let mut p = Pair::new(None, None);
+    p.connect();
+    p.run_for(50);
+    p.host.start_pairing([0x42; 32], [5; 16]);
+    p.run_for(50);
+    assert!(p.reader_pairing_code().is_some());
+    p.reader.reject_pairing();
+    p.run_for(50);
+    assert_eq!(p.host_refusals(), vec![PairOutcome::RejectedByStaff]);
+    assert_eq!(p.host_paired(), None);
+    assert!(!p.reader.is_paired());
+    assert!(p.reader.accept_pairing().is_none(), "a rejected exchange cannot be accepted later");
+}
+
+#[test]
+fn a_paired_reader_refuses_pairing_until_staff_open_pairing_mode_on_it() {
+    let mut p = Pair::secured_pair();
+    // A program on the reception PC (or a device on the cable) asks to re-pair.
+    p.host.start_pairing([0x42; 32], [5; 16]);
+    p.run_for(50);
+    assert_eq!(p.host_refusals(), vec![PairOutcome::NotOpen]);
+    assert!(p.reader_saw.contains(&ReaderSaw::Rejected(Error::PairingNotOpen)));
+    assert_eq!(p.reader.pairing_stats().refused, 1);
+    assert_eq!(p.reader_pairing_code(), None);
+
+    // Staff open pairing mode on the reader: the same request now goes through, sealed.
+    p.reader.open_pairing(Instant::from_millis(p.now + 120_000));
+    p.host.start_pairing([0x43; 32], [6; 16]);
+    p.run_for(50);
+    let code = p.reader_pairing_code().expect("the exchange runs in pairing mode");
+    assert_eq!(p.host_pairing_code(), Some(code));
+    let key = p.reader.accept_pairing().expect("staff accept");
+    p.run_for(50);
+    assert_eq!(p.host_paired(), Some((key.0, code)));
+    assert!(!p.reader.pairing_open(Instant::from_millis(p.now)), "pairing mode closes once paired");
+}
+
+#[test]
+fn pairing_mode_closes_at_its_deadline_and_after_its_attempts() {
+    let mut p = Pair::secured_pair();
+    p.reader.open_pairing(Instant::from_millis(p.now + 1_000));
+    p.run_for(1_000);
+    p.host.start_pairing([0x42; 32], [5; 16]);
+    p.run_for(50);
+    assert_eq!(p.host_refusals(), vec![PairOutcome::NotOpen], "refused after the deadline");
+
+    p.reader.open_pairing(Instant::from_millis(p.now + 600_000));
+    for i in 0..5u8 {
+        p.host.start_pairing([0x50 + i; 32], [i; 16]);
+        p.run_for(50);
+    }
+    let started = p.reader.pairing_stats().started;
+    assert_eq!(started, u32::from(shikaku_protocol::endpoint::reader::PAIRING_ATTEMPTS));
+    assert_eq!(
+        p.host_refusals().iter().filter(|o| **o == PairOutcome::TooManyAttempts).count(),
+        5 - started as usize
+    );
+}
+
+#[test]
+fn a_hello_from_the_cable_does_not_disturb_an_established_connection() {
+    let mut p = Pair::secured_pair();
+    let cert = vec![0x30; 300];
+    // Someone on the cable sends hellos with their own nonces, again and again.
+    for i in 0..5u8 {
+        p.inject_to_reader(&Message::HostHello { driver_version: "x", nonce: [i; 16] });
+        p.run_for(3);
+    }
+    assert!(p.reader.is_secured(), "the reader keeps its connection keys");
+    // The reader still talks to the real host, under the same keys.
+    p.queue_result(4, 1, &identity(&cert));
+    p.run_for(100);
+    assert_eq!(p.kept, vec![(4, 1)]);
+    assert_eq!(p.reader.pending(), 0, "acknowledged by the real host");
+    assert_eq!(p.reader_saw.iter().filter(|s| **s == ReaderSaw::Connected).count(), 1);
+    // The hellos the reader answered reach the real host, which refuses them as duplicates.
+    assert!(p.host_rejections().contains(&Error::DuplicateHello));
+}
+
+#[test]
+fn on_a_secured_link_unsealed_pairing_messages_are_refused() {
+    let mut p = Pair::secured_pair();
+    p.reader.open_pairing(Instant::from_millis(p.now + 60_000));
+    p.inject_to_reader(&Message::PairRequest { host_public: [7; 32], host_nonce: [7; 16] });
+    p.run_for(5);
+    assert_eq!(p.reader_saw.last(), Some(&ReaderSaw::Rejected(Error::Unauthenticated)));
+    assert_eq!(p.reader.pairing_stats().started, 0);
+}
+
+#[test]
+fn a_forged_pairing_acceptance_does_not_give_the_host_a_key() {
+    let mut p = Pair::new(None, None);
+    p.connect();
+    p.run_for(50);
+    p.host.start_pairing([0x42; 32], [5; 16]);
+    p.run_for(50);
+    assert!(p.host_pairing_code().is_some());
+    // Before staff touch the reader, a device on the cable claims they accepted.
+    let mut attacker = Link::new(Role::Reader);
+    let mut buf = [0u8; MAX_FRAME];
+    let n = attacker
+        .encode(&mut buf, 0, 1, &Message::PairResult { outcome: PairOutcome::Accepted, proof: [0; 16] })
+        .unwrap();
+    let events = p.host.receive(&buf[..n]);
+    assert!(matches!(events.as_slice(), [HostEvent::Rejected(Error::PairingMismatch)]), "{events:?}");
+    assert_eq!(p.host_paired(), None);
+}
+
+#[test]
+fn a_result_the_application_could_not_keep_is_taken_again_on_the_next_resend() {
+    let mut p = Pair::secured_pair();
+    p.auto_ack = false;
+    p.queue_result(6, 1, &identity(&[0x30; 10]));
+    p.run_for(30);
+    assert_eq!(p.kept, vec![(6, 1)]);
+    // The journal refused it (disk full): the application says so and does not acknowledge.
+    p.host.not_kept(6, 1);
+    p.run_for(2_000);
+    assert_eq!(p.kept, vec![(6, 1), (6, 1)], "the reader's re-send is handed up again");
+    p.host.ack(6, 1);
+    p.run_for(6_000);
+    assert_eq!(p.reader.pending(), 0);
 }
 
 #[test]
@@ -369,13 +545,13 @@ fn a_tampered_pairing_answer_fails_and_no_confirmation_goes_out() {
     let req = host.poll_transmit().unwrap();
     // The real reader answers; an attacker on the cable flips one bit of its confirmation and
     // frames the answer anew (pairing frames carry no MAC, only checksums).
-    let mut reader = ReaderEndpoint::new(identity_of_reader(), None);
+    let mut reader = ReaderEndpoint::new(identity_of_reader(), None); // unpaired: pairing mode is open
     reader.push_rx(&req);
     while reader.poll_input(Instant::ZERO, &mut Counter(9)).is_some() {}
     let mut buf = [0u8; MAX_FRAME];
     let n = reader.poll_transmit(Instant::ZERO, &mut buf).expect("the reader answers the request");
     let mut eavesdropper = Link::new(Role::Host);
-    let answer = eavesdropper.decode(&Frame::new_checked(&buf[..n]).unwrap()).unwrap().message;
+    let answer = eavesdropper.decode(Frame::new_checked(&mut buf[..n]).unwrap()).unwrap().message;
     let Message::PairResponse { reader_public, reader_nonce, mut confirm } = answer else {
         panic!("expected a pair response")
     };
@@ -416,25 +592,34 @@ fn pairing_answers_nobody_asked_for_are_refused_as_such_on_both_ends() {
 
 #[test]
 fn a_second_hello_on_a_live_connection_is_refused_so_counters_cannot_restart() {
+    // Record what the reader sends from its hello on: the hello and a result.
     let key = PairingKey([9; 32]);
     let mut host = HostEndpoint::new(Some(key.clone()), [0; 16]);
     let mut reader = ReaderEndpoint::new(identity_of_reader(), Some(key));
     let mut rng = Counter(1);
     reader.queue(3, 1, &identity(&[0x30; 10]), Instant::ZERO).unwrap();
     host.connect([1; 16]);
-    let hello = host.poll_transmit().unwrap();
-    reader.push_rx(&hello);
-    while reader.poll_input(Instant::ZERO, &mut rng).is_some() {}
-    let mut first = Vec::new();
-    let mut buf = [0u8; MAX_FRAME];
-    while let Some(n) = reader.poll_transmit(Instant::ZERO, &mut buf) {
-        first.extend_from_slice(&buf[..n]);
+    let mut recorded = Vec::new();
+    let mut kept = Vec::new();
+    for _ in 0..4 {
+        while let Some(f) = host.poll_transmit() {
+            reader.push_rx(&f);
+            while reader.poll_input(Instant::ZERO, &mut rng).is_some() {}
+        }
+        let mut buf = [0u8; MAX_FRAME];
+        while let Some(n) = reader.poll_transmit(Instant::ZERO, &mut buf) {
+            recorded.extend_from_slice(&buf[..n]);
+            for e in host.receive(&buf[..n]) {
+                if let HostEvent::Result(r) = e {
+                    kept.push((r.session, r.seq));
+                    host.ack(r.session, r.seq);
+                }
+            }
+        }
     }
-    let events = host.receive(&first);
-    let HostEvent::Result(r) = &events[1] else { panic!("{events:?}") };
-    host.ack(r.session, r.seq);
-    // An attacker replays the whole first burst (hello + the result) on the same connection.
-    let events = host.receive(&first);
+    assert_eq!(kept, vec![(3, 1)]);
+    // An attacker replays the whole burst (hello + the result) on the same connection.
+    let events = host.receive(&recorded);
     assert!(matches!(events[0], HostEvent::Rejected(Error::DuplicateHello)), "{events:?}");
     assert!(!events.iter().any(|e| matches!(e, HostEvent::Result(_) | HostEvent::Secured(_))), "{events:?}");
 }

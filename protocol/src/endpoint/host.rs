@@ -1,16 +1,26 @@
 //! The host's end of one reader link, sans-IO: bytes in, bytes and events out.
 //!
 //! Handshake: the host sends `HostHello` with a fresh nonce; the reader answers `ReaderHello`
-//! with its own; both derive the connection keys from the pairing key and the two nonces and
-//! every later frame is authenticated. Results are acknowledged always and passed on once
-//! (the duplicate filter is seeded from the durable log after a restart).
+//! with its own and a key check; both derive the connection keys from the pairing key and the
+//! two nonces. The host checks the reader's key check, then sends `LinkReady` sealed under the
+//! new keys, which is what makes the reader switch to them; every later frame is sealed.
+//! Results are acknowledged once the application has kept them and passed on once per
+//! connection (the duplicate filter is seeded from the durable log after a restart); a result
+//! the application could not keep ([`HostEndpoint::not_kept`]) is taken again when the reader
+//! re-sends it.
+//!
+//! Pairing: [`HostEndpoint::start_pairing`] sends the key exchange; the reader must have
+//! pairing mode open (staff open it on the reader). After both confirmations the host shows
+//! the code ([`HostEvent::PairingCode`]); the key is the host's ([`HostEvent::Paired`]) only
+//! when the reader reports that staff accepted the same code on its keypad, with a proof only
+//! that reader can make.
 
 use std::collections::VecDeque;
 
 use crate::auth::pairing::{PairingSecrets, PublicKey, StaticSecret};
 use crate::auth::{LinkKeys, PairingKey};
 use crate::deframer::Deframer;
-use crate::message::{FirmwareVersion, Message};
+use crate::message::{FirmwareVersion, Message, PairOutcome};
 use crate::reliable::{Delivery, DuplicateFilter};
 use crate::{Error as ProtocolError, Link, Role, MAX_FRAME};
 
@@ -56,8 +66,13 @@ pub enum HostEvent {
     Result(Inbound),
     /// Progress or status that is not a result (shown to staff, not journalled).
     Status(Inbound),
-    /// Pairing finished: store `key` for this reader; staff compared `code` on both screens.
+    /// The key exchange is confirmed on both sides: show `code`; staff accept it on the reader.
+    PairingCode { code: u32 },
+    /// Staff accepted the code on the reader: store `key` for this reader and reconnect
+    /// ([`HostEndpoint::connect`]) to use it.
     Paired { key: PairingKey, code: u32 },
+    /// The reader refused the pairing or staff rejected the code; nothing changed on it.
+    PairingRefused(PairOutcome),
     /// A frame was refused; the link goes on.
     Rejected(ProtocolError),
 }
@@ -88,6 +103,8 @@ struct PendingPairing {
 
 pub struct HostEndpoint {
     pairing_in_progress: Option<PendingPairing>,
+    /// A confirmed exchange waiting for staff to accept the code on the reader.
+    awaiting_staff: Option<PairingSecrets>,
     link: Link,
     deframer: Box<Deframer<MAX_FRAME>>,
     dedup: DuplicateFilter<64>,
@@ -115,6 +132,7 @@ impl HostEndpoint {
     pub fn new(pairing: impl Into<Keys>, nonce: [u8; 16]) -> Self {
         Self {
             pairing_in_progress: None,
+            awaiting_staff: None,
             link: Link::new(Role::Host),
             deframer: Box::new(Deframer::new()),
             dedup: DuplicateFilter::new(),
@@ -140,6 +158,12 @@ impl HostEndpoint {
         self.handed_up.retain(|k| *k != (session, seq));
         self.mark_acked(session, seq);
         self.queue(&Message::Ack { session, seq });
+    }
+
+    /// The application could not keep the result `(session, seq)` (the journal refused it): it
+    /// stays unacknowledged, and the reader's next re-send of it is handed up again.
+    pub fn not_kept(&mut self, session: u32, seq: u32) {
+        self.handed_up.retain(|k| *k != (session, seq));
     }
 
     fn mark_acked(&mut self, session: u32, seq: u32) {
@@ -224,8 +248,8 @@ impl HostEndpoint {
                     Some(Ok(frame)) => {
                         let header = frame.header();
                         let minor = frame.version_minor();
-                        match self.link.decode(&frame) {
-                            Ok(rx) => Ok((header, minor, frame.payload().to_vec(), rx.message.is_result())),
+                        match self.link.decode(frame) {
+                            Ok(rx) => Ok((header, minor, rx.payload.to_vec(), rx.message.is_result())),
                             Err(e) => Err(e),
                         }
                     }
@@ -274,6 +298,8 @@ impl HostEndpoint {
                         let keys = LinkKeys::derive(key, &self.host_nonce, &nonce);
                         if keys.hello_matches(&self.host_nonce, &nonce, &key_check) {
                             self.link.secure(&keys);
+                            // Sealed under the new keys: the reader switches to them on it.
+                            self.queue(&Message::LinkReady);
                             events.push(HostEvent::Secured(info));
                         } else {
                             events.push(HostEvent::KeyMismatch(info));
@@ -298,12 +324,36 @@ impl HostEndpoint {
                 match s.check(s.reader_confirm(), &confirm) {
                     Ok(()) => {
                         self.queue(&Message::PairConfirm { confirm: s.host_confirm() });
+                        events.push(HostEvent::PairingCode { code: s.code });
+                        self.awaiting_staff = Some(s);
+                    }
+                    Err(e) => events.push(HostEvent::Rejected(e)),
+                }
+            }
+            Message::PairResult { outcome: PairOutcome::Accepted, proof } => {
+                let Some(s) = self.awaiting_staff.take() else {
+                    events.push(HostEvent::Rejected(ProtocolError::NoPairingInProgress));
+                    return;
+                };
+                match s.check(s.accepted_proof(), &proof) {
+                    Ok(()) => {
                         self.keys = Keys::Fixed(Some(s.key.clone()));
                         events.push(HostEvent::Paired { key: s.key.clone(), code: s.code });
                     }
                     Err(e) => events.push(HostEvent::Rejected(e)),
                 }
             }
+            Message::PairResult { outcome, .. } => {
+                // Unsealed on an unpaired link, so anyone could send it: it only ends a
+                // pairing this host started, and never changes a key.
+                if self.pairing_in_progress.take().is_some() || self.awaiting_staff.take().is_some() {
+                    events.push(HostEvent::PairingRefused(outcome));
+                } else {
+                    events.push(HostEvent::Rejected(ProtocolError::NoPairingInProgress));
+                }
+            }
+            // An answer to a request, like the diagnostics report: never deduplicated.
+            Message::PasscodeResult { .. } => events.push(HostEvent::Status(inbound)),
             Message::Ack { .. } => {}
             // A report is an answer to a request, not a session message: never deduplicated.
             Message::DiagnosticsReport { .. } => events.push(HostEvent::Status(inbound)),
@@ -348,6 +398,8 @@ impl core::fmt::Debug for HostEvent {
             HostEvent::Paired { code, .. } => {
                 f.debug_struct("Paired").field("code", code).finish_non_exhaustive()
             }
+            HostEvent::PairingCode { code } => f.debug_struct("PairingCode").field("code", code).finish(),
+            HostEvent::PairingRefused(o) => f.debug_tuple("PairingRefused").field(o).finish(),
             HostEvent::Rejected(e) => f.debug_tuple("Rejected").field(e).finish(),
         }
     }

@@ -116,6 +116,18 @@ pub enum Message<'a> {
         frames_rx: u32,
         frames_rejected: u32,
     },
+    /// How a pairing ended on the reader. `Accepted` (staff confirmed the code on the keypad)
+    /// carries `proof`, a MAC under the new pairing's confirmation key, so only the reader that
+    /// took part can report it; every other outcome carries zeros.
+    PairResult {
+        outcome: PairOutcome,
+        proof: [u8; 16],
+    },
+    /// What the reader did with a `PasscodeProvision` or `PasscodeRevoke` for `account`.
+    PasscodeResult {
+        account: &'a str,
+        outcome: PasscodeOutcome,
+    },
 
     // ---- host → reader ----
     HostHello {
@@ -129,6 +141,9 @@ pub enum Message<'a> {
     PairConfirm {
         confirm: [u8; 16],
     },
+    /// The host's first sealed frame on a new connection: it proves the host derived the same
+    /// connection keys, and only then does the reader switch to them.
+    LinkReady,
     TimeSync {
         unix_ms: u64,
     },
@@ -187,6 +202,8 @@ pub mod msg_type {
     pub const VERIFIED_IDENTITY: u8 = 0x0F;
     pub const DIAGNOSTICS_REPORT: u8 = 0x10;
     pub const CERTIFICATE_READ: u8 = 0x11;
+    pub const PAIR_RESULT: u8 = 0x12;
+    pub const PASSCODE_RESULT: u8 = 0x13;
 
     pub const HOST_HELLO: u8 = 0x40;
     pub const PAIR_REQUEST: u8 = 0x41;
@@ -197,6 +214,7 @@ pub mod msg_type {
     pub const HOST_CHALLENGE: u8 = 0x46;
     pub const DIAGNOSTICS_REQUEST: u8 = 0x47;
     pub const REGISTRATION_STATUS: u8 = 0x48;
+    pub const LINK_READY: u8 = 0x49;
 
     pub const ACK: u8 = 0x80;
     pub const ERROR: u8 = 0x81;
@@ -233,6 +251,9 @@ impl<'a> Message<'a> {
             Message::VerifiedIdentity(_) => VERIFIED_IDENTITY,
             Message::DiagnosticsReport { .. } => DIAGNOSTICS_REPORT,
             Message::CertificateRead { .. } => CERTIFICATE_READ,
+            Message::PairResult { .. } => PAIR_RESULT,
+            Message::PasscodeResult { .. } => PASSCODE_RESULT,
+            Message::LinkReady => LINK_READY,
             Message::RegistrationStatus { .. } => REGISTRATION_STATUS,
             Message::HostHello { .. } => HOST_HELLO,
             Message::PairRequest { .. } => PAIR_REQUEST,
@@ -272,10 +293,19 @@ impl<'a> Message<'a> {
         )
     }
 
-    /// May travel without a MAC: only what is needed to pair.
-    pub fn allowed_unauthenticated(msg_type: u8) -> bool {
+    /// The hellos: always sent in clear (they set up the keys everything else is sealed with).
+    pub fn is_hello(msg_type: u8) -> bool {
         use msg_type::*;
-        matches!(msg_type, READER_HELLO | HOST_HELLO | PAIR_REQUEST | PAIR_RESPONSE | PAIR_CONFIRM)
+        matches!(msg_type, READER_HELLO | HOST_HELLO)
+    }
+
+    /// May travel unsealed: the hellos always; the pairing messages only while the link is not
+    /// secured (a first pairing, or a reader whose key the host lost). On a secured link a
+    /// pairing message is sealed like everything else.
+    pub fn allowed_unsealed(msg_type: u8, secured: bool) -> bool {
+        use msg_type::*;
+        Self::is_hello(msg_type)
+            || (!secured && matches!(msg_type, PAIR_REQUEST | PAIR_RESPONSE | PAIR_CONFIRM | PAIR_RESULT))
     }
 
     /// Writes the payload into `buf` and returns its length.
@@ -305,7 +335,15 @@ impl<'a> Message<'a> {
                 w.bytes(&confirm)
             }
             Message::CardDetected { kind } => w.u8(kind.to_wire()),
-            Message::CardRemoved | Message::DiagnosticsRequest => Ok(()),
+            Message::CardRemoved | Message::DiagnosticsRequest | Message::LinkReady => Ok(()),
+            Message::PairResult { outcome, proof } => {
+                w.u8(outcome.to_wire())?;
+                w.bytes(&proof)
+            }
+            Message::PasscodeResult { account, outcome } => {
+                w.text(account)?;
+                w.u8(outcome.to_wire())
+            }
             Message::AuthModesOffered { modes } => w.u8(modes.bits()),
             Message::AuthModeChosen { method } => w.u8(method.to_wire()),
             Message::PinOutcome { result, tries_left } => {
@@ -494,6 +532,13 @@ impl<'a> Message<'a> {
             PASSCODE_REVOKE => Message::PasscodeRevoke { account: r.text()? },
             HOST_CHALLENGE => Message::HostChallenge { challenge: r.array()? },
             DIAGNOSTICS_REQUEST => Message::DiagnosticsRequest,
+            LINK_READY => Message::LinkReady,
+            PAIR_RESULT => {
+                Message::PairResult { outcome: PairOutcome::from_wire(r.u8()?)?, proof: r.array()? }
+            }
+            PASSCODE_RESULT => {
+                Message::PasscodeResult { account: r.text()?, outcome: PasscodeOutcome::from_wire(r.u8()?)? }
+            }
             CERTIFICATE_READ => Message::CertificateRead { auth_cert: r.blob()? },
             REGISTRATION_STATUS => Message::RegistrationStatus { registered: r.bool()? },
             ACK => Message::Ack { session: r.u32()?, seq: r.u32()? },

@@ -40,6 +40,40 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// How a pairing ended on the reader.
+    PairOutcome: "pair_outcome" {
+        /// Staff confirmed the code on the reader's keypad; the reader keeps the new key.
+        Accepted = 1,
+        /// Pairing mode is not open on the reader: staff open it there (see the README).
+        NotOpen = 2,
+        /// This opening of pairing mode has had its attempts; staff open it again.
+        TooManyAttempts = 3,
+        /// Staff said the codes differ (or cancelled): nothing changed on the reader.
+        RejectedByStaff = 4,
+        /// Nobody confirmed the code on the reader in time.
+        TimedOut = 5,
+    }
+}
+
+wire_enum! {
+    /// What the reader did with a 目視 passcode provision or revocation.
+    PasscodeOutcome: "passcode_outcome" {
+        /// Stored (and written to flash where the reader has it).
+        Stored = 1,
+        /// The account was removed.
+        Revoked = 2,
+        /// All account slots are taken: revoke one first.
+        StoreFull = 3,
+        /// Revocation of an account the reader does not have.
+        UnknownAccount = 4,
+        /// An empty or over-long account name.
+        BadAccount = 5,
+        /// The reader could not write its flash; nothing changed.
+        StorageFailed = 6,
+    }
+}
+
+wire_enum! {
     /// How the holder was confirmed.
     AuthMethod: "auth_method" {
         Face = 1,

@@ -25,7 +25,7 @@ pub(crate) struct Fields {
     pub e: [u8; 8],
 }
 
-pub(crate) const MESSAGE_TYPES: usize = 29;
+pub(crate) const MESSAGE_TYPES: usize = 32;
 
 fn text() -> impl Strategy<Value = String> {
     // Includes characters outside JIS X 0208 (髙, 﨑) and multi-byte UTF-8; at most 255 bytes.
@@ -169,6 +169,9 @@ pub(crate) fn build(f: &Fields) -> Message<'_> {
         25 => Message::Error { code: ErrorCode(f.n16), remedy: pick(Remedy::ALL, e[0]), detail: &f.text },
         26 => Message::Cancel { reason: pick(CancelReason::ALL, e[0]) },
         27 => Message::CertificateRead { auth_cert: &f.blob },
+        28 => Message::PairResult { outcome: pick(PairOutcome::ALL, e[0]), proof: f.a16 },
+        29 => Message::PasscodeResult { account: &f.text, outcome: pick(PasscodeOutcome::ALL, e[0]) },
+        30 => Message::LinkReady,
         _ => Message::RegistrationStatus { registered: f.flag },
     }
 }
