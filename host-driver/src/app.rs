@@ -253,6 +253,10 @@ impl<S: EligibilityService> App<S> {
             ManagerEvent::Disconnected { endpoint, reason } => {
                 out.push(AppEvent::ReaderLost { endpoint: endpoint.to_string(), reason });
             }
+            // The application never pairs (`shikaku pair` does); logged in case it ever does.
+            ManagerEvent::PairingRefused { endpoint, error } => {
+                tracing::error!(%endpoint, %error, "pairing refused");
+            }
             ManagerEvent::Link { endpoint, event } => match event {
                 HostEvent::Secured(info) => {
                     self.readers.entry(endpoint.clone()).or_default().serial = Some(info.serial.clone());

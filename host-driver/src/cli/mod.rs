@@ -97,6 +97,9 @@ pub(crate) fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
             Ok(ManagerEvent::Link { event: HostEvent::Rejected(e), .. }) => {
                 return Err(format!("pairing refused: {e}"));
             }
+            Ok(ManagerEvent::PairingRefused { error, .. }) => {
+                return Err(format!("pairing refused: {error}"))
+            }
             _ => {}
         }
     }
