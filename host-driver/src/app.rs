@@ -178,8 +178,7 @@ impl<S: EligibilityService> App<S> {
     pub fn connect_readers(&mut self, endpoints: &[Endpoint], events: mpsc::Sender<ManagerEvent>) {
         for endpoint in endpoints.iter().filter(|e| **e != Endpoint::Usb(None)) {
             let dir = self.keys_dir();
-            let lookup =
-                Keys::BySerial(Box::new(move |serial: &str| KeyStore::new(&dir).load(serial).ok().flatten()));
+            let lookup = Keys::BySerial(Box::new(move |serial: &str| KeyStore::new(&dir).lookup(serial)));
             self.handles.push(manager::spawn(endpoint.clone(), lookup, Vec::new(), events.clone()));
             self.readers.insert(endpoint.clone(), ReaderState::default());
         }
@@ -254,6 +253,10 @@ impl<S: EligibilityService> App<S> {
             ManagerEvent::Disconnected { endpoint, reason } => {
                 out.push(AppEvent::ReaderLost { endpoint: endpoint.to_string(), reason });
             }
+            // The application never pairs (`shikaku pair` does); logged in case it ever does.
+            ManagerEvent::PairingRefused { endpoint, error } => {
+                tracing::error!(%endpoint, %error, "pairing refused");
+            }
             ManagerEvent::Link { endpoint, event } => match event {
                 HostEvent::Secured(info) => {
                     self.readers.entry(endpoint.clone()).or_default().serial = Some(info.serial.clone());
@@ -307,7 +310,7 @@ impl<S: EligibilityService> App<S> {
             Message::VerifiedIdentity(v) => {
                 let attested = match v.proof {
                     Proof::ReaderAttestation { .. } => {
-                        let key = self.keys.load(&reader).ok().flatten();
+                        let key = self.keys.lookup(&reader);
                         let ok = key.is_some_and(|k| check_reader_attestation(&k, &v));
                         if !ok {
                             out.push(AppEvent::Rejected {

@@ -19,7 +19,32 @@ pub fn random<const N: usize>() -> Result<[u8; N], RandomUnavailable> {
 
 /// Fills `buf` from the OS random generator.
 pub fn fill(buf: &mut [u8]) -> Result<(), RandomUnavailable> {
+    #[cfg(test)]
+    if FAILING.with(std::cell::Cell::get) {
+        return Err(RandomUnavailable("simulated failure".into()));
+    }
     getrandom::getrandom(buf).map_err(|e| RandomUnavailable(e.to_string()))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test seam: the generator fails on this thread (per thread, so that tests running in
+    /// parallel do not see each other's failures).
+    static FAILING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the OS generator failing on this thread (tests only).
+#[cfg(test)]
+pub(crate) fn with_failing_generator<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            FAILING.with(|c| c.set(false));
+        }
+    }
+    FAILING.with(|c| c.set(true));
+    let _restore = Restore;
+    f()
 }
 
 /// The wall clock in Unix milliseconds (0 for a clock set before 1970).
@@ -39,5 +64,14 @@ mod tests {
         let (a, b) = (random::<32>().unwrap(), random::<32>().unwrap());
         assert_ne!(a, b);
         assert!(unix_ms() > 1_735_689_600_000);
+    }
+
+    #[test]
+    fn a_failing_generator_is_an_error_not_a_substitute() {
+        let e = with_failing_generator(random::<32>).unwrap_err();
+        assert!(e.to_string().contains("refusing to pair"), "{e}");
+        assert!(with_failing_generator(|| fill(&mut [0u8; 16])).is_err());
+        // The seam is undone afterwards.
+        assert!(random::<16>().is_ok());
     }
 }

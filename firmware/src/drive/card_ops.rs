@@ -488,4 +488,33 @@ mod tests {
         let reply = run(&mut card, CardOp::SignChallenge { challenge }, &mut small);
         assert_eq!(reply, CardReply::Failed { error: CardFailure::Protocol });
     }
+
+    #[test]
+    fn a_card_stalling_with_wtx_fails_each_operation_as_lost_within_the_budget() {
+        use crate::nfc::iso_dep::{IsoDep, IsoDepParams, FWT_DELTA, WTX_BUDGET};
+        use crate::nfc::testing::WtxStaller;
+        // My Number card parameters (FWI 10, FSC 256); the card answers every block with
+        // S(WTX) of WTXM 59, i.e. FWT(14) ≈ 4.95 s each time, for ever.
+        let params = IsoDepParams { fsc: 256, fwi: 10, cid: None, nad_supported: false };
+        let ops = [
+            CardOp::Identify,
+            CardOp::VerifyPin { pin: pin(), last_try_confirmed: false },
+            CardOp::ReadCertificate,
+            CardOp::SignChallenge { challenge: [7; 32] },
+        ];
+        for op in ops {
+            let mut link = IsoDep::new(WtxStaller::new(59), params);
+            let mut buf = [0u8; BUFFER_LEN];
+            let reply = run(&mut link, op, &mut buf);
+            assert_eq!(reply, CardReply::Failed { error: CardFailure::Lost });
+            // One exchange's FWT and the WTX budget, not minutes.
+            let first = crate::nfc::frontend::fwt_from_fwi(10).saturating_add(FWT_DELTA);
+            let waited = link.frontend().total_fc();
+            assert!(
+                waited <= first.as_fc() as u64 + WTX_BUDGET.as_fc() as u64,
+                "waited {} ms",
+                waited / 13_560
+            );
+        }
+    }
 }

@@ -5,12 +5,36 @@
 //! * R(ACK)/R(NAK) and the PCD error recovery rules: on a timeout or an invalid block the PCD
 //!   sends R(NAK), or R(ACK) while the PICC is chaining; an R(ACK) with a block number other than
 //!   the current one makes the PCD re-send its last I-block; a bounded number of retries;
-//! * S(WTX) answered with the same WTXM and a one-shot extended FWT = FWT × WTXM (≤ FWT(14));
+//! * S(WTX) answered with the same WTXM and a one-shot extended FWT = FWT × WTXM (≤ FWT(14)),
+//!   within a waiting budget per exchange (below);
 //! * S(DESELECT);
 //! * CID (power-level bits ignored), NAD in PICC I-blocks skipped.
 //!
 //! No heap: one transmit frame buffer (kept for retransmission) and one receive frame buffer;
 //! the reassembled response goes straight into the caller's buffer.
+//!
+//! # Bounded waiting time extensions
+//!
+//! FWT = 256 × 16 / fc × 2^FWI, and each S(WTX) grants the next block FWT_temp = FWT × WTXM
+//! (WTXM ≤ 59), capped at FWT_max = FWT(14) ≈ 4949 ms. ISO/IEC 14443-4 does not limit how many
+//! S(WTX) a PICC may send, so a hostile or broken card answering every S(WTX) response with
+//! another S(WTX) would hold the exchange, and the reader's main loop that runs it, for ever
+//! (64 requests of FWT_max, the only bound before, are 5.3 minutes). One exchange may
+//! therefore extend its waiting time by at most:
+//!
+//! * [`WTX_BUDGET`], 5 s in total: the sum, over the exchange's S(WTX), of the timeouts they
+//!   grant (FWT_temp + ΔFWT). One maximal extension (FWT_max + ΔFWT ≈ 4953 ms) fits, so any
+//!   single S(WTX) the standard allows is honoured; the slowest command we send a My Number
+//!   card, the RSA-2048 signature, takes well under 2 s;
+//! * [`MAX_WTX`] S(WTX), 64: a card with a small FWT could otherwise spend the budget in
+//!   thousands of round trips.
+//!
+//! The time is counted from the WTXM values requested, not read from a clock (the core is
+//! sans-IO and a card answering early costs less, never more). The S(WTX) that would pass
+//! either limit is not answered: the exchange fails with [`IsoDepError::WtxLimit`] and the link
+//! is deactivated, which the card layer sees as a transport error (`CardFailure::Lost` in
+//! `drive::card_ops`). An exchange thus waits at most the FWT of each block, [`WTX_BUDGET`] and
+//! the bounded retries of the recovery rules.
 
 use super::frontend::{fwt_from_fwi, FrontendError, NfcFrontend, Timeout};
 use super::iso7816::{self, ApduError, RawExchange};
@@ -37,6 +61,11 @@ const S_WTX: u8 = 0x30;
 pub const FWT_MAX: Timeout = fwt_from_fwi(14);
 /// ΔFWT the PCD adds to every FWT for the PICC's and its own tolerances (49152 / fc).
 pub const FWT_DELTA: Timeout = Timeout::from_fc(49_152);
+/// Waiting time the S(WTX) of one exchange may add in total, counted as the timeouts they grant
+/// (FWT_temp + ΔFWT): 5 s, one maximal extension and a little (see the module docs).
+pub const WTX_BUDGET: Timeout = Timeout::from_micros(5_000_000);
+/// S(WTX) requests accepted per exchange (see the module docs).
+pub const MAX_WTX: u16 = 64;
 
 /// Protocol parameters negotiated at activation (ATQB/ATTRIB or ATS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,15 +88,17 @@ pub struct IsoDepConfig {
     /// Consecutive transmission errors / invalid blocks tolerated per block, and separately
     /// I-block retransmissions requested by the PICC, before giving up.
     pub max_retries: u8,
-    /// S(WTX) requests accepted per exchange.
+    /// S(WTX) requests accepted per exchange ([`MAX_WTX`]).
     pub max_wtx: u16,
+    /// Waiting time the S(WTX) of one exchange may grant in total ([`WTX_BUDGET`]).
+    pub wtx_budget: Timeout,
     /// Added to every FWT.
     pub fwt_delta: Timeout,
 }
 
 impl Default for IsoDepConfig {
     fn default() -> Self {
-        Self { max_retries: 3, max_wtx: 64, fwt_delta: FWT_DELTA }
+        Self { max_retries: 3, max_wtx: MAX_WTX, wtx_budget: WTX_BUDGET, fwt_delta: FWT_DELTA }
     }
 }
 
@@ -113,9 +144,11 @@ pub enum IsoDepError {
     /// The PICC kept asking for retransmissions beyond the retry limit.
     #[error("retransmission limit reached")]
     RetransmissionLimit,
-    /// The PICC asked for more waiting time extensions than allowed.
-    #[error("too many waiting time extensions")]
-    TooManyWtx,
+    /// The PICC asked for more waiting time than one exchange may take: more S(WTX) than
+    /// [`IsoDepConfig::max_wtx`], or extensions adding up to more than
+    /// [`IsoDepConfig::wtx_budget`]. The card is stalling; the link is given up.
+    #[error("waiting time extensions beyond the limit of one exchange")]
+    WtxLimit,
     /// The response did not fit the caller's buffer (the chain was still drained).
     #[error("response longer than the buffer")]
     ResponseOverflow,
@@ -266,6 +299,8 @@ struct ExchangeState {
     errors: u8,
     retransmissions: u8,
     wtx: u16,
+    /// Waiting time granted by this exchange's S(WTX) so far.
+    wtx_granted: Timeout,
     next: Next,
     timeout: Timeout,
 }
@@ -411,6 +446,7 @@ impl IsoDepCore {
             errors: 0,
             retransmissions: 0,
             wtx: 0,
+            wtx_granted: Timeout::from_fc(0),
             next: Next::IBlock,
             timeout: self.fwt,
         });
@@ -546,15 +582,24 @@ impl IsoDepCore {
             Ok(Block::Wtx { wtxm }) => {
                 ex.wtx += 1;
                 self.stats.wtx += 1;
-                if ex.wtx > self.config.max_wtx {
-                    return Err(IsoDepError::TooManyWtx);
-                }
-                ex.errors = 0;
                 // The extended FWT holds for the next block only.
-                ex.timeout = fwt_from_fwi(self.params.fwi)
+                let extended = fwt_from_fwi(self.params.fwi)
                     .saturating_mul(wtxm as u32)
                     .min(FWT_MAX)
                     .saturating_add(self.config.fwt_delta);
+                let granted = ex.wtx_granted.saturating_add(extended);
+                if ex.wtx > self.config.max_wtx || granted > self.config.wtx_budget {
+                    warn!(
+                        "iso-dep: S(WTX) {} of this exchange (WTXM {}) refused: {} us granted already",
+                        ex.wtx,
+                        wtxm,
+                        ex.wtx_granted.as_micros()
+                    );
+                    return Err(IsoDepError::WtxLimit);
+                }
+                ex.wtx_granted = granted;
+                ex.errors = 0;
+                ex.timeout = extended;
                 Ok(Next::WtxResponse(wtxm))
             }
         };

@@ -114,3 +114,39 @@ impl NfcFrontend for ScriptedFrontend {
         Ok(reply.len())
     }
 }
+
+/// A hostile PICC that answers every frame with S(WTX) (no CID) asking for `wtxm`, for ever;
+/// it records the timeouts the PCD grants.
+#[derive(Debug)]
+pub struct WtxStaller {
+    pub wtxm: u8,
+    pub timeouts: Vec<Timeout>,
+}
+
+impl WtxStaller {
+    pub fn new(wtxm: u8) -> Self {
+        Self { wtxm, timeouts: Vec::new() }
+    }
+
+    /// The sum of the timeouts granted, in carrier cycles (u64: no saturation).
+    pub fn total_fc(&self) -> u64 {
+        self.timeouts.iter().map(|t| t.as_fc() as u64).sum()
+    }
+}
+
+impl NfcFrontend for WtxStaller {
+    fn field_on(&mut self) -> Result<(), FrontendError> {
+        Ok(())
+    }
+    fn field_off(&mut self) -> Result<(), FrontendError> {
+        Ok(())
+    }
+    fn configure(&mut self, _: Technology, _: BitRate, _: BitRate) -> Result<(), FrontendError> {
+        Ok(())
+    }
+    fn transceive(&mut self, _tx: &[u8], rx: &mut [u8], timeout: Timeout) -> Result<usize, FrontendError> {
+        self.timeouts.push(timeout);
+        rx[..2].copy_from_slice(&[0xF2, self.wtxm]);
+        Ok(2)
+    }
+}

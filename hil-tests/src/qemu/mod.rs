@@ -314,8 +314,14 @@ fn serve_panel(
                 wire::BOOT => {
                     let mut c = vec![key.is_some() as u8];
                     c.extend_from_slice(&key.unwrap_or([0; 32]));
+                    // The image's TRNG stand-in (session ids, the reader's nonces and pairing
+                    // secrets): without the OS generator the reader does not boot, rather than
+                    // run on an all-zero seed.
                     let mut seed = [0u8; 32];
-                    let _ = getrandom::getrandom(&mut seed);
+                    if let Err(e) = shikaku_host::os::fill(&mut seed) {
+                        eprintln!("qemu rig: no seed for the reader: {e}");
+                        return;
+                    }
                     c.extend_from_slice(&seed);
                     out.extend(wire::frame(wire::CONFIG, &c));
                 }

@@ -59,7 +59,7 @@ pub(crate) fn connect(
 ) -> Result<(manager::ReaderHandle, mpsc::Receiver<ManagerEvent>, String, bool), String> {
     let (tx, rx) = mpsc::channel();
     let keys = KeyStore::new(&config.key_dir);
-    let lookup = Keys::BySerial(Box::new(move |serial: &str| keys.load(serial).ok().flatten()));
+    let lookup = Keys::BySerial(Box::new(move |serial: &str| keys.lookup(serial)));
     let handle = manager::spawn(endpoint.clone(), lookup, Vec::new(), tx);
     let deadline = Instant::now() + timeout;
     loop {
@@ -96,6 +96,9 @@ pub(crate) fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
             }
             Ok(ManagerEvent::Link { event: HostEvent::Rejected(e), .. }) => {
                 return Err(format!("pairing refused: {e}"));
+            }
+            Ok(ManagerEvent::PairingRefused { error, .. }) => {
+                return Err(format!("pairing refused: {error}"))
             }
             _ => {}
         }

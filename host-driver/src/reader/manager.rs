@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use shikaku_protocol::message::Message;
 
 use super::{HostEndpoint, HostEvent, Keys};
-use crate::os::{random, unix_ms};
+use crate::os::{random, unix_ms, RandomUnavailable};
 use crate::transport::{Endpoint, Transport, TransportError};
 
 /// Something for the reader, sent by the application.
@@ -49,9 +49,23 @@ pub enum Command {
 /// What a reader thread reports.
 #[derive(Debug)]
 pub enum ManagerEvent {
-    Connected { endpoint: Endpoint },
-    Link { endpoint: Endpoint, event: HostEvent },
-    Disconnected { endpoint: Endpoint, reason: String },
+    Connected {
+        endpoint: Endpoint,
+    },
+    Link {
+        endpoint: Endpoint,
+        event: HostEvent,
+    },
+    Disconnected {
+        endpoint: Endpoint,
+        reason: String,
+    },
+    /// [`Command::Pair`] was refused here: the OS random generator, the only source of the
+    /// pairing secret and nonce, failed. Nothing was sent to the reader.
+    PairingRefused {
+        endpoint: Endpoint,
+        error: RandomUnavailable,
+    },
 }
 
 /// One reader's thread.
@@ -165,7 +179,7 @@ fn pump(
         }
         loop {
             match commands.try_recv() {
-                Ok(c) => apply(link, c),
+                Ok(c) => apply(link, c, endpoint, events),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return Ok(()),
             }
@@ -187,7 +201,7 @@ fn pump(
     }
 }
 
-fn apply(link: &mut HostEndpoint, c: Command) {
+fn apply(link: &mut HostEndpoint, c: Command, endpoint: &Endpoint, events: &Sender<ManagerEvent>) {
     let r = match &c {
         Command::TimeSync { unix_ms } => link.send(&Message::TimeSync { unix_ms: *unix_ms }),
         Command::Challenge(challenge) => link.send(&Message::HostChallenge { challenge: *challenge }),
@@ -201,13 +215,16 @@ fn apply(link: &mut HostEndpoint, c: Command) {
             link.send(&Message::Cancel { reason: shikaku_protocol::message::CancelReason::Host })
         }
         Command::Diagnostics => link.send(&Message::DiagnosticsRequest),
+        // Fresh secret and nonce from the OS generator or no pairing at all: a secret from
+        // anything else (the clock) could be guessed.
         Command::Pair => match (random(), random()) {
             (Ok(secret), Ok(nonce)) => {
                 link.start_pairing(secret, nonce);
                 Ok(())
             }
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(error = %e, "pairing not started");
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::error!(%endpoint, %error, "pairing refused");
+                let _ = events.send(ManagerEvent::PairingRefused { endpoint: endpoint.clone(), error });
                 Ok(())
             }
         },
@@ -218,5 +235,38 @@ fn apply(link: &mut HostEndpoint, c: Command) {
     };
     if let Err(e) = r {
         tracing::warn!(error = %e, "command for the reader not sent");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint() -> Endpoint {
+        "tcp:127.0.0.1:1".parse().unwrap()
+    }
+
+    #[test]
+    fn pairing_is_refused_and_reported_when_the_os_generator_fails() {
+        let mut link = HostEndpoint::new(None, [0; 16]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        crate::os::with_failing_generator(|| apply(&mut link, Command::Pair, &endpoint(), &tx));
+        assert!(link.poll_transmit().is_none(), "no pairing request without the OS generator");
+        match rx.try_recv() {
+            Ok(ManagerEvent::PairingRefused { endpoint: e, error }) => {
+                assert_eq!(e, endpoint());
+                assert!(error.to_string().contains("refusing to pair"), "{error}");
+            }
+            other => panic!("expected PairingRefused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pairing_starts_with_a_working_generator() {
+        let mut link = HostEndpoint::new(None, [0; 16]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        apply(&mut link, Command::Pair, &endpoint(), &tx);
+        assert!(link.poll_transmit().is_some(), "the pairing request is queued");
+        assert!(rx.try_recv().is_err(), "nothing refused");
     }
 }

@@ -392,12 +392,106 @@ fn endless_retransmission_requests_are_cut_off() {
 }
 
 #[test]
-fn endless_wtx_is_cut_off() {
+fn endless_wtx_is_cut_off_by_the_request_count() {
+    // FWI 0: 64 extensions of WTXM 1 grant about 0.25 s, well inside the budget; the 65th
+    // S(WTX) is one too many.
     let mut steps = vec![step(&blk(0x02, &CMD), ok(&[0xF2, 0x01]))];
-    steps.extend((0..64).map(|_| step(&[0xF2, 0x01], ok(&[0xF2, 0x01]))));
-    let mut l = link(steps);
-    assert_eq!(run(&mut l, &CMD), Err(IsoDepError::TooManyWtx));
+    steps.extend((0..MAX_WTX).map(|_| step(&[0xF2, 0x01], ok(&[0xF2, 0x01]))));
+    let fast = IsoDepParams { fwi: 0, ..params(256, None) };
+    let mut l = IsoDep::new(ScriptedFrontend::new(steps), fast);
+    assert_eq!(run(&mut l, &CMD), Err(IsoDepError::WtxLimit));
     l.frontend().finish();
+    assert!(!l.is_active());
+}
+
+/// The largest extension one S(WTX) can grant: FWT(14) + ΔFWT.
+fn max_extension() -> Timeout {
+    FWT_MAX.saturating_add(FWT_DELTA)
+}
+
+#[test]
+fn a_card_repeating_maximal_wtx_fails_the_exchange_once_the_budget_is_spent() {
+    // I(0) → S(WTX)(59) ; S(WTX)(59) granted FWT(14) → S(WTX)(59) again: a second maximal
+    // extension would pass 5 s, so it is not answered and the exchange fails.
+    let mut l = link(vec![
+        step(&blk(0x02, &CMD), ok(&[0xF2, 59])).with_timeout(fwt()),
+        step(&[0xF2, 59], ok(&[0xF2, 59])).with_timeout(max_extension()),
+    ]);
+    assert_eq!(run(&mut l, &CMD), Err(IsoDepError::WtxLimit));
+    l.frontend().finish();
+    assert!(!l.is_active(), "a stalling card is given up");
+    assert_eq!(run(&mut l, &CMD), Err(IsoDepError::NotActive));
+}
+
+#[test]
+fn a_card_asking_for_a_few_wtx_within_the_budget_still_answers() {
+    // FWI 10: three S(WTX) of WTXM 4 grant 3 × (4 × FWT + ΔFWT) ≈ 3.7 s, and the answer comes.
+    let wtx4 = fwt_from_fwi(10).saturating_mul(4).saturating_add(FWT_DELTA);
+    let mut l = link(vec![
+        step(&blk(0x02, &CMD), ok(&[0xF2, 4])).with_timeout(fwt()),
+        step(&[0xF2, 4], ok(&[0xF2, 4])).with_timeout(wtx4),
+        step(&[0xF2, 4], ok(&[0xF2, 4])).with_timeout(wtx4),
+        step(&[0xF2, 4], ok(&blk(0x02, &RESP))).with_timeout(wtx4),
+        // The budget is per exchange: the next one starts afresh.
+        step(&blk(0x03, &CMD), ok(&[0xF2, 59])).with_timeout(fwt()),
+        step(&[0xF2, 59], ok(&blk(0x03, &RESP))).with_timeout(max_extension()),
+    ]);
+    assert_eq!(run(&mut l, &CMD).unwrap(), RESP);
+    assert_eq!(run(&mut l, &CMD).unwrap(), RESP);
+    l.frontend().finish();
+    assert_eq!(l.stats().wtx, 4);
+    assert!(l.is_active());
+}
+
+#[test]
+fn a_card_with_fwi_14_gets_its_one_wtx() {
+    // FWT(14) × 1 is already the cap: one S(WTX) is granted in full, a second one is refused.
+    let slow = IsoDepParams { fwi: 14, ..params(256, None) };
+    let script = |second: &[u8]| {
+        vec![
+            step(&blk(0x02, &CMD), ok(&[0xF2, 1])).with_timeout(max_extension()),
+            step(&[0xF2, 1], ok(second)).with_timeout(max_extension()),
+        ]
+    };
+    let mut l = IsoDep::new(ScriptedFrontend::new(script(&blk(0x02, &RESP))), slow);
+    assert_eq!(run(&mut l, &CMD).unwrap(), RESP);
+    l.frontend().finish();
+    let mut l = IsoDep::new(ScriptedFrontend::new(script(&[0xF2, 1])), slow);
+    assert_eq!(run(&mut l, &CMD), Err(IsoDepError::WtxLimit));
+    l.frontend().finish();
+}
+
+#[test]
+fn the_wtx_budget_is_configurable() {
+    let config = IsoDepConfig { wtx_budget: Timeout::from_micros(1_000_000), ..IsoDepConfig::default() };
+    let steps = vec![step(&blk(0x02, &CMD), ok(&[0xF2, 2])), step(&[0xF2, 2], ok(&[0xF2, 2]))];
+    // 2 × (2 × 309 ms + ΔFWT) > 1 s.
+    let mut l = IsoDep::with_config(ScriptedFrontend::new(steps), params(256, None), config);
+    assert_eq!(run(&mut l, &CMD), Err(IsoDepError::WtxLimit));
+    l.frontend().finish();
+}
+
+proptest::proptest! {
+    /// Whatever FWI and WTXM a card that only ever asks for more time uses, the exchange fails
+    /// with `WtxLimit` after waiting at most the first block's FWT and the WTX budget.
+    #[test]
+    fn a_card_that_only_asks_for_more_time_waits_at_most_fwt_and_the_budget(
+        fwi in 0u8..=14,
+        wtxm in 1u8..=59,
+    ) {
+        let picc = crate::nfc::testing::WtxStaller::new(wtxm);
+        let mut l = IsoDep::new(picc, IsoDepParams { fwi, ..params(256, None) });
+        let mut buf = [0u8; 64];
+        proptest::prop_assert_eq!(l.exchange(&CMD, &mut buf), Err(IsoDepError::WtxLimit));
+        let waited = l.frontend().total_fc();
+        let first = fwt_from_fwi(fwi).saturating_add(FWT_DELTA).as_fc() as u64;
+        proptest::prop_assert!(
+            waited <= first + WTX_BUDGET.as_fc() as u64,
+            "waited {} ms", waited / 13_560
+        );
+        proptest::prop_assert!(l.frontend().timeouts.len() <= 1 + MAX_WTX as usize);
+        proptest::prop_assert!(!l.is_active());
+    }
 }
 
 #[test]
