@@ -113,8 +113,8 @@ proptest! {
                 Step::Cancel => { r.host(Message::Cancel { reason: CancelReason::Staff }); }
                 Step::Provision => {
                     let salt = [3; 16];
-                    let hash = shikaku_protocol::passcode::hash(b"7319", &salt, 100);
-                    r.host(Message::PasscodeProvision { account: "staff-x", salt, iterations: 100, hash });
+                    let hash = shikaku_protocol::passcode::hash(b"7319", &salt, 10_000);
+                    r.host(Message::PasscodeProvision { account: "staff-x", salt, iterations: 10_000, hash });
                 }
                 Step::Advance(ms) => { r.advance(u64::from(ms)); }
             }

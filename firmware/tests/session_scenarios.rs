@@ -210,8 +210,8 @@ fn wrong_pin_shows_tries_left_before_and_after() {
 
 fn provision(r: &mut Rig, account: &str, passcode: &[u8; 4]) {
     let salt = [0x42; 16];
-    let hash = shikaku_protocol::passcode::hash(passcode, &salt, 1000);
-    r.host(Message::PasscodeProvision { account, salt, iterations: 1000, hash });
+    let hash = shikaku_protocol::passcode::hash(passcode, &salt, 10_000);
+    r.host(Message::PasscodeProvision { account, salt, iterations: 10_000, hash });
 }
 
 #[test]
@@ -356,9 +356,9 @@ fn a_guess_during_back_off_is_not_even_checked() {
 fn passcode_hashes_from_an_unpaired_link_are_refused() {
     let mut r = Rig::with_challenge();
     let salt = [1; 16];
-    let hash = shikaku_protocol::passcode::hash(b"1234", &salt, 1000);
+    let hash = shikaku_protocol::passcode::hash(b"1234", &salt, 10_000);
     r.ev(shikaku_firmware::session::Event::Host {
-        message: Message::PasscodeProvision { account: "mallory", salt, iterations: 1000, hash },
+        message: Message::PasscodeProvision { account: "mallory", salt, iterations: 10_000, hash },
         authenticated: false,
     });
     assert_eq!(r.s.passcodes().accounts(), 0);

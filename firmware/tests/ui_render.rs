@@ -78,6 +78,11 @@ fn variant(s: &Screen) -> usize {
         Screen::Done { .. } => 23,
         Screen::Error { .. } => 24,
         Screen::RemoveCard => 25,
+        Screen::PairingPasscode { .. } => 26,
+        Screen::PairingOpen => 27,
+        Screen::PairingCode { .. } => 28,
+        Screen::PairingDone => 29,
+        Screen::ResultsPending => 30,
     }
 }
 
@@ -86,7 +91,7 @@ fn the_examples_cover_every_screen() {
     let mut seen: Vec<usize> = Screen::examples().iter().map(variant).collect();
     seen.sort();
     seen.dedup();
-    assert_eq!(seen, (0..26).collect::<Vec<_>>());
+    assert_eq!(seen, (0..31).collect::<Vec<_>>());
 }
 
 #[test]

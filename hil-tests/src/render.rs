@@ -201,6 +201,7 @@ pub fn detail_text(screen: &Screen) -> Option<(String, String)> {
             (format!("{attempt}/{max}回目"), format!("attempt {attempt} of {max}"))
         }
         DetailLine::WaitSeconds(s) => (format!("{s}秒後に入力できます"), format!("try again in {s} s")),
+        DetailLine::Code(c) => (format!("{c:06}"), format!("{c:06}")),
         DetailLine::Consent { item, index } => {
             (format!("{} ({}/4)", item.ja(), index + 1), format!("{} ({}/4)", item.en(), index + 1))
         }

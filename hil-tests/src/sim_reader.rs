@@ -2,7 +2,9 @@
 //! answers every operation at once (a physical card, PIN 3 tries, valid certificate). For
 //! link, transport and host tests that are not about the card.
 
-use shikaku_firmware::session::{Action, CardOp, CardReply, Config, Event, PinState, Session};
+use shikaku_firmware::session::{
+    Action, CardOp, CardReply, Config, Event, Key, PairingStep, PinState, Session,
+};
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
 use shikaku_protocol::message::*;
@@ -35,6 +37,11 @@ pub struct SimReader {
     pub clock_skew_ms: i64,
     /// What the NFC self-test reports.
     pub nfc_self_test: SelfTest,
+    /// What staff at this reader do when it shows a pairing code: press Yes (`Some(true)`),
+    /// No (`Some(false)`), or nobody is there (`None`).
+    pub staff_confirms_pairing: Option<bool>,
+    /// The last pairing code the reader showed.
+    pub shown_code: Option<u32>,
 }
 
 impl SimReader {
@@ -64,6 +71,8 @@ impl SimReader {
             signer: Box::new(|_| vec![0x5A; 256]),
             clock_skew_ms: 0,
             nfc_self_test: SelfTest::Passed,
+            staff_confirms_pairing: Some(true),
+            shown_code: None,
         }
     }
 
@@ -76,6 +85,19 @@ impl SimReader {
                     Action::Send(t) => {
                         let msg = self.session.host_message(&t);
                         self.link.queue(t.session, t.seq, &msg, now).expect("outbox has room");
+                    }
+                    Action::Pairing(step) => match step {
+                        PairingStep::Open { until } => self.link.open_pairing(until),
+                        PairingStep::Reject => self.link.reject_pairing(),
+                        PairingStep::Close => self.link.close_pairing(),
+                        PairingStep::Accept => {
+                            if let Some(key) = self.link.accept_pairing() {
+                                self.session.set_pairing_key(key);
+                            }
+                        }
+                    },
+                    Action::PasscodeResult { account, outcome } => {
+                        self.link.send_passcode_result(&account, outcome)
                     }
                     Action::Card(op) => {
                         let cert = self.cert.clone();
@@ -113,10 +135,16 @@ impl SimReader {
                 // Copy out what the session needs, then let go of the link's buffer.
                 let input = match self.link.poll_input(now, &mut self.rng) {
                     None => break,
-                    Some(LinkInput::Host { message, authenticated }) => Some(owned(&message, authenticated)),
-                    Some(LinkInput::Paired { key, .. }) => {
-                        // The new key also signs the reader's attestations from now on.
-                        self.session.set_pairing_key(key);
+                    // Only sealed frames reach the session.
+                    Some(LinkInput::Host { message }) => Some(owned(&message, true)),
+                    Some(LinkInput::PairingCode { code }) => {
+                        self.shown_code = Some(code);
+                        self.event(now, Event::PairingCode { code });
+                        match self.staff_confirms_pairing {
+                            Some(true) => self.event(now, Event::Key(Key::Yes)),
+                            Some(false) => self.event(now, Event::Key(Key::No)),
+                            None => {}
+                        }
                         None
                     }
                     Some(_) => None,

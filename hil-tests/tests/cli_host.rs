@@ -38,7 +38,7 @@ fn pair_then_provision_a_passcode_over_the_paired_link() {
 
     let o = shikaku(
         home.path(),
-        &["passcode", "set", "staff-01", "--reader", &ep, "--iterations", "2000"],
+        &["passcode", "set", "staff-01", "--reader", &ep, "--iterations", "10000"],
         "4821\n4821\n",
     );
     assert!(o.status.success(), "{}", text(&o));

@@ -60,7 +60,7 @@ fn run(script: Script, cut: Option<usize>) -> Run {
     let salt = *b"fault link salt!";
     let hash = passcode::hash(PASSCODE, &salt, 1_000);
     let r = testkit::run_cut_pipe(&mut reader, &mut host, script, cut, 40_000, true, |host| {
-        host.send(&Message::PasscodeProvision { account: "uketsuke-01", salt, iterations: 1_000, hash })
+        host.send(&Message::PasscodeProvision { account: "uketsuke-01", salt, iterations: 10_000, hash })
             .unwrap();
     });
     assert!(r.script_done, "cut {cut:?}: the script did not run to its end");

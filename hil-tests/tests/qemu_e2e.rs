@@ -124,7 +124,7 @@ fn provision_passcode(home: &Path, endpoint: &str) {
     for attempt in 1..=3 {
         let o = testkit::shikaku(
             home,
-            &["passcode", "set", "staff-01", "--reader", endpoint, "--iterations", "1000"],
+            &["passcode", "set", "staff-01", "--reader", endpoint, "--iterations", "10000"],
             &format!("{PASSCODE}\n{PASSCODE}\n"),
         );
         last = testkit::output_text(&o);

@@ -20,7 +20,7 @@ const KEY: [u8; 32] = [0x5E; 32];
 const SALT: [u8; 16] = *b"security salt 16";
 
 fn provision(hash: &[u8; 32]) -> Message<'_> {
-    Message::PasscodeProvision { account: "attacker", salt: SALT, iterations: 1_000, hash: *hash }
+    Message::PasscodeProvision { account: "attacker", salt: SALT, iterations: 10_000, hash: *hash }
 }
 
 /// A plain (unauthenticated) frame carrying `msg`, as anyone on the cable can write it.

@@ -49,7 +49,7 @@ fn frames(bytes: &[u8]) -> Vec<Vec<u8>> {
         rest = &rest[n..];
         while let Some(f) = d.next_frame() {
             if let Ok(f) = f {
-                out.push(f.as_bytes().to_vec());
+                out.push(f.bytes().to_vec());
             }
         }
     }

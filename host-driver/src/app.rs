@@ -278,13 +278,18 @@ impl<S: EligibilityService> App<S> {
                 // A result is acknowledged only once it is kept (journal written), so a host
                 // that dies before that gets it again from the reader.
                 HostEvent::Result(m) => {
-                    if self.on_message(&endpoint, &m, &mut out) {
-                        if let Some(h) = self.handle(&endpoint) {
-                            h.send(Command::Ack { session: m.session, seq: m.seq });
-                        }
+                    let kept = self.on_message(&endpoint, &m, &mut out);
+                    if let Some(h) = self.handle(&endpoint) {
+                        h.send(if kept {
+                            Command::Ack { session: m.session, seq: m.seq }
+                        } else {
+                            // Taken again when the reader re-sends it, until it is kept.
+                            Command::NotKept { session: m.session, seq: m.seq }
+                        });
                     }
                 }
-                HostEvent::Paired { .. } => {}
+                // The application never pairs (`shikaku pair` does).
+                HostEvent::Paired { .. } | HostEvent::PairingCode { .. } | HostEvent::PairingRefused(_) => {}
                 HostEvent::Rejected(e) => tracing::warn!(%endpoint, error = %e, "frame refused"),
             },
         }

@@ -8,7 +8,17 @@
 //! One [`Reader::poll`] call: host bytes in → link → session; keys → session; card presence
 //! (poll for a Type B card when none is in the field, presence check while one is); a tick;
 //! the session's actions carried out (frames queued, card operations run and their replies fed
-//! back, screens shown); frames out.
+//! back, screens shown, pairing steps and what must survive a restart kept); frames out.
+//!
+//! What must survive a power cut goes to the platform's [`Storage`] as it happens: the pairing
+//! key when staff accept a pairing, the 目視 accounts when the host provisions them, the
+//! passcode failure count after every try, and each verified identity until the host
+//! acknowledges it. At boot the image reads them back ([`Reader::new`]'s key,
+//! [`Reader::restore_passcodes`], [`Reader::restore_pending`]).
+//!
+//! A new card session starts only while the outbox has room for its identity
+//! ([`ReaderEndpoint::has_room_for_identity`]); otherwise the patient sees
+//! [`Screen::ResultsPending`] until the host takes what is waiting.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -19,14 +29,38 @@ use heapless::{String, Vec};
 use shikaku_firmware::drive::card_ops;
 use shikaku_firmware::nfc::iso_dep::IsoDepConfig;
 use shikaku_firmware::nfc::{type_b, IsoDep, IsoDepParams, NfcFrontend};
+use shikaku_firmware::session::visual::AccountRecord;
 use shikaku_firmware::session::{
-    Action, Actions, CardFailure, CardOp, CardReply, Config, Event, FaceReply, FaceVerifier, Key, Phase,
-    Screen, Session,
+    Action, Actions, CardFailure, CardOp, CardReply, Config, Event, FaceReply, FaceVerifier, Key,
+    PairingStep, Phase, Screen, Session,
 };
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
-use shikaku_protocol::message::{CancelReason, FaceDecision, Message, SelfTest};
-use shikaku_protocol::{Duration, Instant, MAX_FRAME};
+use shikaku_protocol::message::{CancelReason, FaceDecision, Message, PasscodeOutcome, SelfTest};
+use shikaku_protocol::{Duration, Header, Instant, MAX_FRAME, MAX_PAYLOAD};
+
+/// A write to the reader's persistent store failed (worn or faulty flash): the reader goes on,
+/// but what was not written is lost at the next power cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageFailed;
+
+/// What the reader keeps across restarts and power cuts. The board keeps it in the MCU's
+/// internal flash; QEMU in an emulated flash region; rigs in memory.
+pub trait Storage {
+    /// The pairing key staff accepted on the keypad.
+    fn save_pairing_key(&mut self, key: &[u8; 32]) -> Result<(), StorageFailed>;
+    /// All 目視 accounts (salted hashes), replacing what was kept.
+    fn save_passcodes(
+        &mut self,
+        accounts: &mut dyn Iterator<Item = AccountRecord<'_>>,
+    ) -> Result<(), StorageFailed>;
+    /// The passcode failure count.
+    fn save_lockout(&mut self, failures: u8) -> Result<(), StorageFailed>;
+    /// A verified identity until the host acknowledges it.
+    fn save_pending(&mut self, header: &Header, payload: &[u8]) -> Result<(), StorageFailed>;
+    /// The host acknowledged `(session, seq)`.
+    fn remove_pending(&mut self, session: u32, seq: u32) -> Result<(), StorageFailed>;
+}
 
 /// What the main loop needs from the board (or from QEMU's UARTs).
 pub trait Platform {
@@ -56,6 +90,11 @@ pub trait Platform {
     /// What came back for the last card operation: the driver's reply, or `None` when the
     /// card left the field before it answered (reported to the session as a removal).
     fn card_answer(&mut self, _reply: Option<&CardReply<'_>>) {}
+    /// Where the reader keeps what must survive a restart; `None`: nothing is kept (a reboot
+    /// forgets the pairing, the accounts, the lock-out and unacknowledged identities).
+    fn storage(&mut self) -> Option<&mut dyn Storage> {
+        None
+    }
 }
 
 /// The state a rig or a status LED cares about.
@@ -83,10 +122,14 @@ pub struct Reader<F: NfcFrontend> {
     frame: [u8; MAX_FRAME],
     last_status: Option<Status>,
     nfc_ok: bool,
+    results_pending_shown: bool,
     pub frames_rx: u32,
     pub frames_rejected: u32,
     /// Session messages the link's outbox would not take (full).
     pub outbox_full: u32,
+    /// Writes to the platform's storage that failed.
+    pub storage_failures: u32,
+    payload: [u8; MAX_PAYLOAD],
 }
 
 /// A host message copied out of the link's buffer, so the session can run while the link is
@@ -161,9 +204,30 @@ impl<F: NfcFrontend> Reader<F> {
             frame: [0; MAX_FRAME],
             last_status: None,
             nfc_ok: true,
+            results_pending_shown: false,
             frames_rx: 0,
             frames_rejected: 0,
             outbox_full: 0,
+            storage_failures: 0,
+            payload: [0; MAX_PAYLOAD],
+        }
+    }
+
+    /// Puts back the 目視 accounts and the failure count kept before a restart.
+    pub fn restore_passcodes<'a>(
+        &mut self,
+        accounts: impl IntoIterator<Item = AccountRecord<'a>>,
+        failures: u8,
+        now: Instant,
+    ) {
+        self.session.restore_passcodes(accounts, failures, now);
+    }
+
+    /// Puts back an identity kept before a restart and not yet acknowledged: it goes to the
+    /// host on the next connection (the host's journal drops it if it already has it).
+    pub fn restore_pending(&mut self, header: Header, payload: &[u8], now: Instant) {
+        if self.link.restore(header, payload, now).is_err() {
+            self.outbox_full = self.outbox_full.wrapping_add(1);
         }
     }
 
@@ -211,13 +275,21 @@ impl<F: NfcFrontend> Reader<F> {
             loop {
                 let input = match self.link.poll_input(now, p.entropy()) {
                     None => break,
-                    Some(LinkInput::Host { message, authenticated }) => {
+                    Some(LinkInput::Host { message }) => {
                         self.frames_rx = self.frames_rx.wrapping_add(1);
-                        Some((OwnedHost::from(&message), authenticated))
+                        Some(OwnedHost::from(&message))
                     }
-                    Some(LinkInput::Paired { key, .. }) => {
-                        // The new key also signs the reader's attestations from now on.
-                        self.session.set_pairing_key(key);
+                    Some(LinkInput::PairingCode { code }) => {
+                        let actions = self.session.handle(now, Event::PairingCode { code });
+                        self.run(p, now, actions);
+                        None
+                    }
+                    Some(LinkInput::Acked { session, seq }) => {
+                        if let Some(s) = p.storage() {
+                            if s.remove_pending(session, seq).is_err() {
+                                self.storage_failures = self.storage_failures.wrapping_add(1);
+                            }
+                        }
                         None
                     }
                     Some(LinkInput::Rejected(_)) => {
@@ -227,10 +299,12 @@ impl<F: NfcFrontend> Reader<F> {
                     Some(_) => None,
                 };
                 match input {
-                    Some((OwnedHost::Diagnostics, true)) => self.diagnostics(now),
-                    Some((m, authenticated)) => {
+                    Some(OwnedHost::Diagnostics) => self.diagnostics(now),
+                    Some(m) => {
+                        // Only sealed frames reach here (the link refuses the rest).
                         if let Some(message) = m.as_message() {
-                            let actions = self.session.handle(now, Event::Host { message, authenticated });
+                            let actions =
+                                self.session.handle(now, Event::Host { message, authenticated: true });
                             self.run(p, now, actions);
                         }
                     }
@@ -266,6 +340,19 @@ impl<F: NfcFrontend> Reader<F> {
                 || !self.session.clock_synced()
             {
                 return;
+            }
+            // No new reception while its identity might find no room (the host has been
+            // away for several receptions): the patient is told, and results already waiting
+            // are kept until the host takes them.
+            if !self.link.has_room_for_identity() {
+                if !self.results_pending_shown {
+                    self.results_pending_shown = true;
+                    p.show(&Screen::ResultsPending, self.session.phase());
+                }
+                return;
+            }
+            if core::mem::take(&mut self.results_pending_shown) {
+                p.show(&Screen::PlaceCard, self.session.phase());
             }
             match activate(&mut self.air) {
                 Ok(()) => {
@@ -311,6 +398,38 @@ impl<F: NfcFrontend> Reader<F> {
                         if self.link.queue(t.session, t.seq, &msg, now).is_err() {
                             self.outbox_full = self.outbox_full.wrapping_add(1);
                         }
+                        // A verified identity is kept in storage until acknowledged.
+                        if let (Message::VerifiedIdentity(_), Some(s)) = (&msg, p.storage()) {
+                            let header = Header { msg_type: msg.msg_type(), session: t.session, seq: t.seq };
+                            let saved = msg
+                                .encode(&mut self.payload)
+                                .ok()
+                                .and_then(|n| self.payload.get(..n))
+                                .map(|bytes| s.save_pending(&header, bytes));
+                            if !matches!(saved, Some(Ok(()))) {
+                                self.storage_failures = self.storage_failures.wrapping_add(1);
+                            }
+                        }
+                    }
+                    Action::Pairing(step) => self.pairing(p, step),
+                    Action::PasscodeResult { account, outcome } => {
+                        let mut outcome = outcome;
+                        if matches!(outcome, PasscodeOutcome::Stored | PasscodeOutcome::Revoked) {
+                            if let Some(s) = p.storage() {
+                                if s.save_passcodes(&mut self.session.passcodes().records()).is_err() {
+                                    self.storage_failures = self.storage_failures.wrapping_add(1);
+                                    outcome = PasscodeOutcome::StorageFailed;
+                                }
+                            }
+                        }
+                        self.link.send_passcode_result(&account, outcome);
+                    }
+                    Action::SaveLockout { failures } => {
+                        if let Some(s) = p.storage() {
+                            if s.save_lockout(failures).is_err() {
+                                self.storage_failures = self.storage_failures.wrapping_add(1);
+                            }
+                        }
                     }
                     Action::Card(op) => {
                         #[cfg(feature = "broken-session")]
@@ -354,6 +473,26 @@ impl<F: NfcFrontend> Reader<F> {
                             engine.wipe();
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Carries out a pairing step from the session on the link's pairing gate.
+    fn pairing<P: Platform>(&mut self, p: &mut P, step: PairingStep) {
+        match step {
+            PairingStep::Open { until } => self.link.open_pairing(until),
+            PairingStep::Reject => self.link.reject_pairing(),
+            PairingStep::Close => self.link.close_pairing(),
+            PairingStep::Accept => {
+                if let Some(key) = self.link.accept_pairing() {
+                    if let Some(s) = p.storage() {
+                        if s.save_pairing_key(&key.0).is_err() {
+                            self.storage_failures = self.storage_failures.wrapping_add(1);
+                        }
+                    }
+                    // The new key also signs the reader's attestations from now on.
+                    self.session.set_pairing_key(key);
                 }
             }
         }
@@ -438,6 +577,8 @@ pub fn phase_name(p: Phase) -> &'static str {
         Phase::Consent => "Consent",
         Phase::Registration => "Registration",
         Phase::Finished => "Finished",
+        Phase::Pairing => "Pairing",
+        Phase::PairingConfirm => "PairingConfirm",
     }
 }
 

@@ -6,7 +6,10 @@ use shikaku_protocol::message::{
 };
 
 use super::screen::Screen;
+use super::visual::AccountId;
 use shikaku_card::secret::Pin4;
+use shikaku_protocol::message::PasscodeOutcome;
+use shikaku_protocol::Instant;
 
 /// One card operation; the driver runs it with the applet clients and answers with
 /// [`crate::session::Event::Card`].
@@ -56,6 +59,20 @@ pub struct ToHost {
     pub message: Outgoing,
 }
 
+/// What the driver does with the link's pairing gate (`ReaderEndpoint`'s pairing methods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PairingStep {
+    /// Staff opened pairing mode on the reader: take pairing requests until `until`.
+    Open { until: Instant },
+    /// Staff confirmed the code on the keypad: keep the new key (and persist it).
+    Accept,
+    /// Staff said the codes differ, or a code came when no pairing was wanted.
+    Reject,
+    /// Pairing mode ends (cancel or timeout); an unconfirmed exchange is dropped.
+    Close,
+}
+
 #[derive(Debug)]
 pub enum Action {
     Card(CardOp),
@@ -67,4 +84,16 @@ pub enum Action {
     },
     /// Wipe every image, embedding and photo buffer now.
     WipeFace,
+    Pairing(PairingStep),
+    /// What became of a passcode provision or revocation; `Stored` and `Revoked` also mean
+    /// the accounts changed and are to be kept across restarts.
+    PasscodeResult {
+        account: AccountId,
+        outcome: PasscodeOutcome,
+    },
+    /// The passcode failure count changed: keep it across restarts, so a reboot does not reset
+    /// the back-off or the lock.
+    SaveLockout {
+        failures: u8,
+    },
 }

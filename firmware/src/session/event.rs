@@ -116,6 +116,11 @@ pub enum Event<'a> {
     /// for readers whose PIN pad is a secure element delivering a finished PIN.
     PinEntered(Pin4),
     Face(FaceReply),
+    /// The link confirmed a pairing exchange with the host: staff compare `code` with the
+    /// host's screen and accept or reject it on the keypad.
+    PairingCode {
+        code: u32,
+    },
     /// A decoded host message and whether it arrived on an authenticated (paired) link.
     Host {
         message: Message<'a>,

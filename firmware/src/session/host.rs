@@ -8,11 +8,25 @@
 //! - Each [`super::Action::Send`] must be encoded (see [`Session::host_message`]) before the
 //!   next event is handled: the message borrows the session's buffers.
 
-use shikaku_protocol::message::{AuthMethod, ErrorCode, Message, Proof, VerifiedIdentity, VisualStopReason};
+use shikaku_protocol::message::{
+    AuthMethod, ErrorCode, Message, PasscodeOutcome, Proof, VerifiedIdentity, VisualStopReason,
+};
 
-use super::{Instant, Out, Outgoing, Phase, Session, State, ToHost, Validity};
+use super::visual::{AccountId, ProvisionError};
+use super::{Action, Instant, Out, Outgoing, Phase, Session, State, ToHost, Validity};
 
 impl Session {
+    fn passcode_result(&mut self, account: &str, outcome: PasscodeOutcome, out: &mut Out) {
+        // An over-long name was refused as BadAccount; echo what fits.
+        let mut id = AccountId::new();
+        for c in account.chars() {
+            if id.push(c).is_err() {
+                break;
+            }
+        }
+        out.push(Action::PasscodeResult { account: id, outcome });
+    }
+
     /// Builds the protocol message for a [`ToHost`] from the session's buffers.
     #[must_use]
     pub fn host_message(&self, out: &ToHost) -> Message<'_> {
@@ -94,10 +108,22 @@ impl Session {
                 self.clock_synced = true;
             }
             Message::PasscodeProvision { account, salt, iterations, hash } => {
-                let _ = self.passcodes.provision(account, salt, iterations, hash, authenticated);
+                let outcome = match self.passcodes.provision(account, salt, iterations, hash, authenticated) {
+                    Ok(()) => PasscodeOutcome::Stored,
+                    Err(ProvisionError::Full) => PasscodeOutcome::StoreFull,
+                    Err(ProvisionError::BadAccount) => PasscodeOutcome::BadAccount,
+                    Err(ProvisionError::TooFewIterations) => PasscodeOutcome::TooFewIterations,
+                    Err(ProvisionError::Unauthenticated) => return,
+                };
+                self.passcode_result(account, outcome, out);
             }
             Message::PasscodeRevoke { account } => {
-                let _ = self.passcodes.revoke(account, authenticated);
+                let outcome = match self.passcodes.revoke(account, authenticated) {
+                    Ok(true) => PasscodeOutcome::Revoked,
+                    Ok(false) => PasscodeOutcome::UnknownAccount,
+                    Err(_) => return,
+                };
+                self.passcode_result(account, outcome, out);
             }
             Message::Cancel { .. } if authenticated => match self.state {
                 State::Idle => {}

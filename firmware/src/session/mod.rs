@@ -31,13 +31,14 @@ mod face;
 mod host;
 mod identify;
 mod identity;
+mod pairing;
 mod passcode;
 mod pin;
 mod registration;
 pub mod screen;
 pub mod visual;
 
-pub use action::{Action, CardOp, Outgoing, ToHost};
+pub use action::{Action, CardOp, Outgoing, PairingStep, ToHost};
 pub use event::{CardFailure, CardReply, Event, FaceReply, Key, PinState};
 pub use expiry::Validity;
 pub use face::FaceVerifier;
@@ -74,6 +75,8 @@ pub struct Config {
     /// Notices (certificate expiring / grace) stay this long unless dismissed.
     pub notice: Duration,
     pub face_max_attempts: u8,
+    /// Pairing mode, once staff open it on the reader, lasts this long.
+    pub pairing_window: Duration,
 }
 
 impl Default for Config {
@@ -84,6 +87,7 @@ impl Default for Config {
             operation_timeout: Duration::from_secs(15),
             notice: Duration::from_secs(4),
             face_max_attempts: 3,
+            pairing_window: Duration::from_secs(120),
         }
     }
 }
@@ -116,6 +120,10 @@ pub enum Phase {
     Registration,
     /// Finished (done, refused, or aborted): waiting for the card to leave.
     Finished,
+    /// Pairing mode open on the reader: waiting for the host's pairing request.
+    Pairing,
+    /// Staff compare the pairing code with the host's and accept or reject it.
+    PairingConfirm,
 }
 
 /// The session's state: one variant per [`Phase`], carrying the data valid in that phase
@@ -158,6 +166,9 @@ enum State {
     },
     Registration,
     Finished,
+    PairingOpen,
+    /// A confirmed exchange's code on screen until staff accept or reject it.
+    PairingConfirm,
 }
 
 impl State {
@@ -183,6 +194,8 @@ impl State {
             State::Consent { .. } => Phase::Consent,
             State::Registration => Phase::Registration,
             State::Finished => Phase::Finished,
+            State::PairingOpen => Phase::Pairing,
+            State::PairingConfirm => Phase::PairingConfirm,
         }
     }
 }
@@ -313,6 +326,15 @@ impl Session {
     pub fn passcodes(&self) -> &PasscodeStore {
         &self.passcodes
     }
+    /// Puts back the accounts and failure count kept before a restart.
+    pub fn restore_passcodes<'a>(
+        &mut self,
+        accounts: impl IntoIterator<Item = visual::AccountRecord<'a>>,
+        failures: u8,
+        now: Instant,
+    ) {
+        self.passcodes.restore(accounts, failures, now);
+    }
     /// Re-pairing changes the key the reader attests with.
     pub fn set_pairing_key(&mut self, key: PairingKey) {
         self.pairing_key = key;
@@ -351,6 +373,7 @@ impl Session {
             Event::PinEntered(pin) => self.on_pin_entered(now, pin, &mut out),
             Event::Face(reply) => self.on_face(now, reply, &mut out),
             Event::Host { message, authenticated } => self.on_host(now, message, authenticated, &mut out),
+            Event::PairingCode { code } => self.on_pairing_code(now, code, &mut out),
         }
         out.actions
     }
@@ -448,6 +471,10 @@ impl Session {
             State::CertNotice => self.after_cert_notice(now, out),
             State::PasscodeEntry { after: AfterUnlock::AwaitCard, .. } => self.return_to_idle(now, out, true),
             State::VisualArmed => self.visual_timed_out(now, out),
+            State::PasscodeEntry { after: AfterUnlock::OpenPairing, .. } => {
+                self.return_to_idle(now, out, true)
+            }
+            State::PairingOpen | State::PairingConfirm => self.pairing_timed_out(now, out),
             State::Idle | State::Finished => {}
             _ => self.abort(now, ErrorCode::SESSION_TIMEOUT, out),
         }
@@ -478,7 +505,8 @@ impl Session {
                 }
                 self.return_to_idle(now, out, true);
             }
-            State::PasscodeEntry { after: AfterUnlock::AwaitCard, .. } => {}
+            State::PasscodeEntry { after: AfterUnlock::AwaitCard | AfterUnlock::OpenPairing, .. } => {}
+            State::PairingOpen | State::PairingConfirm => {}
             _ => {
                 // Mid-session: clean abort, nothing half-forwarded.
                 self.send(out, Outgoing::CardRemoved);
@@ -528,6 +556,7 @@ impl Session {
             State::PinEntry { .. } | State::PinConfirmLastTry { .. } => self.pin_key(now, key, out),
             State::ConsentIntro | State::Consent { .. } => self.consent_key(now, key, out),
             State::Registration => self.registration_key(now, key, out),
+            State::PairingOpen | State::PairingConfirm => self.pairing_key(now, key, out),
             _ => false,
         };
         // Any other Cancel ends the session (it does nothing in automatic mode or once finished).

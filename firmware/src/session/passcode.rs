@@ -21,6 +21,18 @@ pub(super) enum AfterUnlock {
     AwaitCard,
     /// A card is already identified (PIN locked, face failed): check it now.
     CheckNow,
+    /// Staff pressed the Staff key twice: the passcode opens pairing mode (see `pairing`).
+    OpenPairing,
+}
+
+impl AfterUnlock {
+    /// The entry screen with `entered` dots.
+    fn screen(self, entered: u8) -> Screen {
+        match self {
+            AfterUnlock::OpenPairing => Screen::PairingPasscode { entered },
+            _ => Screen::PasscodeEntry { entered },
+        }
+    }
 }
 
 impl Session {
@@ -32,23 +44,35 @@ impl Session {
                 self.new_context();
                 self.start_passcode(now, AfterUnlock::AwaitCard, out);
             }
-            (State::PasscodeEntry { entry, .. }, Key::Digit(d)) if d <= 9 => {
-                if entry.push(d) {
-                    self.check_passcode(now, out);
+            // The Staff key again before any digit: this passcode is for pairing instead.
+            (State::PasscodeEntry { entry, after }, Key::Staff)
+                if *after == AfterUnlock::AwaitCard && entry.entered() == 0 =>
+            {
+                if self.passcodes.accounts() == 0 {
+                    self.open_pairing(now, out);
                 } else {
-                    let entered = entry.entered();
-                    out.push(Action::Show(Screen::PasscodeEntry { entered }));
+                    *after = AfterUnlock::OpenPairing;
+                    out.push(Action::Show(Screen::PairingPasscode { entered: 0 }));
                     self.deadline = Some(now + self.config.input_timeout);
                 }
             }
-            (State::PasscodeEntry { entry, .. }, Key::Clear) => {
+            (State::PasscodeEntry { entry, after }, Key::Digit(d)) if d <= 9 => {
+                if entry.push(d) {
+                    self.check_passcode(now, out);
+                } else {
+                    let screen = after.screen(entry.entered());
+                    out.push(Action::Show(screen));
+                    self.deadline = Some(now + self.config.input_timeout);
+                }
+            }
+            (State::PasscodeEntry { entry, after }, Key::Clear) => {
                 entry.clear();
-                out.push(Action::Show(Screen::PasscodeEntry { entered: 0 }));
+                out.push(Action::Show(after.screen(0)));
             }
             (State::PasscodeEntry { entry, after }, Key::Cancel) => {
                 entry.clear();
                 match *after {
-                    AfterUnlock::AwaitCard => self.return_to_idle(now, out, true),
+                    AfterUnlock::AwaitCard | AfterUnlock::OpenPairing => self.return_to_idle(now, out, true),
                     AfterUnlock::CheckNow => self.pin_locked_or_methods(now, out),
                 }
             }
@@ -88,7 +112,7 @@ impl Session {
 
     fn back_from_passcode(&mut self, now: Instant, after: AfterUnlock, out: &mut Out) {
         match after {
-            AfterUnlock::AwaitCard => {
+            AfterUnlock::AwaitCard | AfterUnlock::OpenPairing => {
                 self.enter(now, State::Idle, None);
             }
             AfterUnlock::CheckNow => self.pin_locked_or_methods(now, out),
@@ -102,7 +126,11 @@ impl Session {
         entry.clear();
         let result = self.passcodes.check(&digits, now);
         wipe(&mut digits);
+        if !matches!(result, Unlock::BackingOff { .. }) {
+            out.push(Action::SaveLockout { failures: self.passcodes.failures() });
+        }
         match result {
+            Unlock::Granted(_) if after == AfterUnlock::OpenPairing => self.open_pairing(now, out),
             Unlock::Granted(account) => {
                 self.ctx.staff = Some(account.clone());
                 self.staff = Some(account);
@@ -113,6 +141,7 @@ impl Session {
                         self.enter(now, State::VisualArmed, Some(self.config.visual_armed_timeout));
                     }
                     AfterUnlock::CheckNow => self.visual_check(now, out),
+                    AfterUnlock::OpenPairing => {}
                 }
             }
             Unlock::Denied { failures, locked_for } => {
@@ -124,7 +153,7 @@ impl Session {
                 if locked_for > Duration::ZERO {
                     out.push(Action::Show(Screen::PasscodeBackoff { wait_s: (locked_for_ms / 1000) as u16 }));
                 } else {
-                    out.push(Action::Show(Screen::PasscodeEntry { entered: 0 }));
+                    out.push(Action::Show(after.screen(0)));
                 }
                 self.deadline = Some(now + self.config.input_timeout);
             }

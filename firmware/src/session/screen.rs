@@ -117,6 +117,19 @@ pub enum Screen {
         remedy: Remedy,
     },
     RemoveCard,
+    /// Staff asked to pair (Staff key twice): the passcode that opens pairing mode.
+    PairingPasscode {
+        entered: u8,
+    },
+    /// Pairing mode is open: start pairing on the reception PC.
+    PairingOpen,
+    /// The 6-digit code of a confirmed key exchange: Yes if the PC shows the same.
+    PairingCode {
+        code: u32,
+    },
+    PairingDone,
+    /// Results the host has not acknowledged fill the reader: no new reception until they go.
+    ResultsPending,
 }
 
 impl Screen {
@@ -171,6 +184,15 @@ impl Screen {
             Screen::Done { .. } => ("受付が完了しました", "カードをお取りください"),
             Screen::Error { .. } => ("確認できませんでした", "職員にお声がけください"),
             Screen::RemoveCard => ("カードをお取りください", ""),
+            Screen::PairingPasscode { .. } => ("ペアリング", "職員用パスコード(4桁)を入力してください"),
+            Screen::PairingOpen => ("ペアリング待ち", "受付端末でペアリングを開始してください"),
+            Screen::PairingCode { .. } => {
+                ("ペアリング確認", "受付端末と同じ番号なら「はい」を押してください")
+            }
+            Screen::PairingDone => ("ペアリングしました", "受付端末と接続します"),
+            Screen::ResultsPending => {
+                ("受付結果を送信できていません", "受付端末との接続を確認してください。職員にお声がけください")
+            }
         }
     }
 
@@ -212,6 +234,11 @@ impl Screen {
             Screen::Done { .. } => ("Reception complete", "Please take your card"),
             Screen::Error { .. } => ("Could not confirm", "Please ask staff"),
             Screen::RemoveCard => ("Please take your card", ""),
+            Screen::PairingPasscode { .. } => ("Pairing", "Staff: enter your 4-digit passcode"),
+            Screen::PairingOpen => ("Pairing mode", "Start pairing on the reception PC"),
+            Screen::PairingCode { .. } => ("Confirm pairing", "Press Yes if the reception PC shows this number"),
+            Screen::PairingDone => ("Paired", "Connecting to the reception PC"),
+            Screen::ResultsPending => ("Results not yet sent", "Check the reception PC's connection; ask staff"),
         }
     }
 
@@ -227,7 +254,10 @@ impl Screen {
             Screen::FaceInProgress { attempt, max } | Screen::FaceRetry { attempt, max } => {
                 DetailLine::Attempt { attempt, max }
             }
-            Screen::PasscodeEntry { entered } => DetailLine::Dots { entered, of: 4, tries_left: 0 },
+            Screen::PasscodeEntry { entered } | Screen::PairingPasscode { entered } => {
+                DetailLine::Dots { entered, of: 4, tries_left: 0 }
+            }
+            Screen::PairingCode { code } => DetailLine::Code(code),
             Screen::PasscodeBackoff { wait_s } => DetailLine::WaitSeconds(wait_s),
             Screen::Consent { item, index } => DetailLine::Consent { item, index },
             Screen::Error { code, remedy } => DetailLine::Error { code, remedy },
@@ -261,7 +291,7 @@ impl Screen {
             Screen::ChooseMethod { face: f, pin: p } => &[f.then_some(face), p.then_some(pin), Some(staff)],
             Screen::PinLocked { face: f } => &[f.then_some(face), Some(staff)],
             Screen::FaceFailed { pin: p } => &[p.then_some(pin), Some(staff)],
-            Screen::PinConfirmLastTry | Screen::RegistrationOffer => {
+            Screen::PinConfirmLastTry | Screen::RegistrationOffer | Screen::PairingCode { .. } => {
                 &[Some(button("はい", "Yes", Key::Yes)), Some(button("いいえ", "No", Key::No))]
             }
             Screen::ConsentIntro => &[
@@ -289,7 +319,7 @@ impl Screen {
     }
 
     /// One example of every screen, for renderers, glyph tables and their tests.
-    pub fn examples() -> [Screen; 29] {
+    pub fn examples() -> [Screen; 34] {
         use shikaku_protocol::message::{AuthMethod, ErrorCode};
         let code = ErrorCode::CARD_REMOVED;
         [
@@ -322,6 +352,11 @@ impl Screen {
             Screen::Done { method: AuthMethod::Pin, renewal_needed: true },
             Screen::Error { code, remedy: code.remedy() },
             Screen::RemoveCard,
+            Screen::PairingPasscode { entered: 1 },
+            Screen::PairingOpen,
+            Screen::PairingCode { code: 42_917 },
+            Screen::PairingDone,
+            Screen::ResultsPending,
         ]
     }
 }
@@ -344,6 +379,8 @@ pub enum DetailLine {
         max: u8,
     },
     WaitSeconds(u16),
+    /// A pairing code: six digits, leading zeros shown.
+    Code(u32),
     Consent {
         item: ConsentItem,
         index: u8,

@@ -1,6 +1,13 @@
-//! 目視 passcodes: salted hashes per staff account, provisioned by the host over the paired
-//! link; checked in constant time against every account; exponential back-off and a lock
-//! after repeated failures.
+//! 目視 passcodes: salted hashes per staff account, provisioned by the host over the paired,
+//! encrypted link; checked in constant time against every account; exponential back-off and a
+//! lock after repeated failures.
+//!
+//! - The hash is PBKDF2-HMAC-SHA256 with the account's own salt and at least
+//!   [`MIN_ITERATIONS`] (deliberately slow: ~20 ms per account on a 480 MHz Cortex-M7), so a
+//!   copy of the reader's flash does not give the passcodes away in the time a guess at the
+//!   keypad costs. A provision with fewer iterations is refused.
+//! - The failure count is the driver's to keep across restarts ([`PasscodeStore::failures`],
+//!   [`PasscodeStore::restore`]): a reboot resumes the back-off and keeps the lock.
 
 use heapless::{String, Vec};
 use shikaku_protocol::{passcode, Duration, Instant};
@@ -9,6 +16,8 @@ use shikaku_protocol::{passcode, Duration, Instant};
 pub const MAX_ACCOUNTS: usize = 8;
 /// Longest staff account id.
 pub const MAX_ACCOUNT_LEN: usize = 32;
+/// The fewest PBKDF2 iterations a provisioned hash may use.
+pub const MIN_ITERATIONS: u32 = passcode::DEFAULT_ITERATIONS;
 /// Failures before back-off starts.
 pub const FREE_FAILURES: u8 = 3;
 /// Failures that lock 目視 mode until the host re-provisions a passcode.
@@ -51,6 +60,17 @@ pub enum ProvisionError {
     BadAccount,
     #[error("no room for another staff account")]
     Full,
+    #[error("the hash uses fewer than the minimum PBKDF2 iterations")]
+    TooFewIterations,
+}
+
+/// One provisioned account as stored (salted hash only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountRecord<'a> {
+    pub account: &'a str,
+    pub salt: [u8; 16],
+    pub iterations: u32,
+    pub hash: [u8; 32],
 }
 
 #[derive(Default)]
@@ -85,6 +105,9 @@ impl PasscodeStore {
         if account.is_empty() {
             return Err(ProvisionError::BadAccount);
         }
+        if iterations < MIN_ITERATIONS {
+            return Err(ProvisionError::TooFewIterations);
+        }
         let id = AccountId::try_from(account).map_err(|_| ProvisionError::BadAccount)?;
         let entry = Entry { account: id, salt, iterations, hash };
         match self.entries.iter().position(|e| e.account.as_str() == account) {
@@ -96,12 +119,44 @@ impl PasscodeStore {
         Ok(())
     }
 
-    pub fn revoke(&mut self, account: &str, authenticated: bool) -> Result<(), ProvisionError> {
+    /// Removes an account; returns whether it was there.
+    pub fn revoke(&mut self, account: &str, authenticated: bool) -> Result<bool, ProvisionError> {
         if !authenticated {
             return Err(ProvisionError::Unauthenticated);
         }
+        let before = self.entries.len();
         self.entries.retain(|e| e.account.as_str() != account);
-        Ok(())
+        Ok(self.entries.len() != before)
+    }
+
+    /// The accounts, to keep across restarts.
+    pub fn records(&self) -> impl Iterator<Item = AccountRecord<'_>> {
+        self.entries.iter().map(|e| AccountRecord {
+            account: e.account.as_str(),
+            salt: e.salt,
+            iterations: e.iterations,
+            hash: e.hash,
+        })
+    }
+
+    /// Failed tries since the last success or provisioning.
+    pub fn failures(&self) -> u8 {
+        self.failures
+    }
+
+    /// Restores what was kept before a restart: the accounts (re-checked as if provisioned)
+    /// and the failure count, with the back-off that count calls for starting at `now`.
+    pub fn restore<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = AccountRecord<'a>>,
+        failures: u8,
+        now: Instant,
+    ) {
+        for r in records {
+            let _ = self.provision(r.account, r.salt, r.iterations, r.hash, true);
+        }
+        self.failures = failures.min(LOCK_AFTER);
+        self.not_before = now + backoff(self.failures);
     }
 
     pub fn is_locked(&self) -> bool {
@@ -133,15 +188,20 @@ impl PasscodeStore {
                 if self.is_locked() {
                     return Unlock::Locked;
                 }
-                let locked_for = if self.failures < FREE_FAILURES {
-                    Duration::ZERO
-                } else {
-                    let shift = u32::from(self.failures - FREE_FAILURES);
-                    BACKOFF_BASE.saturating_mul(1u64 << shift.min(20)).min(BACKOFF_MAX)
-                };
+                let locked_for = backoff(self.failures);
                 self.not_before = now + locked_for;
                 Unlock::Denied { failures: self.failures, locked_for }
             }
         }
+    }
+}
+
+/// The wait after `failures` failed tries.
+fn backoff(failures: u8) -> Duration {
+    if failures < FREE_FAILURES {
+        Duration::ZERO
+    } else {
+        let shift = u32::from(failures - FREE_FAILURES);
+        BACKOFF_BASE.saturating_mul(1u64 << shift.min(20)).min(BACKOFF_MAX)
     }
 }

@@ -34,13 +34,18 @@ fn header_colour(screen: &Screen) -> Rgb565 {
         | Screen::CertExpiredRefused { .. }
         | Screen::PasscodeLocked
         | Screen::FaceFailed { .. } => Rgb565::new(22, 8, 5),
-        Screen::CertExpiringSoon { .. } | Screen::CertExpiredGrace { .. } | Screen::PinConfirmLastTry => {
-            Rgb565::new(27, 40, 2)
-        }
+        Screen::CertExpiringSoon { .. }
+        | Screen::CertExpiredGrace { .. }
+        | Screen::PinConfirmLastTry
+        | Screen::ResultsPending => Rgb565::new(27, 40, 2),
         Screen::Done { .. } => Rgb565::new(3, 38, 10),
-        Screen::PasscodeEntry { .. } | Screen::VisualPlaceCard | Screen::VisualCheck => {
-            Rgb565::new(12, 14, 18)
-        }
+        Screen::PasscodeEntry { .. }
+        | Screen::VisualPlaceCard
+        | Screen::VisualCheck
+        | Screen::PairingPasscode { .. }
+        | Screen::PairingOpen
+        | Screen::PairingCode { .. }
+        | Screen::PairingDone => Rgb565::new(12, 14, 18),
         _ => Rgb565::new(2, 22, 20),
     }
 }
@@ -157,6 +162,7 @@ pub fn detail_text(detail: DetailLine) -> String<64> {
         DetailLine::TriesLeft(n) => write!(s, "tries left: {n}"),
         DetailLine::Attempt { attempt, max } => write!(s, "attempt {attempt} of {max}"),
         DetailLine::WaitSeconds(n) => write!(s, "wait {n} s"),
+        DetailLine::Code(c) => write!(s, "{c:06}"),
         DetailLine::Consent { item, index } => write!(s, "{} / {} ({}/4)", item.ja(), item.en(), index + 1),
         DetailLine::Error { code, remedy } => write!(s, "E{} {remedy:?}", code.0),
     };

@@ -2,10 +2,11 @@
 #![allow(dead_code)]
 
 use shikaku_firmware::session::{
-    Action, CardOp, CardReply, Config, Event, FaceReply, Key, Outgoing, PinState, Screen, Session,
+    Action, CardOp, CardReply, Config, Event, FaceReply, Key, Outgoing, PairingStep, PinState, Screen,
+    Session,
 };
 use shikaku_protocol::auth::PairingKey;
-use shikaku_protocol::message::{CardKind, FaceDecision, Message};
+use shikaku_protocol::message::{CardKind, FaceDecision, Message, PasscodeOutcome};
 use shikaku_protocol::{Duration, Instant};
 
 /// 2026-11-21 12:00:00 UTC.
@@ -22,6 +23,9 @@ pub(crate) enum Out {
     Host(Outgoing),
     Face(u8),
     Wipe,
+    Pairing(PairingStep),
+    PasscodeResult(String, PasscodeOutcome),
+    SaveLockout(u8),
 }
 
 pub(crate) struct Rig {
@@ -86,6 +90,11 @@ impl Rig {
                 }
                 Action::StartFace { attempt } => Out::Face(attempt),
                 Action::WipeFace => Out::Wipe,
+                Action::Pairing(step) => Out::Pairing(step),
+                Action::PasscodeResult { account, outcome } => {
+                    Out::PasscodeResult(account.to_string(), outcome)
+                }
+                Action::SaveLockout { failures } => Out::SaveLockout(failures),
             };
             got.push(o.clone());
             self.log.push(o);

@@ -233,7 +233,15 @@ impl Host {
                 }
                 HostEvent::Status(inbound) => self.take(&inbound, &mut turn.lines),
                 HostEvent::Paired { code, .. } => {
-                    turn.lines.push(format!("host           paired, code {code:06}"));
+                    turn.lines.push(format!("host           paired: staff accepted {code:06} on the reader"));
+                }
+                HostEvent::PairingCode { code } => {
+                    turn.lines
+                        .push(format!("host           pairing code {code:06}: confirm it on the reader"));
+                }
+                HostEvent::PairingRefused(outcome) => {
+                    self.refused += 1;
+                    turn.lines.push(format!("host           pairing refused by the reader: {outcome:?}"));
                 }
                 HostEvent::Rejected(e) => {
                     self.refused += 1;

@@ -648,7 +648,7 @@ impl Rig {
         let wall = unix_ms(TODAY).as_millis() + self.now.as_millis();
         self.host_send(&Message::TimeSync { unix_ms: wall });
         let salt = *b"rig passcode slt";
-        let iterations = 1_000;
+        let iterations = 10_000;
         let hash = passcode::hash(STAFF_PASSCODE.as_bytes(), &salt, iterations);
         self.host_send(&Message::PasscodeProvision { account: STAFF_ACCOUNT, salt, iterations, hash });
     }

@@ -86,13 +86,23 @@ pub(crate) fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
         endpoint.parse().map_err(|e: shikaku_host::transport::TransportError| e.to_string())?;
     let (handle, rx, serial, _) = connect(config, &endpoint, Duration::from_secs(10))?;
     handle.send(Command::Pair);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // The reader answers at once (or refuses: pairing mode closed); then staff compare the
+    // code and press Yes on the reader, within its input timeout.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut shown = None;
     while Instant::now() < deadline {
         match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(ManagerEvent::Link { event: HostEvent::PairingCode { code }, .. }) => {
+                println!("pairing code {code:06}: press Yes on the reader if it shows the same number");
+                shown = Some(code);
+            }
             Ok(ManagerEvent::Link { event: HostEvent::Paired { key, code }, .. }) => {
                 KeyStore::new(&config.key_dir).store(&serial, &key).map_err(|e| e.to_string())?;
-                println!("paired with {serial}: check that the reader shows {code:06}");
+                println!("paired with {serial}: staff confirmed {code:06} on the reader");
                 return Ok(());
+            }
+            Ok(ManagerEvent::Link { event: HostEvent::PairingRefused(outcome), .. }) => {
+                return Err(format!("pairing refused by the reader: {}", pair_refusal(outcome)));
             }
             Ok(ManagerEvent::Link { event: HostEvent::Rejected(e), .. }) => {
                 return Err(format!("pairing refused: {e}"));
@@ -103,7 +113,29 @@ pub(crate) fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
             _ => {}
         }
     }
-    Err("the reader did not answer the pairing request (is it in pairing mode?)".into())
+    Err(match shown {
+        Some(code) => {
+            format!("nobody confirmed the code {code:06} on the reader in time; nothing was changed")
+        }
+        None => "the reader did not answer the pairing request".into(),
+    })
+}
+
+/// What staff should do about a reader's pairing refusal.
+fn pair_refusal(outcome: shikaku_protocol::message::PairOutcome) -> &'static str {
+    use shikaku_protocol::message::PairOutcome::*;
+    match outcome {
+        NotOpen => {
+            "pairing mode is not open; on the reader press the Staff key twice and enter a staff passcode \
+             (a reader without staff accounts opens it on the keys alone), then run this again"
+        }
+        TooManyAttempts => "too many attempts in this pairing window; open pairing mode on the reader again",
+        RejectedByStaff => {
+            "staff said the codes differ; nothing was changed (check the cable for other devices)"
+        }
+        TimedOut => "nobody confirmed the code on the reader in time; nothing was changed",
+        Accepted => "accepted without a valid proof",
+    }
 }
 
 /// `shikaku run`: one line per event for the staff console; stops on Ctrl-C / SIGTERM.

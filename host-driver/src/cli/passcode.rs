@@ -8,7 +8,9 @@ use clap::Subcommand;
 use shikaku_host::config::Config;
 use shikaku_host::reader::{Command, HostEvent, ManagerEvent};
 use shikaku_host::transport::Endpoint;
+use shikaku_protocol::message::PasscodeOutcome;
 use shikaku_protocol::passcode;
+use shikaku_protocol::Message;
 
 #[derive(Subcommand)]
 pub(crate) enum Action {
@@ -70,27 +72,62 @@ fn deliver(config: &Config, endpoints: &[Endpoint], command: Command) -> Result<
         if !paired {
             return Err(format!("{serial} is not paired with this PC: run `shikaku pair {endpoint}` first"));
         }
-        // `connect` returned on the hello: the link is secured. The reader takes host messages
-        // in order, so its answer to a diagnostics request sent right after proves it has
-        // processed the passcode message (not merely that the bytes left this PC).
-        if !handle.send(command.clone()) || !handle.send(Command::Diagnostics) {
+        // `connect` returned on the hello: the link is secured (and encrypted). The reader
+        // answers the provision or revocation with what it did.
+        if !handle.send(command.clone()) {
             return Err(format!("{serial}: the paired link went away"));
         }
         let deadline = Instant::now() + Duration::from_secs(15);
-        let mut confirmed = false;
-        while !confirmed && Instant::now() < deadline {
+        let mut outcome = None;
+        while outcome.is_none() && Instant::now() < deadline {
             if let Ok(ManagerEvent::Link { event: HostEvent::Status(m), .. }) =
                 rx.recv_timeout(Duration::from_millis(100))
             {
-                confirmed = m.msg_type() == shikaku_protocol::message::msg_type::DIAGNOSTICS_REPORT;
+                if let Ok(Message::PasscodeResult { account, outcome: o }) = m.message() {
+                    if account == command_account(&command) {
+                        outcome = Some(o);
+                    }
+                }
             }
         }
-        if !confirmed {
-            return Err(format!("{serial}: the reader did not confirm; run the command again"));
-        }
-        println!("{serial}: done");
+        let Some(outcome) = outcome else {
+            return Err(format!("{serial}: the reader did not answer; nothing is known to have changed"));
+        };
+        report(&serial, outcome)?;
     }
     Ok(())
+}
+
+fn command_account(command: &Command) -> &str {
+    match command {
+        Command::PasscodeProvision { account, .. } | Command::PasscodeRevoke { account } => account,
+        _ => "",
+    }
+}
+
+/// Says exactly what the reader did; anything but a change kept is an error.
+fn report(serial: &str, outcome: PasscodeOutcome) -> Result<(), String> {
+    use PasscodeOutcome::*;
+    match outcome {
+        Stored => {
+            println!("{serial}: passcode stored");
+            Ok(())
+        }
+        Revoked => {
+            println!("{serial}: account removed");
+            Ok(())
+        }
+        StoreFull => Err(format!("{serial}: all 8 staff accounts are taken; revoke one first")),
+        UnknownAccount => Err(format!("{serial}: the reader has no such account")),
+        BadAccount => Err(format!("{serial}: the reader refused the account id (1 to 32 bytes)")),
+        TooFewIterations => Err(format!(
+            "{serial}: the reader refused the hash: at least {} iterations are required",
+            shikaku_protocol::passcode::DEFAULT_ITERATIONS
+        )),
+        StorageFailed => Err(format!(
+            "{serial}: the reader took the change but could not write its flash: it is lost at the next restart"
+        )),
+    }
 }
 
 pub(crate) fn run(config: &Config, action: Action) -> Result<(), String> {

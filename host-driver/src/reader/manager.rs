@@ -37,10 +37,17 @@ pub enum Command {
     },
     Cancel,
     Diagnostics,
-    /// Start pairing (the reader must be in pairing mode); a `Paired` event follows.
+    /// Start pairing (staff must have opened pairing mode on the reader): `PairingCode`, then
+    /// `Paired` once staff accept the code on the reader, or `PairingRefused`.
     Pair,
     /// The application has kept this result (journal written): acknowledge it to the reader.
     Ack {
+        session: u32,
+        seq: u32,
+    },
+    /// The application could not keep this result (the journal refused it): take the reader's
+    /// next re-send of it again.
+    NotKept {
         session: u32,
         seq: u32,
     },
@@ -196,6 +203,13 @@ fn pump(
                 // A fresh clock for the reader on every connection.
                 let _ = link.send(&Message::TimeSync { unix_ms: unix_ms() });
             }
+            if let HostEvent::Paired { .. } = &event {
+                // A new connection under the new key.
+                match random() {
+                    Ok(nonce) => link.connect(nonce),
+                    Err(error) => tracing::error!(%endpoint, %error, "no fresh nonce: not reconnecting"),
+                }
+            }
             let _ = events.send(ManagerEvent::Link { endpoint: endpoint.clone(), event });
         }
     }
@@ -230,6 +244,10 @@ fn apply(link: &mut HostEndpoint, c: Command, endpoint: &Endpoint, events: &Send
         },
         Command::Ack { session, seq } => {
             link.ack(*session, *seq);
+            Ok(())
+        }
+        Command::NotKept { session, seq } => {
+            link.not_kept(*session, *seq);
             Ok(())
         }
     };

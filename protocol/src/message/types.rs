@@ -68,8 +68,10 @@ wire_enum! {
         UnknownAccount = 4,
         /// An empty or over-long account name.
         BadAccount = 5,
-        /// The reader could not write its flash; nothing changed.
+        /// The reader could not write its flash: the change holds until it restarts.
         StorageFailed = 6,
+        /// The hash uses fewer PBKDF2 iterations than the reader's minimum.
+        TooFewIterations = 7,
     }
 }
 
