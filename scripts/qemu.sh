@@ -5,7 +5,8 @@
 #   scripts/qemu.sh build        builds the image and the deliberately broken one
 #                                (--features broken-session) into target/images
 #   scripts/qemu.sh test         build + the on-target self-tests (semihosting) + the end-to-end
-#                                tests (hil-tests/tests/qemu_e2e.rs)
+#                                tests (hil-tests/tests/qemu_e2e.rs) + the store across reboots
+#                                and power cuts (hil-tests/tests/qemu_store.rs)
 #   scripts/qemu.sh run [args]   build + the bridge with a persona's card: QEMU's host UART on a
 #                                TCP port for `shikaku` (see `shikaku-qemu-bridge --help`)
 set -euo pipefail
@@ -28,7 +29,7 @@ case "${1:-test}" in
       -semihosting-config enable=on,target=native \
       -kernel "$images/thumbv7em-none-eabihf/release/shikaku-selftest"
     SHIKAKU_IMAGE_TARGET_DIR="$images" SHIKAKU_REQUIRE_QEMU=1 \
-      cargo test --locked --workspace --test qemu_e2e -- --test-threads 1 --nocapture
+      cargo test --locked --workspace --test qemu_e2e --test qemu_store -- --test-threads 1 --nocapture
     ;;
   run)
     shift

@@ -7,6 +7,9 @@
 #![no_main]
 
 mod board;
+// The persistent store's flash (issue #12); the main loop takes it up separately.
+#[allow(dead_code)]
+mod flash;
 mod usb;
 
 use core::sync::atomic::{AtomicU32, Ordering};
