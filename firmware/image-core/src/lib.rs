@@ -22,6 +22,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod storage;
 pub mod uart_frontend;
 pub mod wire;
 

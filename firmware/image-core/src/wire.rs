@@ -9,7 +9,7 @@
 //!
 //! | type | from image | payload | answer |
 //! |---|---|---|---|
-//! | `01` | boot | – | → `81` config: key flag, key (32), seed (32) |
+//! | `01` | boot | – | → `81` config: seed (32) |
 //! | `02`/`03` | field on / off | – | → `80` ok or `8F` error |
 //! | `04` | configure | tech (0 A, 1 B), PCD→PICC code, PICC→PCD code | → `80` / `8F` |
 //! | `05` | transceive | timeout fc (u32), frame | → `82` answer frame / `8F` |
@@ -19,6 +19,7 @@
 //! | `10` | status (notification) | phase, secured, synced, card, pending, name | – |
 //! | `11` | keys? | – | → `84` key codes |
 //! | `12` | stack report (notification) | main-loop high-water bytes (u32), stack size (u32), boot high-water bytes (u32) | – |
+//! | `13` | pairing code on screen (notification) | the 6-digit code (u32) | – |
 //!
 //! Error codes in `8F`: the [`FrontendError`] variants 1..=8 in declaration order.
 
@@ -38,6 +39,7 @@ pub const GUARD: u8 = 0x08;
 pub const STATUS: u8 = 0x10;
 pub const KEYS: u8 = 0x11;
 pub const STACK: u8 = 0x12;
+pub const PAIRING_CODE: u8 = 0x13;
 
 pub const OK: u8 = 0x80;
 pub const CONFIG: u8 = 0x81;

@@ -6,8 +6,12 @@
 //!   the host driver connects with `tcp:127.0.0.1:PORT`).
 //! * UART1 (`0x4000_5000`): the NFC frontend as remote calls to the rig's bridge, which serves
 //!   them with the simulated PICC side and the virtual My Number card.
-//! * UART2 (`0x4000_6000`): the panel: keys in, phase/status and stack reports out, and the
-//!   boot configuration (pairing key, entropy seed) from the rig.
+//! * UART2 (`0x4000_6000`): the panel: keys in, phase/status, the pairing code on screen and
+//!   stack reports out, and the boot configuration (an entropy seed) from the rig.
+//! * Semihosting: the persistent store ([`shikaku_store`]) on an emulated NOR flash, the file
+//!   `shikaku-flash.bin` in QEMU's working directory: the pairing key staff accepted, the 目視
+//!   accounts, the passcode failure count and unacknowledged identities survive a restart (or
+//!   QEMU killed mid-write: a power cut).
 //!
 //! Time is SysTick at 1 kHz. The stack is painted at boot; its high-water mark is reported on
 //! the panel every 2 s (`scripts/size.sh` prints it).
@@ -15,8 +19,6 @@
 #![no_main]
 
 mod cmsdk;
-// The persistent store's flash (issue #12); the main loop takes it up separately.
-#[allow(dead_code)]
 mod flash;
 mod rng;
 
@@ -28,7 +30,9 @@ use heapless::Deque;
 use shikaku_firmware::session::{Key, Phase, Screen};
 use shikaku_image_core::uart_frontend::{Serial, UartFrontend};
 use shikaku_image_core::wire::{self, Deframer};
-use shikaku_image_core::{phase_name, Platform, Reader, Status};
+use shikaku_image_core::storage::FlashStorage;
+use shikaku_image_core::{phase_name, Platform, Reader, Status, Storage};
+use shikaku_store::Store;
 use shikaku_protocol::endpoint::reader::{Entropy, Identity};
 use shikaku_protocol::message::{Capabilities, FirmwareVersion};
 use shikaku_protocol::{Duration, Instant};
@@ -80,6 +84,7 @@ struct Qemu {
     keys: Deque<Key, 32>,
     rng: rng::HashDrbg,
     last_stack_report: Instant,
+    storage: Option<FlashStorage<flash::SemihostFlash>>,
 }
 
 impl Qemu {
@@ -117,7 +122,12 @@ impl Platform for Qemu {
         self.pump_panel();
         self.keys.pop_front()
     }
-    fn show(&mut self, _screen: &Screen, _phase: Phase) {}
+    fn show(&mut self, screen: &Screen, _phase: Phase) {
+        // The display is the rig's: it reads the pairing code staff compare.
+        if let Screen::PairingCode { code } = screen {
+            self.panel_send(wire::PAIRING_CODE, &[&code.to_le_bytes()]);
+        }
+    }
     fn status(&mut self, s: Status) {
         let head = [s.phase as u8, s.secured as u8, s.clock_synced as u8, s.card as u8, s.pending];
         let name = phase_name(s.phase);
@@ -125,6 +135,9 @@ impl Platform for Qemu {
     }
     fn entropy(&mut self) -> &mut dyn Entropy {
         &mut self.rng
+    }
+    fn storage(&mut self) -> Option<&mut dyn Storage> {
+        self.storage.as_mut().map(|s| s as &mut dyn Storage)
     }
 }
 
@@ -161,9 +174,16 @@ fn init() -> (&'static mut QemuReader, Qemu) {
         keys: Deque::new(),
         rng: rng::HashDrbg::new([0; 32]),
         last_stack_report: Instant::ZERO,
+        storage: None,
     };
-    // Boot configuration from the rig: the pairing key (if paired) and an entropy seed.
-    let (key, seed) = boot_config(&mut plat);
+    // Boot configuration from the rig: an entropy seed.
+    let seed = boot_config(&mut plat);
+    // What was kept before this start; a store that cannot be opened leaves the reader as new.
+    let mut storage = flash::SemihostFlash::open()
+        .ok()
+        .and_then(|f| Store::new(f, 0..flash::CAPACITY as u32).ok())
+        .map(FlashStorage::new);
+    let key = storage.as_mut().and_then(|s| s.pairing_key().ok().flatten());
     plat.rng = rng::HashDrbg::new(seed);
     let mut first = [0u8; 4];
     plat.rng.fill(&mut first);
@@ -179,6 +199,12 @@ fn init() -> (&'static mut QemuReader, Qemu) {
     let Some(reader) = cortex_m::singleton!(: QemuReader = Reader::new(id, key, first_session, fe)) else {
         panic!("reader already built")
     };
+    if let Some(s) = storage.as_mut() {
+        if s.restore(reader, now()).is_err() {
+            reader.storage_failures = reader.storage_failures.wrapping_add(1);
+        }
+    }
+    plat.storage = storage;
     (reader, plat)
 }
 
@@ -200,26 +226,24 @@ fn run(reader: &'static mut QemuReader, plat: &mut Qemu, boot_stack: u32) -> ! {
     }
 }
 
-/// Asks the rig for the boot configuration on the panel line (waits up to 10 s, then runs
-/// unpaired with a fixed seed).
-fn boot_config(p: &mut Qemu) -> (Option<[u8; 32]>, [u8; 32]) {
+/// Asks the rig for the boot configuration on the panel line: the entropy seed (waits up to
+/// 10 s, then runs with a fixed seed).
+fn boot_config(p: &mut Qemu) -> [u8; 32] {
     p.panel_send(wire::BOOT, &[]);
     let t0 = now();
     while now() - t0 < Duration::from_secs(10) {
         while let Some(b) = p.panel.read() {
             if let Some((wire::CONFIG, n)) = p.panel_rx.push(b) {
                 let c = p.panel_rx.payload(n);
-                if c.len() >= 65 {
-                    let mut key = [0u8; 32];
+                if c.len() >= 32 {
                     let mut seed = [0u8; 32];
-                    key.copy_from_slice(&c[1..33]);
-                    seed.copy_from_slice(&c[33..65]);
-                    return ((c[0] != 0).then_some(key), seed);
+                    seed.copy_from_slice(&c[..32]);
+                    return seed;
                 }
             }
         }
     }
-    (None, [0x5A; 32])
+    [0x5A; 32]
 }
 
 mod stack {

@@ -51,6 +51,8 @@
 
 mod adapter;
 mod codec;
+#[cfg(any(test, feature = "ram"))]
+pub mod ram;
 
 use core::ops::Range;
 

@@ -3,8 +3,14 @@
 //! and staff at the counter follow a script (`--script pin:1234,visual:4821`), each step once
 //! the reader is idle again; phases and the stack high-water mark are printed as they come.
 //!
+//! The reader keeps its flash in `--state-dir` (the same directory again: the same reader,
+//! still paired). A new one is unpaired: run `shikaku pair tcp:127.0.0.1:<port>`; when the PC
+//! prints its pairing code, type that code here (you are the staff member at the reader): the
+//! bridge presses Yes on the reader if the reader shows the same code, No otherwise.
+//!
 //! ```sh
-//! scripts/qemu.sh run --persona yamada --key-hex <64 hex digits> --script pin:1234
+//! scripts/qemu.sh run --persona yamada --state-dir /tmp/reader1 --script pin:1234
+//! shikaku pair tcp:127.0.0.1:<port>   # then type the code it prints into the bridge
 //! shikaku run   # with readers = ["tcp:127.0.0.1:<port>"] in the config
 //! ```
 
@@ -24,32 +30,19 @@ struct Args {
     /// Built-in persona whose card lies ready.
     #[arg(long, default_value = "yamada")]
     persona: String,
-    /// The pairing key handed to the image at boot (64 hex digits); unpaired without.
-    #[arg(long)]
-    key_hex: Option<String>,
+
     /// Comma-separated receptions: `pin:DDDD` or `visual:DDDD` (staff passcode).
     #[arg(long, default_value = "")]
     script: String,
-    /// Where QEMU's log goes.
+    /// The reader's flash (`shikaku-flash.bin`) and QEMU's log.
     #[arg(long, default_value = ".")]
-    log_dir: PathBuf,
+    state_dir: PathBuf,
 }
 
 fn main() -> Result<(), String> {
     let a = Args::parse();
     let p = persona::find(&a.persona).ok_or_else(|| format!("no persona {}", a.persona))?;
     let (card, _) = vcard::build(&p)?;
-    let key = match &a.key_hex {
-        None => None,
-        Some(h) => {
-            let bytes: Vec<u8> = (0..h.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(h.get(i..i + 2).unwrap_or("zz"), 16))
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("--key-hex: {e}"))?;
-            Some(<[u8; 32]>::try_from(bytes).map_err(|_| "--key-hex: 32 bytes".to_string())?)
-        }
-    };
     let mut script: Vec<Patient> = Vec::new();
     for step in a.script.split(',').filter(|s| !s.is_empty()) {
         match step.split_once(':') {
@@ -58,8 +51,21 @@ fn main() -> Result<(), String> {
             _ => return Err(format!("bad script step {step}")),
         }
     }
-    let mut rig = QemuRig::start(&a.image, card, key, &a.log_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&a.state_dir).map_err(|e| format!("{}: {e}", a.state_dir.display()))?;
+    let mut rig = QemuRig::start(&a.image, card, &a.state_dir).map_err(|e| e.to_string())?;
     println!("reader on {}", rig.endpoint());
+    // The staff member at the reader: the code the PC showed, typed here.
+    let state = rig.state.clone();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            if let Ok(code) = line.trim().parse::<u32>() {
+                if let Ok(mut s) = state.lock() {
+                    s.host_code = Some(code);
+                }
+            }
+        }
+    });
+    let mut shown = None;
     let mut last = String::new();
     let mut stack = None;
     let mut steps = script.into_iter();
@@ -67,6 +73,13 @@ fn main() -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(50));
         if !rig.alive() {
             return Err("qemu exited".into());
+        }
+        let code = rig.state.lock().ok().and_then(|s| s.shown_code);
+        if code != shown {
+            shown = code;
+            if let Some(c) = code {
+                println!("the reader shows pairing code {c:06}: type the code the PC shows");
+            }
         }
         let st = rig.status();
         let line = format!("{} secured={} synced={} card={}", st.phase, st.secured, st.clock_synced, st.card);

@@ -4,9 +4,13 @@
 //! * UART0 on a TCP server port: the host driver connects there (`tcp:127.0.0.1:PORT`);
 //! * UART1 connected to this bridge: the image's NFC frontend calls are served by the
 //!   simulated PICC side ([`SimFrontend`]) with a persona's virtual My Number card behind it;
-//! * UART2 connected to this bridge: the panel. The image reports its phase and link state and
-//!   its stack high-water mark; a scripted [`Patient`] (or staff member) presses keys and
-//!   places or takes the card in answer, as the person at the counter would.
+//! * UART2 connected to this bridge: the panel. The image reports its phase and link state,
+//!   the pairing code on its screen and its stack high-water mark; a scripted [`Patient`] (or
+//!   staff member) presses keys and places or takes the card in answer, as the person at the
+//!   counter would;
+//! * semihosting: the image's persistent store is the file `shikaku-flash.bin` in the rig's
+//!   state directory, so a second [`QemuRig::start`] on the same directory is the same reader
+//!   after a restart (and killing QEMU mid-write is a power cut).
 //!
 //! Nothing of the reader runs on the host: session, link, ISO-DEP and the applet clients are
 //! the firmware binary in QEMU.
@@ -68,6 +72,13 @@ pub struct RigState {
     /// The phase the patient last acted on (acts once per phase entry).
     acted: Option<String>,
     pub frontend_calls: u64,
+    /// The pairing code the reader last showed.
+    pub shown_code: Option<u32>,
+    /// Staff at the reader accept a pairing whose code on the reader is this one (the code the
+    /// host showed them), and reject any other.
+    pub host_code: Option<u32>,
+    /// Pairings staff accepted and rejected at the reader.
+    pub pairings: (u32, u32),
 }
 
 type Air = SimFrontend<VirtualCard>;
@@ -98,23 +109,22 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl QemuRig {
-    /// Boots `image` in QEMU with `card` under the simulated frontend (away from the field)
-    /// and the pairing `key` handed to the image at boot.
-    pub fn start(
-        image: &Path,
-        card: VirtualCard,
-        key: Option<[u8; 32]>,
-        log_dir: &Path,
-    ) -> std::io::Result<Self> {
+    /// Boots `image` in QEMU with `card` under the simulated frontend (away from the field);
+    /// `state_dir` holds the image's flash (a new directory: a reader fresh from the factory,
+    /// unpaired) and QEMU's log.
+    pub fn start(image: &Path, card: VirtualCard, state_dir: &Path) -> std::io::Result<Self> {
+        let log_dir = state_dir;
         let host_port = free_port()?;
         let fe_listener = TcpListener::bind("127.0.0.1:0")?;
         let panel_listener = TcpListener::bind("127.0.0.1:0")?;
         let fe_port = fe_listener.local_addr()?.port();
         let panel_port = panel_listener.local_addr()?.port();
         let qemu_log = log_dir.join("qemu.log");
-        let log = std::fs::File::create(&qemu_log)?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&qemu_log)?;
         let child = Command::new("qemu-system-arm")
-            .args(["-machine", "mps2-an386", "-nographic", "-monitor", "none", "-kernel"])
+            .current_dir(state_dir)
+            .args(["-machine", "mps2-an386", "-nographic", "-monitor", "none"])
+            .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
             .arg(image)
             .args(["-serial", &format!("tcp:127.0.0.1:{host_port},server=on,wait=off")])
             .args(["-serial", &format!("tcp:127.0.0.1:{fe_port}")])
@@ -137,6 +147,9 @@ impl QemuRig {
             keys: VecDeque::new(),
             acted: None,
             frontend_calls: 0,
+            shown_code: None,
+            host_code: None,
+            pairings: (0, 0),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let mut rig = Self { host_port, state, air, child, stop, threads: Vec::new(), qemu_log };
@@ -148,7 +161,7 @@ impl QemuRig {
         }
         {
             let (air, state, stop) = (rig.air.clone(), rig.state.clone(), rig.stop.clone());
-            rig.threads.push(std::thread::spawn(move || serve_panel(panel, air, state, stop, key)));
+            rig.threads.push(std::thread::spawn(move || serve_panel(panel, air, state, stop)));
         }
         Ok(rig)
     }
@@ -156,6 +169,21 @@ impl QemuRig {
     /// The host driver's endpoint for this reader.
     pub fn endpoint(&self) -> String {
         format!("tcp:127.0.0.1:{}", self.host_port)
+    }
+
+    /// Staff at the reader have seen `code` on the reception PC: they accept a pairing whose
+    /// code on the reader's screen is the same, and reject any other.
+    pub fn staff_saw_host_code(&self, code: u32) {
+        if let Ok(mut s) = self.state.lock() {
+            s.host_code = Some(code);
+            s.acted = None;
+        }
+    }
+
+    /// Power cut: QEMU is killed at once, whatever it was writing.
+    pub fn power_cut(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn set_patient(&self, p: Patient) {
@@ -301,7 +329,6 @@ fn serve_panel(
     air: Arc<Mutex<Air>>,
     state: Arc<Mutex<RigState>>,
     stop: Arc<AtomicBool>,
-    key: Option<[u8; 32]>,
 ) {
     let mut d = wire::FrameReader::default();
     let mut buf = [0u8; 1024];
@@ -312,8 +339,6 @@ fn serve_panel(
             let Some((kind, p)) = d.push(b) else { continue };
             match kind {
                 wire::BOOT => {
-                    let mut c = vec![key.is_some() as u8];
-                    c.extend_from_slice(&key.unwrap_or([0; 32]));
                     // The image's TRNG stand-in (session ids, the reader's nonces and pairing
                     // secrets): without the OS generator the reader does not boot, rather than
                     // run on an all-zero seed.
@@ -322,8 +347,13 @@ fn serve_panel(
                         eprintln!("qemu rig: no seed for the reader: {e}");
                         return;
                     }
-                    c.extend_from_slice(&seed);
-                    out.extend(wire::frame(wire::CONFIG, &c));
+                    out.extend(wire::frame(wire::CONFIG, &seed));
+                }
+                wire::PAIRING_CODE if p.len() >= 4 => {
+                    if let Ok(mut st) = state.lock() {
+                        st.shown_code = Some(u32_at(&p, 0));
+                        st.acted = None;
+                    }
                 }
                 wire::STATUS if p.len() >= 5 => {
                     let Ok(mut st) = state.lock() else { return };
@@ -370,6 +400,7 @@ fn serve_panel(
 const KEY_STAFF: u8 = 15;
 const KEY_CHOOSE_PIN: u8 = 14;
 const KEY_YES: u8 = 16;
+const KEY_NO: u8 = 17;
 
 fn digits(s: &str) -> impl Iterator<Item = u8> + '_ {
     s.bytes().map(|b| b.wrapping_sub(b'0'))
@@ -378,11 +409,26 @@ fn digits(s: &str) -> impl Iterator<Item = u8> + '_ {
 /// One step of the patient or staff, once per phase entered.
 fn act(st: &mut RigState, fe: &mut Air) {
     let status = st.status.clone();
-    if !(status.secured && status.clock_synced) {
-        return;
-    }
     let phase = status.phase.as_str();
     if st.acted.as_deref() == Some(phase) {
+        return;
+    }
+    // Staff compare the code on the reader with the one the reception PC showed them.
+    if phase == "PairingConfirm" {
+        if let (Some(shown), Some(host)) = (st.shown_code, st.host_code) {
+            if shown == host {
+                st.keys.push_back(KEY_YES);
+                st.pairings.0 += 1;
+            } else {
+                st.keys.push_back(KEY_NO);
+                st.pairings.1 += 1;
+            }
+            st.host_code = None;
+            st.acted = Some(phase.to_owned());
+        }
+        return;
+    }
+    if !(status.secured && status.clock_synced) {
         return;
     }
     let mut acted = true;

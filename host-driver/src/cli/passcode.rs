@@ -122,7 +122,7 @@ fn report(serial: &str, outcome: PasscodeOutcome) -> Result<(), String> {
         BadAccount => Err(format!("{serial}: the reader refused the account id (1 to 32 bytes)")),
         TooFewIterations => Err(format!(
             "{serial}: the reader refused the hash: at least {} iterations are required",
-            shikaku_protocol::passcode::DEFAULT_ITERATIONS
+            passcode::DEFAULT_ITERATIONS
         )),
         StorageFailed => Err(format!(
             "{serial}: the reader took the change but could not write its flash: it is lost at the next restart"
