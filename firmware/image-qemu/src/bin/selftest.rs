@@ -54,17 +54,22 @@ fn link_mac_roundtrip_and_tamper() -> Result<(), &'static str> {
     let mut buf = [0u8; 256];
     let msg = Message::TimeSync { unix_ms: 1_763_700_000_000 };
     let n = host.encode(&mut buf, 3, 9, &msg).map_err(|_| "encode")?;
-    let frame = Frame::new_checked(&buf[..n]).map_err(|_| "frame")?;
-    let rx = reader.decode(&frame).map_err(|_| "decode")?;
+    // Opening decrypts in place: each attempt gets its own copy of the sealed frame.
+    let sent = buf;
+    check(buf[17..17 + 8] != 1_763_700_000_000u64.to_le_bytes(), "payload encrypted")?;
+    let mut copy = sent;
+    let frame = Frame::new_checked(&mut copy[..n]).map_err(|_| "frame")?;
+    let rx = reader.decode(frame).map_err(|_| "decode")?;
     check(rx.authenticated && rx.message == msg, "message")?;
-    // A second copy of the same frame is a replay; a flipped payload bit fails the MAC or CRC.
-    let frame = Frame::new_checked(&buf[..n]).map_err(|_| "frame")?;
-    check(reader.decode(&frame).is_err(), "replay refused")?;
+    // A second copy of the same frame is a replay; a flipped payload bit fails the tag or CRC.
+    let mut copy = sent;
+    let frame = Frame::new_checked(&mut copy[..n]).map_err(|_| "frame")?;
+    check(reader.decode(frame).is_err(), "replay refused")?;
     let n = host.encode(&mut buf, 3, 10, &msg).map_err(|_| "encode")?;
-    buf[16] ^= 1;
-    let refused = match Frame::new_checked(&buf[..n]) {
+    buf[18] ^= 1;
+    let refused = match Frame::new_checked(&mut buf[..n]) {
         Err(_) => true,
-        Ok(f) => reader.decode(&f).is_err(),
+        Ok(f) => reader.decode(f).is_err(),
     };
     check(refused, "tampered frame refused")
 }
