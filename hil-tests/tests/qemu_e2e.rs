@@ -343,7 +343,9 @@ fn qemu_keeps_its_pairing_and_an_unacknowledged_identity_across_a_power_cut() {
     let t0 = Instant::now();
     // Until the identity is in, and a while longer: a second delivery would show.
     let mut settled = None;
-    while t0.elapsed() < Duration::from_secs(60) && settled.is_none_or(|t: Instant| t.elapsed() < Duration::from_secs(3)) {
+    while t0.elapsed() < Duration::from_secs(60)
+        && settled.is_none_or(|t: Instant| t.elapsed() < Duration::from_secs(3))
+    {
         if let Ok(e) = rx.recv_timeout(Duration::from_millis(20)) {
             events.extend(app.on_event(e));
         }

@@ -290,6 +290,9 @@ impl<S: EligibilityService> App<S> {
                 }
                 // The application never pairs (`shikaku pair` does).
                 HostEvent::Paired { .. } | HostEvent::PairingCode { .. } | HostEvent::PairingRefused(_) => {}
+                HostEvent::AlreadyKept { session, seq } => {
+                    tracing::debug!(%endpoint, session, seq, "a kept result came again: acknowledged again");
+                }
                 HostEvent::Rejected(e) => tracing::warn!(%endpoint, error = %e, "frame refused"),
             },
         }

@@ -38,7 +38,11 @@ impl<F: NorFlash> FlashStorage<F> {
 
     /// Puts back into a freshly built reader what was kept: accounts, failure count, pending
     /// identities. Stops at the first record it cannot read and says which.
-    pub fn restore<N: NfcFrontend>(&mut self, reader: &mut Reader<N>, now: Instant) -> Result<(), StoreError> {
+    pub fn restore<N: NfcFrontend>(
+        &mut self,
+        reader: &mut Reader<N>,
+        now: Instant,
+    ) -> Result<(), StoreError> {
         let failures = self.store.lockout()?.failures;
         let accounts = self.store.passcodes()?;
         reader.restore_passcodes(
@@ -69,7 +73,10 @@ impl<F: NorFlash> Storage for FlashStorage<F> {
         kept(self.store.set_pairing_key(Some(key)))
     }
 
-    fn save_passcodes(&mut self, accounts: &mut dyn Iterator<Item = AccountRecord<'_>>) -> Result<(), StorageFailed> {
+    fn save_passcodes(
+        &mut self,
+        accounts: &mut dyn Iterator<Item = AccountRecord<'_>>,
+    ) -> Result<(), StorageFailed> {
         let mut all: Vec<PasscodeRecord, MAX_ACCOUNTS> = Vec::new();
         for a in accounts {
             let account = heapless::String::try_from(a.account).map_err(|_| StorageFailed)?;

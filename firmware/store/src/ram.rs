@@ -153,4 +153,3 @@ impl NorFlash for RamFlash {
         Ok(())
     }
 }
-

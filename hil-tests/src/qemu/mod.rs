@@ -324,12 +324,7 @@ fn frontend_call(fe: &mut Air, kind: u8, p: &[u8]) -> Vec<u8> {
 }
 
 /// The panel: boot configuration, status in, keys and card moves out.
-fn serve_panel(
-    mut s: TcpStream,
-    air: Arc<Mutex<Air>>,
-    state: Arc<Mutex<RigState>>,
-    stop: Arc<AtomicBool>,
-) {
+fn serve_panel(mut s: TcpStream, air: Arc<Mutex<Air>>, state: Arc<Mutex<RigState>>, stop: Arc<AtomicBool>) {
     let mut d = wire::FrameReader::default();
     let mut buf = [0u8; 1024];
     while !stop.load(Ordering::SeqCst) {

@@ -24,9 +24,9 @@ use shikaku_card::der::Certificate;
 use shikaku_protocol::auth::{reader_attestation, PairingKey};
 use shikaku_protocol::endpoint::host::{HostEndpoint, HostEvent, Inbound, Keys, ReaderInfo};
 use shikaku_protocol::message::{
-    msg_type, AuthMethod, CardKind, CertExpiry, Consents, ErrorCode, Proof, Remedy, VerifiedIdentity,
+    AuthMethod, CardKind, CertExpiry, Consents, ErrorCode, Proof, Remedy, VerifiedIdentity,
 };
-use shikaku_protocol::{Error as ProtocolError, Frame, Message};
+use shikaku_protocol::{Error as ProtocolError, Message};
 
 /// The host's hello nonce (fixed: every run is deterministic).
 pub const HOST_NONCE: [u8; 16] = [0x11; 16];
@@ -193,20 +193,18 @@ impl Host {
         let events = self.endpoint.receive(bytes);
         // What the endpoint queued by itself while taking the bytes in: acknowledgements of
         // status messages, and acknowledgements again of results this host already kept (a
-        // re-send after a lost acknowledgement, never handed up).
+        // re-send after a lost acknowledgement, never handed up: `AlreadyKept`).
         while let Some(f) = self.endpoint.poll_transmit() {
-            if let Some((session, seq)) = ack_of(&f) {
-                if self.kept.contains(&(session, seq)) {
+            self.out.push_back(f);
+        }
+        for event in events {
+            match event {
+                HostEvent::AlreadyKept { session, seq } => {
                     self.duplicates += 1;
                     turn.lines.push(format!(
                         "host           {session:08x}/{seq} came again: already kept, acknowledged again"
                     ));
                 }
-            }
-            self.out.push_back(f);
-        }
-        for event in events {
-            match event {
                 HostEvent::Secured(info) => {
                     turn.lines.push(format!(
                         "reader → host  ReaderHello serial={} model={} firmware={}: key check OK, link secured",
@@ -354,17 +352,5 @@ impl Host {
             card_signed,
             proof,
         }
-    }
-}
-
-/// The `(session, seq)` an acknowledgement frame acknowledges; `None` for any other frame.
-fn ack_of(frame: &[u8]) -> Option<(u32, u32)> {
-    let f = Frame::new_checked(frame).ok()?;
-    if f.msg_type() != msg_type::ACK {
-        return None;
-    }
-    match Message::decode(f.msg_type(), f.version_minor(), f.payload()) {
-        Ok(Message::Ack { session, seq }) => Some((session, seq)),
-        _ => None,
     }
 }

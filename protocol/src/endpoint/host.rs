@@ -64,6 +64,9 @@ pub enum HostEvent {
     KeyMismatch(ReaderInfo),
     /// A result, delivered once per (session, seq).
     Result(Inbound),
+    /// A result this host already kept came again (its acknowledgement was lost): it was
+    /// acknowledged again and not handed up.
+    AlreadyKept { session: u32, seq: u32 },
     /// Progress or status that is not a result (shown to staff, not journalled).
     Status(Inbound),
     /// The key exchange is confirmed on both sides: show `code`; staff accept it on the reader.
@@ -365,6 +368,7 @@ impl HostEndpoint {
                 let key = (inbound.session, inbound.seq);
                 if self.acked.contains(&key) {
                     self.queue(&Message::Ack { session: key.0, seq: key.1 });
+                    events.push(HostEvent::AlreadyKept { session: key.0, seq: key.1 });
                 } else if !self.handed_up.contains(&key) {
                     self.handed_up.push(key);
                     events.push(HostEvent::Result(inbound));
@@ -397,6 +401,9 @@ impl core::fmt::Debug for HostEvent {
             HostEvent::Status(m) => f.debug_tuple("Status").field(&(m.session, m.seq, m.msg_type)).finish(),
             HostEvent::Paired { code, .. } => {
                 f.debug_struct("Paired").field("code", code).finish_non_exhaustive()
+            }
+            HostEvent::AlreadyKept { session, seq } => {
+                f.debug_struct("AlreadyKept").field("session", session).field("seq", seq).finish()
             }
             HostEvent::PairingCode { code } => f.debug_struct("PairingCode").field("code", code).finish(),
             HostEvent::PairingRefused(o) => f.debug_tuple("PairingRefused").field(o).finish(),

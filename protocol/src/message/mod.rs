@@ -280,16 +280,22 @@ impl<'a> Message<'a> {
     /// Results are re-sent until acknowledged and delivered exactly once
     /// (see [`crate::reliable`]); everything else is best effort.
     pub fn is_result(&self) -> bool {
+        Self::is_result_type(self.msg_type())
+    }
+
+    /// [`Message::is_result`] by wire type (in the clear header of a sealed frame).
+    pub fn is_result_type(msg_type: u8) -> bool {
+        use msg_type::*;
         matches!(
-            self,
-            Message::VerifiedIdentity(_)
-                | Message::PinOutcome { .. }
-                | Message::FaceOutcome { .. }
-                | Message::ConsentAnswers { .. }
-                | Message::VisualModeStarted { .. }
-                | Message::VisualModeStopped { .. }
-                | Message::VisualUnlockFailed { .. }
-                | Message::Error { .. }
+            msg_type,
+            VERIFIED_IDENTITY
+                | PIN_OUTCOME
+                | FACE_OUTCOME
+                | CONSENT_ANSWERS
+                | VISUAL_MODE_STARTED
+                | VISUAL_MODE_STOPPED
+                | VISUAL_UNLOCK_FAILED
+                | ERROR
         )
     }
 
