@@ -2,19 +2,35 @@
 # Runs every cargo-fuzz target for FUZZ_SECONDS (default 600) each, one after the other, seeded
 # from the checked-in seeds and the fixtures:
 #   protocol/fuzz      frame_parser     deframer, frame view, link, message decoder
+#                      sealed_link      paired reader+host endpoints under faults and an attacker:
+#                                       results exactly once and as queued, nothing forged taken
+#                      pairing          pairing mode, staff accept/reject, attacker exchanges: the
+#                                       reader's key changes only on accept, attempts bounded
 #   firmware/fuzz      iso_dep_blocks   ISO 14443-4 (T=CL) block handler vs a PICC sending anything
 #                      card_responses   applet clients / card-op driver vs arbitrary response APDUs
 #                      card_parsers     BER-TLV, DER/X.509, CV certificate, card records, JP2 header
 #                      jp2_decode       the face engine's JPEG 2000 decoder (card-face photo)
 #   host-driver/fuzz   req_xml          the receipt computer's `req` folder XML reader
-# `--smoke` is the short CI run (FUZZ_SECONDS default 15 there). Crashes land in
+# `--smoke` is the short CI run (FUZZ_SECONDS default 15 there); `--long SECONDS` runs every
+# target for SECONDS and ends with a table of seconds and executions per target (for
+# BENCHMARKS.md). Crashes land in
 # <crate>/fuzz/artifacts/<target>/; turn each into a regression test. One line per target is
 # appended to target/fuzz-stats.tsv (date, target, seconds, executions, corpus size).
 # Pick targets with FUZZ_TARGETS="card_parsers req_xml".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=0
-[[ "${1:-}" == "--smoke" ]] && SMOKE=1
+LONG=0
+case "${1:-}" in
+  --smoke) SMOKE=1 ;;
+  --long)
+    LONG=1
+    [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "usage: $0 --long SECONDS" >&2; exit 2; }
+    FUZZ_SECONDS="$2"
+    ;;
+  "") ;;
+  *) echo "usage: $0 [--smoke | --long SECONDS]" >&2; exit 2 ;;
+esac
 # The smoke run builds without AddressSanitizer (FUZZ_SANITIZER, default `none` there,
 # `address` for the long runs): instrumenting every C and Rust dependency of the host driver
 # (SQLite, …) makes a fresh build several times slower, and the code under test is safe Rust.
@@ -49,6 +65,7 @@ STATS=target/fuzz-stats.tsv
 # small.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/fuzz}"
 FAILED=()
+SUMMARY=()
 
 run_target() { # crate-dir target seeds-dir
   local dir="$1" target="$2" seeds="$3"
@@ -64,8 +81,12 @@ run_target() { # crate-dir target seeds-dir
       -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -rss_limit_mb=1024 >"$log" 2>&1) || true
   local took=$((SECONDS - start))
   grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE|==[0-9]+== ERROR|SUMMARY|error)' "$log" || true
-  local execs corpus
+  local execs corpus fuzzed
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
+  # libFuzzer's own final line, `#N DONE ... exec/s: R`, when the stats are missing.
+  [[ -n "$execs" ]] || execs="$(sed -n 's/^#\([0-9]*\)[[:space:]]*DONE.*/\1/p' "$log" | tail -1)"
+  fuzzed="$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\2/p' "$log" | tail -1)"
+  SUMMARY+=("$(printf '%-16s %8s %10s %12s' "$target" "${fuzzed:-?}" "$took" "${execs:-?}")")
   corpus="$(find "$dir/fuzz/corpus/$target" -type f | wc -l)"
   printf '%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$target" "$took" "${execs:-?}" "$corpus" >>"$STATS"
   echo "fuzz: $target: ${execs:-?} executions in ${took}s (build included), corpus $corpus"
@@ -81,11 +102,20 @@ run_target() { # crate-dir target seeds-dir
 }
 
 run_target protocol frame_parser seeds/frame_parser
+run_target protocol sealed_link seeds/sealed_link
+run_target protocol pairing seeds/pairing
 run_target firmware iso_dep_blocks seeds/iso_dep_blocks
 run_target firmware card_responses seeds/card_responses
 run_target firmware card_parsers seeds/card_parsers
 run_target firmware jp2_decode seeds/jp2_decode
 run_target host-driver req_xml seeds/req_xml
+
+if ((LONG)); then
+  echo
+  echo "fuzz: --long ${SECONDS_PER_TARGET}s per target, sanitizer $SANITIZER"
+  printf '%-16s %8s %10s %12s\n' target fuzzed_s wall_s executions
+  printf '%s\n' "${SUMMARY[@]}"
+fi
 
 if ((${#FAILED[@]})); then
   echo "fuzz: failed: ${FAILED[*]}" >&2
