@@ -297,3 +297,45 @@ pub fn pkcs15_crypt_sign_args<'a>(
         output.to_str().unwrap(),
     ]
 }
+
+/// `shikaku pair ENDPOINT` with an operator at the PC: when the PC prints its code, the
+/// operator looks at the reader (`code_on_reader`, given the PC's code and polled until the
+/// reader shows one) and types what it shows. Answers the exit status and everything printed.
+pub fn pair_as_operator(
+    home: &Path,
+    args: &[&str],
+    code_on_reader: impl Fn(u32) -> Option<u32>,
+) -> (bool, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(shikaku_bin())
+        .args(args)
+        .env("SHIKAKU_HOME", home)
+        .env_remove("SHIKAKU_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take();
+    let stdout = child.stdout.take().unwrap();
+    let mut printed = String::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let pc_code = line.strip_prefix("pairing code ").and_then(|r| r.get(..6)?.parse::<u32>().ok());
+        if let Some(pc_code) = pc_code {
+            let t0 = std::time::Instant::now();
+            let mut code = code_on_reader(pc_code);
+            while code.is_none() && t0.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(20));
+                code = code_on_reader(pc_code);
+            }
+            if let (Some(c), Some(mut s)) = (code, stdin.take()) {
+                let _ = writeln!(s, "{c:06}");
+            }
+        }
+        printed.push_str(&line);
+        printed.push('\n');
+    }
+    let o = child.wait_with_output().unwrap();
+    printed.push_str(&String::from_utf8_lossy(&o.stderr));
+    (o.status.success(), printed)
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use shikaku_hil::sim_device::SimDevice;
 use shikaku_hil::sim_reader::SimReader;
-use shikaku_hil::testkit::{output_text as text, shikaku};
+use shikaku_hil::testkit::{output_text as text, pair_as_operator, shikaku};
 
 #[test]
 fn pair_then_provision_a_passcode_over_the_paired_link() {
@@ -19,9 +19,9 @@ fn pair_then_provision_a_passcode_over_the_paired_link() {
     assert!(!o.status.success());
     assert!(text(&o).contains("not paired"), "{}", text(&o));
 
-    let o = shikaku(home.path(), &["pair", &ep], "");
-    assert!(o.status.success(), "{}", text(&o));
-    let out = text(&o);
+    let (ok, out) =
+        pair_as_operator(home.path(), &["pair", &ep], |_| device.reader.lock().unwrap().shown_code);
+    assert!(ok, "{out}");
     assert!(out.contains("paired with SK-CLI-1"), "{out}");
     assert!(home.path().join("keys/SK-CLI-1.key").exists());
     assert!(device.reader.lock().unwrap().link.is_paired());

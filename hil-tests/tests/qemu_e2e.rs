@@ -18,9 +18,8 @@
 //! Without the images (or QEMU) the tests say so and pass, unless `SHIKAKU_REQUIRE_QEMU=1`
 //! (set by `scripts/test.sh`), where they fail.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use shikaku_hil::qemu::{self, Patient, QemuRig};
@@ -186,25 +185,20 @@ fn pair_at_the_reader(home: &Path, rig: &QemuRig) {
         format!("readers = [\"{}\"]\nkey_dir = \"{}\"\n", rig.endpoint(), cfg.key_dir.display()),
     )
     .unwrap();
-    let mut child = Command::new(shikaku_bin())
-        .args(["--config", cfg_path.to_str().unwrap(), "pair", &rig.endpoint()])
-        .env("SHIKAKU_HOME", home)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if let Some(code) = line.strip_prefix("pairing code ").and_then(|r| r.get(..6)) {
-            rig.staff_saw_host_code(code.parse().expect("six digits"));
-        }
-        lines.push(line);
-    }
-    let status = child.wait().unwrap();
-    let shown = rig.state.lock().ok().and_then(|s| s.shown_code);
-    assert!(status.success(), "shikaku pair: {lines:?}, reader showed {shown:?}\n{}", qemu_log(rig));
-    assert!(lines.iter().any(|l| l.contains("paired with SK-QEMU-0001")), "{lines:?}");
+    // Staff at the reader see the code the PC printed (and press Yes when the reader shows the
+    // same); the operator types the reader's code into the PC.
+    let reader_code = || rig.state.lock().ok().and_then(|st| st.shown_code);
+    let (ok, out) = testkit::pair_as_operator(
+        home,
+        &["--config", cfg_path.to_str().unwrap(), "pair", &rig.endpoint()],
+        |pc_code| {
+            rig.staff_saw_host_code(pc_code);
+            reader_code()
+        },
+    );
+    let shown = reader_code();
+    assert!(ok, "shikaku pair: {out}, reader showed {shown:?}\n{}", qemu_log(rig));
+    assert!(out.contains("paired with SK-QEMU-0001"), "{out}");
     assert_eq!(rig.state.lock().map(|s| s.pairings).unwrap(), (1, 0), "staff accepted one code");
     assert!(KeyStore::new(&cfg.key_dir).lookup(SERIAL).is_some(), "the key is stored on the PC");
 }

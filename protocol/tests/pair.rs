@@ -623,3 +623,61 @@ fn a_second_hello_on_a_live_connection_is_refused_so_counters_cannot_restart() {
     assert!(matches!(events[0], HostEvent::Rejected(Error::DuplicateHello)), "{events:?}");
     assert!(!events.iter().any(|e| matches!(e, HostEvent::Result(_) | HostEvent::Secured(_))), "{events:?}");
 }
+
+/// Moves every frame one end has for the other, both ways, until nothing moves.
+fn exchange(host: &mut HostEndpoint, reader: &mut ReaderEndpoint, rng: &mut Counter) -> Vec<HostEvent> {
+    let mut events = Vec::new();
+    let mut saw = Vec::new();
+    for _ in 0..8 {
+        while let Some(f) = host.poll_transmit() {
+            reader.push_rx(&f);
+            while let Some(i) = reader.poll_input(Instant::ZERO, rng) {
+                if let LinkInput::PairingCode { code } = i {
+                    saw.push(code);
+                }
+            }
+        }
+        let mut buf = [0u8; MAX_FRAME];
+        while let Some(n) = reader.poll_transmit(Instant::ZERO, &mut buf) {
+            events.extend(host.receive(&buf[..n]));
+        }
+    }
+    events.extend(saw.into_iter().map(|code| HostEvent::PairingCode { code }));
+    events
+}
+
+fn code_of(events: &[HostEvent]) -> Option<u32> {
+    events.iter().find_map(|e| match e {
+        HostEvent::PairingCode { code } => Some(*code),
+        _ => None,
+    })
+}
+
+/// Why `shikaku pair` makes the operator type the reader's code too: a device between PC and
+/// reader runs one exchange with each. It can forge the reader's acceptance towards the PC (it
+/// is the "reader" of that exchange), but the two codes differ, so staff comparing them at
+/// both ends refuse it.
+#[test]
+fn a_device_in_the_middle_of_a_pairing_cannot_make_the_two_codes_agree() {
+    let mut pc = HostEndpoint::new(None, [0; 16]);
+    let mut reader = ReaderEndpoint::new(identity_of_reader(), None);
+    // The device: a reader towards the PC, a host towards the real reader.
+    let mut fake_reader = ReaderEndpoint::new(identity_of_reader(), None);
+    let mut fake_pc = HostEndpoint::new(None, [0; 16]);
+    pc.start_pairing([0x42; 32], [5; 16]);
+    fake_pc.start_pairing([0x66; 32], [6; 16]);
+    let pc_side = exchange(&mut pc, &mut fake_reader, &mut Counter(1));
+    let reader_side = exchange(&mut fake_pc, &mut reader, &mut Counter(2));
+    let pc_code = code_of(&pc_side).expect("the PC shows a code");
+    // The device and the real reader derived the same code in their exchange: the reader
+    // shows it (the reader's `PairingCode`, gathered by `exchange`).
+    let reader_code = code_of(&reader_side).expect("the device's exchange with the reader completes");
+    assert_ne!(pc_code, reader_code, "the codes at the two ends differ");
+    // The device can make the PC believe the reader accepted: a PC that skipped its own
+    // comparison would store a key the device shares.
+    fake_reader.accept_pairing().expect("the device accepts its own exchange");
+    let events = exchange(&mut pc, &mut fake_reader, &mut Counter(3));
+    assert!(events.iter().any(|e| matches!(e, HostEvent::Paired { .. })), "{events:?}");
+    // The real reader keeps nothing unless staff accept a code that matches the PC's.
+    assert!(!reader.is_paired());
+}

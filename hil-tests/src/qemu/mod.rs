@@ -79,6 +79,8 @@ pub struct RigState {
     pub host_code: Option<u32>,
     /// Pairings staff accepted and rejected at the reader.
     pub pairings: (u32, u32),
+    /// The reader's code staff last answered (they answer each code shown once).
+    answered: Option<u32>,
 }
 
 type Air = SimFrontend<VirtualCard>;
@@ -150,6 +152,7 @@ impl QemuRig {
             shown_code: None,
             host_code: None,
             pairings: (0, 0),
+            answered: None,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let mut rig = Self { host_port, state, air, child, stop, threads: Vec::new(), qemu_log };
@@ -176,7 +179,6 @@ impl QemuRig {
     pub fn staff_saw_host_code(&self, code: u32) {
         if let Ok(mut s) = self.state.lock() {
             s.host_code = Some(code);
-            s.acted = None;
         }
     }
 
@@ -411,15 +413,16 @@ fn act(st: &mut RigState, fe: &mut Air) {
     // Staff compare the code on the reader with the one the reception PC showed them.
     if phase == "PairingConfirm" {
         if let (Some(shown), Some(host)) = (st.shown_code, st.host_code) {
-            if shown == host {
-                st.keys.push_back(KEY_YES);
-                st.pairings.0 += 1;
-            } else {
-                st.keys.push_back(KEY_NO);
-                st.pairings.1 += 1;
+            if st.answered != Some(shown) {
+                st.answered = Some(shown);
+                if shown == host {
+                    st.keys.push_back(KEY_YES);
+                    st.pairings.0 += 1;
+                } else {
+                    st.keys.push_back(KEY_NO);
+                    st.pairings.1 += 1;
+                }
             }
-            st.host_code = None;
-            st.acted = Some(phase.to_owned());
         }
         return;
     }

@@ -86,19 +86,31 @@ pub(crate) fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
         endpoint.parse().map_err(|e: shikaku_host::transport::TransportError| e.to_string())?;
     let (handle, rx, serial, _) = connect(config, &endpoint, Duration::from_secs(10))?;
     handle.send(Command::Pair);
-    // The reader answers at once (or refuses: pairing mode closed); then staff compare the
-    // code and press Yes on the reader, within its input timeout.
+    // The reader answers at once (or refuses: pairing mode closed). Then both ends check the
+    // code: staff press Yes on the reader if it shows the PC's code, and the operator types
+    // the reader's code here. Both checks are needed: a device on the cable can run one key
+    // exchange with each end and forge the reader's acceptance towards the PC, but it cannot
+    // make the two codes agree.
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut shown = None;
+    let mut operator_checked = false;
     while Instant::now() < deadline {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(ManagerEvent::Link { event: HostEvent::PairingCode { code }, .. }) => {
                 println!("pairing code {code:06}: press Yes on the reader if it shows the same number");
                 shown = Some(code);
+                let typed = read_line("type the code the reader shows: ")?;
+                if typed.trim() != format!("{code:06}") {
+                    return Err(format!(
+                        "the reader shows another code than this PC ({code:06}): nothing was stored; \
+                         press No on the reader, and check the cable for a device between PC and reader"
+                    ));
+                }
+                operator_checked = true;
             }
-            Ok(ManagerEvent::Link { event: HostEvent::Paired { key, code }, .. }) => {
+            Ok(ManagerEvent::Link { event: HostEvent::Paired { key, code }, .. }) if operator_checked => {
                 KeyStore::new(&config.key_dir).store(&serial, &key).map_err(|e| e.to_string())?;
-                println!("paired with {serial}: staff confirmed {code:06} on the reader");
+                println!("paired with {serial}: the code {code:06} was confirmed on the reader and here");
                 return Ok(());
             }
             Ok(ManagerEvent::Link { event: HostEvent::PairingRefused(outcome), .. }) => {
@@ -119,6 +131,19 @@ pub(crate) fn pair(config: &Config, endpoint: &str) -> Result<(), String> {
         }
         None => "the reader did not answer the pairing request".into(),
     })
+}
+
+/// One line from the operator (stdin), without its line end; end of input is an error.
+fn read_line(prompt: &str) -> Result<String, String> {
+    use std::io::{BufRead, Write};
+    print!("{prompt}");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) => Err("no code was typed: nothing was stored".into()),
+        Ok(_) => Ok(line.trim_end().to_owned()),
+        Err(e) => Err(format!("reading the code: {e}")),
+    }
 }
 
 /// What staff should do about a reader's pairing refusal.
