@@ -159,6 +159,11 @@ pub fn run_cut_pipe(
                     on_secured(host);
                     let _ = host.send(&Message::HostChallenge { challenge: [0xC1; 32] });
                 }
+                // The answer to a passcode provision (one per connection here): not a
+                // session message, nothing to acknowledge.
+                HostEvent::Status(m) if m.msg_type() == msg_type::PASSCODE_RESULT => {}
+                // A re-send of what was already kept: the endpoint acknowledged it again.
+                HostEvent::AlreadyKept { .. } => {}
                 HostEvent::Result(m) | HostEvent::Status(m) => {
                     // The application keeps each result, then acknowledges it.
                     host.ack(m.session, m.seq);

@@ -58,7 +58,7 @@ fn run(script: Script, cut: Option<usize>) -> Run {
     let mut reader = SimReader::new(KEY, "SK-FAULT-LINK");
     let mut host = HostEndpoint::new(Some(PairingKey(KEY)), [0; 16]);
     let salt = *b"fault link salt!";
-    let hash = passcode::hash(PASSCODE, &salt, 1_000);
+    let hash = passcode::hash(PASSCODE, &salt, 10_000);
     let r = testkit::run_cut_pipe(&mut reader, &mut host, script, cut, 40_000, true, |host| {
         host.send(&Message::PasscodeProvision { account: "uketsuke-01", salt, iterations: 10_000, hash })
             .unwrap();

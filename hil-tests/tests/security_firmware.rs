@@ -55,7 +55,7 @@ fn unlocks(reader: &mut SimReader, now: Instant) -> bool {
 
 #[test]
 fn an_unpaired_reader_refuses_a_passcode_hash() {
-    let hash = passcode::hash(b"4821", &SALT, 1_000);
+    let hash = passcode::hash(b"4821", &SALT, 10_000);
     let mut reader = SimReader::unpaired("SK-SEC-UNPAIRED");
     reader.receive(Instant::from_millis(1_000), &plain(&provision(&hash), 1));
     assert_eq!(reader.session.passcodes().accounts(), 0);
@@ -64,7 +64,7 @@ fn an_unpaired_reader_refuses_a_passcode_hash() {
 
 #[test]
 fn a_paired_reader_takes_a_passcode_hash_only_over_the_authenticated_link() {
-    let hash = passcode::hash(b"4821", &SALT, 1_000);
+    let hash = passcode::hash(b"4821", &SALT, 10_000);
     let mut reader = SimReader::new(KEY, "SK-SEC-PAIRED");
     let mut host = HostEndpoint::new(Some(PairingKey(KEY)), [0; 16]);
     host.connect([1; 16]);

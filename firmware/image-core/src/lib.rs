@@ -236,6 +236,11 @@ impl<F: NfcFrontend> Reader<F> {
         self.air.frontend_mut()
     }
 
+    /// The frontend back (a rig rebuilding the reader after a simulated power cut).
+    pub fn into_frontend(self) -> F {
+        self.air.into_frontend()
+    }
+
     pub fn frontend(&self) -> &F {
         self.air.frontend()
     }

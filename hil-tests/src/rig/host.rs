@@ -84,6 +84,11 @@ pub struct Host {
     /// Answer to `CertificateRead`.
     pub registered: bool,
     challenges: HashMap<u32, [u8; 32]>,
+    /// Pre-issue challenges, as the host driver does: one on each new connection and after
+    /// each card is taken, for the reader's next session (which then works while the PC is
+    /// away). Each is good for one identity.
+    pub preissue: bool,
+    preissued: Vec<[u8; 32]>,
     /// Results recorded (and then acknowledged), by `(session, seq)`.
     kept: HashSet<(u32, u32)>,
     /// What the reader said about itself in its hello, once the link is secured.
@@ -99,6 +104,8 @@ pub struct Host {
     pub refused: u32,
     /// Results that arrived again after this host kept them and were only acknowledged again.
     pub duplicates: u32,
+    /// What the reader answered to each passcode provision.
+    pub passcode_results: Vec<shikaku_protocol::message::PasscodeOutcome>,
 }
 
 /// What one [`Host::receive`] did.
@@ -156,6 +163,8 @@ impl Host {
             rng: ChaCha20Rng::seed_from_u64(seed),
             registered,
             challenges: HashMap::new(),
+            preissue: false,
+            preissued: Vec::new(),
             kept: HashSet::new(),
             reader: None,
             received: Vec::new(),
@@ -164,6 +173,7 @@ impl Host {
             errors: Vec::new(),
             refused: 0,
             duplicates: 0,
+            passcode_results: Vec::new(),
         }
     }
 
@@ -175,6 +185,17 @@ impl Host {
 
     pub fn is_secured(&self) -> bool {
         self.endpoint.is_secured()
+    }
+
+    /// Pre-issues a challenge for the reader's next session ([`Host::preissue`]).
+    pub fn preissue_challenge(&mut self) -> String {
+        let mut challenge = [0u8; 32];
+        self.rng.fill_bytes(&mut challenge);
+        self.preissued.push(challenge);
+        match self.endpoint.send(&Message::HostChallenge { challenge }) {
+            Ok(()) => "host → reader  HostChallenge (for the next card)".into(),
+            Err(e) => format!("host could not send HostChallenge: {e:?}"),
+        }
     }
 
     /// Queues a host → reader message (only once the link is secured: nothing else passes).
@@ -261,6 +282,12 @@ impl Host {
                 return;
             }
         };
+        // The reader's answer to the passcode provision: not a session message.
+        if let Message::PasscodeResult { account, outcome } = message {
+            lines.push(format!("reader → host  PasscodeResult account={account} {outcome:?}"));
+            self.passcode_results.push(outcome);
+            return;
+        }
         let line = format!("{session:08x}/{} {}", inbound.seq, summary(&message));
         self.received.push(line.clone());
         self.messages.push(HostRecord {
@@ -271,6 +298,9 @@ impl Host {
         });
         lines.push(format!("reader → host  {line}"));
         match message {
+            // The reader's session took the pre-issued challenge.
+            Message::CardDetected { .. } if self.preissue => {}
+            Message::CardRemoved if self.preissue => lines.push(self.preissue_challenge()),
             Message::CardDetected { .. } => {
                 let mut challenge = [0u8; 32];
                 self.rng.fill_bytes(&mut challenge);
@@ -289,6 +319,14 @@ impl Host {
             }
             Message::VerifiedIdentity(v) => {
                 let record = self.check_identity(session, &v);
+                if record.proof.is_ok() {
+                    let c = match v.proof {
+                        Proof::CardSignature { challenge, .. }
+                        | Proof::ReaderAttestation { challenge, .. } => challenge,
+                    };
+                    // Single use.
+                    self.preissued.retain(|p| *p != c);
+                }
                 lines.push(match &record.proof {
                     Ok(()) => format!(
                         "host checked   {} of the {:?} identity: OK",
@@ -305,7 +343,14 @@ impl Host {
     }
 
     fn check_identity(&self, session: u32, v: &VerifiedIdentity<'_>) -> IdentityRecord {
-        let issued = self.challenges.get(&session).copied();
+        let claimed = match v.proof {
+            Proof::CardSignature { challenge, .. } | Proof::ReaderAttestation { challenge, .. } => challenge,
+        };
+        let issued = self
+            .challenges
+            .get(&session)
+            .copied()
+            .or_else(|| self.preissued.iter().find(|p| **p == claimed).copied());
         let (card_signed, proof) = match v.proof {
             Proof::CardSignature { challenge, signature } => {
                 let result = if Some(challenge) != issued {

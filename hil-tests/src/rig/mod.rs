@@ -70,11 +70,14 @@ use shikaku_firmware::nfc::iso_dep::IsoDepConfig;
 use shikaku_firmware::session::{
     CardFailure, CardOp, CardReply, FaceReply, FaceVerifier, Key, Phase, PinState, Screen,
 };
-use shikaku_image_core::{Platform, Reader, Status};
+use shikaku_image_core::storage::FlashStorage;
+use shikaku_image_core::{Platform, Reader, Status, Storage};
 use shikaku_protocol::auth::PairingKey;
-use shikaku_protocol::endpoint::reader::{Entropy, Identity};
+use shikaku_protocol::endpoint::reader::{Entropy, Identity, PairingStats};
 use shikaku_protocol::message::{msg_type, Capabilities, CardKind, FirmwareVersion};
 use shikaku_protocol::{passcode, Duration, Frame, Instant, Message, UnixMillis};
+use shikaku_store::ram::{RamFlash, SECTOR, SECTORS};
+use shikaku_store::Store;
 
 use crate::render;
 use crate::sim_frontend::{AirCounters, FaultConfig, SimCardConfig, SimFrontend};
@@ -104,6 +107,8 @@ pub const READER_IDENTITY: Identity = Identity {
     model: "shikaku-sim-rig",
     capabilities: Capabilities(Capabilities::FACE | Capabilities::PIN_KEYPAD | Capabilities::VISUAL_MODE),
 };
+/// The salt of the staff passcode the rig's host provisions.
+pub const RIG_PASSCODE_SALT: &[u8; 16] = b"rig passcode slt";
 /// Seed of the reader's stand-in for its TRNG (hello nonce, pairing secrets).
 pub const READER_ENTROPY_SEED: u64 = 0x7269_675f_7472_6e67;
 
@@ -136,6 +141,39 @@ pub enum Step {
     /// `PRESENCE_CHECK` later).
     Remove,
     Key(Key),
+    /// The cable between reader and PC is pulled (the reader notices, as over USB); nothing
+    /// crosses until [`Step::Plug`].
+    Unplug,
+    /// The cable is back: the host connects again (hello, keys, `LinkReady`).
+    Plug,
+    /// The reader loses power and starts again: a new [`Reader`] from what its flash kept
+    /// (a RAM NOR flash through the same [`FlashStorage`] the images use); the host sees the
+    /// connection drop and connects again if the cable is in.
+    PowerCut,
+}
+
+/// Something a device on the cable does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Injection {
+    /// These bytes towards the reader.
+    ToReader(Vec<u8>),
+    /// These bytes towards the host.
+    ToHost(Vec<u8>),
+    /// Every frame the real host sent so far, again, towards the reader (a replay).
+    ReplayToReader,
+    /// Every frame the real reader sent so far, again, towards the host.
+    ReplayToHost,
+    /// Every frame the real host sent so far, last first (reordered), towards the reader.
+    ReorderToReader,
+}
+
+/// One frame on the cable, as an observer tapping it records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tapped {
+    pub to_reader: bool,
+    /// Put there by a device on the cable (an [`Injection`]), not by the reader or the host.
+    pub injected: bool,
+    pub bytes: Vec<u8>,
 }
 
 /// A reception to run.
@@ -164,6 +202,11 @@ pub struct Scenario {
     pub foreign_card: bool,
     /// Seed of the host's challenges.
     pub seed: u64,
+    /// What a device on the cable does, when (virtual ms).
+    pub injections: Vec<(u64, Injection)>,
+    /// The host pre-issues challenges as the host driver does (one per connection and after
+    /// each card), so a reception can finish while the PC is away.
+    pub host_preissues_challenge: bool,
 }
 
 impl Scenario {
@@ -181,7 +224,15 @@ impl Scenario {
             lossy_link: false,
             foreign_card: false,
             seed: 1,
+            injections: Vec::new(),
+            host_preissues_challenge: false,
         }
+    }
+
+    /// Adds an injection at `at_ms`.
+    pub fn inject(mut self, at_ms: u64, what: Injection) -> Self {
+        self.injections.push((at_ms, what));
+        self
     }
 
     /// Adds `step` at `at_ms`.
@@ -255,6 +306,16 @@ pub struct Outcome {
     pub final_phase: Phase,
     /// Whether 目視 mode was still unlocked at the end.
     pub visual_unlocked: bool,
+    /// Every frame that crossed the cable (and every injected one), in order.
+    pub wire: Vec<Tapped>,
+    /// Pairing requests the reader refused and key exchanges it started.
+    pub reader_pairing: PairingStats,
+    /// Whether the reader holds a pairing key at the end.
+    pub reader_paired: bool,
+    /// Power cuts the reader went through.
+    pub reboots: u32,
+    /// Writes to the reader's flash that failed.
+    pub storage_failures: u32,
 }
 
 impl Outcome {
@@ -440,6 +501,8 @@ struct RigPlatform {
     /// Card operations run during the current poll.
     ops_this_poll: usize,
     last_status: Option<Status>,
+    /// The reader's flash (taken out and put back across a power cut).
+    storage: Option<FlashStorage<RamFlash>>,
 }
 
 impl RigPlatform {
@@ -512,6 +575,10 @@ impl Platform for RigPlatform {
         Some(&mut self.face)
     }
 
+    fn storage(&mut self) -> Option<&mut dyn Storage> {
+        self.storage.as_mut().map(|s| s as &mut dyn Storage)
+    }
+
     fn card_op(&mut self, op: &CardOp) {
         let name = match op {
             CardOp::Identify => "Identify",
@@ -558,6 +625,16 @@ pub struct Rig {
     to_reader: Pipe,
     host: Host,
     issued: Issued,
+    /// Injections not yet due, in order.
+    injections: VecDeque<(Instant, Injection)>,
+    /// The cable is in.
+    cable: bool,
+    wire: Vec<Tapped>,
+    reboots: u32,
+    /// The host provisioned the passcode (once per run: a re-provisioning would clear a
+    /// lock-out, which is the administrator's remedy, not the rig's).
+    provisioned: bool,
+    iso_dep: IsoDepConfig,
 }
 
 impl Rig {
@@ -572,11 +649,19 @@ impl Rig {
         if let Some(n) = scenario.remove_after_apdus {
             sim.pull_after_apdus(n, scenario.pull_swallows_answer);
         }
-        // Both ends hold the pairing key (pairing already done); the connection keys come from
-        // the handshake at the start of the run.
-        let reader =
-            Reader::with_iso_dep(READER_IDENTITY, Some(PAIRING_KEY), 0x5100_0000, sim, scenario.iso_dep);
-        let host = Host::new(PairingKey(PAIRING_KEY), scenario.registered, scenario.seed);
+        // Both ends hold the pairing key (pairing done earlier: the reader's flash has it); the
+        // connection keys come from the handshake at the start of the run.
+        let mut store =
+            Store::new(RamFlash::new(), 0..(SECTOR * SECTORS) as u32).map_err(|e| e.to_string())?;
+        store.set_pairing_key(Some(&PAIRING_KEY)).map_err(|e| e.to_string())?;
+        let mut storage = FlashStorage::new(store);
+        let key = storage.pairing_key().map_err(|e| e.to_string())?;
+        let reader = Reader::with_iso_dep(READER_IDENTITY, key, 0x5100_0000, sim, scenario.iso_dep);
+        let mut host = Host::new(PairingKey(PAIRING_KEY), scenario.registered, scenario.seed);
+        host.preissue = scenario.host_preissues_challenge;
+        let mut injections: Vec<(Instant, Injection)> =
+            scenario.injections.iter().map(|(t, i)| (Instant::from_millis(*t), i.clone())).collect();
+        injections.sort_by_key(|i| i.0);
         let mut script: Vec<(Instant, Step)> =
             scenario.script.iter().map(|(t, s)| (Instant::from_millis(*t), *s)).collect();
         // In time order; steps at the same time in the order the scenario gave them.
@@ -598,6 +683,7 @@ impl Rig {
                 card_replies: Vec::new(),
                 ops_this_poll: 0,
                 last_status: None,
+                storage: Some(storage),
             },
             script: script.into(),
             lossy: scenario.lossy_link,
@@ -609,6 +695,12 @@ impl Rig {
             to_reader: Pipe::default(),
             host,
             issued,
+            injections: injections.into(),
+            cable: true,
+            wire: Vec::new(),
+            reboots: 0,
+            provisioned: false,
+            iso_dep: scenario.iso_dep,
         })
     }
 
@@ -629,6 +721,9 @@ impl Rig {
     /// The host's frames onto the pipe; the lossy wire drops every other acknowledgement.
     fn flush_host(&mut self) {
         while let Some(f) = self.host.poll_transmit() {
+            if !self.cable {
+                continue;
+            }
             let is_ack = Frame::new_unchecked(&f[..]).msg_type() == msg_type::ACK;
             if is_ack && self.lossy {
                 self.acks += 1;
@@ -638,6 +733,7 @@ impl Rig {
                     continue;
                 }
             }
+            self.wire.push(Tapped { to_reader: true, injected: false, bytes: f.clone() });
             self.to_reader.send(self.now, f);
         }
     }
@@ -647,10 +743,18 @@ impl Rig {
     fn host_secured(&mut self) {
         let wall = unix_ms(TODAY).as_millis() + self.now.as_millis();
         self.host_send(&Message::TimeSync { unix_ms: wall });
-        let salt = *b"rig passcode slt";
-        let iterations = 10_000;
-        let hash = passcode::hash(STAFF_PASSCODE.as_bytes(), &salt, iterations);
-        self.host_send(&Message::PasscodeProvision { account: STAFF_ACCOUNT, salt, iterations, hash });
+        if !self.provisioned {
+            self.provisioned = true;
+            let salt = *RIG_PASSCODE_SALT;
+            let iterations = 10_000;
+            let hash = passcode::hash(STAFF_PASSCODE.as_bytes(), &salt, iterations);
+            self.host_send(&Message::PasscodeProvision { account: STAFF_ACCOUNT, salt, iterations, hash });
+        }
+        if self.host.preissue {
+            let line = self.host.preissue_challenge();
+            self.log(line);
+            self.flush_host();
+        }
     }
 
     /// When the reader next has something to do on its own: a deadline of the session or of
@@ -681,11 +785,18 @@ impl Rig {
         self.log("host → reader  HostHello (this connection's nonce)");
         self.flush_host();
 
-        let horizon =
-            self.script.iter().map(|d| d.0).max().unwrap_or(Instant::ZERO) + Duration::from_secs(30);
+        let horizon = self
+            .script
+            .iter()
+            .map(|d| d.0)
+            .chain(self.injections.iter().map(|i| i.0))
+            .max()
+            .unwrap_or(Instant::ZERO)
+            + Duration::from_secs(30);
         loop {
             let next = [
                 self.script.front().map(|d| d.0),
+                self.injections.front().map(|i| i.0),
                 self.to_host.next_time(),
                 self.to_reader.next_time(),
                 self.reader_next(),
@@ -732,6 +843,11 @@ impl Rig {
             issued: self.issued,
             final_phase: self.reader.session.phase(),
             visual_unlocked: self.reader.session.visual_unlocked(),
+            wire: self.wire,
+            reader_pairing: self.reader.link.pairing_stats(),
+            reader_paired: self.reader.link.is_paired(),
+            reboots: self.reboots,
+            storage_failures: self.reader.storage_failures,
         }
     }
 
@@ -760,7 +876,43 @@ impl Rig {
                 self.world(step);
             }
         }
+        while self.injections.front().is_some_and(|i| i.0 <= now) {
+            if let Some((_, what)) = self.injections.pop_front() {
+                self.inject(what);
+            }
+        }
         self.poll();
+    }
+
+    /// A device on the cable sends something; it arrives like any other bytes.
+    fn inject(&mut self, what: Injection) {
+        let real = |to_reader: bool, wire: &[Tapped]| -> Vec<Vec<u8>> {
+            wire.iter().filter(|t| t.to_reader == to_reader && !t.injected).map(|t| t.bytes.clone()).collect()
+        };
+        let (to_reader, frames, what_name) = match what {
+            Injection::ToReader(b) => (true, vec![b], "bytes"),
+            Injection::ToHost(b) => (false, vec![b], "bytes"),
+            Injection::ReplayToReader => (true, real(true, &self.wire), "a replay of every host frame"),
+            Injection::ReplayToHost => (false, real(false, &self.wire), "a replay of every reader frame"),
+            Injection::ReorderToReader => {
+                let mut f = real(true, &self.wire);
+                f.reverse();
+                (true, f, "every host frame, last first")
+            }
+        };
+        let n: usize = frames.iter().map(Vec::len).sum();
+        self.log(format!(
+            "attack  {what_name} ({n} B) towards the {}",
+            if to_reader { "reader" } else { "host" }
+        ));
+        for bytes in frames {
+            self.wire.push(Tapped { to_reader, injected: true, bytes: bytes.clone() });
+            if to_reader {
+                self.to_reader.send(self.now, bytes);
+            } else {
+                self.to_host.send(self.now, bytes);
+            }
+        }
     }
 
     fn world(&mut self, step: Step) {
@@ -773,6 +925,21 @@ impl Rig {
                 self.log("world   card taken off the reader");
                 self.reader.frontend_mut().set_card_present(false);
             }
+            Step::Unplug => {
+                self.log("world   the cable is pulled");
+                self.cable = false;
+                self.to_host = Pipe::default();
+                self.to_reader = Pipe::default();
+                self.platform.inbox.clear();
+                self.reader.link.disconnected();
+            }
+            Step::Plug => {
+                self.log("world   the cable is back: the host connects again");
+                self.cable = true;
+                self.host.connect();
+                self.flush_host();
+            }
+            Step::PowerCut => self.power_cut(),
             Step::Key(key) => {
                 let shown = match key {
                     Key::Digit(_) => "digit (hidden)".to_string(),
@@ -816,9 +983,47 @@ impl Rig {
         }
     }
 
+    /// The reader loses power: RAM is gone; a new reader starts from its flash.
+    fn power_cut(&mut self) {
+        self.reboots += 1;
+        self.log("world   power cut: the reader restarts from its flash");
+        let Some(mut storage) = self.platform.storage.take() else { return };
+        let key = storage.pairing_key().ok().flatten();
+        let first_session = 0x5100_0000u32.wrapping_add(self.reboots << 24);
+        let placeholder = Reader::with_iso_dep(
+            READER_IDENTITY,
+            None,
+            0,
+            SimFrontend::new(RigCard::Foreign),
+            IsoDepConfig::default(),
+        );
+        let old = std::mem::replace(&mut self.reader, placeholder);
+        let fe = old.into_frontend();
+        self.reader = Reader::with_iso_dep(READER_IDENTITY, key, first_session, fe, self.iso_dep);
+        if let Err(e) = storage.restore(&mut self.reader, self.now) {
+            self.log(format!("reader  flash could not be read back: {e}"));
+        }
+        self.platform.storage = Some(storage);
+        self.platform.keys.clear();
+        self.platform.inbox.clear();
+        self.platform.last_status = None;
+        self.to_host = Pipe::default();
+        self.to_reader = Pipe::default();
+        self.platform.show(&Screen::PlaceCard, Phase::Idle);
+        if self.cable {
+            // The host sees the device go and come back (USB) and connects again.
+            self.host.connect();
+            self.flush_host();
+        }
+    }
+
     /// A frame from the reader onto the pipe; the lossy wire drops the first send of every
     /// result.
     fn onto_wire(&mut self, f: Vec<u8>) {
+        if !self.cable {
+            return;
+        }
+        self.wire.push(Tapped { to_reader: false, injected: false, bytes: f.clone() });
         let frame = Frame::new_unchecked(&f[..]);
         let (session, seq) = (frame.session(), frame.seq());
         // The payload is sealed; the type is in the clear header.
