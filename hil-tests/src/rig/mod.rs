@@ -316,6 +316,8 @@ pub struct Outcome {
     pub reboots: u32,
     /// Writes to the reader's flash that failed.
     pub storage_failures: u32,
+    /// Status and record messages the reader's full outbox let go (never an identity).
+    pub reader_evicted: u32,
 }
 
 impl Outcome {
@@ -635,6 +637,8 @@ pub struct Rig {
     /// lock-out, which is the administrator's remedy, not the rig's).
     provisioned: bool,
     iso_dep: IsoDepConfig,
+    /// Counters of readers that lost power (evicted, dropped), added to the outcome's.
+    lost_counters: (u32, u32),
 }
 
 impl Rig {
@@ -701,6 +705,7 @@ impl Rig {
             reboots: 0,
             provisioned: false,
             iso_dep: scenario.iso_dep,
+            lost_counters: (0, 0),
         })
     }
 
@@ -836,7 +841,7 @@ impl Rig {
             host_refused: self.host.refused,
             link_secured: self.host.is_secured(),
             reader_unacked: self.reader.link.pending(),
-            reader_dropped: self.reader.outbox_full,
+            reader_dropped: self.reader.outbox_full + self.lost_counters.1,
             reader_rejected: self.reader.frames_rejected,
             face_attempts: self.platform.face.replay.attempts.clone(),
             end_ms: self.now.as_millis(),
@@ -848,6 +853,7 @@ impl Rig {
             reader_paired: self.reader.link.is_paired(),
             reboots: self.reboots,
             storage_failures: self.reader.storage_failures,
+            reader_evicted: self.reader.link.dropped() + self.lost_counters.0,
         }
     }
 
@@ -998,6 +1004,8 @@ impl Rig {
             IsoDepConfig::default(),
         );
         let old = std::mem::replace(&mut self.reader, placeholder);
+        self.lost_counters.0 += old.link.dropped();
+        self.lost_counters.1 += old.outbox_full;
         let fe = old.into_frontend();
         self.reader = Reader::with_iso_dep(READER_IDENTITY, key, first_session, fe, self.iso_dep);
         if let Err(e) = storage.restore(&mut self.reader, self.now) {

@@ -3,5 +3,6 @@
 //! Each binary uses only some of them, hence `dead_code` is allowed.
 #![allow(dead_code)]
 
+pub(crate) mod adversary;
 pub(crate) mod eligibility;
 pub(crate) mod fault;
