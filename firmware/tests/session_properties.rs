@@ -112,8 +112,10 @@ proptest! {
                 Step::Registered(b) => { r.host(Message::RegistrationStatus { registered: b }); }
                 Step::Cancel => { r.host(Message::Cancel { reason: CancelReason::Staff }); }
                 Step::Provision => {
+                    // Hashed once for all cases: PBKDF2 at the reader's minimum iterations.
+                    static HASH: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
                     let salt = [3; 16];
-                    let hash = shikaku_protocol::passcode::hash(b"7319", &salt, 10_000);
+                    let hash = *HASH.get_or_init(|| shikaku_protocol::passcode::hash(b"7319", &salt, 10_000));
                     r.host(Message::PasscodeProvision { account: "staff-x", salt, iterations: 10_000, hash });
                 }
                 Step::Advance(ms) => { r.advance(u64::from(ms)); }

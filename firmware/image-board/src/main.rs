@@ -7,8 +7,6 @@
 #![no_main]
 
 mod board;
-// The persistent store's flash (issue #12); the main loop takes it up separately.
-#[allow(dead_code)]
 mod flash;
 mod usb;
 
@@ -21,7 +19,9 @@ use panic_probe as _;
 use shikaku_firmware::nfc::NfcFrontend;
 use shikaku_firmware::session::{Key, Phase, Screen};
 use shikaku_firmware::st25r3916::St25r3916;
-use shikaku_image_core::{phase_name, Platform, Reader, Status};
+use shikaku_image_core::storage::FlashStorage;
+use shikaku_image_core::{phase_name, Platform, Reader, Status, Storage};
+use shikaku_store::Store;
 use shikaku_protocol::endpoint::reader::{Entropy, Identity};
 use shikaku_protocol::message::{Capabilities, FirmwareVersion};
 use shikaku_protocol::Instant;
@@ -51,6 +51,9 @@ struct Board {
     phase: Phase,
     last_ms: u32,
     high: u64,
+    /// The pairing key, 目視 accounts, passcode failures and unacknowledged identities, in
+    /// the last two sectors of flash bank 2.
+    storage: Option<FlashStorage<flash::InternalFlash>>,
 }
 
 impl Platform for Board {
@@ -108,6 +111,9 @@ impl Platform for Board {
     fn entropy(&mut self) -> &mut dyn Entropy {
         &mut self.trng
     }
+    fn storage(&mut self) -> Option<&mut dyn Storage> {
+        self.storage.as_mut().map(|s| s as &mut dyn Storage)
+    }
 }
 
 type Nfc = St25r3916<board::NfcSpi, board::NfcIrq, board::Delay>;
@@ -151,12 +157,20 @@ fn main() -> ! {
         phase: Phase::Idle,
         last_ms: 0,
         high: 0,
+        storage: None,
     };
     let mut first = [0u8; 4];
     plat.trng.fill(&mut first);
-    // The pairing key lives in flash once pairing persists it (left: see firmware/README.md);
-    // until then the reader boots unpaired and pairs with `shikaku pair`.
-    let key = None;
+    // What was kept before this start. A store that cannot be opened leaves the reader as new
+    // (unpaired: pairing opens to staff at the keypad).
+    let mut storage = match Store::new(flash::InternalFlash::new(), 0..flash::CAPACITY as u32) {
+        Ok(store) => Some(FlashStorage::new(store)),
+        Err(e) => {
+            defmt::error!("persistent store not usable: {}", e);
+            None
+        }
+    };
+    let key = storage.as_mut().and_then(|s| s.pairing_key().ok().flatten());
     let id = Identity {
         firmware: FirmwareVersion { major: 0, minor: 1, patch: 0, build: "board" },
         serial: SERIAL,
@@ -167,6 +181,13 @@ fn main() -> ! {
     let Some(reader) = cortex_m::singleton!(: BoardReader = Reader::new(id, key, first_session, nfc)) else {
         panic!("reader already built")
     };
+    if let Some(s) = storage.as_mut() {
+        let now = plat.now();
+        if let Err(e) = s.restore(reader, now) {
+            defmt::error!("persistent store: {}", e);
+        }
+    }
+    plat.storage = storage;
     defmt::info!("main loop");
     loop {
         reader.poll(&mut plat);

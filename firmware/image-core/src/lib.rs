@@ -38,7 +38,7 @@ use shikaku_firmware::session::{
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
 use shikaku_protocol::message::{CancelReason, FaceDecision, Message, PasscodeOutcome, SelfTest};
-use shikaku_protocol::{Duration, Header, Instant, MAX_FRAME, MAX_PAYLOAD};
+use shikaku_protocol::{Duration, Header, Instant, MAX_FRAME};
 
 /// A write to the reader's persistent store failed (worn or faulty flash): the reader goes on,
 /// but what was not written is lost at the next power cut.
@@ -130,7 +130,6 @@ pub struct Reader<F: NfcFrontend> {
     pub outbox_full: u32,
     /// Writes to the platform's storage that failed.
     pub storage_failures: u32,
-    payload: [u8; MAX_PAYLOAD],
 }
 
 /// A host message copied out of the link's buffer, so the session can run while the link is
@@ -210,7 +209,6 @@ impl<F: NfcFrontend> Reader<F> {
             frames_rejected: 0,
             outbox_full: 0,
             storage_failures: 0,
-            payload: [0; MAX_PAYLOAD],
         }
     }
 
@@ -404,13 +402,13 @@ impl<F: NfcFrontend> Reader<F> {
                         if self.link.queue(t.session, t.seq, &msg, now).is_err() {
                             self.outbox_full = self.outbox_full.wrapping_add(1);
                         }
-                        // A verified identity is kept in storage until acknowledged.
+                        // A verified identity is kept in storage until acknowledged (the copy
+                        // in the outbox is the one kept: no second buffer).
                         if let (Message::VerifiedIdentity(_), Some(s)) = (&msg, p.storage()) {
                             let header = Header { msg_type: msg.msg_type(), session: t.session, seq: t.seq };
-                            let saved = msg
-                                .encode(&mut self.payload)
-                                .ok()
-                                .and_then(|n| self.payload.get(..n))
+                            let saved = self
+                                .link
+                                .pending_payload(t.session, t.seq)
                                 .map(|bytes| s.save_pending(&header, bytes));
                             if !matches!(saved, Some(Ok(()))) {
                                 self.storage_failures = self.storage_failures.wrapping_add(1);

@@ -283,6 +283,11 @@ impl ReaderEndpoint {
         }
     }
 
+    /// The encoded payload of a queued, unacknowledged `(session, seq)` (to keep it in flash).
+    pub fn pending_payload(&self, session: u32, seq: u32) -> Option<&[u8]> {
+        self.outbox.payload(session, seq)
+    }
+
     /// Puts back a result kept in flash across a restart (an identity the host had not
     /// acknowledged); it goes out after the next hello.
     pub fn restore(&mut self, header: Header, payload: &[u8], now: Instant) -> Result<(), Error> {
