@@ -147,7 +147,10 @@ impl<const N: usize, const P: usize> Outbox<N, P> {
 
     /// The payload of a pending `(session, seq)`.
     pub fn payload(&self, session: u32, seq: u32) -> Option<&[u8]> {
-        self.pending.iter().find(|p| p.header.session == session && p.header.seq == seq).map(|p| &p.payload[..])
+        self.pending
+            .iter()
+            .find(|p| p.header.session == session && p.header.seq == seq)
+            .map(|p| &p.payload[..])
     }
 
     /// The peer acknowledged `(session, seq)`. Returns whether it was pending.

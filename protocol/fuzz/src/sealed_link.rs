@@ -193,6 +193,9 @@ impl World {
                     assert!(self.handed_up.insert(key), "status {key:?} shown twice");
                     self.reached.statuses_handed_up += 1;
                 }
+                HostEvent::AlreadyKept { session, seq } => {
+                    assert!(self.host_acked.contains(&(session, seq)), "({session}, {seq}) kept twice over");
+                }
                 HostEvent::Secured(_) => self.reached.connections += 1,
                 HostEvent::KeyMismatch(_) | HostEvent::Rejected(_) => {}
                 e @ (HostEvent::NeedsPairing(_)
