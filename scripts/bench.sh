@@ -29,6 +29,9 @@ cargo bench --locked -p shikaku-protocol --bench frames -- --warm-up-time 1 --me
   | awk '/^frames\//{name=$1; shown=0} /thrpt:/ && !shown {gsub(/\[|\]/,""); u=$5; sub("elem/s", "", u); printf "protocol|%s|%s|%sframes/s|criterion median\n", name, $4, u; shown=1}' \
   | tee "$tmp/frames.txt"
 
+echo "bench: the sealed link on the MCU (scripts/link-cost.sh, QEMU -icount)"
+bash scripts/link-cost.sh | tee "$tmp/link.md"
+
 echo "bench: face verification, ours vs dlib (scripts/face-bench.sh)"
 face_rc=0
 scripts/face-bench.sh >"$tmp/face.txt" 2>"$tmp/face.err" || face_rc=$?
@@ -103,6 +106,8 @@ cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   else
     echo "Not measured in this run: $(cat "$tmp/face.skip" 2>/dev/null)"
   fi
+  echo
+  cat "$tmp/link.md"
   echo
   if [[ -f "$OUT" ]] && grep -q '^## Fuzzing' "$OUT"; then
     awk '/^## Fuzzing/{on=1} on' "$OUT"

@@ -56,6 +56,7 @@ mod probe {
             let _ = OUTBOX.push(
                 shikaku_protocol::Header { msg_type: 3, session: 1, seq: 1 },
                 &TX[..n],
+                shikaku_protocol::reliable::Class::Status,
                 Instant::ZERO,
             );
             if let Some(t) = OUTBOX.poll_transmit(Instant::from_millis(seed as u64)) {
@@ -65,7 +66,7 @@ mod probe {
             }
             DEFRAMER.push(&TX[..n]);
             while let Some(Ok(frame)) = DEFRAMER.next_frame() {
-                if let Ok(rx) = link.decode(&frame) {
+                if let Ok(rx) = link.decode(frame) {
                     let _ = dups.check(rx.header.session, rx.header.seq);
                     let n = rx.message.encode(&mut TX).unwrap_or(0);
                     core::ptr::write_volatile(0x2400_0004 as *mut usize, n);

@@ -546,9 +546,8 @@ fn activate<F: NfcFrontend>(air: &mut IsoDep<F>) -> Result<(), type_b::TypeBErro
 /// The deliberately broken build: every PIN is replaced by 0000 before it reaches the card, so
 /// a correct PIN is refused and no identity is ever verified by PIN.
 #[cfg(feature = "broken-session")]
-fn broken(op: shikaku_firmware::session::CardOp) -> shikaku_firmware::session::CardOp {
+fn broken(op: CardOp) -> CardOp {
     use shikaku_card::secret::Pin4;
-    use shikaku_firmware::session::CardOp;
     match op {
         CardOp::VerifyPin { last_try_confirmed, .. } => match Pin4::from_keypad([0, 0, 0, 0]) {
             Some(pin) => CardOp::VerifyPin { pin, last_try_confirmed },
