@@ -18,8 +18,9 @@
 //! | `08` | guard time | fc (u32) | → `80` |
 //! | `10` | status (notification) | phase, secured, synced, card, pending, name | – |
 //! | `11` | keys? | – | → `84` key codes |
-//! | `12` | stack report (notification) | main-loop high-water bytes (u32), stack size (u32), boot high-water bytes (u32) | – |
+//! | `12` | stack report (notification) | main-loop high-water bytes (u32), stack size (u32), boot high-water bytes (u32), then the reader's counters (u32 each): host frames taken, host frames refused, storage failures, outbox refusals | – |
 //! | `13` | pairing code on screen (notification) | the 6-digit code (u32) | – |
+//! | `14` | a screen of another kind shown (notification) | `Screen::kind` (u8) | – |
 //!
 //! Error codes in `8F`: the [`FrontendError`] variants 1..=8 in declaration order.
 
@@ -40,6 +41,7 @@ pub const STATUS: u8 = 0x10;
 pub const KEYS: u8 = 0x11;
 pub const STACK: u8 = 0x12;
 pub const PAIRING_CODE: u8 = 0x13;
+pub const SCREEN: u8 = 0x14;
 
 pub const OK: u8 = 0x80;
 pub const CONFIG: u8 = 0x81;

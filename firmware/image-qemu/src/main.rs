@@ -85,6 +85,7 @@ struct Qemu {
     rng: rng::HashDrbg,
     last_stack_report: Instant,
     storage: Option<FlashStorage<flash::SemihostFlash>>,
+    last_screen: u8,
 }
 
 impl Qemu {
@@ -123,7 +124,13 @@ impl Platform for Qemu {
         self.keys.pop_front()
     }
     fn show(&mut self, screen: &Screen, _phase: Phase) {
-        // The display is the rig's: it reads the pairing code staff compare.
+        // The display is the rig's: the kind of screen (a wrong PIN comes back to the same
+        // phase with another screen in between), and the pairing code staff compare.
+        let kind = screen.kind();
+        if self.last_screen != kind {
+            self.last_screen = kind;
+            self.panel_send(wire::SCREEN, &[&[kind]]);
+        }
         if let Screen::PairingCode { code } = screen {
             self.panel_send(wire::PAIRING_CODE, &[&code.to_le_bytes()]);
         }
@@ -175,6 +182,7 @@ fn init() -> (&'static mut QemuReader, Qemu) {
         rng: rng::HashDrbg::new([0; 32]),
         last_stack_report: Instant::ZERO,
         storage: None,
+        last_screen: 0,
     };
     // Boot configuration from the rig: an entropy seed.
     let seed = boot_config(&mut plat);
@@ -218,7 +226,15 @@ fn run(reader: &'static mut QemuReader, plat: &mut Qemu, boot_stack: u32) -> ! {
             let (used, size) = stack::high_water();
             plat.panel_send(
                 wire::STACK,
-                &[&used.to_le_bytes(), &size.to_le_bytes(), &boot_stack.to_le_bytes()],
+                &[
+                    &used.to_le_bytes(),
+                    &size.to_le_bytes(),
+                    &boot_stack.to_le_bytes(),
+                    &reader.frames_rx.to_le_bytes(),
+                    &reader.frames_rejected.to_le_bytes(),
+                    &reader.storage_failures.to_le_bytes(),
+                    &reader.outbox_full.to_le_bytes(),
+                ],
             );
         }
         // Sleep until the next SysTick (1 ms): the UARTs hold their bytes meanwhile.

@@ -133,6 +133,44 @@ pub enum Screen {
 }
 
 impl Screen {
+    /// A number per kind of screen (parameters aside), stable in this build: for a panel
+    /// that reports what is shown without the texts.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Screen::PlaceCard => 1,
+            Screen::Reading => 2,
+            Screen::CertExpiringSoon { .. } => 3,
+            Screen::CertExpiredGrace { .. } => 4,
+            Screen::CertExpiredRefused { .. } => 5,
+            Screen::ChooseMethod { .. } => 6,
+            Screen::PinEntry { .. } => 7,
+            Screen::PinConfirmLastTry => 8,
+            Screen::PinWrong { .. } => 9,
+            Screen::PinLocked { .. } => 10,
+            Screen::ConfirmOnPhone => 11,
+            Screen::FaceInProgress { .. } => 12,
+            Screen::FaceRetry { .. } => 13,
+            Screen::FaceFailed { .. } => 14,
+            Screen::PasscodeEntry { .. } => 15,
+            Screen::PasscodeBackoff { .. } => 16,
+            Screen::PasscodeLocked => 17,
+            Screen::VisualPlaceCard => 18,
+            Screen::VisualCheck => 19,
+            Screen::ConsentIntro => 20,
+            Screen::Consent { .. } => 21,
+            Screen::RegistrationOffer => 22,
+            Screen::WaitingForHost => 23,
+            Screen::Done { .. } => 24,
+            Screen::Error { .. } => 25,
+            Screen::RemoveCard => 26,
+            Screen::PairingPasscode { .. } => 27,
+            Screen::PairingOpen => 28,
+            Screen::PairingCode { .. } => 29,
+            Screen::PairingDone => 30,
+            Screen::ResultsPending => 31,
+        }
+    }
+
     /// Title and body in Japanese.
     pub fn ja(&self) -> (&'static str, &'static str) {
         match self {

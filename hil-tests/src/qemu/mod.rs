@@ -52,6 +52,10 @@ pub enum Patient {
     /// Staff unlock 目視 with their passcode, the patient places the card, staff confirm the
     /// photo, the patient agrees; takes the card when finished.
     Visual { passcode: String },
+    /// Every detour a reception can take: places the card, reads the expiry notice, chooses
+    /// PIN and mistypes it (`wrong_pin`) until the card locks (confirming the last try), then
+    /// staff unlock 目視 with `passcode` and confirm the photo; agrees; takes the card.
+    Detours { wrong_pin: String, passcode: String },
 }
 
 /// The rig's shared state.
@@ -81,6 +85,17 @@ pub struct RigState {
     pub pairings: (u32, u32),
     /// The reader's code staff last answered (they answer each code shown once).
     answered: Option<u32>,
+    /// The reader's counters from its last stack report (every 2 s).
+    pub counters: Option<ReaderCounters>,
+}
+
+/// What the image counts about its link and storage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReaderCounters {
+    pub frames_rx: u32,
+    pub frames_rejected: u32,
+    pub storage_failures: u32,
+    pub outbox_full: u32,
 }
 
 type Air = SimFrontend<VirtualCard>;
@@ -153,6 +168,7 @@ impl QemuRig {
             host_code: None,
             pairings: (0, 0),
             answered: None,
+            counters: None,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let mut rig = Self { host_port, state, air, child, stop, threads: Vec::new(), qemu_log };
@@ -346,6 +362,13 @@ fn serve_panel(mut s: TcpStream, air: Arc<Mutex<Air>>, state: Arc<Mutex<RigState
                     }
                     out.extend(wire::frame(wire::CONFIG, &seed));
                 }
+                // Another kind of screen: the person at the counter looks again (a wrong PIN
+                // brings the PIN entry back without another phase in between).
+                wire::SCREEN if !p.is_empty() => {
+                    if let Ok(mut st) = state.lock() {
+                        st.acted = None;
+                    }
+                }
                 wire::PAIRING_CODE if p.len() >= 4 => {
                     if let Ok(mut st) = state.lock() {
                         st.shown_code = Some(u32_at(&p, 0));
@@ -375,6 +398,14 @@ fn serve_panel(mut s: TcpStream, air: Arc<Mutex<Air>>, state: Arc<Mutex<RigState
                         if p.len() >= 12 {
                             st.boot_stack = Some(u32_at(&p, 8));
                         }
+                        if p.len() >= 28 {
+                            st.counters = Some(ReaderCounters {
+                                frames_rx: u32_at(&p, 12),
+                                frames_rejected: u32_at(&p, 16),
+                                storage_failures: u32_at(&p, 20),
+                                outbox_full: u32_at(&p, 24),
+                            });
+                        }
                     }
                 }
                 _ => {}
@@ -398,6 +429,7 @@ const KEY_STAFF: u8 = 15;
 const KEY_CHOOSE_PIN: u8 = 14;
 const KEY_YES: u8 = 16;
 const KEY_NO: u8 = 17;
+const KEY_ENTER: u8 = 11;
 
 fn digits(s: &str) -> impl Iterator<Item = u8> + '_ {
     s.bytes().map(|b| b.wrapping_sub(b'0'))
@@ -439,6 +471,14 @@ fn act(st: &mut RigState, fe: &mut Air) {
         (Patient::Visual { passcode }, "PasscodeEntry") => st.keys.extend(digits(&passcode)),
         (Patient::Visual { .. }, "VisualArmed") => fe.set_card_present(true),
         (Patient::Visual { .. }, "VisualCheck") => st.keys.push_back(KEY_YES),
+        (Patient::Detours { .. }, "Idle") => fe.set_card_present(true),
+        (Patient::Detours { .. }, "CertNotice") => st.keys.push_back(KEY_ENTER),
+        (Patient::Detours { .. }, "ChooseMethod") => st.keys.push_back(KEY_CHOOSE_PIN),
+        (Patient::Detours { wrong_pin, .. }, "PinEntry") => st.keys.extend(digits(&wrong_pin)),
+        (Patient::Detours { .. }, "PinConfirmLastTry") => st.keys.push_back(KEY_YES),
+        (Patient::Detours { .. }, "PinLocked") => st.keys.push_back(KEY_STAFF),
+        (Patient::Detours { passcode, .. }, "PasscodeEntry") => st.keys.extend(digits(&passcode)),
+        (Patient::Detours { .. }, "VisualCheck") => st.keys.push_back(KEY_YES),
         (_, "ConsentIntro") => st.keys.push_back(KEY_YES),
         (_, "Finished") => {
             fe.set_card_present(false);
