@@ -1,6 +1,12 @@
 //! A reader without radio: the firmware's session core and reader link, with a card that
 //! answers every operation at once (a physical card, PIN 3 tries, valid certificate). For
 //! link, transport and host tests that are not about the card.
+//!
+//! It carries out the session's actions itself rather than through the images' main loop
+//! (`image_core::Reader`, which the simulated rig and the QEMU image run): tests feed it session
+//! events directly. Behaviour that matters at the reader's boundary (pairing steps, passcode
+//! answers, a full outbox) follows the main loop's; the rig is where the images' own code path
+//! is tested.
 
 use shikaku_firmware::session::{
     Action, CardOp, CardReply, Config, Event, Key, PairingStep, PinState, Session,
@@ -42,6 +48,8 @@ pub struct SimReader {
     pub staff_confirms_pairing: Option<bool>,
     /// The last pairing code the reader showed.
     pub shown_code: Option<u32>,
+    /// Session messages the outbox refused.
+    pub outbox_full: u32,
 }
 
 impl SimReader {
@@ -73,6 +81,7 @@ impl SimReader {
             nfc_self_test: SelfTest::Passed,
             staff_confirms_pairing: Some(true),
             shown_code: None,
+            outbox_full: 0,
         }
     }
 
@@ -84,7 +93,11 @@ impl SimReader {
                 match a {
                     Action::Send(t) => {
                         let msg = self.session.host_message(&t);
-                        self.link.queue(t.session, t.seq, &msg, now).expect("outbox has room");
+                        // As the images do: a full outbox lets lesser messages go; what it
+                        // refuses is counted, never a panic.
+                        if self.link.queue(t.session, t.seq, &msg, now).is_err() {
+                            self.outbox_full += 1;
+                        }
                     }
                     Action::Pairing(step) => match step {
                         PairingStep::Open { until } => self.link.open_pairing(until),

@@ -45,24 +45,7 @@ fn image(broken: bool) -> Option<PathBuf> {
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.join("../../broken/thumbv7em-none-eabihf/release/shikaku-image-qemu"));
     }
-    // Only when asked for (scripts/qemu.sh sets these): stale images in target/ never run.
-    let asked = ["SHIKAKU_REQUIRE_QEMU", "SHIKAKU_QEMU_IMAGE", "SHIKAKU_IMAGE_TARGET_DIR"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
-    if !asked {
-        eprintln!("skipped: the QEMU rig runs from scripts/qemu.sh test");
-        return None;
-    }
-    let qemu_ok = Command::new("qemu-system-arm").arg("--version").output().is_ok_and(|o| o.status.success());
-    let required = std::env::var_os("SHIKAKU_REQUIRE_QEMU").is_some_and(|v| v == "1");
-    if !p.exists() || !qemu_ok {
-        let why =
-            format!("QEMU image {} or qemu-system-arm missing (run scripts/qemu.sh build)", p.display());
-        assert!(!required, "{why}");
-        eprintln!("skipped: {why}");
-        return None;
-    }
-    Some(p)
+    qemu::image_for_test(p, "the QEMU rig")
 }
 
 fn config(home: &Path, endpoint: &str, url: &str) -> Config {

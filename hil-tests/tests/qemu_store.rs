@@ -24,24 +24,7 @@ fn root() -> PathBuf {
 /// The storetest image, or `None` (with the reason printed) when it cannot run here.
 fn image() -> Option<PathBuf> {
     let p = qemu::default_image(&root()).with_file_name("shikaku-storetest");
-    // Only when asked for (scripts/qemu.sh sets these): stale images in target/ never run.
-    let asked = ["SHIKAKU_REQUIRE_QEMU", "SHIKAKU_QEMU_IMAGE", "SHIKAKU_IMAGE_TARGET_DIR"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
-    if !asked {
-        eprintln!("skipped: the QEMU store test runs from scripts/qemu.sh test");
-        return None;
-    }
-    let qemu_ok = Command::new("qemu-system-arm").arg("--version").output().is_ok_and(|o| o.status.success());
-    let required = std::env::var_os("SHIKAKU_REQUIRE_QEMU").is_some_and(|v| v == "1");
-    if !p.exists() || !qemu_ok {
-        let why =
-            format!("QEMU image {} or qemu-system-arm missing (run scripts/qemu.sh build)", p.display());
-        assert!(!required, "{why}");
-        eprintln!("skipped: {why}");
-        return None;
-    }
-    Some(p)
+    qemu::image_for_test(p, "the QEMU store test")
 }
 
 /// QEMU booting `image` with `command` as its semihosting argument, in `dir`.

@@ -121,6 +121,29 @@ pub fn default_image(root: &Path) -> PathBuf {
     target.join("thumbv7em-none-eabihf/release/shikaku-image-qemu")
 }
 
+/// `image` for a test, or `None` (the reason printed) when it cannot run here. Only when asked
+/// for (`scripts/qemu.sh` sets `SHIKAKU_REQUIRE_QEMU` or an image directory): stale images in
+/// `target/` never run. With `SHIKAKU_REQUIRE_QEMU=1` a missing image or QEMU fails the test.
+pub fn image_for_test(image: PathBuf, what: &str) -> Option<PathBuf> {
+    let asked = ["SHIKAKU_REQUIRE_QEMU", "SHIKAKU_QEMU_IMAGE", "SHIKAKU_IMAGE_TARGET_DIR"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if !asked {
+        eprintln!("skipped: {what} runs from scripts/qemu.sh test");
+        return None;
+    }
+    let qemu_ok = Command::new("qemu-system-arm").arg("--version").output().is_ok_and(|o| o.status.success());
+    let required = std::env::var_os("SHIKAKU_REQUIRE_QEMU").is_some_and(|v| v == "1");
+    if !image.exists() || !qemu_ok {
+        let why =
+            format!("QEMU image {} or qemu-system-arm missing (run scripts/qemu.sh build)", image.display());
+        assert!(!required, "{why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some(image)
+}
+
 fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

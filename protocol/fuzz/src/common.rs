@@ -285,3 +285,42 @@ pub fn stats_wanted() -> bool {
     static WANTED: OnceLock<bool> = OnceLock::new();
     *WANTED.get_or_init(|| std::env::var_os("SHIKAKU_FUZZ_STATS").is_some())
 }
+
+/// What a faulty or hostile cable does to one frame in flight; its parameters come from the
+/// fuzz input after the direction ([`Wire::fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Drop,
+    Duplicate,
+    Swap,
+    /// One bit flipped, checksums fixed up or not.
+    Flip,
+    Truncate,
+    /// A frame that already went by, again.
+    Replay,
+}
+
+impl Wire {
+    /// Applies `fault`, reading its parameters (frame index, bit, length) from `inp`.
+    pub fn fault(&mut self, fault: Fault, inp: &mut Input<'_>) {
+        match fault {
+            Fault::Drop => {
+                let _ = self.take(inp.u8());
+            }
+            Fault::Duplicate => self.duplicate(inp.u8()),
+            Fault::Swap => {
+                let (a, b) = (inp.u8(), inp.u8());
+                self.swap(a, b);
+            }
+            Fault::Flip => {
+                let (i, bit, fix) = (inp.u8(), inp.u16(), inp.bool());
+                self.flip(i, bit, fix);
+            }
+            Fault::Truncate => {
+                let (i, len) = (inp.u8(), inp.u16());
+                self.truncate(i, len);
+            }
+            Fault::Replay => self.replay(inp.u8()),
+        }
+    }
+}

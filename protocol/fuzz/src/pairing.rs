@@ -370,22 +370,19 @@ impl World {
             8 => self.deliver_all(),
             9 => {
                 let dir = Dir::of(inp.bool());
-                let _ = self.wire(dir).take(inp.u8());
+                self.wire(dir).fault(Fault::Drop, inp);
             }
             10 => {
                 let dir = Dir::of(inp.bool());
-                let i = inp.u8();
-                self.wire(dir).duplicate(i);
+                self.wire(dir).fault(Fault::Duplicate, inp);
             }
             11 => {
                 let dir = Dir::of(inp.bool());
-                let (a, b) = (inp.u8(), inp.u8());
-                self.wire(dir).swap(a, b);
+                self.wire(dir).fault(Fault::Swap, inp);
             }
             12 => {
                 let dir = Dir::of(inp.bool());
-                let (i, bit, fix) = (inp.u8(), inp.u16(), inp.bool());
-                self.wire(dir).flip(i, bit, fix);
+                self.wire(dir).fault(Fault::Flip, inp);
             }
             13 => {
                 self.to_reader.clear();
@@ -398,8 +395,7 @@ impl World {
             15 => self.inject_to_host(inp),
             16 => {
                 let dir = Dir::of(inp.bool());
-                let i = inp.u8();
-                self.wire(dir).replay(i);
+                self.wire(dir).fault(Fault::Replay, inp);
             }
             _ => self.connect(),
         }

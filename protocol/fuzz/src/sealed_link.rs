@@ -354,27 +354,23 @@ impl World {
             }
             6 => {
                 let dir = Dir::of(inp.bool());
-                let _ = self.wire(dir).take(inp.u8());
+                self.wire(dir).fault(Fault::Drop, inp);
             }
             7 => {
                 let dir = Dir::of(inp.bool());
-                let i = inp.u8();
-                self.wire(dir).duplicate(i);
+                self.wire(dir).fault(Fault::Duplicate, inp);
             }
             8 => {
                 let dir = Dir::of(inp.bool());
-                let (a, b) = (inp.u8(), inp.u8());
-                self.wire(dir).swap(a, b);
+                self.wire(dir).fault(Fault::Swap, inp);
             }
             9 => {
                 let dir = Dir::of(inp.bool());
-                let (i, bit, fix) = (inp.u8(), inp.u16(), inp.bool());
-                self.wire(dir).flip(i, bit, fix);
+                self.wire(dir).fault(Fault::Flip, inp);
             }
             10 => {
                 let dir = Dir::of(inp.bool());
-                let (i, len) = (inp.u8(), inp.u16());
-                self.wire(dir).truncate(i, len);
+                self.wire(dir).fault(Fault::Truncate, inp);
             }
             11 => {
                 self.reached.attacker_frames += 1;
