@@ -22,6 +22,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[macro_use]
+extern crate shikaku_fmt;
+shikaku_fmt::check_features!();
+
 pub mod storage;
 pub mod uart_frontend;
 pub mod wire;
@@ -38,7 +42,7 @@ use shikaku_firmware::session::{
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
 use shikaku_protocol::message::{CancelReason, FaceDecision, Message, PasscodeOutcome, SelfTest};
-use shikaku_protocol::{Duration, Header, Instant, MAX_FRAME};
+use shikaku_protocol::{Duration, Error, Header, Instant, MAX_FRAME};
 
 /// A write to the reader's persistent store failed (worn or faulty flash): the reader goes on,
 /// but what was not written is lost at the next power cut.
@@ -296,8 +300,11 @@ impl<F: NfcFrontend> Reader<F> {
                         }
                         None
                     }
-                    Some(LinkInput::Rejected(_)) => {
+                    Some(LinkInput::Rejected(e)) => {
                         self.frames_rejected = self.frames_rejected.wrapping_add(1);
+                        if matches!(e, Error::PairingNotOpen | Error::PairingAttemptsExhausted) {
+                            warn!("pairing request refused: {}", e);
+                        }
                         None
                     }
                     Some(_) => None,
@@ -485,11 +492,18 @@ impl<F: NfcFrontend> Reader<F> {
     /// Carries out a pairing step from the session on the link's pairing gate.
     fn pairing<P: Platform>(&mut self, p: &mut P, step: PairingStep) {
         match step {
-            PairingStep::Open { until } => self.link.open_pairing(until),
-            PairingStep::Reject => self.link.reject_pairing(),
+            PairingStep::Open { until } => {
+                info!("pairing mode opened by staff at the reader");
+                self.link.open_pairing(until)
+            }
+            PairingStep::Reject => {
+                warn!("pairing code rejected by staff at the reader");
+                self.link.reject_pairing()
+            }
             PairingStep::Close => self.link.close_pairing(),
             PairingStep::Accept => {
                 if let Some(key) = self.link.accept_pairing() {
+                    info!("paired: staff accepted the code at the reader");
                     if let Some(s) = p.storage() {
                         if s.save_pairing_key(&key.0).is_err() {
                             self.storage_failures = self.storage_failures.wrapping_add(1);

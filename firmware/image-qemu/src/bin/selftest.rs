@@ -1,7 +1,7 @@
 //! On-target tests for the Cortex-M4 under QEMU (`mps2-an386`), in the embedded-test style:
 //! each test is a plain function run in turn on the real target (alignment, endianness,
 //! stack, FPU-enabled Cortex-M4), results printed through semihosting, the exit status tells
-//! the host. Only what needs no hardware: the protocol's link with its MAC, the passcode hash,
+//! the host. Only what needs no hardware: the protocol's sealed link (ChaCha20-Poly1305), the passcode hash,
 //! SHA-256, the session core, the rig's wire codec and the stack painting.
 //!
 //! `qemu-system-arm -machine mps2-an386 -nographic -semihosting-config enable=on,target=native
