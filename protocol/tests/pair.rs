@@ -288,6 +288,10 @@ fn handshake_secures_the_link_and_results_arrive_once_per_pulled_cable() {
             match e {
                 HostEvent::Secured(info) => assert_eq!(info.serial, "SK-0001"),
                 HostEvent::Result(_) | HostEvent::Status(_) => {}
+                // A re-send of a result whose acknowledgement the cut lost: kept already.
+                HostEvent::AlreadyKept { session, seq } => {
+                    assert!(p.kept.contains(&(*session, *seq)), "cut at {cut_at} ms: {session}/{seq}")
+                }
                 other => panic!("cut at {cut_at} ms: unexpected {other:?}"),
             }
         }
