@@ -4,7 +4,8 @@
 #
 #   scripts/qemu.sh build        builds the image and the deliberately broken one
 #                                (--features broken-session) into target/images
-#   scripts/qemu.sh test         build + the on-target self-tests (semihosting) + the end-to-end
+#   scripts/qemu.sh test         build + the on-target self-tests (semihosting), the sealed link
+#                                counted on the target + the end-to-end
 #                                tests (hil-tests/tests/qemu_e2e.rs) + the store across reboots
 #                                and power cuts (hil-tests/tests/qemu_store.rs)
 #   scripts/qemu.sh run [args]   build + the bridge with a persona's card: QEMU's host UART on a
@@ -28,6 +29,14 @@ case "${1:-test}" in
     timeout 120 qemu-system-arm -machine mps2-an386 -nographic -monitor none \
       -semihosting-config enable=on,target=native \
       -kernel "$images/thumbv7em-none-eabihf/release/shikaku-selftest"
+    echo "the sealed link on the Cortex-M4 (instructions per frame, QEMU -icount; scripts/link-cost.sh):"
+    cost="$(timeout 120 qemu-system-arm -machine mps2-an386 -icount shift=0 -nographic -monitor none \
+      -semihosting-config enable=on,target=native -kernel "$images/thumbv7em-none-eabihf/release/shikaku-linkcost")"
+    echo "$cost"
+    if echo "$cost" | grep -q FAILED || ! echo "$cost" | grep -q '^linkcost|calibration|200000|200000$'; then
+      echo "the sealed link did not round-trip on the target, or the count is off" >&2
+      exit 1
+    fi
     SHIKAKU_IMAGE_TARGET_DIR="$images" SHIKAKU_REQUIRE_QEMU=1 \
       cargo test --locked --workspace --test qemu_e2e --test qemu_store -- --test-threads 1 --nocapture
     ;;
