@@ -4,10 +4,11 @@
 use std::collections::VecDeque;
 
 use shikaku_protocol::auth::{LinkKeys, PairingKey, Sealer};
-use shikaku_protocol::endpoint::reader::{Entropy, Identity};
+use shikaku_protocol::endpoint::host::HostEndpoint;
+use shikaku_protocol::endpoint::reader::{Entropy, Identity, ReaderEndpoint};
 use shikaku_protocol::frame::{self, Frame, Header, HEADER_LEN};
 use shikaku_protocol::message::{Capabilities, FirmwareVersion, Message};
-use shikaku_protocol::{Link, Role, MAX_FRAME};
+use shikaku_protocol::{Instant, Link, Role, MAX_FRAME};
 
 /// Reads the fuzz input as a script: bytes, little-endian integers, short byte strings.
 /// Past the end everything reads as zero, so every input is a complete script.
@@ -322,5 +323,64 @@ impl Wire {
             }
             Fault::Replay => self.replay(inp.u8()),
         }
+    }
+}
+
+/// The two shipping endpoints and the two wires between them, in virtual milliseconds: what
+/// each target's world is built on.
+pub struct Ends {
+    pub now: u64,
+    pub reader: ReaderEndpoint,
+    pub host: HostEndpoint,
+    pub rng: Counter,
+    pub to_reader: Wire,
+    pub to_host: Wire,
+    nonces: u8,
+}
+
+impl Ends {
+    pub fn new(reader_key: Option<[u8; 32]>, host_key: Option<[u8; 32]>) -> Self {
+        Ends {
+            now: 0,
+            reader: ReaderEndpoint::new(identity_of_reader(), reader_key.map(PairingKey)),
+            host: HostEndpoint::new(host_key.map(PairingKey), [0; 16]),
+            rng: Counter(3),
+            to_reader: Wire::default(),
+            to_host: Wire::default(),
+            nonces: 0,
+        }
+    }
+
+    /// The host (re)connects with a fresh nonce.
+    pub fn connect(&mut self) {
+        self.nonces = self.nonces.wrapping_add(1);
+        self.host.connect([self.nonces; 16]);
+    }
+
+    pub fn instant(&self) -> Instant {
+        Instant::from_millis(self.now)
+    }
+
+    pub fn wire(&mut self, dir: Dir) -> &mut Wire {
+        match dir {
+            Dir::ToReader => &mut self.to_reader,
+            Dir::ToHost => &mut self.to_host,
+        }
+    }
+
+    /// Both ends put on the wire what they have due; answers the reader's frames (for those
+    /// who watch the cable).
+    pub fn transmit(&mut self) -> Vec<Vec<u8>> {
+        while let Some(f) = self.host.poll_transmit() {
+            self.to_reader.send(f);
+        }
+        let mut sent = Vec::new();
+        let mut buf = vec![0u8; MAX_FRAME];
+        while let Some(n) = self.reader.poll_transmit(self.instant(), &mut buf) {
+            let f = buf[..n].to_vec();
+            self.to_host.send(f.clone());
+            sent.push(f);
+        }
+        sent
     }
 }

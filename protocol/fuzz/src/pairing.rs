@@ -22,7 +22,7 @@ use shikaku_protocol::auth::pairing::{PairingSecrets, PublicKey, StaticSecret};
 use shikaku_protocol::auth::{LinkKeys, PairingKey};
 use shikaku_protocol::deframer::Deframer;
 use shikaku_protocol::endpoint::host::{HostEndpoint, HostEvent};
-use shikaku_protocol::endpoint::reader::{LinkInput, ReaderEndpoint, PAIRING_ATTEMPTS};
+use shikaku_protocol::endpoint::reader::{LinkInput, PAIRING_ATTEMPTS};
 use shikaku_protocol::message::*;
 use shikaku_protocol::{Frame, Instant, Link, Role, MAX_FRAME};
 
@@ -68,13 +68,7 @@ struct AttackerExchange {
 }
 
 struct World {
-    now: u64,
-    reader: ReaderEndpoint,
-    host: HostEndpoint,
-    rng: Counter,
-    to_reader: Wire,
-    to_host: Wire,
-    nonces: u8,
+    e: Ends,
     /// The reader's key as it must be.
     expected: Option<[u8; 32]>,
     gate: Gate,
@@ -96,13 +90,7 @@ impl World {
     fn new(reader_paired: bool, host_has_key: bool) -> Self {
         let key = reader_paired.then_some(KEY);
         let mut w = World {
-            now: 0,
-            reader: ReaderEndpoint::new(identity_of_reader(), key.map(PairingKey)),
-            host: HostEndpoint::new(host_has_key.then_some(PairingKey(KEY)), [0; 16]),
-            rng: Counter(3),
-            to_reader: Wire::default(),
-            to_host: Wire::default(),
-            nonces: 0,
+            e: Ends::new(key, host_has_key.then_some(KEY)),
             expected: key,
             gate: Gate::after(reader_paired),
             accepted: Vec::new(),
@@ -114,7 +102,7 @@ impl World {
             responses: 0,
             reached: Reached::default(),
         };
-        w.connect();
+        w.e.connect();
         for _ in 0..4 {
             w.transmit();
             w.deliver_all();
@@ -123,24 +111,9 @@ impl World {
         w
     }
 
-    fn connect(&mut self) {
-        self.nonces = self.nonces.wrapping_add(1);
-        self.host.connect([self.nonces; 16]);
-    }
-
-    fn instant(&self) -> Instant {
-        Instant::from_millis(self.now)
-    }
-
     fn transmit(&mut self) {
-        while let Some(f) = self.host.poll_transmit() {
-            self.to_reader.send(f);
-        }
-        let mut buf = vec![0u8; MAX_FRAME];
-        while let Some(n) = self.reader.poll_transmit(self.instant(), &mut buf) {
-            let f = buf[..n].to_vec();
+        for f in self.e.transmit() {
             self.observe_reader_frame(&f);
-            self.to_host.send(f);
         }
     }
 
@@ -174,10 +147,10 @@ impl World {
     }
 
     fn deliver_all(&mut self) {
-        while let Some(f) = self.to_reader.in_flight.pop_front() {
+        while let Some(f) = self.e.to_reader.in_flight.pop_front() {
             self.to_reader_bytes(&f);
         }
-        while let Some(f) = self.to_host.in_flight.pop_front() {
+        while let Some(f) = self.e.to_host.in_flight.pop_front() {
             self.to_host_bytes(&f);
         }
     }
@@ -200,12 +173,12 @@ impl World {
                 }
             }
         }
-        let now = self.instant();
+        let now = self.e.instant();
         let mut rest = bytes;
         while !rest.is_empty() {
-            let n = self.reader.push_rx(rest);
+            let n = self.e.reader.push_rx(rest);
             rest = &rest[n..];
-            while let Some(input) = self.reader.poll_input(now, &mut self.rng) {
+            while let Some(input) = self.e.reader.poll_input(now, &mut self.e.rng) {
                 match input {
                     LinkInput::Host { message } => {
                         panic!("the reader's session got a message nobody sent it: {message:?}")
@@ -226,7 +199,7 @@ impl World {
     }
 
     fn to_host_bytes(&mut self, bytes: &[u8]) {
-        for e in self.host.receive(bytes) {
+        for e in self.e.host.receive(bytes) {
             match e {
                 HostEvent::PairingCode { .. } => self.reached.host_codes += 1,
                 HostEvent::Paired { key, .. } => {
@@ -245,13 +218,6 @@ impl World {
                     }
                 }
             }
-        }
-    }
-
-    fn wire(&mut self, dir: Dir) -> &mut Wire {
-        match dir {
-            Dir::ToReader => &mut self.to_reader,
-            Dir::ToHost => &mut self.to_host,
         }
     }
 
@@ -292,7 +258,7 @@ impl World {
                 &Message::HostHello { driver_version: "attacker", nonce: inp.array() },
             ),
         };
-        self.to_reader.inject(f);
+        self.e.to_reader.inject(f);
     }
 
     fn inject_to_host(&mut self, inp: &mut Input<'_>) {
@@ -325,28 +291,28 @@ impl World {
                 },
             ),
         };
-        self.to_host.inject(f);
+        self.e.to_host.inject(f);
     }
 
     fn step(&mut self, inp: &mut Input<'_>) {
-        let started_before = self.reader.pairing_stats().started;
+        let started_before = self.e.reader.pairing_stats().started;
         self.responses = 0;
         match inp.u8() % 18 {
             0 => {
                 let (s, n) = (inp.u8(), inp.u8());
-                self.host.start_pairing([s | 1; 32], [n; 16]);
+                self.e.host.start_pairing([s | 1; 32], [n; 16]);
             }
             1 => {
-                let until = self.now + u64::from(inp.u16());
-                self.reader.open_pairing(Instant::from_millis(until));
+                let until = self.e.now + u64::from(inp.u16());
+                self.e.reader.open_pairing(Instant::from_millis(until));
                 self.gate = Gate::Open { until: Some(until), started: 0 };
             }
             2 => {
-                self.reader.close_pairing();
+                self.e.reader.close_pairing();
                 self.gate = Gate::after(self.expected.is_some());
             }
             3 => {
-                if let Some(key) = self.reader.accept_pairing() {
+                if let Some(key) = self.e.reader.accept_pairing() {
                     self.expected = Some(key.0);
                     self.accepted.push(key.0);
                     self.gate = Gate::Closed;
@@ -356,11 +322,11 @@ impl World {
                     }
                 }
             }
-            4 => self.reader.reject_pairing(),
-            5 => self.now += u64::from(inp.u16()),
+            4 => self.e.reader.reject_pairing(),
+            5 => self.e.now += u64::from(inp.u16()),
             6 | 7 => {
                 let dir = Dir::of(inp.bool());
-                if let Some(f) = self.wire(dir).take(inp.u8()) {
+                if let Some(f) = self.e.wire(dir).take(inp.u8()) {
                     match dir {
                         Dir::ToReader => self.to_reader_bytes(&f),
                         Dir::ToHost => self.to_host_bytes(&f),
@@ -370,42 +336,42 @@ impl World {
             8 => self.deliver_all(),
             9 => {
                 let dir = Dir::of(inp.bool());
-                self.wire(dir).fault(Fault::Drop, inp);
+                self.e.wire(dir).fault(Fault::Drop, inp);
             }
             10 => {
                 let dir = Dir::of(inp.bool());
-                self.wire(dir).fault(Fault::Duplicate, inp);
+                self.e.wire(dir).fault(Fault::Duplicate, inp);
             }
             11 => {
                 let dir = Dir::of(inp.bool());
-                self.wire(dir).fault(Fault::Swap, inp);
+                self.e.wire(dir).fault(Fault::Swap, inp);
             }
             12 => {
                 let dir = Dir::of(inp.bool());
-                self.wire(dir).fault(Fault::Flip, inp);
+                self.e.wire(dir).fault(Fault::Flip, inp);
             }
             13 => {
-                self.to_reader.clear();
-                self.to_host.clear();
-                self.reader.disconnected();
+                self.e.to_reader.clear();
+                self.e.to_host.clear();
+                self.e.reader.disconnected();
                 self.mirror.reset();
-                self.connect();
+                self.e.connect();
             }
             14 => self.inject_to_reader(inp),
             15 => self.inject_to_host(inp),
             16 => {
                 let dir = Dir::of(inp.bool());
-                self.wire(dir).fault(Fault::Replay, inp);
+                self.e.wire(dir).fault(Fault::Replay, inp);
             }
-            _ => self.connect(),
+            _ => self.e.connect(),
         }
         self.transmit();
         self.check_step(started_before);
     }
 
     fn check_step(&mut self, started_before: u32) {
-        assert_eq!(self.reader.is_paired(), self.expected.is_some(), "is_paired() changed on its own");
-        let started = self.reader.pairing_stats().started.wrapping_sub(started_before);
+        assert_eq!(self.e.reader.is_paired(), self.expected.is_some(), "is_paired() changed on its own");
+        let started = self.e.reader.pairing_stats().started.wrapping_sub(started_before);
         assert!(self.responses <= started, "a PairResponse without a key exchange started");
         if started == 0 {
             return;
@@ -415,7 +381,7 @@ impl World {
             Gate::Closed => panic!("a key exchange started with pairing mode closed (paired reader)"),
             Gate::Open { until, started: n } => {
                 assert!(
-                    until.is_none_or(|t| self.now < t),
+                    until.is_none_or(|t| self.e.now < t),
                     "a key exchange started after pairing mode's deadline"
                 );
                 *n += started;
@@ -429,7 +395,7 @@ impl World {
 
     /// After the script: a clean hello from a host holding the expected key (or none).
     fn finish(&mut self) {
-        self.reader.disconnected();
+        self.e.reader.disconnected();
         let mut host = HostEndpoint::new(self.expected.map(PairingKey), [0; 16]);
         host.connect([0xA5; 16]);
         let mut events = Vec::new();
@@ -438,12 +404,12 @@ impl World {
             while let Some(f) = host.poll_transmit() {
                 let mut rest = &f[..];
                 while !rest.is_empty() {
-                    let n = self.reader.push_rx(rest);
+                    let n = self.e.reader.push_rx(rest);
                     rest = &rest[n..];
-                    while self.reader.poll_input(self.instant(), &mut self.rng).is_some() {}
+                    while self.e.reader.poll_input(self.e.instant(), &mut self.e.rng).is_some() {}
                 }
             }
-            while let Some(n) = self.reader.poll_transmit(self.instant(), &mut buf) {
+            while let Some(n) = self.e.reader.poll_transmit(self.e.instant(), &mut buf) {
                 events.extend(host.receive(&buf[..n]));
             }
         }

@@ -16,11 +16,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use shikaku_protocol::auth::PairingKey;
-use shikaku_protocol::endpoint::host::{HostEndpoint, HostEvent, Inbound};
-use shikaku_protocol::endpoint::reader::{LinkInput, ReaderEndpoint};
+use shikaku_protocol::endpoint::host::{HostEvent, Inbound};
+use shikaku_protocol::endpoint::reader::LinkInput;
 use shikaku_protocol::message::*;
-use shikaku_protocol::{Instant, Role, MAX_FRAME};
+use shikaku_protocol::Role;
 
 use crate::common::*;
 
@@ -43,13 +42,7 @@ const KEY: [u8; 32] = [9; 32];
 const MAX_QUEUED: usize = 64;
 
 struct World {
-    now: u64,
-    reader: ReaderEndpoint,
-    host: HostEndpoint,
-    rng: Counter,
-    to_reader: Wire,
-    to_host: Wire,
-    nonces: u8,
+    e: Ends,
     /// `(session, seq)` → (type, payload) of everything the reader queued.
     queued: HashMap<(u32, u32), (u8, Vec<u8>)>,
     next_seq: [u32; 4],
@@ -65,13 +58,7 @@ struct World {
 impl World {
     fn new() -> Self {
         let mut w = World {
-            now: 0,
-            reader: ReaderEndpoint::new(identity_of_reader(), Some(PairingKey(KEY))),
-            host: HostEndpoint::new(Some(PairingKey(KEY)), [0; 16]),
-            rng: Counter(3),
-            to_reader: Wire::default(),
-            to_host: Wire::default(),
-            nonces: 0,
+            e: Ends::new(Some(KEY), Some(KEY)),
             queued: HashMap::new(),
             next_seq: [0; 4],
             handed_up: HashSet::new(),
@@ -80,43 +67,28 @@ impl World {
             next_time: 1_700_000_000_000,
             reached: Reached::default(),
         };
-        w.connect();
+        w.e.connect();
         w.settle();
-        assert!(w.host.is_secured() && w.reader.is_secured(), "the clean handshake secures both ends");
+        assert!(w.e.host.is_secured() && w.e.reader.is_secured(), "the clean handshake secures both ends");
         w
-    }
-
-    fn connect(&mut self) {
-        self.nonces = self.nonces.wrapping_add(1);
-        self.host.connect([self.nonces; 16]);
-    }
-
-    fn instant(&self) -> Instant {
-        Instant::from_millis(self.now)
     }
 
     /// Both ends put on the wire what they have due.
     fn transmit(&mut self) {
-        while let Some(f) = self.host.poll_transmit() {
-            self.to_reader.send(f);
-        }
-        let mut buf = vec![0u8; MAX_FRAME];
-        while let Some(n) = self.reader.poll_transmit(self.instant(), &mut buf) {
-            self.to_host.send(buf[..n].to_vec());
-        }
+        let _ = self.e.transmit();
     }
 
     /// Delivers everything in flight until both ends are quiet (a clean link).
     fn settle(&mut self) {
         for _ in 0..16 {
             self.transmit();
-            if self.to_reader.in_flight.is_empty() && self.to_host.in_flight.is_empty() {
+            if self.e.to_reader.in_flight.is_empty() && self.e.to_host.in_flight.is_empty() {
                 return;
             }
-            while let Some(f) = self.to_reader.in_flight.pop_front() {
+            while let Some(f) = self.e.to_reader.in_flight.pop_front() {
                 self.to_reader_bytes(&f);
             }
-            while let Some(f) = self.to_host.in_flight.pop_front() {
+            while let Some(f) = self.e.to_host.in_flight.pop_front() {
                 self.to_host_bytes(&f);
             }
         }
@@ -130,12 +102,12 @@ impl World {
     }
 
     fn to_reader_bytes(&mut self, bytes: &[u8]) {
-        let now = self.instant();
+        let now = self.e.instant();
         let mut rest = bytes;
         while !rest.is_empty() {
-            let n = self.reader.push_rx(rest);
+            let n = self.e.reader.push_rx(rest);
             rest = &rest[n..];
-            while let Some(input) = self.reader.poll_input(now, &mut self.rng) {
+            while let Some(input) = self.e.reader.poll_input(now, &mut self.e.rng) {
                 match input {
                     LinkInput::Host { message } => {
                         let t = message.msg_type();
@@ -176,7 +148,7 @@ impl World {
     }
 
     fn to_host_bytes(&mut self, bytes: &[u8]) {
-        for e in self.host.receive(bytes) {
+        for e in self.e.host.receive(bytes) {
             match e {
                 HostEvent::Result(r) => {
                     self.check_queued(&r, "result");
@@ -184,7 +156,7 @@ impl World {
                     assert!(self.handed_up.insert(key), "result {key:?} handed up twice");
                     self.reached.results_handed_up += 1;
                     // The application keeps it, then acknowledges.
-                    self.host.ack(r.session, r.seq);
+                    self.e.host.ack(r.session, r.seq);
                     self.host_acked.insert(key);
                 }
                 HostEvent::Status(s) => {
@@ -244,7 +216,7 @@ impl World {
             4 => Message::CardDetected { kind: CardKind::PhysicalCard },
             _ => Message::FaceProgress { stage: FaceStage::Capturing, attempt: seq as u8 },
         };
-        if self.reader.queue(session, seq, &msg, self.instant()).is_ok() {
+        if self.e.reader.queue(session, seq, &msg, self.e.instant()).is_ok() {
             self.queued.insert((session, seq), (msg.msg_type(), payload_of(&msg)));
         }
     }
@@ -257,15 +229,8 @@ impl World {
             1 => Message::HostChallenge { challenge: [t as u8; 32] },
             _ => Message::Cancel { reason: CancelReason::Host },
         };
-        if self.host.send(&msg).is_ok() {
+        if self.e.host.send(&msg).is_ok() {
             self.host_sent.push((msg.msg_type(), payload_of(&msg), false));
-        }
-    }
-
-    fn wire(&mut self, dir: Dir) -> &mut Wire {
-        match dir {
-            Dir::ToReader => &mut self.to_reader,
-            Dir::ToHost => &mut self.to_host,
         }
     }
 
@@ -330,7 +295,7 @@ impl World {
                 },
             ),
         };
-        self.wire(dir).inject(f);
+        self.e.wire(dir).inject(f);
     }
 
     fn step(&mut self, inp: &mut Input<'_>) {
@@ -339,44 +304,44 @@ impl World {
             2 => self.host_send(inp.u8()),
             3 | 4 => {
                 let dir = Dir::of(inp.bool());
-                if let Some(f) = self.wire(dir).take(inp.u8()) {
+                if let Some(f) = self.e.wire(dir).take(inp.u8()) {
                     self.deliver(dir, &f);
                 }
             }
             5 => {
                 // Everything in flight, in order, both ways.
-                while let Some(f) = self.to_reader.in_flight.pop_front() {
+                while let Some(f) = self.e.to_reader.in_flight.pop_front() {
                     self.to_reader_bytes(&f);
                 }
-                while let Some(f) = self.to_host.in_flight.pop_front() {
+                while let Some(f) = self.e.to_host.in_flight.pop_front() {
                     self.to_host_bytes(&f);
                 }
             }
             6 => {
                 let dir = Dir::of(inp.bool());
-                self.wire(dir).fault(Fault::Drop, inp);
+                self.e.wire(dir).fault(Fault::Drop, inp);
             }
             7 => {
                 let dir = Dir::of(inp.bool());
-                self.wire(dir).fault(Fault::Duplicate, inp);
+                self.e.wire(dir).fault(Fault::Duplicate, inp);
             }
             8 => {
                 let dir = Dir::of(inp.bool());
-                self.wire(dir).fault(Fault::Swap, inp);
+                self.e.wire(dir).fault(Fault::Swap, inp);
             }
             9 => {
                 let dir = Dir::of(inp.bool());
-                self.wire(dir).fault(Fault::Flip, inp);
+                self.e.wire(dir).fault(Fault::Flip, inp);
             }
             10 => {
                 let dir = Dir::of(inp.bool());
-                self.wire(dir).fault(Fault::Truncate, inp);
+                self.e.wire(dir).fault(Fault::Truncate, inp);
             }
             11 => {
                 self.reached.attacker_frames += 1;
                 let dir = Dir::of(inp.bool());
                 let b = inp.bytes();
-                self.wire(dir).inject(b);
+                self.e.wire(dir).inject(b);
             }
             12 => {
                 let dir = Dir::of(inp.bool());
@@ -386,16 +351,16 @@ impl World {
                 self.reached.attacker_frames += 1;
                 let dir = Dir::of(inp.bool());
                 let i = inp.u8();
-                self.wire(dir).replay(i);
+                self.e.wire(dir).replay(i);
             }
             14 => {
                 // The cable is pulled: what was in flight is lost, both ends notice.
-                self.to_reader.clear();
-                self.to_host.clear();
-                self.reader.disconnected();
-                self.connect();
+                self.e.to_reader.clear();
+                self.e.to_host.clear();
+                self.e.reader.disconnected();
+                self.e.connect();
             }
-            _ => self.now += u64::from(inp.u16()),
+            _ => self.e.now += u64::from(inp.u16()),
         }
         self.transmit();
     }
@@ -403,22 +368,22 @@ impl World {
     /// After the script: a clean reconnect must secure the link under the original key, and
     /// deliver everything still pending.
     fn finish(&mut self) {
-        assert!(self.reader.is_paired(), "the reader lost its pairing key");
-        self.to_reader.clear();
-        self.to_host.clear();
-        self.reader.disconnected();
+        assert!(self.e.reader.is_paired(), "the reader lost its pairing key");
+        self.e.to_reader.clear();
+        self.e.to_host.clear();
+        self.e.reader.disconnected();
         let before = self.reached.connections;
-        self.connect();
+        self.e.connect();
         self.settle();
         assert!(
-            self.reached.connections > before && self.host.is_secured() && self.reader.is_secured(),
+            self.reached.connections > before && self.e.host.is_secured() && self.e.reader.is_secured(),
             "a clean reconnect does not secure the link: the reader's key changed"
         );
         // A last round after the outbox's longest back-off.
-        self.now += 10_000;
+        self.e.now += 10_000;
         self.settle();
-        assert_eq!(self.reader.pending(), 0, "a clean link leaves results unacknowledged");
-        if self.reader.dropped() == 0 {
+        assert_eq!(self.e.reader.pending(), 0, "a clean link leaves results unacknowledged");
+        if self.e.reader.dropped() == 0 {
             let missing: Vec<_> = self.queued.keys().filter(|k| !self.handed_up.contains(k)).collect();
             assert!(missing.is_empty(), "queued and never handed up: {missing:?}");
         }
