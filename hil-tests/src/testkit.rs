@@ -33,10 +33,10 @@ pub fn shikaku_bin() -> PathBuf {
     bin
 }
 
-/// Runs the `shikaku` binary with `args` and `stdin` as the user would, its data in `home`
-/// (`SHIKAKU_HOME`, no `SHIKAKU_CONFIG`).
-pub fn shikaku(home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(shikaku_bin())
+/// The `shikaku` binary started with `args`, its data in `home` (`SHIKAKU_HOME`, no
+/// `SHIKAKU_CONFIG`), stdin, stdout and stderr piped.
+fn spawn_shikaku(home: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(shikaku_bin())
         .args(args)
         .env("SHIKAKU_HOME", home)
         .env_remove("SHIKAKU_CONFIG")
@@ -44,7 +44,13 @@ pub fn shikaku(home: &Path, args: &[&str], stdin: &str) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs the `shikaku` binary with `args` and `stdin` as the user would, its data in `home`
+/// (`SHIKAKU_HOME`, no `SHIKAKU_CONFIG`).
+pub fn shikaku(home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = spawn_shikaku(home, args);
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -312,15 +318,7 @@ pub fn pair_as_operator(
     code_on_reader: impl Fn(u32) -> Option<u32>,
 ) -> (bool, String) {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(shikaku_bin())
-        .args(args)
-        .env("SHIKAKU_HOME", home)
-        .env_remove("SHIKAKU_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_shikaku(home, args);
     let mut stdin = child.stdin.take();
     let stdout = child.stdout.take().unwrap();
     let mut printed = String::new();
