@@ -3,9 +3,11 @@
 //! lock after repeated failures.
 //!
 //! - The hash is PBKDF2-HMAC-SHA256 with the account's own salt and at least
-//!   [`MIN_ITERATIONS`] (deliberately slow: ~20 ms per account on a 480 MHz Cortex-M7), so a
-//!   copy of the reader's flash does not give the passcodes away in the time a guess at the
-//!   keypad costs. A provision with fewer iterations is refused.
+//!   [`MIN_ITERATIONS`] (deliberately slow: 72.5 M instructions per account counted under QEMU,
+//!   about 0.15 s on a 480 MHz Cortex-M7, so one try against 8 accounts takes about 1.2 s), so
+//!   a copy of the reader's flash costs an attacker that much per guess and account. A
+//!   provision with fewer iterations is refused. With 4 digits this slows a guess; it does not
+//!   make the hash safe to show (10⁴ guesses), which is why it only travels sealed.
 //! - The failure count is the driver's to keep across restarts ([`PasscodeStore::failures`],
 //!   [`PasscodeStore::restore`]): a reboot resumes the back-off and keeps the lock.
 

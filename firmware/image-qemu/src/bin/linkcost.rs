@@ -126,6 +126,10 @@ fn main() -> ! {
         );
     }
     hprintln!("linkcost|sizes|Link {} B, Sealer {} B, Opener {} B", core::mem::size_of::<Link>(), core::mem::size_of::<Sealer>(), core::mem::size_of::<Opener>());
+    // One 目視 passcode check against one account: PBKDF2-HMAC-SHA256 at the reader's minimum.
+    let mut h = [0u8; 32];
+    let t = ticks(syst, || h = shikaku_protocol::passcode::hash(b"4821", &[7; 16], shikaku_protocol::passcode::DEFAULT_ITERATIONS));
+    hprintln!("linkcost|passcode|{}|{}", shikaku_protocol::passcode::DEFAULT_ITERATIONS, t * INSN_PER_TICK);
     debug::exit(debug::EXIT_SUCCESS);
     loop {}
 }
