@@ -189,6 +189,21 @@ fn reader_checks(config: &Config, endpoint: &Endpoint, timeout: Duration, checks
         ));
         return;
     };
+    checks.extend(self_test_checks(&name, nfc, camera, uptime_s, clock_ms, host_ms, config.max_clock_skew_s));
+}
+
+/// What a reader's self-test report says, as checks: each self-test, and its clock against
+/// this PC's (`host_ms`), within `max_skew_s`.
+fn self_test_checks(
+    name: &dyn Fn(&str) -> String,
+    nfc: SelfTest,
+    camera: SelfTest,
+    uptime_s: u32,
+    clock_ms: u64,
+    host_ms: u64,
+    max_skew_s: u64,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
     for (what, result, remedy) in [
         (
             "NFC self-test",
@@ -216,7 +231,7 @@ fn reader_checks(config: &Config, endpoint: &Endpoint, timeout: Duration, checks
             "the reader has no time yet",
             "reconnect the reader; the driver sets its clock",
         )
-    } else if skew_s as u64 > config.max_clock_skew_s {
+    } else if skew_s as u64 > max_skew_s {
         Check::fail(
             name("clock"),
             format!("reader and PC differ by {skew_s} s"),
@@ -225,6 +240,7 @@ fn reader_checks(config: &Config, endpoint: &Endpoint, timeout: Duration, checks
     } else {
         Check::pass(name("clock"), format!("within {skew_s} s of this PC"))
     });
+    checks
 }
 
 fn eligibility(config: &Config) -> Check {
@@ -271,5 +287,50 @@ fn pcsc() -> Check {
             e.to_string(),
             "start the smart-card service (pcscd / Windows Smart Card service) for smartphone and generic readers",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge(nfc: SelfTest, camera: SelfTest, clock_ms: u64, host_ms: u64) -> Vec<Check> {
+        self_test_checks(&|w: &str| w.to_string(), nfc, camera, 60, clock_ms, host_ms, 60)
+    }
+
+    fn status_of<'a>(checks: &'a [Check], name: &str) -> &'a Check {
+        checks.iter().find(|c| c.name == name).expect("a check of that name")
+    }
+
+    #[test]
+    fn a_failed_nfc_self_test_fails_with_the_antenna_remedy() {
+        let c = judge(SelfTest::Failed, SelfTest::Passed, 1_000_000, 1_000_000);
+        let nfc = status_of(&c, "NFC self-test");
+        assert_eq!(nfc.status, Status::Fail);
+        assert!(nfc.remedy.contains("antenna"));
+        assert_eq!(status_of(&c, "camera self-test").status, Status::Pass);
+    }
+
+    #[test]
+    fn a_camera_not_run_is_a_warning_not_a_failure() {
+        let c = judge(SelfTest::Passed, SelfTest::NotRun, 1_000_000, 1_000_000);
+        assert_eq!(status_of(&c, "camera self-test").status, Status::Warn);
+    }
+
+    #[test]
+    fn a_reader_clock_off_by_more_than_the_limit_fails_and_within_it_passes() {
+        let host = 1_800_000_000_000;
+        let c = judge(SelfTest::Passed, SelfTest::Passed, host + 600_000, host);
+        let clock = status_of(&c, "clock");
+        assert_eq!(clock.status, Status::Fail);
+        assert!(clock.detail.contains("600 s"), "{}", clock.detail);
+        let c = judge(SelfTest::Passed, SelfTest::Passed, host - 59_000, host);
+        assert_eq!(status_of(&c, "clock").status, Status::Pass);
+    }
+
+    #[test]
+    fn a_reader_without_time_fails_with_reconnect() {
+        let c = judge(SelfTest::Passed, SelfTest::Passed, 0, 1_800_000_000_000);
+        assert!(status_of(&c, "clock").remedy.contains("reconnect"));
     }
 }
