@@ -1,20 +1,48 @@
-//! A reader without radio: the firmware's session core and reader link, with a card that
-//! answers every operation at once (a physical card, PIN 3 tries, valid certificate). For
-//! link, transport and host tests that are not about the card.
+//! A reader without radio or wire: the firmware images' own main loop
+//! ([`shikaku_image_core::Reader`]) over the simulated frontend ([`SimFrontend`]) with a
+//! persona's virtual card, and a [`Platform`] whose clock is the time the caller passes in.
+//! For link, transport and host tests that need a reader but no rig.
 //!
-//! It carries out the session's actions itself rather than through the images' main loop
-//! (`image_core::Reader`, which the simulated rig and the QEMU image run): tests feed it session
-//! events directly. Behaviour that matters at the reader's boundary (pairing steps, passcode
-//! answers, a full outbox) follows the main loop's; the rig is where the images' own code path
-//! is tested.
+//! Everything goes through [`Reader::poll`], as on the board and in the simulated rig
+//! (`crate::rig`): host bytes are read from the platform's inbox, keys from its queue, the card
+//! is found by the loop's own card poll, its operations run over ISO-DEP against the virtual
+//! card, frames leave through the platform. The events tests feed ([`SimReader::event`]) are
+//! mapped onto that world:
+//!
+//! - `Event::CardPresent` / `Event::CardRemoved`: the card enters / leaves the simulated field;
+//!   when that moves it, the reader's clock is advanced to its next card poll (at most
+//!   [`shikaku_image_core::CARD_POLL`] or [`shikaku_image_core::PRESENCE_CHECK`] ahead), so
+//!   the loop finds it (or notices it gone) at once when the session wants a card, at a later
+//!   poll otherwise.
+//! - `Event::Key`: the key is pressed (queued for the loop).
+//! - `Event::Face`: the reply is queued for the platform's face engine, which answers the next
+//!   face attempt with it (with nothing queued: `PhotoUnavailable`, as the images without a
+//!   camera do). Feed it before the attempt starts.
+//! - `Event::Tick`: one turn of the loop.
+//!
+//! The card is Yamada's (PIN 1234, issued as of [`crate::rig::TODAY`]) unless
+//! [`SimReader::with_persona_card`] gives another. The reader keeps what must survive a restart
+//! in a RAM flash through the images' [`FlashStorage`]. The clock never goes back: a `now`
+//! earlier than the reader's clock (a caller passing `Instant::ZERO`) means "now".
+//!
+//! Its diagnostics are the images': NFC passes while activations do not fail in the frontend,
+//! the camera is not run, the clock is the session's wall clock.
 
-use shikaku_firmware::session::{
-    Action, CardOp, CardReply, Config, Event, Key, PairingStep, PinState, Session,
-};
-use shikaku_protocol::auth::PairingKey;
-use shikaku_protocol::endpoint::reader::{Diagnostics, Entropy, Identity, LinkInput, ReaderEndpoint};
+use std::collections::VecDeque;
+
+use shikaku_firmware::session::{Event, FaceReply, FaceVerifier, Key, Phase, Screen};
+use shikaku_image_core::storage::FlashStorage;
+use shikaku_image_core::{Platform, Reader, Storage};
+use shikaku_protocol::endpoint::reader::{Entropy, Identity};
 use shikaku_protocol::message::*;
-use shikaku_protocol::{Instant, UnixMillis, MAX_FRAME};
+use shikaku_protocol::Instant;
+use shikaku_store::ram::{RamFlash, SECTOR, SECTORS};
+use shikaku_store::Store;
+
+use crate::sim_frontend::SimFrontend;
+use crate::vcard::card::VirtualCard;
+use crate::vcard::persona;
+use crate::vcard::{self, AtrChoice};
 
 /// A deterministic stand-in for the TRNG.
 pub struct Counter(pub u8);
@@ -27,29 +55,115 @@ impl Entropy for Counter {
     }
 }
 
-/// Signs SHA-256(challenge) with a card's auth key.
-pub type Signer = Box<dyn Fn(&[u8; 32]) -> Vec<u8> + Send>;
+/// The face engine: replies queued by the test, in order.
+#[derive(Default)]
+struct QueuedFace {
+    replies: VecDeque<FaceReply>,
+}
+
+impl FaceVerifier for QueuedFace {
+    fn verify(&mut self, _attempt: u8) -> FaceReply {
+        self.replies
+            .pop_front()
+            .unwrap_or(FaceReply { decision: FaceDecision::PhotoUnavailable, score_milli: 0 })
+    }
+    fn wipe(&mut self) {}
+}
+
+/// The simulated reader's board: clock, host bytes in and out, keypad, display, TRNG, face
+/// engine, flash.
+struct SimPlatform {
+    now: Instant,
+    inbox: VecDeque<u8>,
+    outbox: Vec<u8>,
+    keys: VecDeque<Key>,
+    rng: Counter,
+    face: QueuedFace,
+    storage: FlashStorage<RamFlash>,
+    staff_confirms_pairing: Option<bool>,
+    shown_code: Option<u32>,
+    screens: Vec<Screen>,
+}
+
+impl Platform for SimPlatform {
+    fn now(&mut self) -> Instant {
+        self.now
+    }
+
+    fn host_read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.inbox.len());
+        for (d, s) in buf.iter_mut().zip(self.inbox.drain(..n)) {
+            *d = s;
+        }
+        n
+    }
+
+    fn host_write(&mut self, bytes: &[u8]) {
+        self.outbox.extend_from_slice(bytes);
+    }
+
+    fn key(&mut self) -> Option<Key> {
+        self.keys.pop_front()
+    }
+
+    /// Staff at the reader answer a pairing code on the keypad (read by the loop in the same
+    /// turn).
+    fn show(&mut self, screen: &Screen, _phase: Phase) {
+        if let Screen::PairingCode { code } = *screen {
+            self.shown_code = Some(code);
+            match self.staff_confirms_pairing {
+                Some(true) => self.keys.push_back(Key::Yes),
+                Some(false) => self.keys.push_back(Key::No),
+                None => {}
+            }
+        }
+        self.screens.push(*screen);
+    }
+
+    fn entropy(&mut self) -> &mut dyn Entropy {
+        &mut self.rng
+    }
+
+    fn face(&mut self) -> Option<&mut dyn FaceVerifier> {
+        Some(&mut self.face)
+    }
+
+    fn storage(&mut self) -> Option<&mut dyn Storage> {
+        Some(&mut self.storage)
+    }
+}
+
+/// The frontend with the card in (or out of) its field.
+pub type SimReaderFrontend = SimFrontend<VirtualCard>;
 
 pub struct SimReader {
-    pub session: Session,
-    pub link: ReaderEndpoint,
-    pub rng: Counter,
-    pub cert: Vec<u8>,
-    /// The certificate's end of validity (Unix seconds).
-    pub not_after: i64,
-    /// Signs SHA-256(challenge) as the card's auth key would; a fixed pattern by default.
-    pub signer: Signer,
-    /// Added to the clock the reader reports (a reader whose clock drifted).
-    pub clock_skew_ms: i64,
-    /// What the NFC self-test reports.
-    pub nfc_self_test: SelfTest,
+    /// The images' main loop (its `session` and `link` are reachable through `Deref`).
+    pub reader: Reader<SimReaderFrontend>,
+    platform: SimPlatform,
     /// What staff at this reader do when it shows a pairing code: press Yes (`Some(true)`),
     /// No (`Some(false)`), or nobody is there (`None`).
     pub staff_confirms_pairing: Option<bool>,
     /// The last pairing code the reader showed.
     pub shown_code: Option<u32>,
-    /// Session messages the outbox refused.
-    pub outbox_full: u32,
+}
+
+impl std::ops::Deref for SimReader {
+    type Target = Reader<SimReaderFrontend>;
+    fn deref(&self) -> &Self::Target {
+        &self.reader
+    }
+}
+
+impl std::ops::DerefMut for SimReader {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.reader
+    }
+}
+
+/// Yamada's virtual card as of the rig's date.
+fn default_card() -> VirtualCard {
+    let p = persona::find("yamada").expect("built-in persona yamada");
+    vcard::build_at(&p, crate::rig::TODAY, &AtrChoice::Contactless).expect("yamada's card").0
 }
 
 impl SimReader {
@@ -70,196 +184,109 @@ impl SimReader {
             model: "sim",
             capabilities: Capabilities(Capabilities::PIN_KEYPAD | Capabilities::FACE),
         };
+        let mut store = Store::new(RamFlash::new(), 0..(SECTOR * SECTORS) as u32).expect("RAM flash");
+        if let Some(k) = key {
+            store.set_pairing_key(Some(&k)).expect("RAM flash");
+        }
+        let mut fe = SimFrontend::new(default_card());
+        fe.set_card_present(false);
         Self {
-            session: Session::new(Config::default(), PairingKey(key.unwrap_or([0; 32])), 500),
-            link: ReaderEndpoint::new(id, key.map(PairingKey)),
-            rng: Counter(1),
-            cert: vec![0xAA; 1590],
-            not_after: 1_900_000_000,
-            signer: Box::new(|_| vec![0x5A; 256]),
-            clock_skew_ms: 0,
-            nfc_self_test: SelfTest::Passed,
+            reader: Reader::new(id, key, 500, fe),
+            platform: SimPlatform {
+                now: Instant::ZERO,
+                inbox: VecDeque::new(),
+                outbox: Vec::new(),
+                keys: VecDeque::new(),
+                rng: Counter(1),
+                face: QueuedFace::default(),
+                storage: FlashStorage::new(store),
+                staff_confirms_pairing: Some(true),
+                shown_code: None,
+                screens: Vec::new(),
+            },
             staff_confirms_pairing: Some(true),
             shown_code: None,
-            outbox_full: 0,
         }
     }
 
-    /// Feeds an event to the session and carries out what it asks (the card answers at once).
-    pub fn event(&mut self, now: Instant, e: Event<'_>) {
-        let mut queue = vec![self.session.handle(now, e)];
-        while let Some(actions) = queue.pop() {
-            for a in actions {
-                match a {
-                    Action::Send(t) => {
-                        let msg = self.session.host_message(&t);
-                        // As the images do: a full outbox lets lesser messages go; what it
-                        // refuses is counted, never a panic.
-                        if self.link.queue(t.session, t.seq, &msg, now).is_err() {
-                            self.outbox_full += 1;
-                        }
-                    }
-                    Action::Pairing(step) => match step {
-                        PairingStep::Open { until } => self.link.open_pairing(until),
-                        PairingStep::Reject => self.link.reject_pairing(),
-                        PairingStep::Close => self.link.close_pairing(),
-                        PairingStep::Accept => {
-                            if let Some(key) = self.link.accept_pairing() {
-                                self.session.set_pairing_key(key);
-                            }
-                        }
-                    },
-                    Action::PasscodeResult { account, outcome } => {
-                        self.link.send_passcode_result(&account, outcome)
-                    }
-                    Action::Card(op) => {
-                        let cert = self.cert.clone();
-                        let not_after = self.not_after;
-                        let sig = match &op {
-                            CardOp::SignChallenge { challenge } => (self.signer)(challenge),
-                            _ => Vec::new(),
-                        };
-                        let reply = match op {
-                            CardOp::Identify => CardReply::Identified {
-                                kind: CardKind::PhysicalCard,
-                                auth_cert: &cert,
-                                not_after_unix_s: not_after,
-                                pin: PinState::TriesLeft(3),
-                            },
-                            CardOp::VerifyPin { .. } => CardReply::PinVerified,
-                            CardOp::SignChallenge { .. } => CardReply::Signed { signature: &sig },
-                            CardOp::ReadCertificate => {
-                                CardReply::Certificate { auth_cert: &cert, not_after_unix_s: not_after }
-                            }
-                        };
-                        queue.push(self.session.handle(now, Event::Card(reply)));
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    pub fn receive(&mut self, now: Instant, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            let n = self.link.push_rx(bytes);
-            bytes = &bytes[n..];
-            loop {
-                // Copy out what the session needs, then let go of the link's buffer.
-                let input = match self.link.poll_input(now, &mut self.rng) {
-                    None => break,
-                    // Only sealed frames reach the session.
-                    Some(LinkInput::Host { message }) => Some(owned(&message, true)),
-                    Some(LinkInput::PairingCode { code }) => {
-                        self.shown_code = Some(code);
-                        self.event(now, Event::PairingCode { code });
-                        match self.staff_confirms_pairing {
-                            Some(true) => self.event(now, Event::Key(Key::Yes)),
-                            Some(false) => self.event(now, Event::Key(Key::No)),
-                            None => {}
-                        }
-                        None
-                    }
-                    Some(_) => None,
-                };
-                match input {
-                    Some((OwnedHost::Diagnostics, true)) => self.diagnostics(now),
-                    Some((OwnedHost::Other | OwnedHost::Diagnostics, _)) | None => {}
-                    Some((m, auth)) => {
-                        let msg = m.as_message();
-                        self.event(now, Event::Host { message: msg, authenticated: auth });
-                    }
-                }
-            }
-        }
-    }
-
-    /// The reader's self-test report (this simulated reader's NFC and camera always pass).
-    fn diagnostics(&mut self, now: Instant) {
-        self.link.send_diagnostics(Diagnostics {
-            uptime_s: (now.as_millis() / 1000) as u32,
-            nfc: self.nfc_self_test,
-            camera: SelfTest::Passed,
-            clock: self
-                .session
-                .wall_clock(now)
-                .map(|c| UnixMillis((c.as_millis() as i64 + self.clock_skew_ms) as u64))
-                .unwrap_or_default(),
-            frames_rx: 0,
-            frames_rejected: 0,
-        });
-    }
-
-    pub fn transmit(&mut self, now: Instant) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; MAX_FRAME];
-        while let Some(n) = self.link.poll_transmit(now, &mut buf) {
-            out.extend_from_slice(&buf[..n]);
-        }
-        out
-    }
-}
-
-/// A host message, owned, so the link's buffer can be released before the session runs.
-enum OwnedHost {
-    TimeSync(u64),
-    Challenge([u8; 32]),
-    Registration(bool),
-    Provision { account: String, salt: [u8; 16], iterations: u32, hash: [u8; 32] },
-    Revoke(String),
-    Cancel(CancelReason),
-    Diagnostics,
-    Other,
-}
-
-impl OwnedHost {
-    fn as_message(&self) -> Message<'_> {
-        match self {
-            OwnedHost::TimeSync(unix_ms) => Message::TimeSync { unix_ms: *unix_ms },
-            OwnedHost::Challenge(challenge) => Message::HostChallenge { challenge: *challenge },
-            OwnedHost::Registration(registered) => Message::RegistrationStatus { registered: *registered },
-            OwnedHost::Provision { account, salt, iterations, hash } => {
-                Message::PasscodeProvision { account, salt: *salt, iterations: *iterations, hash: *hash }
-            }
-            OwnedHost::Revoke(account) => Message::PasscodeRevoke { account },
-            OwnedHost::Cancel(reason) => Message::Cancel { reason: *reason },
-            OwnedHost::Diagnostics => Message::DiagnosticsRequest,
-            OwnedHost::Other => Message::DiagnosticsRequest,
-        }
-    }
-}
-
-fn owned(m: &Message<'_>, authenticated: bool) -> (OwnedHost, bool) {
-    let o = match *m {
-        Message::TimeSync { unix_ms } => OwnedHost::TimeSync(unix_ms),
-        Message::HostChallenge { challenge } => OwnedHost::Challenge(challenge),
-        Message::RegistrationStatus { registered } => OwnedHost::Registration(registered),
-        Message::PasscodeProvision { account, salt, iterations, hash } => {
-            OwnedHost::Provision { account: account.to_owned(), salt, iterations, hash }
-        }
-        Message::PasscodeRevoke { account } => OwnedHost::Revoke(account.to_owned()),
-        Message::Cancel { reason } => OwnedHost::Cancel(reason),
-        Message::DiagnosticsRequest => OwnedHost::Diagnostics,
-        _ => OwnedHost::Other,
-    };
-    (o, authenticated)
-}
-
-impl SimReader {
-    /// Gives this reader a real card: a persona's auth certificate, and signatures made with
-    /// its auth key (RSA PKCS#1 v1.5 over DigestInfo(SHA-256(challenge)), as the card does).
-    pub fn with_persona_card(mut self, issued: &crate::vcard::Issued) -> Self {
-        use rsa::Pkcs1v15Sign;
-        use sha2::{Digest, Sha256};
-        self.cert = issued.auth_cert.clone();
-        if let Ok(c) = shikaku_card::der::Certificate::parse(&issued.auth_cert) {
-            self.not_after = c.not_after.unix_seconds();
-        }
-        let key = issued.auth_key.clone();
-        self.signer = Box::new(move |challenge| {
-            let hash = Sha256::digest(challenge);
-            key.sign(Pkcs1v15Sign::new::<Sha256>(), &hash).unwrap_or_default()
-        });
+    /// Gives this reader the persona's card of `issued` (built again as of today, as
+    /// [`vcard::build`] issued it).
+    pub fn with_persona_card(mut self, issued: &vcard::Issued) -> Self {
+        let (card, again) = vcard::build(&issued.persona).expect("the persona's card");
+        debug_assert_eq!(again.auth_cert, issued.auth_cert, "the same card as issued");
+        let present = self.reader.frontend().card_present();
+        *self.reader.frontend_mut().card_mut() = card;
+        self.reader.frontend_mut().set_card_present(present);
         self
+    }
+
+    /// One turn of the main loop at `now` (or at the reader's clock if that is later).
+    fn turn(&mut self, now: Instant) {
+        self.platform.now = self.platform.now.max(now);
+        self.platform.staff_confirms_pairing = self.staff_confirms_pairing;
+        self.reader.poll(&mut self.platform);
+        self.shown_code = self.platform.shown_code;
+    }
+
+    /// Something happens in the reader's world (see the module documentation), then the loop
+    /// turns.
+    ///
+    /// # Panics
+    ///
+    /// On events the world cannot produce here: host messages come as bytes
+    /// ([`SimReader::receive`]), card replies from the card, pairing codes from the link.
+    pub fn event(&mut self, now: Instant, e: Event<'_>) {
+        match e {
+            Event::Tick => self.turn(now),
+            Event::Key(k) => {
+                self.platform.keys.push_back(k);
+                self.turn(now);
+            }
+            Event::Face(reply) => self.platform.face.replies.push_back(reply),
+            Event::CardPresent | Event::CardRemoved => {
+                let present = matches!(e, Event::CardPresent);
+                let moved = self.reader.frontend().card_present() != present;
+                self.reader.frontend_mut().set_card_present(present);
+                self.turn(now);
+                // The loop looks at the field on its own schedule: let its clock reach the
+                // next look (once per move, so a card placed again and again does not run the
+                // clock ahead).
+                let next = self.reader.next_card_poll();
+                if moved && next > self.platform.now {
+                    self.turn(next);
+                }
+            }
+            _ => panic!("SimReader is fed host bytes, keys, face replies, card presence and ticks only"),
+        }
+    }
+
+    /// Bytes from the host arrive; the loop reads them all.
+    pub fn receive(&mut self, now: Instant, bytes: &[u8]) {
+        self.platform.inbox.extend(bytes);
+        self.turn(now);
+        while !self.platform.inbox.is_empty() {
+            self.turn(now);
+        }
+    }
+
+    /// One turn of the loop, then what it sent to the host.
+    pub fn transmit(&mut self, now: Instant) -> Vec<u8> {
+        self.turn(now);
+        std::mem::take(&mut self.platform.outbox)
+    }
+
+    /// The reader's clock (the latest `now` it was given).
+    pub fn now(&self) -> Instant {
+        self.platform.now
+    }
+
+    /// Every screen the reader showed, in order.
+    pub fn screens(&self) -> &[Screen] {
+        &self.platform.screens
+    }
+
+    /// Session messages the outbox refused.
+    pub fn outbox_full(&self) -> u32 {
+        self.reader.outbox_full
     }
 }

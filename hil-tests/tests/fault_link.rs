@@ -24,9 +24,11 @@ type Script = Vec<(u64, Event<'static>)>;
 
 fn face_script() -> Script {
     vec![
+        // The face engine's answer is ready before the attempt starts (the reader asks it
+        // when the patient chooses face).
+        (1_500, Event::Face(FaceReply { decision: FaceDecision::Match, score_milli: 910 })),
         (2_000, Event::CardPresent),
         (3_000, Event::Key(Key::ChooseFace)),
-        (4_500, Event::Face(FaceReply { decision: FaceDecision::Match, score_milli: 910 })),
         (6_000, Event::Key(Key::Yes)),
         (9_000, Event::CardRemoved),
     ]

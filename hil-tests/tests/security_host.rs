@@ -270,8 +270,8 @@ fn a_fake_reader_without_the_pairing_key_cannot_inject_an_identity_through_the_a
     KeyStore::new(&home.path().join("keys")).store("SK-SEC-LINK", &PairingKey(KEY)).unwrap();
 
     // 1. A device that claims the paired reader's serial but holds another key.
-    let mut impostor = SimReader::new([0x99; 32], "SK-SEC-LINK");
-    impostor.cert = vcard::build(&persona::find("yamada").unwrap()).unwrap().1.auth_cert;
+    let issued = vcard::build(&persona::find("yamada").unwrap()).unwrap().1;
+    let impostor = SimReader::new([0x99; 32], "SK-SEC-LINK").with_persona_card(&issued);
     let device = SimDevice::spawn(impostor).unwrap();
     let cfg = config(home.path(), &device.endpoint(), &svc.url());
     let events = run_app(&cfg, 1_500, Some(&device));
