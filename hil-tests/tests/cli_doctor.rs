@@ -3,8 +3,8 @@
 //!
 //! The simulated reader runs the firmware images' main loop, whose diagnostics cannot be set
 //! from outside (its NFC self-test fails only when the frontend itself errs, its clock is the
-//! session's wall clock, which the driver sets on connecting): a failing NFC self-test and a
-//! skewed reader clock are not exercised here.
+//! session's wall clock, which the driver sets on connecting): how doctor judges a failing NFC
+//! self-test and a skewed reader clock is unit-tested in `host-driver/src/doctor.rs`.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
