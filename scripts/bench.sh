@@ -72,8 +72,8 @@ cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
   echo
   echo "## Host driver: receptions per second with 1, 4 and 16 simulated readers"
   echo
-  echo "Each reader a \`SimReader\` on TCP (session core + reader link, RSA signatures with the"
-  echo "persona's key), patients back to back (PIN flow); the App verifies, journals (SQLite), asks the"
+  echo "Each reader a \`SimReader\` on TCP (the images' main loop with a persona's virtual card behind"
+  echo "the simulated frontend), patients back to back (PIN flow); the App verifies, journals (SQLite), asks the"
   echo "reference eligibility service over HTTP (SQLite behind it) and writes the \`face\` XML."
   echo "Receptions/s are bounded by the simulated patients (a session is several link round trips"
   echo "through device threads polling every 10 ms); \"App time per identity\" is what the single App"
