@@ -20,7 +20,7 @@
 //! | `11` | keys? | – | → `84` key codes |
 //! | `12` | stack report (notification) | main-loop high-water bytes (u32), stack size (u32), boot high-water bytes (u32), then the reader's counters (u32 each): host frames taken, host frames refused, storage failures, outbox refusals | – |
 //! | `13` | pairing code on screen (notification) | the 6-digit code (u32) | – |
-//! | `14` | a screen of another kind shown (notification) | `Screen::kind` (u8) | – |
+//! | `14` | a screen of another kind shown (notification) | `Screen::kind` (u8), the phase's name | – |
 //!
 //! Error codes in `8F`: the [`FrontendError`] variants 1..=8 in declaration order.
 

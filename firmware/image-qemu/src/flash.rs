@@ -7,6 +7,12 @@
 //!
 //! Killing QEMU is a power cut: the file keeps every semihosting write that completed. The
 //! file is created (all 0xFF) or extended to [`CAPACITY`] when missing or short.
+//!
+//! Reads come from a copy of the file in RAM, read once at boot: every semihosting call stops
+//! the emulated CPU for a host system call, and the store reads its region often (a scan per
+//! lookup), which made each store operation take seconds on a loaded machine and the reader
+//! deaf to its host meanwhile. Writes and erases go to the file at once (and to the copy), so
+//! what a power cut leaves is still exactly what the file holds.
 
 use cortex_m_semihosting::{nr, syscall};
 use embedded_storage::nor_flash::{
@@ -52,9 +58,10 @@ fn kind(k: NorFlashErrorKind) -> FlashError {
     }
 }
 
-/// The flash file, open for reading and writing.
+/// The flash file, open for reading and writing, and its copy in RAM.
 pub struct SemihostFlash {
     handle: usize,
+    mirror: &'static mut [u8; CAPACITY],
 }
 
 impl SemihostFlash {
@@ -71,13 +78,18 @@ impl SemihostFlash {
         if handle < 0 {
             return Err(FlashError::Host);
         }
-        let mut flash = SemihostFlash { handle: handle as usize };
+        let Some(mirror) = cortex_m::singleton!(: [u8; CAPACITY] = [0xff; CAPACITY]) else {
+            return Err(FlashError::Host);
+        };
+        let mut flash = SemihostFlash { handle: handle as usize, mirror };
         // SAFETY: SYS_FLEN takes [handle] and returns the length or -1.
         let len = unsafe { syscall!(FLEN, flash.handle) } as isize;
         if len < 0 {
             return Err(FlashError::Host);
         }
         let mut at = (len as usize).min(CAPACITY);
+        // What the file holds; the rest stays erased (0xFF) and is written out below.
+        read_at(flash.handle, 0, &mut flash.mirror[..at])?;
         let erased = [0xff; CHUNK];
         while at < CAPACITY {
             let n = CHUNK.min(CAPACITY - at);
@@ -87,32 +99,37 @@ impl SemihostFlash {
         Ok(flash)
     }
 
-    fn seek(&mut self, at: usize) -> Result<(), FlashError> {
-        // SAFETY: SYS_SEEK takes [handle, absolute position]; 0 is success.
-        match unsafe { syscall!(SEEK, self.handle, at) } {
-            0 => Ok(()),
-            _ => Err(FlashError::Host),
-        }
-    }
-
-    fn read_at(&mut self, at: usize, bytes: &mut [u8]) -> Result<(), FlashError> {
-        self.seek(at)?;
-        // SAFETY: SYS_READ writes at most `len` bytes into the buffer, which is ours and that
-        // long; it returns how many were NOT read.
-        match unsafe { syscall!(READ, self.handle, bytes.as_mut_ptr(), bytes.len()) } {
-            0 => Ok(()),
-            _ => Err(FlashError::Host),
-        }
-    }
-
     fn write_at(&mut self, at: usize, bytes: &[u8]) -> Result<(), FlashError> {
-        self.seek(at)?;
-        // SAFETY: SYS_WRITE reads `len` bytes from the buffer; it returns how many were NOT
-        // written.
-        match unsafe { syscall!(WRITE, self.handle, bytes.as_ptr(), bytes.len()) } {
-            0 => Ok(()),
-            _ => Err(FlashError::Host),
-        }
+        write_at(self.handle, at, bytes)?;
+        self.mirror[at..at + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+fn seek(handle: usize, at: usize) -> Result<(), FlashError> {
+    // SAFETY: SYS_SEEK takes [handle, absolute position]; 0 is success.
+    match unsafe { syscall!(SEEK, handle, at) } {
+        0 => Ok(()),
+        _ => Err(FlashError::Host),
+    }
+}
+
+fn read_at(handle: usize, at: usize, bytes: &mut [u8]) -> Result<(), FlashError> {
+    seek(handle, at)?;
+    // SAFETY: SYS_READ writes at most `len` bytes into the buffer, which is ours and that long;
+    // it returns how many were NOT read.
+    match unsafe { syscall!(READ, handle, bytes.as_mut_ptr(), bytes.len()) } {
+        0 => Ok(()),
+        _ => Err(FlashError::Host),
+    }
+}
+
+fn write_at(handle: usize, at: usize, bytes: &[u8]) -> Result<(), FlashError> {
+    seek(handle, at)?;
+    // SAFETY: SYS_WRITE reads `len` bytes from the buffer; it returns how many were NOT written.
+    match unsafe { syscall!(WRITE, handle, bytes.as_ptr(), bytes.len()) } {
+        0 => Ok(()),
+        _ => Err(FlashError::Host),
     }
 }
 
@@ -125,7 +142,9 @@ impl ReadNorFlash for SemihostFlash {
 
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), FlashError> {
         check_read(self, offset, bytes.len()).map_err(kind)?;
-        self.read_at(offset as usize, bytes)
+        let at = offset as usize;
+        bytes.copy_from_slice(&self.mirror[at..at + bytes.len()]);
+        Ok(())
     }
 
     fn capacity(&self) -> usize {
@@ -149,13 +168,9 @@ impl NorFlash for SemihostFlash {
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), FlashError> {
         check_write(self, offset, bytes.len()).map_err(kind)?;
         // NOR: a write only clears bits. Check it all before writing anything.
-        let mut old = [0u8; CHUNK];
-        for (i, new) in bytes.chunks(CHUNK).enumerate() {
-            let old = &mut old[..new.len()];
-            self.read_at(offset as usize + i * CHUNK, old)?;
-            if old.iter().zip(new).any(|(o, n)| n & !o != 0) {
-                return Err(FlashError::NotErased);
-            }
+        let at = offset as usize;
+        if self.mirror[at..at + bytes.len()].iter().zip(bytes).any(|(o, n)| n & !o != 0) {
+            return Err(FlashError::NotErased);
         }
         // One word per host write: a power cut (QEMU killed) lands between words.
         for (i, word) in bytes.chunks(WORD).enumerate() {

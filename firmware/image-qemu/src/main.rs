@@ -123,13 +123,14 @@ impl Platform for Qemu {
         self.pump_panel();
         self.keys.pop_front()
     }
-    fn show(&mut self, screen: &Screen, _phase: Phase) {
+    fn show(&mut self, screen: &Screen, phase: Phase) {
         // The display is the rig's: the kind of screen (a wrong PIN comes back to the same
-        // phase with another screen in between), and the pairing code staff compare.
+        // phase with another screen in between) with the phase it belongs to (the status report
+        // comes only at the end of the poll), and the pairing code staff compare.
         let kind = screen.kind();
         if self.last_screen != kind {
             self.last_screen = kind;
-            self.panel_send(wire::SCREEN, &[&[kind]]);
+            self.panel_send(wire::SCREEN, &[&[kind], phase_name(phase).as_bytes()]);
         }
         if let Screen::PairingCode { code } = screen {
             self.panel_send(wire::PAIRING_CODE, &[&code.to_le_bytes()]);

@@ -389,6 +389,12 @@ fn serve_panel(mut s: TcpStream, air: Arc<Mutex<Air>>, state: Arc<Mutex<RigState
                 // brings the PIN entry back without another phase in between).
                 wire::SCREEN if !p.is_empty() => {
                     if let Ok(mut st) = state.lock() {
+                        // The phase the screen belongs to: the status report comes later.
+                        let phase = String::from_utf8_lossy(&p[1..]).into_owned();
+                        if !phase.is_empty() && st.status.phase != phase {
+                            st.status.phase = phase.clone();
+                            st.phases.push(phase);
+                        }
                         st.acted = None;
                     }
                 }
