@@ -293,11 +293,7 @@ impl<F: NfcFrontend> Reader<F> {
                         None
                     }
                     Some(LinkInput::Acked { session, seq }) => {
-                        if let Some(s) = p.storage() {
-                            if s.remove_pending(session, seq).is_err() {
-                                self.storage_failures = self.storage_failures.wrapping_add(1);
-                            }
-                        }
+                        keep(&mut self.storage_failures, p.storage(), |s| s.remove_pending(session, seq));
                         None
                     }
                     Some(LinkInput::Rejected(e)) => {
@@ -411,36 +407,27 @@ impl<F: NfcFrontend> Reader<F> {
                         }
                         // A verified identity is kept in storage until acknowledged (the copy
                         // in the outbox is the one kept: no second buffer).
-                        if let (Message::VerifiedIdentity(_), Some(s)) = (&msg, p.storage()) {
+                        if let Message::VerifiedIdentity(_) = msg {
                             let header = Header { msg_type: msg.msg_type(), session: t.session, seq: t.seq };
-                            let saved = self
-                                .link
-                                .pending_payload(t.session, t.seq)
-                                .map(|bytes| s.save_pending(&header, bytes));
-                            if !matches!(saved, Some(Ok(()))) {
-                                self.storage_failures = self.storage_failures.wrapping_add(1);
-                            }
+                            let payload = self.link.pending_payload(t.session, t.seq);
+                            keep(&mut self.storage_failures, p.storage(), |s| {
+                                s.save_pending(&header, payload.ok_or(StorageFailed)?)
+                            });
                         }
                     }
                     Action::Pairing(step) => self.pairing(p, step),
                     Action::PasscodeResult { account, outcome } => {
-                        let mut outcome = outcome;
-                        if matches!(outcome, PasscodeOutcome::Stored | PasscodeOutcome::Revoked) {
-                            if let Some(s) = p.storage() {
-                                if s.save_passcodes(&mut self.session.passcodes().records()).is_err() {
-                                    self.storage_failures = self.storage_failures.wrapping_add(1);
-                                    outcome = PasscodeOutcome::StorageFailed;
-                                }
-                            }
-                        }
+                        let changed = matches!(outcome, PasscodeOutcome::Stored | PasscodeOutcome::Revoked);
+                        let records = || self.session.passcodes().records();
+                        let kept = !changed
+                            || keep(&mut self.storage_failures, p.storage(), |s| {
+                                s.save_passcodes(&mut records())
+                            });
+                        let outcome = if kept { outcome } else { PasscodeOutcome::StorageFailed };
                         self.link.send_passcode_result(&account, outcome);
                     }
                     Action::SaveLockout { failures } => {
-                        if let Some(s) = p.storage() {
-                            if s.save_lockout(failures).is_err() {
-                                self.storage_failures = self.storage_failures.wrapping_add(1);
-                            }
-                        }
+                        keep(&mut self.storage_failures, p.storage(), |s| s.save_lockout(failures));
                     }
                     Action::Card(op) => {
                         #[cfg(feature = "broken-session")]
@@ -504,11 +491,7 @@ impl<F: NfcFrontend> Reader<F> {
             PairingStep::Accept => {
                 if let Some(key) = self.link.accept_pairing() {
                     info!("paired: staff accepted the code at the reader");
-                    if let Some(s) = p.storage() {
-                        if s.save_pairing_key(&key.0).is_err() {
-                            self.storage_failures = self.storage_failures.wrapping_add(1);
-                        }
-                    }
+                    keep(&mut self.storage_failures, p.storage(), |s| s.save_pairing_key(&key.0));
                     // The new key also signs the reader's attestations from now on.
                     self.session.set_pairing_key(key);
                 }
@@ -536,6 +519,23 @@ impl<F: NfcFrontend> Reader<F> {
             self.last_status = Some(s);
             p.status(s);
         }
+    }
+}
+
+/// Writes to the platform's storage, if it has one. A failed write is counted in `failures` and
+/// the reader goes on; answers whether the write was kept (`true` without storage: there is
+/// nothing to keep it in).
+fn keep(
+    failures: &mut u32,
+    storage: Option<&mut dyn Storage>,
+    write: impl FnOnce(&mut dyn Storage) -> Result<(), StorageFailed>,
+) -> bool {
+    match storage.map(write) {
+        Some(Err(StorageFailed)) => {
+            *failures = failures.wrapping_add(1);
+            false
+        }
+        _ => true,
     }
 }
 

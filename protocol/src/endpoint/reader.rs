@@ -186,10 +186,6 @@ impl ReaderEndpoint {
     pub fn pending(&self) -> usize {
         self.outbox.len()
     }
-    /// Unacknowledged verified identities.
-    pub fn identities_pending(&self) -> usize {
-        self.outbox.identities()
-    }
     /// Whether a new card session may start: its identity is sure to find room in the outbox
     /// (half of it is kept for identities; the rest absorbs the session's other messages).
     pub fn has_room_for_identity(&self) -> bool {
