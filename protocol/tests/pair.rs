@@ -685,3 +685,16 @@ fn a_device_in_the_middle_of_a_pairing_cannot_make_the_two_codes_agree() {
     // The real reader keeps nothing unless staff accept a code that matches the PC's.
     assert!(!reader.is_paired());
 }
+
+#[test]
+fn no_room_for_a_new_session_once_identities_fill_half_the_outbox() {
+    let mut reader = ReaderEndpoint::new(identity_of_reader(), Some(PairingKey([9; 32])));
+    for seq in 0..4u32 {
+        assert!(reader.has_room_for_identity(), "{seq} identities waiting");
+        reader.queue(seq, 0, &identity(&[0x30; 10]), Instant::ZERO).unwrap();
+        // Status messages do not count against the room.
+        reader.queue(seq, 1, &Message::CardRemoved, Instant::ZERO).unwrap();
+    }
+    assert!(!reader.has_room_for_identity(), "4 of 8 slots hold identities");
+    assert_eq!(reader.pending(), 8);
+}
