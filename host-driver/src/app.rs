@@ -1,11 +1,11 @@
 //! `shikaku run`: the driver as a reception PC runs it. Readers on their threads; for each
 //! verified identity: check the reader's attestation, journal it (the evidence that a
 //! マイナ保険証 was presented), ask the eligibility system (or queue it while the line is down),
-//! and write the result to the receipt computer's `face` folder; answer `req` files; serve the
+//! and write the result to the receipt computer's `face` folder; answer `req` files with the
+//! eligibility system's insurance-number lookup (waiting while it is down); serve the
 //! same data on the loopback JSON API. Every reader gets a fresh challenge per session.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -20,12 +20,9 @@ use crate::eligibility::{
 };
 use crate::journal::{Journal, ReceptionKey};
 use crate::keystore::KeyStore;
-use crate::model::{Eligibility, Reception};
+use crate::model::Reception;
 use crate::reader::{manager, Command, HostEvent, Inbound, Keys, ManagerEvent};
-use crate::receipt::{
-    CharacterCode, EligibilityLookup, FaceWriter, Folders, HeaderError, QualificationRequest, ReqWatcher,
-    WriterConfig,
-};
+use crate::receipt::{FaceWriter, Folders, ReqWatcher, WriterConfig};
 use crate::transport::Endpoint;
 
 /// What the driver reports to whoever runs it (the console, a test).
@@ -101,35 +98,6 @@ impl ReceptionSource for JournalSource {
     }
 }
 
-/// Answers `req` files from the receptions the journal confirmed.
-struct JournalLookup {
-    journal: Journal,
-}
-
-impl EligibilityLookup for JournalLookup {
-    fn lookup(&self, req: &QualificationRequest) -> Result<Eligibility, HeaderError> {
-        let s = &req.search;
-        let mut entries = self
-            .journal
-            .entries()
-            .map_err(|e| HeaderError { code: "SHK-J01".into(), message: format!("journal: {e}") })?;
-        entries.sort_by_key(|e| std::cmp::Reverse(e.reception.verified_at));
-        entries
-            .into_iter()
-            .filter_map(|e| e.reception.eligibility)
-            .find(|el| {
-                el.insurer_number.as_deref().map(str::trim) == Some(s.insurer_number.trim())
-                    && el.number.as_deref() == Some(s.insured_identification_number.as_str())
-                    && el.birth_date.as_deref() == Some(s.birthdate.as_str())
-            })
-            .ok_or(HeaderError {
-                code: "SHK-R04".into(),
-                message: "該当する資格情報がありません (no confirmed reception for this insured person)"
-                    .into(),
-            })
-    }
-}
-
 /// One reader's state in the driver.
 #[derive(Default)]
 struct ReaderState {
@@ -150,10 +118,10 @@ pub struct App<S: EligibilityService> {
 }
 
 fn writer_config(config: &Config) -> WriterConfig {
-    let mut w = WriterConfig::new(config.medical_institution_code.clone());
-    w.character_code = if config.character_code == 0 { CharacterCode::Utf8 } else { CharacterCode::ShiftJis };
-    w.charset = if config.cp932 { crate::names::Charset::Cp932 } else { crate::names::Charset::Jis0208 };
-    w
+    WriterConfig {
+        medical_institution_code: config.medical_institution_code.clone(),
+        encoding: config.encoding,
+    }
 }
 
 impl<S: EligibilityService> App<S> {
@@ -458,7 +426,6 @@ pub fn run(config: &Config, stop: &AtomicBool, mut report: impl FnMut(&AppEvent)
         req: config.folders.req.clone(),
         res: config.folders.res.clone(),
         face: config.folders.face.clone(),
-        rejected: config.folders.req.parent().unwrap_or(Path::new(".")).join("rejected"),
     };
     folders.create_all().map_err(AppError::Folders)?;
 
@@ -475,10 +442,12 @@ pub fn run(config: &Config, stop: &AtomicBool, mut report: impl FnMut(&AppEvent)
 
     let req_stop = Arc::new(AtomicBool::new(false));
     let req_thread = {
-        let lookup = JournalLookup {
-            journal: Journal::open(&config.journal).map_err(|e| AppError::Journal(e.to_string()))?,
-        };
-        let mut watcher = ReqWatcher::new(folders, writer_config(config)).map_err(AppError::Folders)?;
+        // Requests are answered by the eligibility service (照会区分 2), never from the journal:
+        // the journal is the evidence log of card receptions, not a source of answers.
+        let lookup = HttpEligibility::new(&config.eligibility_url);
+        let journal = Journal::open(&config.journal).map_err(|e| AppError::Journal(e.to_string()))?;
+        let mut watcher =
+            ReqWatcher::new(folders, writer_config(config)).map_err(AppError::Folders)?.with_journal(journal);
         let req_stop = req_stop.clone();
         std::thread::spawn(move || watcher.run(&lookup, &req_stop, Duration::from_millis(500)))
     };

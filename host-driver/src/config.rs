@@ -20,11 +20,10 @@ pub struct Config {
     pub eligibility_timeout_s: u64,
     /// Receipt-computer folders (外部インターフェイス).
     pub folders: Folders,
-    /// 0 = UTF-8, 1 = Shift_JIS (CharacterCodeIdentifier of the XML files).
-    pub character_code: u8,
-    /// Shift_JIS files: false = strict JIS X 0208 (safe for every reader of the files),
-    /// true = CP932 (keeps 髙, 﨑 and the other IBM extensions for receipt computers on Windows).
-    pub cp932: bool,
+    /// Encoding of the XML files: `cp932` (the default: Shift_JIS as Windows reads it, 髙 﨑 ①
+    /// as themselves), `utf8`, or `jis0208` (strict JIS X 0208 Shift_JIS for readers that take
+    /// the label literally). Characters outside the set are written as references (`&#x20BB7;`).
+    pub encoding: crate::receipt::FileEncoding,
     /// 医療機関コード written into the XML header.
     pub medical_institution_code: String,
     /// The local JSON API; always bound to loopback.
@@ -66,8 +65,7 @@ impl Default for Config {
             eligibility_url: "http://127.0.0.1:8740".into(),
             eligibility_timeout_s: 10,
             folders: Folders::default(),
-            character_code: 1,
-            cp932: false,
+            encoding: crate::receipt::FileEncoding::Cp932,
             medical_institution_code: "0000000000".into(),
             api_listen: "127.0.0.1:8741".into(),
             journal: d.join("journal.sqlite"),
@@ -84,8 +82,6 @@ pub enum ConfigError {
     Parse(PathBuf, toml::de::Error),
     #[error("api_listen must be a loopback address, not {0}")]
     NotLoopback(String),
-    #[error("character_code must be 0 (UTF-8) or 1 (Shift_JIS), not {0}")]
-    CharacterCode(u8),
 }
 
 impl Config {
@@ -109,9 +105,6 @@ impl Config {
             .unwrap_or(self.api_listen.starts_with("localhost:"));
         if !loopback {
             return Err(ConfigError::NotLoopback(self.api_listen.clone()));
-        }
-        if self.character_code > 1 {
-            return Err(ConfigError::CharacterCode(self.character_code));
         }
         Ok(())
     }
@@ -142,7 +135,7 @@ mod tests {
         assert!(toml::from_str::<Config>("readers = [\"ftp:x\"]").is_err());
         assert!(toml::from_str::<Config>("no_such_field = 1").is_err());
         let c: Config =
-            toml::from_str("readers = [\"tcp:127.0.0.1:4000\", \"usb\"]\ncharacter_code = 0").unwrap();
+            toml::from_str("readers = [\"tcp:127.0.0.1:4000\", \"usb\"]\nencoding = \"utf8\"").unwrap();
         assert_eq!(c.readers.len(), 2);
         assert!(c.validate().is_ok());
     }

@@ -1,13 +1,15 @@
 //! The JSON API over real loopback HTTP, with an in-memory source.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
 use shikaku_host::api::{ApiServer, MemorySource, ReceptionSource};
-use shikaku_host::model::{ConsentRecord, Eligibility, Method, QualificationValidity, Reception};
-use shikaku_host::receipt::{render_reception, CharacterCode, WriterConfig};
+use shikaku_host::model::{Method, Reception};
+use shikaku_host::receipt::{render_reception, FileEncoding, WriterConfig};
 
 fn reception(reader: &str, session: u32, verified_at: u64, name: &str) -> Reception {
     Reception {
@@ -19,25 +21,7 @@ fn reception(reader: &str, session: u32, verified_at: u64, name: &str) -> Recept
         staff_account: Some("staff-01".into()),
         registration: false,
         verified_at,
-        eligibility: Some(Eligibility {
-            validity: QualificationValidity::Valid,
-            insurer_number: Some("06139999".into()),
-            symbol: Some("12".into()),
-            number: Some("3456".into()),
-            branch: Some("00".into()),
-            name: Some(name.into()),
-            name_kana: Some("ﾀｶﾊｼ".into()),
-            birth_date: Some("19800101".into()),
-            copay_percent: Some(30),
-            limit_category: None,
-            consents: ConsentRecord {
-                medication: Some(true),
-                health_checkup: None,
-                treatment: None,
-                surgery: None,
-                given_at: None,
-            },
-        }),
+        eligibility: Some(common::eligibility(name)),
         error_code: None,
     }
 }
@@ -128,15 +112,11 @@ fn one_reception_is_the_same_data_as_the_xml() {
     let got: Reception = serde_json::from_str(&r.body).unwrap();
     assert_eq!(got, rs[1]);
     // UTF-8 end to end: the name exactly as the UTF-8 XML file carries it.
-    let cfg = WriterConfig {
-        medical_institution_code: "1311111111".into(),
-        character_code: CharacterCode::Utf8,
-        charset: Default::default(),
-    };
+    let cfg = WriterConfig { medical_institution_code: "1311111111".into(), encoding: FileEncoding::Utf8 };
     let xml = String::from_utf8(render_reception(&rs[1], 0, &cfg).bytes).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let name = doc.descendants().find(|n| n.has_tag_name("Name")).unwrap().text().unwrap();
-    assert_eq!(Some(name), got.eligibility.as_ref().unwrap().name.as_deref());
+    assert_eq!(Some(name), got.eligibility.as_ref().unwrap().qualification.as_ref().map(|q| q.name.as_str()));
     assert_eq!(name, "髙橋 𠮷子");
 
     // A reader id with characters that must be percent-encoded.

@@ -2,6 +2,8 @@
 //! survives a restart of the host, and is delivered when the service is back; a result
 //! delivered twice is recorded once.
 
+mod common;
+
 use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -16,7 +18,7 @@ use shikaku_host::eligibility::{
     QueueBackoff, RetryPolicy, Timeouts,
 };
 use shikaku_host::journal::{Journal, ReceptionKey, Status};
-use shikaku_host::model::{ConsentRecord, Eligibility, Method, QualificationValidity, Reception};
+use shikaku_host::model::{Eligibility, Method, Reception};
 use shikaku_host::os::unix_ms as now_ms;
 
 fn reception(seq: u32) -> Reception {
@@ -50,25 +52,7 @@ fn request(r: &Reception, deferred: bool) -> EligibilityRequest {
 
 fn answer() -> EligibilityAnswer {
     EligibilityAnswer {
-        eligibility: Eligibility {
-            validity: QualificationValidity::Valid,
-            insurer_number: Some("06273399".into()),
-            symbol: Some("21003".into()),
-            number: Some("1024".into()),
-            branch: Some("00".into()),
-            name: Some("髙﨑　𠮷乃".into()),
-            name_kana: Some("タカサキ　ヨシノ".into()),
-            birth_date: Some("19890108".into()),
-            copay_percent: Some(30),
-            limit_category: Some("ウ".into()),
-            consents: ConsentRecord {
-                medication: Some(true),
-                health_checkup: None,
-                treatment: None,
-                surgery: None,
-                given_at: Some("2026-11-21T14:00:00+09:00".into()),
-            },
-        },
+        eligibility: common::eligibility("髙﨑　𠮷乃"),
         cert_status: CertStatus::Valid,
         cert_not_after: 1_900_000_000,
         proof: ProofCheck::CardSignature,
@@ -168,7 +152,9 @@ fn the_offline_queue_survives_a_restart() {
     let done = f.retry_due(now_ms() + 600_000).unwrap();
     assert_eq!(done.len(), 1);
     match &done[0].1 {
-        Outcome::Confirmed(a) => assert_eq!(a.eligibility.name.as_deref(), Some("髙﨑　𠮷乃")),
+        Outcome::Confirmed(a) => {
+            assert_eq!(a.eligibility.qualification.as_ref().map(|q| q.name.as_str()), Some("髙﨑　𠮷乃"))
+        }
         other => panic!("{other:?}"),
     }
     let sent: EligibilityRequest = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
@@ -177,7 +163,10 @@ fn the_offline_queue_survives_a_restart() {
     let entry = f.journal().get(&key).unwrap().unwrap();
     assert_eq!(entry.status, Status::Confirmed);
     assert_eq!(entry.reception.error_code, None);
-    assert_eq!(entry.reception.eligibility.unwrap().limit_category.as_deref(), Some("ウ"));
+    assert_eq!(
+        entry.reception.eligibility.unwrap().qualification.and_then(|q| q.limit).map(|l| l.category),
+        Some(shikaku_host::model::LimitCategory::A03)
+    );
     let s = f.staff_status(&key).unwrap().unwrap();
     assert_eq!((s.status, s.code), (Status::Confirmed, None));
 }
@@ -201,6 +190,12 @@ impl EligibilityService for Counting {
             Some(code) => Err(EligibilityError::new(code, "refused")),
             None => Ok(answer()),
         }
+    }
+    fn lookup_insured(
+        &self,
+        _: &shikaku_host::eligibility::InsuredQuery,
+    ) -> Result<Eligibility, EligibilityError> {
+        Err(EligibilityError::new(ErrorCode::ServiceUnreachable, "not used"))
     }
     fn register(&self, _: &RegistrationRequest) -> Result<bool, EligibilityError> {
         Ok(true)

@@ -1,6 +1,8 @@
 //! Atomic publication: a receipt computer never sees a partial file, and a crash between the
 //! temporary file and the rename leaves nothing that matches its pattern.
 
+mod common;
+
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -9,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use shikaku_host::model::{ConsentRecord, Eligibility, Method, QualificationValidity, Reception};
+use shikaku_host::model::{Method, Reception};
 use shikaku_host::receipt::{
     remove_stale_temps, write_atomic, FaceWriter, WriteHook, WriterConfig, TEMP_PREFIX,
 };
@@ -24,19 +26,7 @@ fn reception(seq: u32, name: &str) -> Reception {
         staff_account: None,
         registration: false,
         verified_at: 1_743_467_400_000,
-        eligibility: Some(Eligibility {
-            validity: QualificationValidity::Valid,
-            insurer_number: Some("06139999".into()),
-            symbol: None,
-            number: Some("1".into()),
-            branch: None,
-            name: Some(name.into()),
-            name_kana: None,
-            birth_date: None,
-            copay_percent: None,
-            limit_category: None,
-            consents: ConsentRecord::default(),
-        }),
+        eligibility: Some(common::eligibility(name)),
         error_code: None,
     }
 }

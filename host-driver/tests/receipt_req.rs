@@ -1,15 +1,17 @@
-//! `req` → `res`: requests answered into `res`, malformed requests refused with a typed error,
-//! answered with an error, moved aside and never lost.
+//! `req` → `res`: requests answered into `res` by the eligibility lookup; readable requests
+//! with a bad field answered with a ProcessingResultCode; unreadable requests put back into
+//! `res` beside a `.err`, never lost; requests wait in `req` while the service is down.
+
+mod common;
 
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use shikaku_host::model::{ConsentRecord, Eligibility, QualificationValidity};
-use shikaku_host::names::Charset;
+use shikaku_host::eligibility::{EligibilityError, ErrorCode, InsuredQuery};
+use shikaku_host::model::Eligibility;
 use shikaku_host::receipt::{
-    parse_request, CharacterCode, Folders, HeaderError, QualificationRequest, ReqError, ReqWatcher,
-    WriterConfig,
+    parse_request, FieldError, FileEncoding, FnLookup, Folders, ReqError, ReqWatcher, WriterConfig,
 };
 
 fn req_xml(symbol: &str, encoding: &str) -> String {
@@ -41,27 +43,24 @@ fn sjis(s: &str) -> Vec<u8> {
     b.into_owned()
 }
 
-/// A stand-in eligibility service: answers from the request, with a name that needs 異体字.
-fn lookup(req: &QualificationRequest) -> Result<Eligibility, HeaderError> {
-    if req.search.insured_identification_number == "0000" {
-        return Err(HeaderError {
-            code: "EOQS9999".into(),
-            message: "資格確認システムに接続できません".into(),
-        });
+/// A stand-in eligibility service: answers from the query, with a name that needs references.
+fn answer(q: &InsuredQuery) -> Result<Eligibility, EligibilityError> {
+    if q.number == "0000" {
+        return Err(EligibilityError::new(ErrorCode::BadRequest, "refused by the service"));
     }
-    Ok(Eligibility {
-        validity: QualificationValidity::Valid,
-        insurer_number: Some(req.search.insurer_number.clone()),
-        symbol: req.search.insured_card_symbol.clone(),
-        number: Some(req.search.insured_identification_number.clone()),
-        branch: req.search.insured_branch_number.clone(),
-        name: Some("髙橋 德子".into()),
-        name_kana: Some("ﾀｶﾊｼ ﾉﾘｺ".into()),
-        birth_date: Some(req.search.birthdate.clone()),
-        copay_percent: Some(30),
-        limit_category: None,
-        consents: ConsentRecord::default(),
-    })
+    let mut e = common::eligibility("髙橋 𠮷子");
+    if let Some(r) = e.qualification.as_mut() {
+        r.insurer_number = q.insurer_number.clone();
+        r.symbol = q.symbol.clone();
+        r.number = q.number.clone();
+        r.branch = q.branch.clone();
+        r.birth_date = q.birth_date.clone();
+    }
+    Ok(e)
+}
+
+fn lookup() -> FnLookup<fn(&InsuredQuery) -> Result<Eligibility, EligibilityError>> {
+    FnLookup(answer)
 }
 
 fn names(dir: &Path) -> Vec<String> {
@@ -111,9 +110,9 @@ fn requests_in_both_encodings_are_answered() {
     fs::write(f.req.join("notes.txt"), "x").unwrap();
     fs::write(f.req.join("OQSsiquc01req_.xml"), "x").unwrap();
 
-    let report = w.poll_once(&lookup);
+    let report = w.poll_once(&lookup());
     assert_eq!(report.answered.len(), 2, "{report:?}");
-    assert!(report.rejected.is_empty() && report.io_errors.is_empty(), "{report:?}");
+    assert!(report.returned.is_empty() && report.io_errors.is_empty(), "{report:?}");
     assert_eq!(names(&f.req), ["OQSsiquc01req_.xml", "notes.txt"]);
     assert_eq!(files(&f.res), ["OQSsiquc01res_A1.xml", "OQSsiquc01res_B2.xml"]);
 
@@ -131,51 +130,50 @@ fn requests_in_both_encodings_are_answered() {
         assert_eq!(text(&doc, "InsurerNumber"), Some("  138057"));
         assert_eq!(text(&doc, "InsuredCardSymbol"), Some("東京１２"));
         assert_eq!(text(&doc, "Birthdate"), Some("19800101"));
-        // Strict Shift_JIS by default: 髙 and 德 replaced, flagged, original kept.
-        assert_eq!(text(&doc, "Name"), Some("高橋 徳子"));
-        assert_eq!(text(&doc, "NameSubstituted"), Some("1"));
-        assert_eq!(text(&doc, "NameOriginal"), Some("髙橋 德子"));
+        // CP932 by default: 髙 as itself, 𠮷 (in no Shift_JIS) as a reference; never a look-alike.
+        assert_eq!(text(&doc, "Name"), Some("髙橋 𠮷子"));
+        assert!(t.contains("&#x20BB7;"), "𠮷 travels as a reference");
+        assert!(!t.contains("Substituted") && !t.contains('吉'));
+        // The request's consent decides 限度額: given here, so it is handed over, stamped.
+        assert_eq!(text(&doc, "LimitApplicationCertificateRelatedConsFlg"), Some("1"));
+        assert!(text(&doc, "LimitApplicationCertificateClassificationFlag").is_some());
     }
     // Nothing left to do.
-    let again = w.poll_once(&lookup);
-    assert!(again.answered.is_empty() && again.rejected.is_empty());
+    let again = w.poll_once(&lookup());
+    assert!(again.answered.is_empty() && again.returned.is_empty());
 }
 
 #[test]
 fn utf8_answers_when_configured() {
     let base = tempfile::tempdir().unwrap();
     let folders = Folders::under(base.path());
-    let cfg = WriterConfig {
-        medical_institution_code: "1311111111".into(),
-        character_code: CharacterCode::Utf8,
-        charset: Charset::Jis0208,
-    };
+    let cfg = WriterConfig { medical_institution_code: "1311111111".into(), encoding: FileEncoding::Utf8 };
     let mut w = ReqWatcher::new(folders.clone(), cfg).unwrap().settle(Duration::ZERO);
     fs::write(folders.req.join("OQSsiquc01req_U.xml"), req_xml("12", "UTF-8")).unwrap();
-    assert_eq!(w.poll_once(&lookup).answered.len(), 1);
+    assert_eq!(w.poll_once(&lookup()).answered.len(), 1);
     let t = fs::read_to_string(folders.res.join("OQSsiquc01res_U.xml")).unwrap();
     let doc = roxmltree::Document::parse(&t).unwrap();
     assert_eq!(text(&doc, "CharacterCodeIdentifier"), Some("0"));
-    assert_eq!(text(&doc, "Name"), Some("髙橋 德子"));
-    assert_eq!(text(&doc, "NameSubstituted"), None);
+    assert_eq!(text(&doc, "Name"), Some("髙橋 𠮷子"));
+    assert!(t.contains("髙橋 𠮷子"), "UTF-8 carries every character as itself");
 }
 
 #[test]
-fn a_request_may_ask_for_its_answer_encoding() {
+fn a_character_code_inside_a_request_does_not_pick_the_answer_encoding() {
     let base = tempfile::tempdir().unwrap();
-    let (f, mut w) = watcher(base.path()); // configured: Shift_JIS
+    let (f, mut w) = watcher(base.path()); // configured: CP932
     let asks_utf8 = req_xml("12", "UTF-8").replace(
         "</ArbitraryFileIdentifier>",
         "</ArbitraryFileIdentifier><CharacterCodeIdentifier>0</CharacterCodeIdentifier>",
     );
     // Upper-case extension, as Windows programs sometimes write it.
     fs::write(f.req.join("OQSsiquc01req_C.XML"), asks_utf8).unwrap();
-    assert_eq!(w.poll_once(&lookup).answered.len(), 1);
-    let t = fs::read_to_string(f.res.join("OQSsiquc01res_C.xml")).expect("a UTF-8 answer");
-    assert!(t.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\""));
+    assert_eq!(w.poll_once(&lookup()).answered.len(), 1);
+    let t = read_res(&f.res.join("OQSsiquc01res_C.xml"));
+    assert!(t.starts_with("<?xml version=\"1.0\" encoding=\"Shift_JIS\""));
     let doc = roxmltree::Document::parse(&t).unwrap();
-    assert_eq!(text(&doc, "CharacterCodeIdentifier"), Some("0"));
-    assert_eq!(text(&doc, "Name"), Some("髙橋 德子"));
+    assert_eq!(text(&doc, "CharacterCodeIdentifier"), Some("1"));
+    assert_eq!(text(&doc, "Name"), Some("髙橋 𠮷子"));
 }
 
 #[test]
@@ -183,15 +181,60 @@ fn a_lookup_failure_is_answered_with_its_code() {
     let base = tempfile::tempdir().unwrap();
     let (f, mut w) = watcher(base.path());
     fs::write(f.req.join("OQSsiquc01req_E.xml"), req_xml("12", "UTF-8").replace(">3456<", ">0000<")).unwrap();
-    let report = w.poll_once(&lookup);
+    let report = w.poll_once(&lookup());
     assert_eq!(report.answered.len(), 1);
     let doc_text = read_res(&f.res.join("OQSsiquc01res_E.xml"));
     let doc = roxmltree::Document::parse(&doc_text).unwrap();
     assert_eq!(text(&doc, "SegmentOfResult"), Some("9"));
-    assert_eq!(text(&doc, "ErrorCode"), Some("EOQS9999"));
-    assert_eq!(text(&doc, "ErrorMessage"), Some("資格確認システムに接続できません"));
+    assert_eq!(text(&doc, "ErrorCode"), Some("SHK0619"));
+    assert!(!text(&doc, "ErrorMessage").unwrap_or("").is_empty());
     assert_eq!(text(&doc, "ProcessingResultStatus"), Some("2"));
     assert_eq!(text(&doc, "ArbitraryFileIdentifier"), Some("clinic_0001"));
+}
+
+#[test]
+fn while_the_service_is_unreachable_the_request_waits_and_is_answered_when_it_returns() {
+    use std::cell::Cell;
+    let base = tempfile::tempdir().unwrap();
+    let folders = Folders::under(base.path());
+    let journal = shikaku_host::journal::Journal::open(base.path().join("j.sqlite")).unwrap();
+    let mut w = ReqWatcher::new(folders.clone(), WriterConfig::new("1311111111"))
+        .unwrap()
+        .settle(Duration::ZERO)
+        .retry(Duration::ZERO, Duration::ZERO)
+        .with_journal(journal);
+    fs::write(folders.req.join("OQSsiquc01req_D.xml"), req_xml("12", "UTF-8")).unwrap();
+    let up = Cell::new(false);
+    let calls = Cell::new(0);
+    let service = FnLookup(|q: &InsuredQuery| {
+        calls.set(calls.get() + 1);
+        if up.get() {
+            answer(q)
+        } else {
+            Err(EligibilityError::new(ErrorCode::ServiceUnreachable, "connection refused"))
+        }
+    });
+    for _ in 0..3 {
+        let report = w.poll_once(&service);
+        assert_eq!(report.waiting.len(), 1, "{report:?}");
+        assert!(report.answered.is_empty());
+    }
+    assert_eq!(calls.get(), 3, "asked again on every due pass");
+    assert!(files(&folders.res).is_empty(), "no answer from old data, no error answer either");
+    assert_eq!(names(&folders.req), ["OQSsiquc01req_D.xml"], "the request is the durable queue");
+    // The reason is visible to staff (JSON API, doctor) through the journal.
+    let seen = shikaku_host::journal::Journal::open(base.path().join("j.sqlite")).unwrap();
+    let waiting = seen.waiting_requests().unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].file, "OQSsiquc01req_D.xml");
+    assert_eq!(waiting[0].identifier.as_deref(), Some("clinic_0001"));
+    assert_eq!((waiting[0].attempts, waiting[0].last_code), (3, ErrorCode::ServiceUnreachable.code()));
+    // The service comes back: answered, and no longer listed.
+    up.set(true);
+    let report = w.poll_once(&service);
+    assert_eq!(report.answered.len(), 1, "{report:?}");
+    assert!(files(&folders.req).is_empty());
+    assert!(seen.waiting_requests().unwrap().is_empty());
 }
 
 #[test]
@@ -203,9 +246,9 @@ fn a_request_still_being_written_waits() {
         .settle(Duration::from_secs(3600));
     let full = req_xml("12", "UTF-8");
     fs::write(folders.req.join("OQSsiquc01req_W.xml"), &full[..full.len() / 2]).unwrap();
-    let report = w.poll_once(&lookup);
-    assert_eq!(report.waiting, 1);
-    assert!(report.answered.is_empty() && report.rejected.is_empty());
+    let report = w.poll_once(&lookup());
+    assert_eq!(report.settling, 1);
+    assert!(report.answered.is_empty() && report.returned.is_empty());
     assert!(files(&folders.res).is_empty());
     assert_eq!(names(&folders.req), ["OQSsiquc01req_W.xml"]);
 }
@@ -224,10 +267,14 @@ fn public_sample_quirks_parse() {
 </QualificationConfirmSearchInfo> </MessageBody>\n</XmlMsg>";
     let r = parse_request(xml.as_bytes()).unwrap();
     assert_eq!(r.header.arbitrary_file_identifier.as_deref(), Some("CLINICID"));
-    assert_eq!(r.search.insurer_number, "138057");
-    assert_eq!(r.search.insured_card_symbol.as_deref(), Some("記号"));
-    assert_eq!(r.search.insured_branch_number, None);
-    assert_eq!(r.search.limit_application_consent, Some(true));
+    let l = r.lookup().unwrap();
+    assert_eq!(l.query.insurer_number, "138057");
+    assert_eq!(l.query.symbol.as_deref(), Some("記号"));
+    assert_eq!(l.query.branch, None, "an empty element counts as absent");
+    assert_eq!(l.query.date, "20210627");
+    assert!(l.limit_consent);
+    // Echoed as it came: the empty element stays empty.
+    assert_eq!(r.search.as_ref().unwrap().insured_branch_number.as_deref(), Some(""));
     // With a UTF-8 BOM too.
     let mut bom = vec![0xEF, 0xBB, 0xBF];
     bom.extend_from_slice(xml.as_bytes());
@@ -237,7 +284,7 @@ fn public_sample_quirks_parse() {
 /// (what, bytes, is the expected error).
 type Case = (&'static str, Vec<u8>, fn(&ReqError) -> bool);
 
-fn malformed() -> Vec<Case> {
+fn unreadable() -> Vec<Case> {
     let good = req_xml("12", "UTF-8");
     let mut deep = String::from("<?xml version=\"1.0\"?><XmlMsg>");
     deep.push_str(&"<a>".repeat(40));
@@ -270,10 +317,18 @@ fn malformed() -> Vec<Case> {
         ("Shift_JIS bytes declared UTF-8", sjis(&req_xml("東京", "UTF-8")), |e| {
             matches!(e, ReqError::Undecodable { .. })
         }),
+    ]
+}
+
+/// Readable requests with a field problem: (what, bytes, the problem).
+fn bad_fields() -> Vec<(&'static str, Vec<u8>, FieldError)> {
+    let good = req_xml("12", "UTF-8");
+    let missing = |field| FieldError::Missing { field };
+    vec![
         (
             "missing insurer number",
             good.replace("<InsurerNumber>  138057</InsurerNumber>", "").into_bytes(),
-            |e| matches!(e, ReqError::Missing { field: "InsurerNumber" }),
+            missing("InsurerNumber"),
         ),
         (
             "duplicate insurer number",
@@ -282,70 +337,112 @@ fn malformed() -> Vec<Case> {
                 "<InsurerNumber>138057</InsurerNumber><InsurerNumber>06139999</InsurerNumber>",
             )
             .into_bytes(),
-            |e| matches!(e, ReqError::Duplicate { field: "InsurerNumber" }),
+            FieldError::Duplicate { field: "InsurerNumber" },
         ),
-        ("bad birthdate", good.replace("19800101", "1980-1-1").into_bytes(), |e| {
-            matches!(e, ReqError::Invalid { field: "Birthdate", .. })
-        }),
-        ("bad insurer number", good.replace("  138057", "13805X").into_bytes(), |e| {
-            matches!(e, ReqError::Invalid { field: "InsurerNumber", .. })
-        }),
-        ("bad consent flag", good.replace("ConsFlg>1<", "ConsFlg>yes<").into_bytes(), |e| {
-            matches!(e, ReqError::Invalid { field: "LimitApplicationCertificateRelatedConsFlg", .. })
-        }),
-        ("no body", good.replace("MessageBody", "Other").into_bytes(), |e| {
-            matches!(e, ReqError::Missing { field: "MessageBody" })
-        }),
+        (
+            "bad birthdate",
+            good.replace("19800101", "1980-1-1").into_bytes(),
+            FieldError::Invalid { field: "Birthdate", value: "1980-1-1".into() },
+        ),
+        (
+            "no such day",
+            good.replace("19800101", "19800231").into_bytes(),
+            FieldError::Invalid { field: "Birthdate", value: "19800231".into() },
+        ),
+        (
+            "bad insurer number",
+            good.replace("  138057", "13805X").into_bytes(),
+            FieldError::Invalid { field: "InsurerNumber", value: "13805X".into() },
+        ),
+        (
+            "bad consent flag",
+            good.replace("ConsFlg>1<", "ConsFlg>yes<").into_bytes(),
+            FieldError::Invalid { field: "LimitApplicationCertificateRelatedConsFlg", value: "yes".into() },
+        ),
+        (
+            "no number",
+            good.replace("<InsuredIdentificationNumber>3456</InsuredIdentificationNumber>", "").into_bytes(),
+            missing("InsuredIdentificationNumber"),
+        ),
+        ("no body", good.replace("MessageBody", "Other").into_bytes(), missing("MessageBody")),
     ]
 }
 
 #[test]
-fn malformed_requests_are_typed_errors() {
-    for (what, bytes, expected) in malformed() {
+fn unreadable_requests_are_typed_errors() {
+    for (what, bytes, expected) in unreadable() {
         let err = parse_request(&bytes).expect_err(what);
         assert!(expected(&err), "{what}: got {err:?}");
-        assert!(err.code().starts_with("SHK"));
+        assert!(err.code().starts_with("SHK1"));
         assert!(!err.to_string().is_empty());
     }
 }
 
 #[test]
-fn malformed_request_files_are_answered_moved_aside_and_kept() {
+fn readable_requests_with_a_bad_field_say_which() {
+    for (what, bytes, expected) in bad_fields() {
+        let req = parse_request(&bytes).unwrap_or_else(|e| panic!("{what}: readable, got {e:?}"));
+        assert_eq!(req.lookup().unwrap_err(), expected, "{what}");
+    }
+}
+
+#[test]
+fn unreadable_request_files_go_back_into_res_beside_their_reason() {
     let base = tempfile::tempdir().unwrap();
     let (f, mut w) = watcher(base.path());
-    let cases = malformed();
+    let cases = unreadable();
     for (i, (_, bytes, _)) in cases.iter().enumerate() {
         fs::write(f.req.join(format!("OQSsiquc01req_bad{i:02}.xml")), bytes).unwrap();
     }
     // A good one among them is unaffected.
     fs::write(f.req.join("OQSsiquc01req_good.xml"), req_xml("12", "UTF-8")).unwrap();
 
-    let report = w.poll_once(&lookup);
+    let report = w.poll_once(&lookup());
     assert_eq!(report.answered.len(), 1, "{report:?}");
-    assert_eq!(report.rejected.len(), cases.len(), "{report:?}");
+    assert_eq!(report.returned.len(), cases.len(), "{report:?}");
     assert!(report.io_errors.is_empty(), "{report:?}");
     assert!(files(&f.req).is_empty(), "req emptied: {:?}", files(&f.req));
 
     for (i, (what, bytes, _)) in cases.iter().enumerate() {
         let name = format!("OQSsiquc01req_bad{i:02}.xml");
-        // Kept byte for byte, with the reason beside it.
-        assert_eq!(&fs::read(f.rejected.join(&name)).unwrap(), bytes, "{what}");
-        let reason = fs::read_to_string(f.rejected.join(format!("{name}.error.txt"))).unwrap();
-        assert!(reason.starts_with("SHK"), "{what}: {reason}");
-        // The receipt computer is told.
-        let t = read_res(&f.res.join(format!("OQSsiquc01res_bad{i:02}.xml")));
-        let doc = roxmltree::Document::parse(&t).unwrap();
-        assert_eq!(text(&doc, "SegmentOfResult"), Some("9"), "{what}");
-        assert!(text(&doc, "ErrorCode").unwrap().starts_with("SHK1"), "{what}");
-        assert_eq!(text(&doc, "ProcessingResultStatus"), Some("2"));
+        // The request itself, byte for byte, in res; the reason beside it under the same name.
+        assert_eq!(&fs::read(f.res.join(&name)).unwrap(), bytes, "{what}");
+        let reason = fs::read(f.res.join(format!("OQSsiquc01req_bad{i:02}.err"))).unwrap();
+        let (reason, _, _) = encoding_rs::SHIFT_JIS.decode(&reason);
+        assert!(reason.starts_with("SHK1"), "{what}: {reason}");
+        assert!(!f.res.join(format!("OQSsiquc01res_bad{i:02}.xml")).exists(), "{what}: no answer file");
     }
+}
 
-    // The same name again is moved aside under a new name, never over the first.
-    fs::write(f.req.join("OQSsiquc01req_bad00.xml"), b"again").unwrap();
-    let report = w.poll_once(&lookup);
-    assert_eq!(report.rejected.len(), 1);
-    assert_eq!(fs::read(f.rejected.join("OQSsiquc01req_bad00.xml.1")).unwrap(), b"again");
-    assert_eq!(&fs::read(f.rejected.join("OQSsiquc01req_bad00.xml")).unwrap(), &cases[0].1);
+#[test]
+fn readable_requests_with_a_bad_field_are_answered_with_the_problem_and_their_identifier() {
+    let base = tempfile::tempdir().unwrap();
+    let (f, mut w) = watcher(base.path());
+    let cases = bad_fields();
+    for (i, (_, bytes, _)) in cases.iter().enumerate() {
+        fs::write(f.req.join(format!("OQSsiquc01req_f{i:02}.xml")), bytes).unwrap();
+    }
+    let report = w.poll_once(&lookup());
+    assert_eq!(report.answered.len(), cases.len(), "{report:?}");
+    for (i, (what, _, problem)) in cases.iter().enumerate() {
+        let t = read_res(&f.res.join(format!("OQSsiquc01res_f{i:02}.xml")));
+        let doc = roxmltree::Document::parse(&t).unwrap();
+        assert_eq!(text(&doc, "ArbitraryFileIdentifier"), Some("clinic_0001"), "{what}");
+        assert_eq!(text(&doc, "QualificationConfirmationDate"), Some("20250401"), "{what}");
+        assert_eq!(text(&doc, "SegmentOfResult"), Some("1"), "{what}");
+        assert_eq!(text(&doc, "ErrorCode"), None, "{what}");
+        assert_eq!(text(&doc, "ProcessingResultStatus"), Some("2"), "{what}");
+        assert_eq!(text(&doc, "ProcessingResultCode"), Some(problem.code()), "{what}");
+        assert!(
+            text(&doc, "ProcessingResultMessage").unwrap().contains(match problem {
+                FieldError::Missing { field }
+                | FieldError::Duplicate { field }
+                | FieldError::Invalid { field, .. } => *field,
+            }),
+            "{what}"
+        );
+        assert_eq!(text(&doc, "ResultList"), None, "{what}");
+    }
 }
 
 #[test]
@@ -401,14 +498,14 @@ fn a_failure_before_the_answer_is_published_keeps_the_request() {
         .settle(Duration::ZERO)
         .with_hook(hook);
     fs::write(folders.req.join("OQSsiquc01req_F.xml"), req_xml("12", "UTF-8")).unwrap();
-    let report = w.poll_once(&lookup);
+    let report = w.poll_once(&lookup());
     assert!(report.answered.is_empty());
     assert_eq!(report.io_errors.len(), 1, "{report:?}");
     assert!(names(&folders.res).is_empty(), "no answer, not even a temporary file");
     assert_eq!(names(&folders.req), ["OQSsiquc01req_F.xml"], "request kept for the retry");
     // The disk recovers: the next pass answers it.
     fail.store(false, Ordering::Relaxed);
-    let report = w.poll_once(&lookup);
+    let report = w.poll_once(&lookup());
     assert_eq!(report.answered.len(), 1, "{report:?}");
     assert_eq!(names(&folders.res), ["OQSsiquc01res_F.xml"]);
     assert!(files(&folders.req).is_empty());
@@ -427,10 +524,10 @@ fn a_running_watcher_answers_every_request_exactly_once() {
     let calls = Arc::new(AtomicUsize::new(0));
     let (stop2, calls2) = (stop.clone(), calls.clone());
     let watcher = std::thread::spawn(move || {
-        let counting = move |req: &QualificationRequest| {
+        let counting = FnLookup(move |q: &InsuredQuery| {
             calls2.fetch_add(1, Ordering::Relaxed);
-            lookup(req)
-        };
+            answer(q)
+        });
         w.run(&counting, &stop2, Duration::from_millis(5));
     });
     // The receipt computer, writing in place (not atomically), in two halves.
@@ -451,7 +548,9 @@ fn a_running_watcher_answers_every_request_exactly_once() {
     stop.store(true, Ordering::Relaxed);
     watcher.join().unwrap();
     assert_eq!(calls.load(Ordering::Relaxed), N, "each request looked up once");
-    assert!(files(&folders.rejected).is_empty(), "none read half-written: {:?}", files(&folders.rejected));
+    let returned: Vec<String> =
+        files(&folders.res).into_iter().filter(|n| !n.starts_with("OQSsiquc01res_")).collect();
+    assert!(returned.is_empty(), "none read half-written: {returned:?}");
     for i in 0..N {
         let t = read_res(&folders.res.join(format!("OQSsiquc01res_{i:04}.xml")));
         let doc = roxmltree::Document::parse(&t).unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::wire::{
-    b64, cert_sha256, Challenge, EligibilityAnswer, EligibilityRequest, ErrorBody, Registered,
+    b64, cert_sha256, Challenge, EligibilityAnswer, EligibilityRequest, ErrorBody, InsuredQuery, Registered,
     RegisteredQuery, RegistrationRequest,
 };
 use super::{EligibilityError, EligibilityService, ErrorCode};
@@ -213,6 +213,10 @@ impl EligibilityService for HttpEligibility {
     fn register(&self, request: &RegistrationRequest) -> Result<bool, EligibilityError> {
         let r: Registered = self.post_json("/registration", request)?;
         Ok(r.registered)
+    }
+
+    fn lookup_insured(&self, query: &InsuredQuery) -> Result<crate::model::Eligibility, EligibilityError> {
+        self.post_json("/insured", query)
     }
 }
 

@@ -9,6 +9,7 @@
 //! | `POST /challenge` | – → [`Challenge`]: 32-byte nonce, single use, expires |
 //! | `POST /eligibility` | [`EligibilityRequest`] → [`EligibilityAnswer`] (a [`crate::model::Eligibility`] inside) |
 //! | `POST /registration` | [`RegistrationRequest`] → [`wire::Registered`]: 初回登録 |
+//! | `POST /insured` | [`InsuredQuery`] → [`crate::model::Eligibility`]: 照会区分 2, by insurance number |
 //! | `GET /registered?cert_sha256=<hex>` | → [`wire::Registered`], or `404` [`ErrorCode::CertUnknown`] |
 //! | `POST /registered` | [`wire::RegisteredQuery`] (the certificate) → [`wire::Registered`] |
 //! | `GET /health` | → `{"ok":true}` |
@@ -41,7 +42,9 @@ pub mod wire;
 
 pub use error::{EligibilityError, ErrorCode};
 pub use http::{HttpEligibility, RetryPolicy, Timeouts};
-pub use wire::{Challenge, EligibilityAnswer, EligibilityRequest, ProofJson, RegistrationRequest};
+pub use wire::{
+    Challenge, EligibilityAnswer, EligibilityRequest, InsuredQuery, ProofJson, RegistrationRequest,
+};
 
 use shikaku_protocol::auth::PairingKey;
 use shikaku_protocol::message::{AuthMethod, Proof, VerifiedIdentity};
@@ -59,6 +62,8 @@ pub trait EligibilityService {
     fn check(&self, request: &EligibilityRequest) -> Result<EligibilityAnswer, EligibilityError>;
     /// 初回登録 on its own.
     fn register(&self, request: &RegistrationRequest) -> Result<bool, EligibilityError>;
+    /// 照会区分 2: the state of the insured person named by insurance number on a date.
+    fn lookup_insured(&self, query: &InsuredQuery) -> Result<crate::model::Eligibility, EligibilityError>;
 }
 
 /// A reference or a box of a service is the service (the app holds a `Box<dyn …>`, tests
@@ -77,6 +82,9 @@ macro_rules! forward_service {
             }
             fn register(&self, request: &RegistrationRequest) -> Result<bool, EligibilityError> {
                 (**self).register(request)
+            }
+            fn lookup_insured(&self, query: &InsuredQuery) -> Result<crate::model::Eligibility, EligibilityError> {
+                (**self).lookup_insured(query)
             }
         }
     )+};

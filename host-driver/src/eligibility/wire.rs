@@ -173,6 +173,29 @@ pub struct RegistrationRequest {
     pub deferred: bool,
 }
 
+/// `POST /insured` body: 照会区分 2, a lookup by the data on an insurance card or 資格確認書
+/// (patients without a マイナ保険証, or a receipt computer checking again). The service answers
+/// an [`Eligibility`] with the state **on `date`**: 1 a qualification in force that day; 2 the
+/// one found was lost by then; 3 lost, and a newer one exists; 4 nothing matches (a completed
+/// lookup, not an error); 5 several people match (e.g. no 枝番 given, twins under one 記号/番号).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InsuredQuery {
+    /// 保険者番号, 6 or 8 digits (leading spaces of the file's 8-character field removed).
+    pub insurer_number: String,
+    /// 記号, exactly as the card prints it (kanji, digits, hyphens).
+    #[serde(default)]
+    pub symbol: Option<String>,
+    /// 番号
+    pub number: String,
+    /// 枝番, 2 digits; without it every family member under 記号/番号 with the birth date matches.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// 生年月日 `YYYYMMDD`.
+    pub birth_date: String,
+    /// 資格確認日 `YYYYMMDD`: the day the state is asked for.
+    pub date: String,
+}
+
 /// `GET /registered?cert_sha256=` and `POST /registered` answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registered {

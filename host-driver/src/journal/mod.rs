@@ -84,6 +84,19 @@ pub struct Entry {
     pub updated_at_ms: u64,
 }
 
+/// A receipt-computer request (`req` file) waiting because the eligibility service cannot be
+/// reached. The file itself stays in `req` (the durable part); this row says why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaitingRequest {
+    pub file: String,
+    pub identifier: Option<String>,
+    /// Unix ms of the first failed attempt.
+    pub since_ms: u64,
+    pub attempts: u32,
+    pub last_code: u16,
+    pub reason: String,
+}
+
 /// A queued eligibility request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
@@ -150,6 +163,15 @@ CREATE TABLE IF NOT EXISTS pending (
     next_attempt INTEGER NOT NULL,
     last_code INTEGER,
     PRIMARY KEY (reader, session, seq)
+);
+CREATE TABLE IF NOT EXISTS requests_waiting (
+    file TEXT PRIMARY KEY,
+    identifier TEXT,
+    since INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_code INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
 );
 ";
 
@@ -378,6 +400,52 @@ impl Journal {
         };
         let rows =
             if filter.is_empty() { stmt.query_map([], map)? } else { stmt.query_map([now_ms as i64], map)? };
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+impl Journal {
+    /// Notes (or updates) a request waiting for the eligibility service.
+    pub fn request_waiting(
+        &self,
+        file: &str,
+        identifier: Option<&str>,
+        attempts: u32,
+        code: u16,
+        reason: &str,
+    ) -> Result<()> {
+        let now = unix_ms() as i64;
+        self.db.execute(
+            "INSERT INTO requests_waiting (file, identifier, since, attempts, last_code, reason, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)
+             ON CONFLICT (file) DO UPDATE SET identifier = excluded.identifier, attempts = excluded.attempts,
+                last_code = excluded.last_code, reason = excluded.reason, updated_at = excluded.updated_at",
+            params![file, identifier, now, attempts, code, reason],
+        )?;
+        Ok(())
+    }
+
+    /// The request was answered (or taken away): no longer waiting.
+    pub fn request_done(&self, file: &str) -> Result<()> {
+        self.db.execute("DELETE FROM requests_waiting WHERE file = ?1", [file])?;
+        Ok(())
+    }
+
+    /// Every request waiting for the eligibility service, oldest first.
+    pub fn waiting_requests(&self) -> Result<Vec<WaitingRequest>> {
+        let mut stmt = self.db.prepare(
+            "SELECT file, identifier, since, attempts, last_code, reason FROM requests_waiting ORDER BY since, file",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(WaitingRequest {
+                file: r.get(0)?,
+                identifier: r.get(1)?,
+                since_ms: r.get::<_, i64>(2)? as u64,
+                attempts: r.get(3)?,
+                last_code: r.get(4)?,
+                reason: r.get(5)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 }

@@ -7,20 +7,23 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::model::{Eligibility, Reception};
-use crate::names::FieldFlag;
+use crate::eligibility::{EligibilityError, EligibilityService, InsuredQuery};
+use crate::journal::Journal;
+use crate::model::{ConsentFlag, Eligibility, LimitConsent, Reception};
 
 use super::atomic::{remove_stale_temps, sync_dir, write_atomic, WriteHook, STALE_AFTER};
-use super::req::{parse_request, QualificationRequest, ReqError, MAX_REQ_BYTES};
+use super::req::{parse_request, ReqError, MAX_REQ_BYTES};
 use super::time::jst_datetime;
-use super::write::{reception_id, render_answer, render_reception, HeaderError, WriterConfig};
+use super::write::{
+    face_digits, render_answer, render_reception, Answer, FileEncoding, HeaderError, Referenced, WriterConfig,
+};
 use crate::os::unix_ms;
 
 /// Requests the receipt computer drops into `req`.
 pub const REQ_PREFIX: &str = "OQSsiquc01req_";
 /// Answers in `res` (same identifier as the request) and results in `face`.
 pub const RES_PREFIX: &str = "OQSsiquc01res_";
-/// Results of card receptions in `face`: `OQSsiquc01res_face_<reception>_<YYYYMMDDHHmmss>.xml`.
+/// Results of card receptions in `face`: `OQSsiquc01res_face_<30 digits>_<YYYYMMDDHHMMSS>.xml`.
 pub const FACE_PREFIX: &str = "OQSsiquc01res_face_";
 
 /// Where the files go (serde, for the driver's configuration file).
@@ -29,36 +32,28 @@ pub struct Folders {
     pub req: PathBuf,
     pub res: PathBuf,
     pub face: PathBuf,
-    /// Request files that could not be read are moved here (with a `.error.txt` beside them),
-    /// never deleted.
-    pub rejected: PathBuf,
 }
 
 impl Folders {
-    /// `base/req`, `base/res`, `base/face`, `base/rejected`.
+    /// `base/req`, `base/res`, `base/face`.
     pub fn under(base: impl AsRef<Path>) -> Self {
         let base = base.as_ref();
-        Folders {
-            req: base.join("req"),
-            res: base.join("res"),
-            face: base.join("face"),
-            rejected: base.join("rejected"),
-        }
+        Folders { req: base.join("req"), res: base.join("res"), face: base.join("face") }
     }
 
     pub fn create_all(&self) -> io::Result<()> {
-        for d in [&self.req, &self.res, &self.face, &self.rejected] {
+        for d in [&self.req, &self.res, &self.face] {
             fs::create_dir_all(d)?;
         }
         Ok(())
     }
 }
 
-/// A file written, and the fields that had to be flagged in it.
+/// A file written, and the fields that needed character references in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     pub path: PathBuf,
-    pub flagged: Vec<(&'static str, FieldFlag)>,
+    pub referenced: Vec<Referenced>,
 }
 
 /// Writes each reception's result into `face`.
@@ -85,8 +80,12 @@ impl FaceWriter {
 
     /// The file name for a reception. It depends only on the reception (its exactly-once key
     /// and the time it was verified), so a result delivered twice replaces its own file.
-    pub fn file_name(r: &Reception) -> String {
-        format!("{FACE_PREFIX}{}_{}.xml", reception_id(r), jst_datetime(r.verified_at))
+    pub fn file_name(&self, r: &Reception) -> String {
+        format!(
+            "{FACE_PREFIX}{}_{}.xml",
+            face_digits(r, &self.cfg.medical_institution_code),
+            jst_datetime(r.verified_at)
+        )
     }
 
     /// Writes the reception's file. Call it once the reception is settled: eligibility
@@ -98,22 +97,31 @@ impl FaceWriter {
     /// As [`write`](Self::write) with the `ProcessExecutionTime` given.
     pub fn write_at(&self, r: &Reception, now_unix_ms: u64) -> io::Result<Written> {
         let rendered = render_reception(r, now_unix_ms, &self.cfg);
-        let path = write_atomic(&self.dir, &Self::file_name(r), &rendered.bytes, self.hook.as_ref())?;
-        Ok(Written { path, flagged: rendered.flagged })
+        let path = write_atomic(&self.dir, &self.file_name(r), &rendered.bytes, self.hook.as_ref())?;
+        Ok(Written { path, referenced: rendered.referenced })
     }
 }
 
-/// Answers a request: the eligibility record, or an error for the header.
-pub trait EligibilityLookup {
-    fn lookup(&self, req: &QualificationRequest) -> Result<Eligibility, HeaderError>;
+/// Answers 照会区分 2: the eligibility service's insurance-number lookup.
+pub trait InsuredLookup {
+    fn lookup_insured(&self, query: &InsuredQuery) -> Result<Eligibility, EligibilityError>;
 }
 
-impl<F> EligibilityLookup for F
+impl<S: EligibilityService + ?Sized> InsuredLookup for S {
+    fn lookup_insured(&self, query: &InsuredQuery) -> Result<Eligibility, EligibilityError> {
+        EligibilityService::lookup_insured(self, query)
+    }
+}
+
+/// A lookup from a closure (tests, tools).
+pub struct FnLookup<F>(pub F);
+
+impl<F> InsuredLookup for FnLookup<F>
 where
-    F: Fn(&QualificationRequest) -> Result<Eligibility, HeaderError>,
+    F: Fn(&InsuredQuery) -> Result<Eligibility, EligibilityError>,
 {
-    fn lookup(&self, req: &QualificationRequest) -> Result<Eligibility, HeaderError> {
-        self(req)
+    fn lookup_insured(&self, query: &InsuredQuery) -> Result<Eligibility, EligibilityError> {
+        (self.0)(query)
     }
 }
 
@@ -122,16 +130,36 @@ where
 pub struct PollReport {
     /// Answers written to `res`.
     pub answered: Vec<PathBuf>,
-    /// Requests refused: where the file was moved, and why. Each also got an error answer.
-    pub rejected: Vec<(PathBuf, ReqError)>,
+    /// Unreadable requests put back into `res` beside their `.err`: the request's new path, why.
+    pub returned: Vec<(PathBuf, ReqError)>,
+    /// Requests left in `req` because the eligibility service cannot be reached.
+    pub waiting: Vec<(PathBuf, EligibilityError)>,
     /// Requests still being written (modified too recently), left for the next pass.
-    pub waiting: usize,
+    pub settling: usize,
     /// File-system errors; the request stays in `req` and is retried on the next pass.
     pub io_errors: Vec<(PathBuf, String)>,
 }
 
+/// A request waiting for the eligibility service.
+#[derive(Debug, Clone)]
+struct Waiting {
+    attempts: u32,
+    next: Instant,
+}
+
 /// Watches `req` for `OQSsiquc01req_<id>.xml` and answers each into `res` as
 /// `OQSsiquc01res_<id>.xml`.
+///
+/// * A readable request is looked up with the eligibility service (照会区分 2) and answered with
+///   the state on its 資格確認日; a request with a missing or malformed field is answered with
+///   `ProcessingResultStatus` 2 and a `ProcessingResultCode` naming the field.
+/// * While the service cannot be reached the request **stays in `req`** (a file is the durable
+///   queue: it survives a crash or a restart), is retried with a doubling pause, and the reason
+///   is kept in the journal for the JSON API and `doctor`. It is never answered from old data.
+/// * An unreadable request is put back into `res` under its own name with a same-named `.err`
+///   beside it holding the reason (written first, so a receipt computer that sees the request
+///   in `res` finds the reason there): the terminal's convention, which receipt computers wait
+///   for.
 ///
 /// Polling rather than file-system notifications: these folders are often shared over SMB,
 /// where notifications are unreliable, and a poll every half second is nothing to a disk.
@@ -144,19 +172,47 @@ pub struct ReqWatcher {
     settle: Duration,
     hook: Option<WriteHook>,
     seen: HashMap<PathBuf, (u64, Option<SystemTime>, Instant)>,
+    waiting: HashMap<PathBuf, Waiting>,
+    journal: Option<Journal>,
+    retry_initial: Duration,
+    retry_max: Duration,
 }
 
 impl ReqWatcher {
     pub fn new(folders: Folders, cfg: WriterConfig) -> io::Result<Self> {
         folders.create_all()?;
         remove_stale_temps(&folders.res, STALE_AFTER)?;
-        remove_stale_temps(&folders.rejected, STALE_AFTER)?;
-        Ok(ReqWatcher { folders, cfg, settle: Duration::from_millis(500), hook: None, seen: HashMap::new() })
+        Ok(ReqWatcher {
+            folders,
+            cfg,
+            settle: Duration::from_millis(500),
+            hook: None,
+            seen: HashMap::new(),
+            waiting: HashMap::new(),
+            journal: None,
+            retry_initial: Duration::from_secs(2),
+            retry_max: Duration::from_secs(60),
+        })
     }
 
     /// How long a request must stay unchanged before it is read (default 500 ms).
     pub fn settle(mut self, settle: Duration) -> Self {
         self.settle = settle;
+        self
+    }
+
+    /// Pause before asking the service again for a waiting request: `initial`, doubling up to
+    /// `max` (default 2 s → 60 s).
+    pub fn retry(mut self, initial: Duration, max: Duration) -> Self {
+        self.retry_initial = initial;
+        self.retry_max = max;
+        self
+    }
+
+    /// Keeps the waiting requests and their reasons in `journal` (read by the JSON API and
+    /// `doctor`).
+    pub fn with_journal(mut self, journal: Journal) -> Self {
+        self.journal = Some(journal);
         self
     }
 
@@ -190,7 +246,7 @@ impl ReqWatcher {
     }
 
     /// One pass over `req`.
-    pub fn poll_once(&mut self, lookup: &dyn EligibilityLookup) -> PollReport {
+    pub fn poll_once(&mut self, lookup: &dyn InsuredLookup) -> PollReport {
         let mut report = PollReport::default();
         let entries = match fs::read_dir(&self.folders.req) {
             Ok(e) => e,
@@ -215,9 +271,19 @@ impl ReqWatcher {
         requests.sort_by(|a, b| a.0.cmp(&b.0));
         let present: Vec<PathBuf> = requests.iter().map(|r| r.1.clone()).collect();
         self.seen.retain(|p, _| present.contains(p));
+        let gone: Vec<PathBuf> = self.waiting.keys().filter(|p| !present.contains(p)).cloned().collect();
+        for p in gone {
+            // Taken away by the receipt computer (it gave up): nothing to answer any more.
+            self.waiting.remove(&p);
+            self.forget_waiting(&p);
+        }
+        let now = Instant::now();
         for (name, path, meta) in requests {
             if !self.settled(&path, &meta) {
-                report.waiting += 1;
+                report.settling += 1;
+                continue;
+            }
+            if self.waiting.get(&path).is_some_and(|w| w.next > now) {
                 continue;
             }
             let id = Self::request_id(&name).unwrap_or_default().to_owned();
@@ -230,11 +296,11 @@ impl ReqWatcher {
     }
 
     fn handle(
-        &self,
+        &mut self,
         name: &str,
         id: &str,
         path: &Path,
-        lookup: &dyn EligibilityLookup,
+        lookup: &dyn InsuredLookup,
         report: &mut PollReport,
     ) -> io::Result<()> {
         // Never more than the parser accepts (+1 so it can say "too large").
@@ -242,62 +308,118 @@ impl ReqWatcher {
         fs::File::open(path)?.take(MAX_REQ_BYTES as u64 + 1).read_to_end(&mut bytes)?;
         let res_name = format!("{RES_PREFIX}{id}.xml");
         let now = unix_ms();
-        match parse_request(&bytes) {
-            Ok(req) => {
-                let answer = lookup.lookup(&req);
-                let rendered = render_answer(Some(&req), answer.as_ref(), now, &self.cfg);
-                let out = write_atomic(&self.folders.res, &res_name, &rendered.bytes, self.hook.as_ref())?;
-                fs::remove_file(path)?;
-                sync_dir(&self.folders.req);
-                report.answered.push(out);
-            }
+        let req = match parse_request(&bytes) {
+            Ok(req) => req,
             Err(err) => {
-                let header = HeaderError {
-                    code: err.code().into(),
-                    message: format!("要求ファイルを読めません: {err}"),
-                };
-                let rendered = render_answer(None, Err(&header), now, &self.cfg);
-                write_atomic(&self.folders.res, &res_name, &rendered.bytes, self.hook.as_ref())?;
-                let moved = self.move_aside(name, path, &err)?;
-                report.rejected.push((moved, err));
+                let moved = self.put_back(name, path, &err)?;
+                report.returned.push((moved, err));
+                return Ok(());
             }
+        };
+        let rendered = match req.lookup() {
+            Err(problem) => {
+                let message = problem.to_string();
+                render_answer(
+                    &req,
+                    Answer::Refused { code: problem.code(), message: &message },
+                    now,
+                    &self.cfg,
+                )
+            }
+            Ok(l) => match lookup.lookup_insured(&l.query) {
+                Ok(mut e) => {
+                    if let Some(q) = e.qualification.as_mut() {
+                        // The consent of this request decides whether 限度額 data is handed over.
+                        let flag = if l.limit_consent { ConsentFlag::Given } else { ConsentFlag::NotGiven };
+                        q.limit_consent = Some(LimitConsent { flag, time: jst_datetime(now) });
+                        if !l.limit_consent {
+                            q.limit = None;
+                        }
+                    }
+                    render_answer(&req, Answer::Answered(&e), now, &self.cfg)
+                }
+                Err(e) if e.is_retryable() => {
+                    self.wait(path, name, req.header.arbitrary_file_identifier.as_deref(), &e);
+                    report.waiting.push((path.to_owned(), e));
+                    return Ok(());
+                }
+                Err(e) => {
+                    let header =
+                        HeaderError { code: format!("SHK{:04}", e.code.code()), message: e.staff_message() };
+                    render_answer(&req, Answer::Failed(&header), now, &self.cfg)
+                }
+            },
+        };
+        let out = write_atomic(&self.folders.res, &res_name, &rendered.bytes, self.hook.as_ref())?;
+        fs::remove_file(path)?;
+        sync_dir(&self.folders.req);
+        if self.waiting.remove(path).is_some() {
+            self.forget_waiting(path);
         }
+        report.answered.push(out);
         Ok(())
     }
 
-    /// Moves a refused request into `rejected` under a name not yet taken, with the reason in
-    /// a text file beside it.
-    fn move_aside(&self, name: &str, path: &Path, err: &ReqError) -> io::Result<PathBuf> {
-        let dir = &self.folders.rejected;
-        let mut dest = dir.join(name);
-        let mut n = 1;
-        while dest.exists() {
-            dest = dir.join(format!("{name}.{n}"));
-            n += 1;
+    fn wait(&mut self, path: &Path, name: &str, identifier: Option<&str>, e: &EligibilityError) {
+        let attempts = self.waiting.get(path).map_or(1, |w| w.attempts + 1);
+        let pause =
+            self.retry_initial.saturating_mul(1u32 << attempts.saturating_sub(1).min(16)).min(self.retry_max);
+        self.waiting.insert(path.to_owned(), Waiting { attempts, next: Instant::now() + pause });
+        if let Some(j) = &mut self.journal {
+            if let Err(err) = j.request_waiting(name, identifier, attempts, e.code.code(), &e.staff_message())
+            {
+                tracing::warn!(error = %err, "journal: could not note a waiting request");
+            }
         }
+    }
+
+    fn forget_waiting(&mut self, path: &Path) {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return };
+        if let Some(j) = &mut self.journal {
+            if let Err(err) = j.request_done(name) {
+                tracing::warn!(error = %err, "journal: could not clear a waiting request");
+            }
+        }
+    }
+
+    /// Puts an unreadable request back into `res` under its own name, after writing the
+    /// reason into `<name without .xml>.err` there.
+    fn put_back(&self, name: &str, path: &Path, err: &ReqError) -> io::Result<PathBuf> {
+        let dir = &self.folders.res;
+        let base = name.strip_suffix(".xml").or_else(|| name.strip_suffix(".XML")).unwrap_or(name);
+        let reason = format!("{}\r\n{err}\r\n", err.code());
+        let reason = match self.cfg.encoding {
+            FileEncoding::Utf8 => reason.into_bytes(),
+            FileEncoding::Cp932 | FileEncoding::Jis0208 => {
+                encoding_rs::SHIFT_JIS.encode(&reason).0.into_owned()
+            }
+        };
+        write_atomic(dir, &format!("{base}.err"), &reason, None)?;
+        let dest = dir.join(name);
         if fs::rename(path, &dest).is_err() {
-            // Another file system: copy durably, then remove.
+            // Another file system, or a stale copy in the way (Windows will not replace):
+            // copy durably, then remove.
             let bytes = fs::read(path)?;
-            let dest_name = dest.file_name().and_then(|n| n.to_str()).unwrap_or(name).to_owned();
-            write_atomic(dir, &dest_name, &bytes, None)?;
+            write_atomic(dir, name, &bytes, None)?;
             fs::remove_file(path)?;
         }
         sync_dir(dir);
         sync_dir(&self.folders.req);
-        let reason_name = format!("{}.error.txt", dest.file_name().and_then(|n| n.to_str()).unwrap_or(name));
-        write_atomic(dir, &reason_name, format!("{}: {err}\n", err.code()).as_bytes(), None)?;
         Ok(dest)
     }
 
     /// Polls every `interval` until `stop` is set, logging what each pass did.
-    pub fn run(&mut self, lookup: &dyn EligibilityLookup, stop: &AtomicBool, interval: Duration) {
+    pub fn run(&mut self, lookup: &dyn InsuredLookup, stop: &AtomicBool, interval: Duration) {
         while !stop.load(Ordering::Relaxed) {
             let report = self.poll_once(lookup);
             for path in &report.answered {
                 tracing::info!(answer = %path.display(), "request answered");
             }
-            for (path, err) in &report.rejected {
-                tracing::warn!(moved_to = %path.display(), code = err.code(), error = %err, "request refused");
+            for (path, err) in &report.returned {
+                tracing::warn!(returned_to = %path.display(), code = err.code(), error = %err, "request unreadable");
+            }
+            for (path, err) in &report.waiting {
+                tracing::warn!(path = %path.display(), error = %err, "eligibility service unreachable: request waits");
             }
             for (path, err) in &report.io_errors {
                 tracing::warn!(path = %path.display(), error = %err, "request not processed, will retry");

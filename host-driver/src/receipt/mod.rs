@@ -75,18 +75,18 @@
 
 pub mod atomic;
 mod folders;
+pub mod kana;
 pub mod req;
 pub mod time;
 mod write;
 
 pub use atomic::{remove_stale_temps, write_atomic, WriteHook, STALE_AFTER, TEMP_PREFIX};
 pub use folders::{
-    EligibilityLookup, FaceWriter, Folders, PollReport, ReqWatcher, Written, FACE_PREFIX, REQ_PREFIX,
+    FaceWriter, FnLookup, Folders, InsuredLookup, PollReport, ReqWatcher, Written, FACE_PREFIX, REQ_PREFIX,
     RES_PREFIX,
 };
-pub use req::{parse_request, QualificationRequest, ReqError, RequestHeader, SearchInfo};
+pub use req::{parse_request, FieldError, Lookup, QualificationRequest, ReqError, RequestHeader, SearchInfo};
 pub use write::{
-    answer_character_code, compact_datetime, insurer_number_field, limit_category_code, reception_id,
-    render_answer, render_reception, CharacterCode, HeaderError, Rendered, SegmentOfResult, WriterConfig,
-    LIMIT_CATEGORIES,
+    face_digits, insurer_number_field, reception_id, render_answer, render_reception, serialize, Answer,
+    FileEncoding, Header, HeaderError, Node, Referenced, Rendered, WriterConfig,
 };

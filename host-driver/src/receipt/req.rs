@@ -23,11 +23,19 @@
 //! </XmlMsg>
 //! ```
 //!
-//! The reader is strict about what it needs and lenient about the rest: unknown elements are
-//! ignored, element order does not matter, values are trimmed (保険者番号 arrives right-aligned
-//! with spaces). Anything it cannot use is a typed [`ReqError`], never a panic: input larger
-//! than [`MAX_REQ_BYTES`], an unknown or undecodable encoding, a DTD, malformed XML, a wrong
-//! root, a missing or repeated field, a malformed value.
+//! Two levels of failure, answered differently (see [`super::folders`]):
+//!
+//! * **unreadable** ([`ReqError`]): larger than [`MAX_REQ_BYTES`], empty, an unknown or
+//!   undecodable encoding, a DTD, malformed or truncated XML, a root other than `XmlMsg`. There
+//!   is no identifier to answer with: the request goes back into `res` beside a `.err`.
+//! * **readable but unusable** ([`FieldError`]): a required field missing or repeated, a value
+//!   malformed. Answered in `res` with the identifier, date and search keys echoed and a
+//!   `ProcessingResultCode` naming the problem.
+//!
+//! Values are kept exactly as they came (to be echoed byte for byte) and trimmed only for the
+//! lookup (保険者番号 arrives right-aligned with spaces, or zero-padded to 8). Unknown elements
+//! are ignored and order does not matter; an empty element counts as absent. Nothing here
+//! panics on any input (`host-driver/fuzz`, target `req_xml`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -40,37 +48,156 @@ pub const MAX_REQ_BYTES: usize = 64 * 1024;
 const MAX_DEPTH: usize = 16;
 const MAX_ELEMENTS: usize = 512;
 
-/// The request header.
+/// The request header, values as they came.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RequestHeader {
     pub qualification_confirmation_date: Option<String>,
-    pub medical_institution_code: String,
+    pub medical_institution_code: Option<String>,
     pub arbitrary_file_identifier: Option<String>,
     pub reference_classification: Option<String>,
     pub character_code_identifier: Option<String>,
 }
 
-/// `QualificationConfirmSearchInfo`.
+/// `QualificationConfirmSearchInfo`, values as they came (`Some("")` for an empty element).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SearchInfo {
-    pub insurer_number: String,
+    pub insurer_number: Option<String>,
     pub insured_card_symbol: Option<String>,
-    pub insured_identification_number: String,
+    pub insured_identification_number: Option<String>,
     pub insured_branch_number: Option<String>,
     /// YYYYMMDD
-    pub birthdate: String,
-    pub limit_application_consent: Option<bool>,
+    pub birthdate: Option<String>,
+    /// `0` / `1`
+    pub limit_application_consent: Option<String>,
     pub arbitrary_identifier: Option<String>,
 }
 
-/// A parsed request.
+/// A readable request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QualificationRequest {
     pub header: RequestHeader,
-    pub search: SearchInfo,
+    pub search: Option<SearchInfo>,
+    /// A structural problem found while reading (a missing `MessageHeader`, a repeated field):
+    /// the request is answered with it.
+    problem: Option<FieldError>,
 }
 
-/// Why a request file was refused.
+/// What a request asks the eligibility service, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub query: crate::eligibility::InsuredQuery,
+    /// 限度額適用認定証 information may be handed over (`LimitApplicationCertificateRelatedConsFlg` 1).
+    pub limit_consent: bool,
+}
+
+/// Why a readable request cannot be looked up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("{field} がありません (missing)")]
+    Missing { field: &'static str },
+    #[error("{field} が複数あります (repeated)")]
+    Duplicate { field: &'static str },
+    #[error("{field} の値が不正です (invalid): {value:?}")]
+    Invalid { field: &'static str, value: String },
+}
+
+impl FieldError {
+    /// The `ProcessingResultCode` of the answer (`SHK2…`: shikaku's own).
+    pub fn code(&self) -> &'static str {
+        match self {
+            FieldError::Missing { .. } => "SHK2001",
+            FieldError::Duplicate { .. } => "SHK2002",
+            FieldError::Invalid { .. } => "SHK2003",
+        }
+    }
+}
+
+impl QualificationRequest {
+    /// The checked lookup: required fields present, values well-formed.
+    pub fn lookup(&self) -> Result<Lookup, FieldError> {
+        if let Some(p) = &self.problem {
+            return Err(p.clone());
+        }
+        let h = &self.header;
+        let date =
+            digits("QualificationConfirmationDate", h.qualification_confirmation_date.as_deref(), &[8])?;
+        date_value("QualificationConfirmationDate", &date)?;
+        digits("MedicalInstitutionCode", h.medical_institution_code.as_deref(), &[10])?;
+        let s =
+            self.search.as_ref().ok_or(FieldError::Missing { field: "QualificationConfirmSearchInfo" })?;
+        let insurer = digits("InsurerNumber", s.insurer_number.as_deref(), &[6, 8])?;
+        // A 6-digit 国保 number zero-padded to 8 (no 8-digit insurer number starts with 00).
+        let insurer = match insurer.strip_prefix("00") {
+            Some(six) if insurer.len() == 8 => six.to_owned(),
+            _ => insurer,
+        };
+        let number = present(s.insured_identification_number.as_deref())
+            .ok_or(FieldError::Missing { field: "InsuredIdentificationNumber" })?;
+        let birth = digits("Birthdate", s.birthdate.as_deref(), &[8])?;
+        date_value("Birthdate", &birth)?;
+        let branch = match present(s.insured_branch_number.as_deref()) {
+            None => None,
+            Some(b) => Some(digits("InsuredBranchNumber", Some(b), &[2])?),
+        };
+        let limit_consent = match present(s.limit_application_consent.as_deref()) {
+            None => return Err(FieldError::Missing { field: "LimitApplicationCertificateRelatedConsFlg" }),
+            Some("1") => true,
+            Some("0") => false,
+            Some(v) => {
+                return Err(FieldError::Invalid {
+                    field: "LimitApplicationCertificateRelatedConsFlg",
+                    value: v.into(),
+                })
+            }
+        };
+        Ok(Lookup {
+            query: crate::eligibility::InsuredQuery {
+                insurer_number: insurer,
+                symbol: present(s.insured_card_symbol.as_deref()).map(str::to_owned),
+                number: number.to_owned(),
+                branch,
+                birth_date: birth,
+                date,
+            },
+            limit_consent,
+        })
+    }
+}
+
+/// The trimmed value; an empty element counts as absent.
+fn present(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|t| !t.is_empty())
+}
+
+fn digits(field: &'static str, v: Option<&str>, lens: &[usize]) -> Result<String, FieldError> {
+    let v = present(v).ok_or(FieldError::Missing { field })?;
+    if v.bytes().all(|b| b.is_ascii_digit()) && lens.contains(&v.len()) {
+        Ok(v.to_owned())
+    } else {
+        Err(FieldError::Invalid { field, value: v.to_owned() })
+    }
+}
+
+/// `YYYYMMDD` naming a day of the calendar.
+fn date_value(field: &'static str, v: &str) -> Result<(), FieldError> {
+    let n = |r: std::ops::Range<usize>| v.get(r).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
+    let (y, m, d) = (n(0..4), n(4..6), n(6..8));
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    if y >= 1868 && (1..=days).contains(&d) {
+        Ok(())
+    } else {
+        Err(FieldError::Invalid { field, value: v.to_owned() })
+    }
+}
+
+/// Why a request file cannot be read at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReqError {
     TooLarge { len: usize },
@@ -82,13 +209,10 @@ pub enum ReqError {
     WrongRoot { found: String },
     TooDeep,
     TooManyElements,
-    Missing { field: &'static str },
-    Duplicate { field: &'static str },
-    Invalid { field: &'static str, value: String },
 }
 
 impl ReqError {
-    /// The `SHK` code written in the error answer's header.
+    /// The `SHK1…` code written in the `.err` file.
     pub fn code(&self) -> &'static str {
         match self {
             ReqError::TooLarge { .. } => "SHK1001",
@@ -99,8 +223,6 @@ impl ReqError {
             | ReqError::TooDeep
             | ReqError::TooManyElements => "SHK1004",
             ReqError::WrongRoot { .. } => "SHK1005",
-            ReqError::Missing { .. } | ReqError::Duplicate { .. } => "SHK1006",
-            ReqError::Invalid { .. } => "SHK1007",
         }
     }
 }
@@ -117,9 +239,6 @@ impl fmt::Display for ReqError {
             ReqError::WrongRoot { found } => write!(f, "root element is {found:?}, expected XmlMsg"),
             ReqError::TooDeep => write!(f, "elements nested deeper than {MAX_DEPTH}"),
             ReqError::TooManyElements => write!(f, "more than {MAX_ELEMENTS} elements"),
-            ReqError::Missing { field } => write!(f, "{field} is missing"),
-            ReqError::Duplicate { field } => write!(f, "{field} appears more than once"),
-            ReqError::Invalid { field, value } => write!(f, "{field} has an invalid value {value:?}"),
         }
     }
 }
@@ -169,22 +288,24 @@ struct Node {
 }
 
 impl Node {
-    fn child(&self, name: &'static str) -> Result<Option<&Node>, ReqError> {
+    fn child(&self, name: &'static str) -> Result<Option<&Node>, FieldError> {
         let mut found = self.children.iter().filter(|c| c.name == name);
         let first = found.next();
         if found.next().is_some() {
-            return Err(ReqError::Duplicate { field: name });
+            return Err(FieldError::Duplicate { field: name });
         }
         Ok(first)
     }
 
-    /// The trimmed text of a child; an empty element counts as absent.
-    fn value(&self, name: &'static str) -> Result<Option<String>, ReqError> {
-        Ok(self.child(name)?.map(|n| n.text.trim().to_owned()).filter(|t| !t.is_empty()))
-    }
-
-    fn required(&self, name: &'static str) -> Result<String, ReqError> {
-        self.value(name)?.ok_or(ReqError::Missing { field: name })
+    /// The text of a child exactly as it came.
+    fn raw(&self, name: &'static str, problem: &mut Option<FieldError>) -> Option<String> {
+        match self.child(name) {
+            Ok(n) => n.map(|n| n.text.clone()),
+            Err(e) => {
+                problem.get_or_insert(e);
+                self.children.iter().find(|c| c.name == name).map(|n| n.text.clone())
+            }
+        }
     }
 }
 
@@ -277,15 +398,9 @@ fn parse_tree(text: &str) -> Result<Node, ReqError> {
     root.ok_or(ReqError::Empty)
 }
 
-fn digits(field: &'static str, v: String, lens: &[usize]) -> Result<String, ReqError> {
-    if v.bytes().all(|b| b.is_ascii_digit()) && lens.contains(&v.len()) {
-        Ok(v)
-    } else {
-        Err(ReqError::Invalid { field, value: v })
-    }
-}
-
-/// Parses a request file's bytes.
+/// Reads a request file's bytes. `Err` only when it cannot be read at all; a readable request
+/// with missing or malformed fields is `Ok`, and [`QualificationRequest::lookup`] says what is
+/// wrong.
 pub fn parse_request(bytes: &[u8]) -> Result<QualificationRequest, ReqError> {
     if bytes.len() > MAX_REQ_BYTES {
         return Err(ReqError::TooLarge { len: bytes.len() });
@@ -298,46 +413,49 @@ pub fn parse_request(bytes: &[u8]) -> Result<QualificationRequest, ReqError> {
     if root.name != "XmlMsg" {
         return Err(ReqError::WrongRoot { found: root.name });
     }
-    let h = root.child("MessageHeader")?.ok_or(ReqError::Missing { field: "MessageHeader" })?;
-    let header = RequestHeader {
-        qualification_confirmation_date: h
-            .value("QualificationConfirmationDate")?
-            .map(|v| digits("QualificationConfirmationDate", v, &[8]))
-            .transpose()?,
-        medical_institution_code: digits(
-            "MedicalInstitutionCode",
-            h.required("MedicalInstitutionCode")?,
-            &[10],
-        )?,
-        arbitrary_file_identifier: h.value("ArbitraryFileIdentifier")?,
-        reference_classification: h.value("ReferenceClassification")?,
-        character_code_identifier: h.value("CharacterCodeIdentifier")?,
+    let mut problem = None;
+    let header = match root.child("MessageHeader") {
+        Ok(Some(h)) => RequestHeader {
+            qualification_confirmation_date: h.raw("QualificationConfirmationDate", &mut problem),
+            medical_institution_code: h.raw("MedicalInstitutionCode", &mut problem),
+            arbitrary_file_identifier: h.raw("ArbitraryFileIdentifier", &mut problem),
+            reference_classification: h.raw("ReferenceClassification", &mut problem),
+            character_code_identifier: h.raw("CharacterCodeIdentifier", &mut problem),
+        },
+        Ok(None) => {
+            problem = Some(FieldError::Missing { field: "MessageHeader" });
+            RequestHeader::default()
+        }
+        Err(e) => {
+            problem = Some(e);
+            RequestHeader::default()
+        }
     };
-    let b = root.child("MessageBody")?.ok_or(ReqError::Missing { field: "MessageBody" })?;
-    let s = b
-        .child("QualificationConfirmSearchInfo")?
-        .ok_or(ReqError::Missing { field: "QualificationConfirmSearchInfo" })?;
-    let search = SearchInfo {
-        insurer_number: digits("InsurerNumber", s.required("InsurerNumber")?, &[6, 8])?,
-        insured_card_symbol: s.value("InsuredCardSymbol")?,
-        insured_identification_number: s.required("InsuredIdentificationNumber")?,
-        insured_branch_number: s
-            .value("InsuredBranchNumber")?
-            .map(|v| digits("InsuredBranchNumber", v, &[2]))
-            .transpose()?,
-        birthdate: digits("Birthdate", s.required("Birthdate")?, &[8])?,
-        limit_application_consent: match s.value("LimitApplicationCertificateRelatedConsFlg")?.as_deref() {
-            None => None,
-            Some("1") => Some(true),
-            Some("0") => Some(false),
-            Some(v) => {
-                return Err(ReqError::Invalid {
-                    field: "LimitApplicationCertificateRelatedConsFlg",
-                    value: v.into(),
-                })
+    let search = match root.child("MessageBody") {
+        Ok(Some(b)) => match b.child("QualificationConfirmSearchInfo") {
+            Ok(Some(s)) => Some(SearchInfo {
+                insurer_number: s.raw("InsurerNumber", &mut problem),
+                insured_card_symbol: s.raw("InsuredCardSymbol", &mut problem),
+                insured_identification_number: s.raw("InsuredIdentificationNumber", &mut problem),
+                insured_branch_number: s.raw("InsuredBranchNumber", &mut problem),
+                birthdate: s.raw("Birthdate", &mut problem),
+                limit_application_consent: s.raw("LimitApplicationCertificateRelatedConsFlg", &mut problem),
+                arbitrary_identifier: s.raw("ArbitraryIdentifier", &mut problem),
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                problem.get_or_insert(e);
+                None
             }
         },
-        arbitrary_identifier: s.value("ArbitraryIdentifier")?,
+        Ok(None) => {
+            problem.get_or_insert(FieldError::Missing { field: "MessageBody" });
+            None
+        }
+        Err(e) => {
+            problem.get_or_insert(e);
+            None
+        }
     };
-    Ok(QualificationRequest { header, search })
+    Ok(QualificationRequest { header, search, problem })
 }

@@ -1,31 +1,68 @@
-//! The result files (`face` results and `res` answers) as the receipt computer reads them.
+//! The result files (`face` results and `res` answers), rendered from the typed model in the
+//! layout's element order. No string templates: a file is a tree of [`Node`]s built by the
+//! functions below, one per element group, then serialised and encoded once.
 
 use std::fmt::Write as _;
 
-use crate::model::{ConsentRecord, Eligibility, Reception};
-use crate::names::{self, Charset, FieldFlag};
+use crate::model::{
+    Consent, Consents, ElderlyRecipient, Eligibility, LimitCertificate, ProcessingResultStatus,
+    Qualification, Reception, ReferenceClassification, SegmentOfResult,
+};
+use crate::names::{self, Charset};
 
-use super::req::QualificationRequest;
+use super::kana;
+use super::req::{QualificationRequest, SearchInfo};
 use super::time::{jst_date, jst_datetime};
 
-/// `CharacterCodeIdentifier`: 0 = UTF-8, 1 = Shift_JIS.
+/// The bytes of a file: the declaration's label, the encoder and which characters may appear
+/// as themselves (every other one is written as a numeric character reference).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CharacterCode {
-    Utf8 = 0,
+pub enum FileEncoding {
+    /// Windows-31J, labelled `Shift_JIS`: what the receipt computers (Windows programs) read
+    /// and write; 髙, 﨑, ①, Ⅱ as themselves.
     #[default]
-    ShiftJis = 1,
+    Cp932,
+    /// UTF-8: every character as itself.
+    Utf8,
+    /// Shift_JIS restricted to JIS X 0201 + JIS X 0208, for readers that take the label
+    /// literally (Java, iconv): 髙 and 﨑 as references.
+    Jis0208,
 }
 
-impl CharacterCode {
-    pub fn code(self) -> u8 {
-        self as u8
+impl FileEncoding {
+    /// `CharacterCodeIdentifier` (OQSCD005): 0 UTF-8, 1 Shift_JIS.
+    pub fn character_code_identifier(self) -> &'static str {
+        match self {
+            FileEncoding::Utf8 => "0",
+            FileEncoding::Cp932 | FileEncoding::Jis0208 => "1",
+        }
     }
+
     /// The label in the XML declaration.
     pub fn label(self) -> &'static str {
         match self {
-            CharacterCode::Utf8 => "UTF-8",
-            CharacterCode::ShiftJis => "Shift_JIS",
+            FileEncoding::Utf8 => "UTF-8",
+            FileEncoding::Cp932 | FileEncoding::Jis0208 => "Shift_JIS",
+        }
+    }
+
+    /// Whether `c` is written as itself.
+    pub fn carries(self, c: char) -> bool {
+        match self {
+            FileEncoding::Utf8 => xml_allowed(c),
+            FileEncoding::Cp932 => names::in_target(c, Charset::Cp932),
+            FileEncoding::Jis0208 => names::in_target(c, Charset::Jis0208),
+        }
+    }
+
+    fn encode(self, text: &str) -> Vec<u8> {
+        match self {
+            FileEncoding::Utf8 => text.as_bytes().to_vec(),
+            FileEncoding::Cp932 | FileEncoding::Jis0208 => {
+                // Every character outside the set became a reference, so nothing is unmappable.
+                encoding_rs::SHIFT_JIS.encode(text).0.into_owned()
+            }
         }
     }
 }
@@ -33,61 +70,63 @@ impl CharacterCode {
 /// How result files are written.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WriterConfig {
-    /// 医療機関コード (10 digits), written in every header.
+    /// 医療機関コード (10 digits), written in every face file's header.
     pub medical_institution_code: String,
-    pub character_code: CharacterCode,
-    /// For Shift_JIS files: strict JIS X 0208 or CP932 (see [`crate::names`]).
-    pub charset: Charset,
+    pub encoding: FileEncoding,
 }
 
 impl WriterConfig {
     pub fn new(medical_institution_code: impl Into<String>) -> Self {
-        Self {
-            medical_institution_code: medical_institution_code.into(),
-            character_code: CharacterCode::default(),
-            charset: Charset::default(),
-        }
+        Self { medical_institution_code: medical_institution_code.into(), encoding: FileEncoding::default() }
     }
 }
 
-/// `SegmentOfResult` (処理結果区分, OQSCD003): 1 正常終了, 2 処理中, 9 異常終了.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SegmentOfResult {
-    Normal = 1,
-    Processing = 2,
-    Abnormal = 9,
-}
-
-/// An error answered in the header (`ErrorCode` / `ErrorMessage`). Codes that shikaku itself
-/// produces start with `SHK` so they never collide with the eligibility system's own codes,
-/// which are forwarded unchanged.
+/// An error in the header (`ErrorCode` / `ErrorMessage`, only with `SegmentOfResult` 9). Codes
+/// that shikaku itself produces start with `SHK` so they never collide with the eligibility
+/// system's own codes, which are forwarded unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderError {
     pub code: String,
     pub message: String,
 }
 
-/// A rendered file and what happened to its text fields.
+/// A field whose text had characters outside the file's set, carried as references.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Referenced {
+    pub element: &'static str,
+    /// The characters, in order of appearance, each once.
+    pub chars: Vec<char>,
+}
+
+/// A rendered file and the fields that needed character references.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub bytes: Vec<u8>,
-    /// Every text field that is not byte-for-byte its UTF-8 original, with its flag.
-    pub flagged: Vec<(&'static str, FieldFlag)>,
+    pub referenced: Vec<Referenced>,
 }
 
-struct Doc<'a> {
-    out: String,
-    cfg: &'a WriterConfig,
-    depth: usize,
-    flagged: Vec<(&'static str, FieldFlag)>,
+/// One element: text, or children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Leaf(&'static str, String),
+    Group(&'static str, Vec<Node>),
 }
 
-fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match names::xml_entity(c) {
-            Some(entity) => out.push_str(entity),
-            None => out.push(c),
+/// Children of one element, in the order they are pushed.
+#[derive(Default)]
+struct Children(Vec<Node>);
+
+impl Children {
+    fn leaf(&mut self, tag: &'static str, value: impl Into<String>) {
+        self.0.push(Node::Leaf(tag, value.into()));
+    }
+    fn opt(&mut self, tag: &'static str, value: Option<impl Into<String>>) {
+        if let Some(v) = value {
+            self.leaf(tag, v);
         }
+    }
+    fn group(&mut self, tag: &'static str, children: Children) {
+        self.0.push(Node::Group(tag, children.0));
     }
 }
 
@@ -96,132 +135,97 @@ fn xml_allowed(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
-impl<'a> Doc<'a> {
-    fn new(cfg: &'a WriterConfig) -> Self {
-        let mut out = String::with_capacity(4096);
-        let _ = write!(
-            out,
-            "<?xml version=\"1.0\" encoding=\"{}\" standalone=\"no\"?>\r\n",
-            cfg.character_code.label()
-        );
-        Doc { out, cfg, depth: 0, flagged: Vec::new() }
+struct Serializer {
+    encoding: FileEncoding,
+    out: String,
+    referenced: Vec<Referenced>,
+}
+
+impl Serializer {
+    fn text(&mut self, tag: &'static str, value: &str) {
+        let mut outside: Vec<char> = Vec::new();
+        for c in value.chars() {
+            if let Some(entity) = names::xml_entity(c) {
+                self.out.push_str(entity);
+            } else if !xml_allowed(c) {
+                // Not even a reference can carry it (a control character): dropped, reported.
+                if !outside.contains(&c) {
+                    outside.push(c);
+                }
+            } else if self.encoding.carries(c) {
+                self.out.push(c);
+            } else {
+                let _ = write!(self.out, "&#x{:X};", c as u32);
+                if !outside.contains(&c) {
+                    outside.push(c);
+                }
+            }
+        }
+        if !outside.is_empty() {
+            self.referenced.push(Referenced { element: tag, chars: outside });
+        }
     }
 
-    fn indent(&mut self) {
-        for _ in 0..self.depth {
+    fn node(&mut self, n: &Node, depth: usize) {
+        for _ in 0..depth {
             self.out.push('\t');
         }
-    }
-
-    fn open(&mut self, tag: &str) {
-        self.indent();
-        let _ = write!(self.out, "<{tag}>\r\n");
-        self.depth += 1;
-    }
-
-    fn close(&mut self, tag: &str) {
-        self.depth -= 1;
-        self.indent();
-        let _ = write!(self.out, "</{tag}>\r\n");
-    }
-
-    fn raw_leaf(&mut self, tag: &str, escaped: &str) {
-        self.indent();
-        let _ = write!(self.out, "<{tag}>{escaped}</{tag}>\r\n");
-    }
-
-    fn opt_leaf(&mut self, tag: &'static str, value: Option<&str>) {
-        if let Some(v) = value {
-            self.leaf(tag, v);
-        }
-    }
-
-    /// Converts for the file's character set: Shift_JIS through [`names::convert`], UTF-8
-    /// only drops what XML cannot carry.
-    fn convert(&self, value: &str) -> (String, FieldFlag) {
-        match self.cfg.character_code {
-            CharacterCode::ShiftJis => {
-                let c = names::convert(value, self.cfg.charset);
-                (c.text, c.flag)
+        match n {
+            Node::Leaf(tag, value) => {
+                let _ = write!(self.out, "<{tag}>");
+                self.text(tag, value);
+                let _ = write!(self.out, "</{tag}>\r\n");
             }
-            CharacterCode::Utf8 => {
-                if value.chars().all(xml_allowed) {
-                    (value.to_owned(), FieldFlag::Unchanged)
-                } else {
-                    let t =
-                        value.chars().map(|c| if xml_allowed(c) { c } else { names::UNMAPPABLE }).collect();
-                    (t, FieldFlag::Unmappable)
+            Node::Group(tag, children) => {
+                let _ = write!(self.out, "<{tag}>\r\n");
+                for c in children {
+                    self.node(c, depth + 1);
                 }
-            }
-        }
-    }
-
-    /// A field, converted for the file's character set. When it had to change, it is followed
-    /// by `<{tag}Substituted>` (1 standard form / 2 ●) and `<{tag}Original>` with the original
-    /// text, characters outside the file's set as character references — for every field, not
-    /// only names, so nothing becomes ● unannounced. Both are shikaku extensions (see the
-    /// module docs). Only characters XML 1.0 cannot carry at all are missing from the original.
-    fn leaf(&mut self, tag: &'static str, value: &str) {
-        let (text, flag) = self.convert(value);
-        let mut esc = String::with_capacity(text.len());
-        escape_into(&mut esc, &text);
-        self.raw_leaf(tag, &esc);
-        if flag != FieldFlag::Unchanged {
-            self.flagged.push((tag, flag));
-            self.raw_leaf(&format!("{tag}Substituted"), &flag.code().to_string());
-            let original: String = value.chars().filter(|&c| xml_allowed(c)).collect();
-            let esc = match self.cfg.character_code {
-                CharacterCode::ShiftJis => names::xml_escape_with_ncr(&original, self.cfg.charset),
-                CharacterCode::Utf8 => {
-                    let mut e = String::new();
-                    escape_into(&mut e, &original);
-                    e
+                for _ in 0..depth {
+                    self.out.push('\t');
                 }
-            };
-            self.raw_leaf(&format!("{tag}Original"), &esc);
-        }
-    }
-
-    fn finish(self) -> Rendered {
-        let bytes = match self.cfg.character_code {
-            CharacterCode::Utf8 => self.out.into_bytes(),
-            CharacterCode::ShiftJis => {
-                let (bytes, _, had_errors) = encoding_rs::SHIFT_JIS.encode(&self.out);
-                // Every character went through names::convert or is ASCII markup.
-                debug_assert!(!had_errors, "unconverted text in a Shift_JIS document");
-                bytes.into_owned()
+                let _ = write!(self.out, "</{tag}>\r\n");
             }
-        };
-        Rendered { bytes, flagged: self.flagged }
+        }
     }
 }
 
+/// Serialises `root` with the declaration and encodes it.
+pub fn serialize(root: &Node, encoding: FileEncoding) -> Rendered {
+    let mut s = Serializer { encoding, out: String::with_capacity(4096), referenced: Vec::new() };
+    let _ = write!(s.out, "<?xml version=\"1.0\" encoding=\"{}\" standalone=\"no\"?>\r\n", encoding.label());
+    s.node(root, 0);
+    Rendered { bytes: encoding.encode(&s.out), referenced: s.referenced }
+}
+
 /// Header values of one file.
-pub(super) struct Header<'a> {
+pub struct Header<'a> {
     pub process_execution_time: String,
     pub qualification_confirmation_date: String,
     pub medical_institution_code: &'a str,
     pub arbitrary_file_identifier: Option<&'a str>,
-    /// 照会区分: 1 マイナンバーカード, 2 被保険者証情報.
-    pub reference_classification: u8,
-    pub segment_of_result: SegmentOfResult,
-    pub error: Option<&'a HeaderError>,
+    pub reference_classification: ReferenceClassification,
+    /// `Err`: 異常終了 with its code and message.
+    pub outcome: Result<(), &'a HeaderError>,
 }
 
-fn header(doc: &mut Doc<'_>, h: &Header<'_>) {
-    doc.open("MessageHeader");
-    doc.leaf("ProcessExecutionTime", &h.process_execution_time);
-    doc.leaf("QualificationConfirmationDate", &h.qualification_confirmation_date);
-    doc.leaf("MedicalInstitutionCode", h.medical_institution_code);
-    doc.opt_leaf("ArbitraryFileIdentifier", h.arbitrary_file_identifier);
-    doc.leaf("ReferenceClassification", &h.reference_classification.to_string());
-    doc.leaf("SegmentOfResult", &(h.segment_of_result as u8).to_string());
-    if let Some(e) = h.error {
-        doc.leaf("ErrorCode", &e.code);
-        doc.leaf("ErrorMessage", &e.message);
+fn header(h: &Header<'_>, encoding: FileEncoding) -> Children {
+    let mut c = Children::default();
+    c.leaf("ProcessExecutionTime", &h.process_execution_time);
+    c.leaf("QualificationConfirmationDate", &h.qualification_confirmation_date);
+    c.leaf("MedicalInstitutionCode", h.medical_institution_code);
+    c.opt("ArbitraryFileIdentifier", h.arbitrary_file_identifier);
+    c.leaf("ReferenceClassification", h.reference_classification.code());
+    match h.outcome {
+        Ok(()) => c.leaf("SegmentOfResult", SegmentOfResult::Normal.code()),
+        Err(e) => {
+            c.leaf("SegmentOfResult", SegmentOfResult::Abnormal.code());
+            c.leaf("ErrorCode", &e.code);
+            c.leaf("ErrorMessage", &e.message);
+        }
     }
-    doc.leaf("CharacterCodeIdentifier", &doc.cfg.character_code.code().to_string());
-    doc.close("MessageHeader");
+    c.leaf("CharacterCodeIdentifier", encoding.character_code_identifier());
+    c
 }
 
 /// 保険者番号: 8 characters, a 6-digit 国保 number right-aligned with spaces (as the eligibility
@@ -235,135 +239,173 @@ pub fn insurer_number_field(n: &str) -> String {
     }
 }
 
-/// 限度額適用認定証適用区分 (OQSCD012): label ↔ code.
-pub const LIMIT_CATEGORIES: &[(&str, &str)] = &[
-    ("A01", "ア"),
-    ("A02", "イ"),
-    ("A03", "ウ"),
-    ("A04", "エ"),
-    ("A05", "オ"),
-    ("A06", "オ（境）"),
-    ("B01", "現役並みⅢ"),
-    ("B02", "現役並みⅡ"),
-    ("B03", "現役並みⅠ"),
-    ("B04", "一般"),
-    ("B05", "低所得Ⅱ"),
-    ("B06", "低所得Ⅰ"),
-    ("B07", "低所得Ⅰ（老福）"),
-    ("B08", "低所得Ⅰ（境）"),
-    ("B09", "一般Ⅱ"),
-    ("B10", "一般Ⅰ"),
-];
-
-/// The code for a 限度額 label (or a code given as is); `None` when unknown.
-pub fn limit_category_code(label: &str) -> Option<&'static str> {
-    LIMIT_CATEGORIES.iter().find(|(code, l)| *l == label || *code == label).map(|(code, _)| *code)
+/// Percent → the three-digit ratio field (`30` → `030`).
+fn ratio(percent: u8) -> String {
+    format!("{percent:03}")
 }
 
-/// ISO 8601 (`2025-04-01T09:30:00+09:00`) → `YYYYMMDDHHmmss`; `None` if it does not look like
-/// a date-time.
-pub fn compact_datetime(iso: &str) -> Option<String> {
-    let head = iso.split(['+', 'Z']).next()?;
-    let head = head.split('.').next()?;
-    let digits: String = head.chars().filter(char::is_ascii_digit).collect();
-    match digits.len() {
-        14 => Some(digits),
-        12 => Some(digits + "00"),
-        8 => Some(digits + "000000"),
-        _ => None,
+fn elderly(e: &ElderlyRecipient) -> Children {
+    let mut c = Children::default();
+    c.opt("ElderlyRecipientCertificateDate", e.issuance_date.as_deref());
+    c.leaf("ElderlyRecipientValidStartDate", &e.valid_start_date);
+    c.opt("ElderlyRecipientValidEndDate", e.valid_end_date.as_deref());
+    c.leaf("ElderlyRecipientContributionRatio", ratio(e.copay_percent));
+    c
+}
+
+fn limit(l: &LimitCertificate) -> Children {
+    let mut c = Children::default();
+    c.leaf("LimitApplicationCertificateClassification", l.classification.code());
+    c.leaf("LimitApplicationCertificateClassificationFlag", l.category.code());
+    c.opt("LimitApplicationCertificateDate", l.issuance_date.as_deref());
+    c.leaf("LimitApplicationCertificateValidStartDate", &l.valid_start_date);
+    c.opt("LimitApplicationCertificateValidEndDate", l.valid_end_date.as_deref());
+    c.opt("LimitApplicationCertificateLongTermDate", l.long_term_date.as_deref());
+    c
+}
+
+fn consent(c: &mut Children, item: Option<&Consent>, tags: [&'static str; 3]) {
+    if let Some(item) = item {
+        c.leaf(tags[0], item.flag.code());
+        c.leaf(tags[1], &item.time);
+        c.opt(tags[2], item.available_until.as_deref());
     }
 }
 
-fn flag(v: bool) -> &'static str {
-    if v {
-        "1"
-    } else {
-        "0"
+/// `ResultOfQualificationConfirmation`, in the layout's order.
+fn result(q: &Qualification, consents: &Consents, reference_number: Option<&str>) -> Children {
+    let mut c = Children::default();
+    c.leaf("InsuredCardClassification", q.card_classification.code());
+    c.leaf("InsurerNumber", insurer_number_field(&q.insurer_number));
+    c.opt("InsuredCardSymbol", q.symbol.as_deref());
+    c.leaf("InsuredIdentificationNumber", &q.number);
+    c.opt("InsuredBranchNumber", q.branch.as_deref());
+    c.opt("PersonalFamilyClassification", q.family.map(|f| f.code()));
+    c.opt("InsuredName", q.insured_name.as_deref());
+    c.leaf("Name", &q.name);
+    c.opt("NameOfOther", q.name_of_other.as_deref());
+    c.opt("NameKana", q.name_kana.as_deref().map(kana::to_half_width));
+    c.opt("NameOfOtherKana", q.name_of_other_kana.as_deref().map(kana::to_half_width));
+    c.leaf("Sex1", q.sex1.code());
+    c.opt("Sex2", q.sex2.map(|s| s.code()));
+    c.leaf("Birthdate", &q.birth_date);
+    c.opt("Address", q.address.as_deref());
+    c.opt("PostNumber", q.post_number.as_deref());
+    c.opt("QualificationDate", q.qualification_date.as_deref());
+    c.opt("DisqualificationDate", q.disqualification_date.as_deref());
+    c.opt("InsuredCertificateIssuanceDate", q.certificate_issuance_date.as_deref());
+    c.opt("InsuredCardValidDate", q.card_valid_date.as_deref());
+    c.opt("InsuredCardExpirationDate", q.card_expiration_date.as_deref());
+    c.opt("InsuredPartialContributionRatio", q.copay_percent.map(ratio));
+    c.opt("PreschoolClassification", q.preschool.map(|p| p.code()));
+    c.opt("ReasonOfLoss", q.reason_of_loss.map(|r| r.code()));
+    c.leaf("InsurerName", &q.insurer_name);
+    if let Some(e) = &q.elderly {
+        c.group("ElderlyRecipientCertificateInfo", elderly(e));
     }
+    if let Some(lc) = &q.limit_consent {
+        c.leaf("LimitApplicationCertificateRelatedConsFlg", lc.flag.code());
+        c.leaf("LimitApplicationCertificateRelatedConsTime", &lc.time);
+    }
+    if let Some(l) = &q.limit {
+        c.group("LimitApplicationCertificateRelatedInfo", limit(l));
+    }
+    consent(
+        &mut c,
+        consents.health_checkup.as_ref(),
+        [
+            "SpecificHealthCheckupsInfoConsFlg",
+            "SpecificHealthCheckupsInfoConsTime",
+            "SpecificHealthCheckupsInfoAvailableTime",
+        ],
+    );
+    consent(
+        &mut c,
+        consents.medication.as_ref(),
+        ["PharmacistsInfoConsFlg", "PharmacistsInfoConsTime", "PharmacistsInfoAvailableTime"],
+    );
+    consent(
+        &mut c,
+        consents.treatment.as_ref(),
+        ["DiagnosisInfoConsFlg", "DiagnosisInfoConsTime", "DiagnosisInfoAvailableTime"],
+    );
+    consent(
+        &mut c,
+        consents.surgery.as_ref(),
+        ["OperationInfoConsFlg", "OperationInfoConsTime", "OperationInfoAvailableTime"],
+    );
+    c.opt("ReferenceNumber", reference_number);
+    c
 }
 
-fn consents(doc: &mut Doc<'_>, c: &ConsentRecord) {
-    let time = c.given_at.as_deref().and_then(compact_datetime);
-    for (value, flag_tag, time_tag) in [
-        (c.health_checkup, "SpecificHealthCheckupsInfoConsFlg", "SpecificHealthCheckupsInfoConsTime"),
-        (c.medication, "PharmacistsInfoConsFlg", "PharmacistsInfoConsTime"),
-        (c.treatment, "DiagnosisInfoConsFlg", "DiagnosisInfoConsTime"),
-        (c.surgery, "OperationInfoConsFlg", "OperationInfoConsTime"),
-    ] {
-        if let Some(v) = value {
-            doc.leaf(flag_tag, flag(v));
-            if let Some(t) = &time {
-                doc.leaf(time_tag, t);
+/// What a body says.
+enum BodyContent<'a> {
+    /// The lookup completed: validity, and the result list when there is a qualification.
+    Answered(&'a Eligibility),
+    /// The request was read but cannot be looked up (a missing or malformed field): 処理結果
+    /// エラー with a code naming the problem.
+    Refused { code: &'a str, message: &'a str },
+    /// 異常終了 (the header says why).
+    Failed,
+}
+
+fn body(content: &BodyContent<'_>, search: Option<&SearchInfo>) -> Children {
+    let mut c = Children::default();
+    match content {
+        BodyContent::Answered(e) => {
+            c.leaf("ProcessingResultStatus", ProcessingResultStatus::Normal.code());
+            c.leaf("QualificationValidity", e.validity.code());
+            if let Some(q) = &e.qualification {
+                let mut list = Children::default();
+                list.group(
+                    "ResultOfQualificationConfirmation",
+                    result(q, &e.consents, e.reference_number.as_deref()),
+                );
+                c.group("ResultList", list);
             }
         }
-    }
-}
-
-fn body(doc: &mut Doc<'_>, e: &Eligibility, search: Option<&QualificationRequest>) {
-    doc.open("MessageBody");
-    if let Some(req) = search {
-        let s = &req.search;
-        doc.open("QualificationConfirmSearchInfo");
-        doc.leaf("InsurerNumber", &insurer_number_field(&s.insurer_number));
-        if let Some(v) = &s.insured_card_symbol {
-            doc.leaf("InsuredCardSymbol", v);
+        BodyContent::Refused { code, message } => {
+            c.leaf("ProcessingResultStatus", ProcessingResultStatus::Error.code());
+            c.leaf("ProcessingResultCode", *code);
+            c.leaf("ProcessingResultMessage", *message);
         }
-        doc.leaf("InsuredIdentificationNumber", &s.insured_identification_number);
-        doc.opt_leaf("InsuredBranchNumber", s.insured_branch_number.as_deref());
-        doc.leaf("Birthdate", &s.birthdate);
-        if let Some(v) = s.limit_application_consent {
-            doc.leaf("LimitApplicationCertificateRelatedConsFlg", flag(v));
-        }
-        doc.opt_leaf("ArbitraryIdentifier", s.arbitrary_identifier.as_deref());
-        doc.close("QualificationConfirmSearchInfo");
+        BodyContent::Failed => c.leaf("ProcessingResultStatus", ProcessingResultStatus::Error.code()),
     }
-    doc.leaf("ProcessingResultStatus", "1");
-    doc.leaf("QualificationValidity", &e.validity.code().to_string());
-    doc.open("ResultList");
-    doc.open("ResultOfQualificationConfirmation");
-    if let Some(v) = &e.insurer_number {
-        doc.leaf("InsurerNumber", &insurer_number_field(v));
+    if let Some(s) = search {
+        c.group("QualificationConfirmSearchInfo", search_info(s));
     }
-    if let Some(v) = &e.symbol {
-        doc.leaf("InsuredCardSymbol", v);
-    }
-    if let Some(v) = &e.number {
-        doc.leaf("InsuredIdentificationNumber", v);
-    }
-    doc.opt_leaf("InsuredBranchNumber", e.branch.as_deref());
-    if let Some(v) = &e.name {
-        doc.leaf("Name", v);
-    }
-    if let Some(v) = &e.name_kana {
-        doc.leaf("NameKana", v);
-    }
-    doc.opt_leaf("Birthdate", e.birth_date.as_deref());
-    if let Some(p) = e.copay_percent {
-        doc.leaf("InsuredPartialContributionRatio", &format!("{p:03}"));
-    }
-    if let Some(code) = e.limit_category.as_deref().and_then(limit_category_code) {
-        doc.open("LimitApplicationCertificateRelatedInfo");
-        doc.leaf("LimitApplicationCertificateClassificationFlag", code);
-        doc.close("LimitApplicationCertificateRelatedInfo");
-    }
-    consents(doc, &e.consents);
-    doc.close("ResultOfQualificationConfirmation");
-    doc.close("ResultList");
-    doc.close("MessageBody");
+    c
 }
 
-fn error_body(doc: &mut Doc<'_>) {
-    doc.open("MessageBody");
-    doc.leaf("ProcessingResultStatus", "2");
-    doc.close("MessageBody");
+/// The request's search keys, echoed as they came (text unchanged, untrimmed).
+fn search_info(s: &SearchInfo) -> Children {
+    let mut c = Children::default();
+    c.opt("InsurerNumber", s.insurer_number.as_deref());
+    c.opt("InsuredCardSymbol", s.insured_card_symbol.as_deref());
+    c.opt("InsuredIdentificationNumber", s.insured_identification_number.as_deref());
+    c.opt("InsuredBranchNumber", s.insured_branch_number.as_deref());
+    c.opt("Birthdate", s.birthdate.as_deref());
+    c.opt("LimitApplicationCertificateRelatedConsFlg", s.limit_application_consent.as_deref());
+    c.opt("ArbitraryIdentifier", s.arbitrary_identifier.as_deref());
+    c
 }
 
-/// A `face` file for one reception (照会区分 1, マイナンバーカード). A reception whose eligibility
-/// could not be confirmed is written too, with `SegmentOfResult` 9 and the error code in the
-/// header: the receipt computer still learns that a card was presented.
+fn document(
+    h: &Header<'_>,
+    content: &BodyContent<'_>,
+    search: Option<&SearchInfo>,
+    encoding: FileEncoding,
+) -> Rendered {
+    let mut root = Children::default();
+    root.group("MessageHeader", header(h, encoding));
+    root.group("MessageBody", body(content, search));
+    serialize(&Node::Group("XmlMsg", root.0), encoding)
+}
+
+/// A `face` file for one reception (照会区分 1). A reception whose eligibility could not be
+/// confirmed is written too, 異常終了 with the error code in the header: the receipt computer
+/// still learns that a card was presented.
 pub fn render_reception(r: &Reception, now_unix_ms: u64, cfg: &WriterConfig) -> Rendered {
-    let mut doc = Doc::new(cfg);
-    doc.open("XmlMsg");
     let id = reception_id(r);
     let error = match (&r.eligibility, r.error_code) {
         (Some(_), _) => None,
@@ -372,69 +414,67 @@ pub fn render_reception(r: &Reception, now_unix_ms: u64, cfg: &WriterConfig) -> 
             message: "資格情報を取得できませんでした".into(),
         }),
     };
-    header(
-        &mut doc,
-        &Header {
-            process_execution_time: jst_datetime(now_unix_ms),
-            qualification_confirmation_date: jst_date(r.verified_at),
-            medical_institution_code: &cfg.medical_institution_code,
-            arbitrary_file_identifier: Some(&id),
-            reference_classification: 1,
-            segment_of_result: if error.is_none() {
-                SegmentOfResult::Normal
-            } else {
-                SegmentOfResult::Abnormal
-            },
-            error: error.as_ref(),
-        },
-    );
-    match &r.eligibility {
-        Some(e) => body(&mut doc, e, None),
-        None => error_body(&mut doc),
-    }
-    doc.close("XmlMsg");
-    doc.finish()
+    let h = Header {
+        process_execution_time: jst_datetime(now_unix_ms),
+        qualification_confirmation_date: jst_date(r.verified_at),
+        medical_institution_code: &cfg.medical_institution_code,
+        arbitrary_file_identifier: Some(&id),
+        reference_classification: ReferenceClassification::Card,
+        outcome: error.as_ref().map_or(Ok(()), Err),
+    };
+    let content = match &r.eligibility {
+        Some(e) => BodyContent::Answered(e),
+        None => BodyContent::Failed,
+    };
+    document(&h, &content, None, cfg.encoding)
 }
 
-/// The answer to a `req` file: the eligibility record, or the header error. Written in the
-/// character code the request asks for (see [`answer_character_code`]).
+/// What a `req` file is answered with.
+pub enum Answer<'a> {
+    Answered(&'a Eligibility),
+    /// The request is readable but not usable (e.g. a required field is missing).
+    Refused {
+        code: &'a str,
+        message: &'a str,
+    },
+    /// The eligibility system refused the lookup.
+    Failed(&'a HeaderError),
+}
+
+/// The answer to a readable `req` file (照会区分 2). The header echoes the request's
+/// `ArbitraryFileIdentifier`, 資格確認日 and 医療機関コード byte for byte (characters outside the
+/// file's set as references, which read back as the same text).
 pub fn render_answer(
-    req: Option<&QualificationRequest>,
-    answer: Result<&Eligibility, &HeaderError>,
+    req: &QualificationRequest,
+    answer: Answer<'_>,
     now_unix_ms: u64,
     cfg: &WriterConfig,
 ) -> Rendered {
-    let cfg = &WriterConfig { character_code: answer_character_code(req, cfg.character_code), ..cfg.clone() };
-    let mut doc = Doc::new(cfg);
-    doc.open("XmlMsg");
-    let h = req.map(|r| &r.header);
-    header(
-        &mut doc,
-        &Header {
-            process_execution_time: jst_datetime(now_unix_ms),
-            qualification_confirmation_date: h
-                .and_then(|h| h.qualification_confirmation_date.clone())
-                .unwrap_or_else(|| jst_date(now_unix_ms)),
-            medical_institution_code: h
-                .map(|h| h.medical_institution_code.as_str())
-                .filter(|c| !c.is_empty())
-                .unwrap_or(&cfg.medical_institution_code),
-            arbitrary_file_identifier: h.and_then(|h| h.arbitrary_file_identifier.as_deref()),
-            reference_classification: 2,
-            segment_of_result: if answer.is_ok() {
-                SegmentOfResult::Normal
-            } else {
-                SegmentOfResult::Abnormal
-            },
-            error: answer.err(),
+    let h = &req.header;
+    let header = Header {
+        process_execution_time: jst_datetime(now_unix_ms),
+        qualification_confirmation_date: h
+            .qualification_confirmation_date
+            .clone()
+            .unwrap_or_else(|| jst_date(now_unix_ms)),
+        medical_institution_code: h
+            .medical_institution_code
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .unwrap_or(&cfg.medical_institution_code),
+        arbitrary_file_identifier: h.arbitrary_file_identifier.as_deref(),
+        reference_classification: ReferenceClassification::InsuranceNumber,
+        outcome: match &answer {
+            Answer::Failed(e) => Err(e),
+            _ => Ok(()),
         },
-    );
-    match answer {
-        Ok(e) => body(&mut doc, e, req),
-        Err(_) => error_body(&mut doc),
-    }
-    doc.close("XmlMsg");
-    doc.finish()
+    };
+    let content = match answer {
+        Answer::Answered(e) => BodyContent::Answered(e),
+        Answer::Refused { code, message } => BodyContent::Refused { code, message },
+        Answer::Failed(_) => BodyContent::Failed,
+    };
+    document(&header, &content, req.search.as_ref(), cfg.encoding)
 }
 
 /// `<reader>-<session>-<seq>`: the reception's exactly-once key, safe in a file name and as
@@ -445,19 +485,23 @@ pub fn reception_id(r: &Reception) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || c == '-';
     let mut reader: String = r.reader.chars().map(|c| if safe(c) { c } else { '-' }).collect();
     if !r.reader.chars().all(safe) || r.reader.is_empty() {
-        // FNV-1a, 32 bits: stable across builds and platforms.
-        let h = r.reader.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193));
-        let _ = write!(reader, "x{h:08x}");
+        let _ = write!(reader, "x{:08x}", fnv1a(r.reader.as_bytes()));
     }
     format!("{reader}-{}-{}", r.session, r.seq)
 }
 
-/// The character code of an answer: the request's `CharacterCodeIdentifier` when it names one
-/// (0 / 1), else the configured one.
-pub fn answer_character_code(req: Option<&QualificationRequest>, configured: CharacterCode) -> CharacterCode {
-    match req.and_then(|r| r.header.character_code_identifier.as_deref()) {
-        Some("0") => CharacterCode::Utf8,
-        Some("1") => CharacterCode::ShiftJis,
-        _ => configured,
-    }
+/// FNV-1a, 32 bits: stable across builds and platforms.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+}
+
+/// The 30 digits in the middle of a reception's `face` file name: the 医療機関コード (10, as the
+/// terminals write it), then 20 digits of a 64-bit FNV-1a hash of the reception's exactly-once
+/// key — stable for a reception (a result delivered twice replaces its own file), distinct
+/// between readers and sessions. Consumers read only the trailing time stamp.
+pub fn face_digits(r: &Reception, medical_institution_code: &str) -> String {
+    let code: String = medical_institution_code.chars().filter(char::is_ascii_digit).take(10).collect();
+    let key = format!("{}\0{}\0{}", r.reader, r.session, r.seq);
+    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    format!("{code:0>10}{h:020}")
 }
