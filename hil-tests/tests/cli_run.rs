@@ -43,7 +43,7 @@ fn shikaku_run_serves_the_api_and_both_folders() {
     std::fs::write(
         &cfg,
         format!(
-            "readers = [\"{}\"]\nkey_dir = \"{}\"\neligibility_url = \"{}\"\napi_listen = \"{api}\"\njournal = \"{}\"\ncharacter_code = 0\n[folders]\nface = \"{}\"\nreq = \"{}\"\nres = \"{}\"\n",
+            "readers = [\"{}\"]\nkey_dir = \"{}\"\neligibility_url = \"{}\"\napi_listen = \"{api}\"\njournal = \"{}\"\nencoding = \"utf8\"\n[folders]\nface = \"{}\"\nreq = \"{}\"\nres = \"{}\"\n",
             device.endpoint(),
             home.path().join("keys").display(),
             service.url(),
@@ -81,16 +81,17 @@ fn shikaku_run_serves_the_api_and_both_folders() {
     assert_eq!(reception["reader"], "SK-RUN-1");
     assert_eq!(reception["method"], "pin");
     let el = &reception["eligibility"];
-    assert_eq!(el["validity"], "Valid");
+    assert_eq!(el["validity"], "1");
+    let q = &el["qualification"];
     let faces: Vec<_> = std::fs::read_dir(oqs.join("face")).unwrap().flatten().collect();
     assert_eq!(faces.len(), 1, "one face file");
 
     // The receipt computer asks about this patient in `req`; the answer comes in `res`.
     let req = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XmlMsg><MessageHeader><QualificationConfirmationDate>20261121</QualificationConfirmationDate><MedicalInstitutionCode>0000000000</MedicalInstitutionCode></MessageHeader><MessageBody><QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber><InsuredIdentificationNumber>{}</InsuredIdentificationNumber><Birthdate>{}</Birthdate></QualificationConfirmSearchInfo></MessageBody></XmlMsg>\n",
-        el["insurer_number"].as_str().unwrap(),
-        el["number"].as_str().unwrap(),
-        el["birth_date"].as_str().unwrap(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<XmlMsg><MessageHeader><QualificationConfirmationDate>20261121</QualificationConfirmationDate><MedicalInstitutionCode>0000000000</MedicalInstitutionCode></MessageHeader><MessageBody><QualificationConfirmSearchInfo><InsurerNumber>{}</InsurerNumber><InsuredIdentificationNumber>{}</InsuredIdentificationNumber><Birthdate>{}</Birthdate><LimitApplicationCertificateRelatedConsFlg>1</LimitApplicationCertificateRelatedConsFlg></QualificationConfirmSearchInfo></MessageBody></XmlMsg>\n",
+        q["insurer_number"].as_str().unwrap(),
+        q["number"].as_str().unwrap(),
+        q["birth_date"].as_str().unwrap(),
     );
     std::fs::write(oqs.join("req/OQSsiquc01req_T1.xml"), req).unwrap();
     let t0 = Instant::now();
@@ -105,7 +106,7 @@ fn shikaku_run_serves_the_api_and_both_folders() {
     }
     let answer = answer.expect("an answer in res");
     assert!(answer.contains("<QualificationValidity>1</QualificationValidity>"), "{answer}");
-    assert!(answer.contains(el["number"].as_str().unwrap()), "{answer}");
+    assert!(answer.contains(q["number"].as_str().unwrap()), "{answer}");
 
     let _ = child.kill();
     let mut out = String::new();

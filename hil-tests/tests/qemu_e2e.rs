@@ -49,7 +49,7 @@ fn image(broken: bool) -> Option<PathBuf> {
 }
 
 fn config(home: &Path, endpoint: &str, url: &str) -> Config {
-    Config { character_code: 0, ..testkit::host_config(home, &[endpoint], url) }
+    Config { encoding: shikaku_host::receipt::FileEncoding::Utf8, ..testkit::host_config(home, &[endpoint], url) }
 }
 
 /// Runs the host driver against the rig until `n` receptions arrived or `timeout`; the

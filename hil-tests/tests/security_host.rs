@@ -217,7 +217,7 @@ fn reordered_frames_are_refused_and_each_message_is_still_taken_once() {
 
 fn config(home: &Path, endpoint: &str, url: &str) -> Config {
     Config {
-        character_code: 0,
+        encoding: shikaku_host::receipt::FileEncoding::Utf8,
         api_listen: "127.0.0.1:0".into(),
         ..testkit::host_config(home, &[endpoint], url)
     }
@@ -386,8 +386,8 @@ fn a_full_run_leaves_no_pin_my_number_or_image_in_logs_databases_or_xml() {
     let t0 = Instant::now();
     let entry = loop {
         let e = Journal::open(&cfg.journal).unwrap().entries().unwrap();
-        if let Some(el) = e.first().and_then(|e| e.reception.eligibility.clone()) {
-            break el;
+        if let Some(q) = e.first().and_then(|e| e.reception.eligibility.clone()).and_then(|el| el.qualification) {
+            break q;
         }
         assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", events.lock().unwrap());
         std::thread::sleep(Duration::from_millis(50));
@@ -401,9 +401,7 @@ fn a_full_run_leaves_no_pin_my_number_or_image_in_logs_databases_or_xml() {
 <InsuredIdentificationNumber>{}</InsuredIdentificationNumber><Birthdate>{}</Birthdate>\
 <LimitApplicationCertificateRelatedConsFlg>1</LimitApplicationCertificateRelatedConsFlg>\
 </QualificationConfirmSearchInfo></MessageBody></XmlMsg>\r\n",
-        entry.insurer_number.clone().unwrap_or_default(),
-        entry.number.clone().unwrap_or_default(),
-        entry.birth_date.clone().unwrap_or_default(),
+        entry.insurer_number, entry.number, entry.birth_date,
     );
     std::fs::write(cfg.folders.req.join("OQSsiquc01req_scan0001.xml"), req).unwrap();
     let t0 = Instant::now();

@@ -73,9 +73,17 @@ pub enum AppError {
 /// Serves receptions from the journal to the JSON API.
 struct JournalSource {
     journal: std::sync::Mutex<Journal>,
+    encoding: crate::receipt::FileEncoding,
 }
 
 impl ReceptionSource for JournalSource {
+    fn waiting(&self) -> Vec<crate::journal::WaitingRequest> {
+        let Ok(j) = self.journal.lock() else { return Vec::new() };
+        j.waiting_requests().unwrap_or_default()
+    }
+    fn encoding(&self) -> crate::receipt::FileEncoding {
+        self.encoding
+    }
     fn since(&self, since_unix_ms: u64) -> Vec<Reception> {
         let Ok(j) = self.journal.lock() else { return Vec::new() };
         let mut v: Vec<Reception> = j
@@ -433,6 +441,7 @@ pub fn run(config: &Config, stop: &AtomicBool, mut report: impl FnMut(&AppEvent)
         journal: std::sync::Mutex::new(
             Journal::open(&config.journal).map_err(|e| AppError::Journal(e.to_string()))?,
         ),
+        encoding: config.encoding,
     });
     let addr = config
         .api_listen

@@ -83,6 +83,7 @@ pub fn run(config: &Config, timeout: Duration) -> Report {
     }
     checks.push(eligibility(config));
     checks.push(folders(config));
+    checks.push(waiting_requests(config));
     checks.push(pcsc());
     Report { checks }
 }
@@ -279,6 +280,37 @@ fn folders(config: &Config) -> Check {
     )
 }
 
+/// Requests from the receipt computer waiting for the eligibility service, with the reason.
+fn waiting_requests(config: &Config) -> Check {
+    const NAME: &str = "receipt-computer requests";
+    let waiting = match crate::journal::Journal::open(&config.journal).and_then(|j| j.waiting_requests()) {
+        Ok(w) => w,
+        Err(e) => {
+            return Check::warn(NAME, format!("journal: {e}"), "check the journal path in the configuration")
+        }
+    };
+    judge_waiting(&waiting)
+}
+
+fn judge_waiting(waiting: &[crate::journal::WaitingRequest]) -> Check {
+    const NAME: &str = "receipt-computer requests";
+    match waiting {
+        [] => Check::pass(NAME, "none waiting"),
+        [first, ..] => Check::fail(
+            NAME,
+            format!(
+                "{} waiting for the eligibility service (oldest {}: {} attempts, {})",
+                waiting.len(),
+                first.file,
+                first.attempts,
+                first.reason
+            ),
+            "restore the line to the eligibility system; the requests are answered as soon as it answers \
+             (the receipt computer keeps waiting meanwhile)",
+        ),
+    }
+}
+
 fn pcsc() -> Check {
     match PcscService::new().readers() {
         Ok(rs) => Check::pass("PC/SC service", format!("{} reader(s)", rs.len())),
@@ -309,6 +341,22 @@ mod tests {
         assert_eq!(nfc.status, Status::Fail);
         assert!(nfc.remedy.contains("antenna"));
         assert_eq!(status_of(&c, "camera self-test").status, Status::Pass);
+    }
+
+    #[test]
+    fn requests_waiting_for_the_service_fail_with_their_reason() {
+        assert_eq!(judge_waiting(&[]).status, Status::Pass);
+        let w = crate::journal::WaitingRequest {
+            file: "OQSsiquc01req_7.xml".into(),
+            identifier: Some("c7".into()),
+            since_ms: 0,
+            attempts: 3,
+            last_code: 601,
+            reason: "資格確認システムに接続できません".into(),
+        };
+        let c = judge_waiting(&[w]);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("OQSsiquc01req_7.xml") && c.detail.contains("3 attempts"), "{}", c.detail);
     }
 
     #[test]

@@ -118,6 +118,9 @@ fn one_reception_is_the_same_data_as_the_xml() {
     let name = doc.descendants().find(|n| n.has_tag_name("Name")).unwrap().text().unwrap();
     assert_eq!(Some(name), got.eligibility.as_ref().unwrap().qualification.as_ref().map(|q| q.name.as_str()));
     assert_eq!(name, "髙橋 𠮷子");
+    // The flag staff need: which characters the receipt computer's set (CP932) lacks.
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["receipt_references"], serde_json::json!([{ "element": "Name", "chars": ["𠮷"] }]));
 
     // A reader id with characters that must be percent-encoded.
     let r = get(addr, "/receptions/SK%2F0002%20front/1");
@@ -186,4 +189,37 @@ fn new_receptions_show_up_and_shutdown_frees_the_port() {
         assert!(std::time::Instant::now() < deadline, "still listening after shutdown");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+struct Waiting;
+
+impl ReceptionSource for Waiting {
+    fn since(&self, _: u64) -> Vec<Reception> {
+        Vec::new()
+    }
+    fn get(&self, _: &str, _: u32) -> Option<Reception> {
+        None
+    }
+    fn waiting(&self) -> Vec<shikaku_host::journal::WaitingRequest> {
+        vec![shikaku_host::journal::WaitingRequest {
+            file: "OQSsiquc01req_9.xml".into(),
+            identifier: Some("c9".into()),
+            since_ms: 5,
+            attempts: 2,
+            last_code: 601,
+            reason: "unreachable".into(),
+        }]
+    }
+}
+
+#[test]
+fn requests_waiting_for_the_eligibility_service_are_listed_with_their_reason() {
+    let server = ApiServer::start_loopback(0, Arc::new(Waiting)).unwrap();
+    let r = get(server.local_addr(), "/requests/waiting");
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v[0]["file"], "OQSsiquc01req_9.xml");
+    assert_eq!(v[0]["attempts"], 2);
+    assert_eq!(v[0]["reason"], "unreachable");
+    server.shutdown();
 }

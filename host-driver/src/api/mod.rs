@@ -8,6 +8,12 @@
 //! | `GET /health` | `{"status":"ok","version":"…"}` |
 //! | `GET /receptions?since=<unix ms>` | receptions verified at or after `since` (default 0), oldest first |
 //! | `GET /receptions/{reader}/{session}` | that reception, or 404 (`reader` percent-encoded) |
+//! | `GET /requests/waiting` | receipt-computer requests waiting for the eligibility service, with the reason ([`crate::journal::WaitingRequest`]) |
+//!
+//! Each reception carries `receipt_references`: the fields of its `face` file that needed
+//! numeric character references because the receipt computer's character set lacks a
+//! character (`[{"element":"Name","chars":["𠮷"]}]`) — the flag staff need to check how the
+//! receipt computer shows the name; the file itself carries the name unchanged.
 //!
 //! Loopback alone does not stop a web page in the clinic's browser from reaching the API via
 //! DNS rebinding, and the answers are patient data: requests whose `Host` is not a loopback
@@ -31,6 +37,28 @@ pub trait ReceptionSource: Send + Sync {
     fn since(&self, since_unix_ms: u64) -> Vec<Reception>;
     /// The reception with this reader and session, if any.
     fn get(&self, reader: &str, session: u32) -> Option<Reception>;
+    /// Requests from the receipt computer waiting for the eligibility service.
+    fn waiting(&self) -> Vec<crate::journal::WaitingRequest> {
+        Vec::new()
+    }
+    /// The encoding of the receipt computer's files (decides which characters need references).
+    fn encoding(&self) -> crate::receipt::FileEncoding {
+        crate::receipt::FileEncoding::default()
+    }
+}
+
+/// A reception as the API shows it.
+#[derive(serde::Serialize)]
+struct ReceptionView<'a> {
+    #[serde(flatten)]
+    reception: &'a Reception,
+    receipt_references: Vec<crate::receipt::Referenced>,
+}
+
+fn view(r: &Reception, encoding: crate::receipt::FileEncoding) -> ReceptionView<'_> {
+    let cfg = crate::receipt::WriterConfig { medical_institution_code: String::new(), encoding };
+    let referenced = crate::receipt::render_reception(r, 0, &cfg).referenced;
+    ReceptionView { reception: r, receipt_references: referenced }
 }
 
 /// Receptions kept in memory.
@@ -143,7 +171,9 @@ pub fn handle(method: &str, url: &str, host: Option<&str>, source: &dyn Receptio
                     }
                 }
             }
-            json_ok(&source.since(since))
+            let all = source.since(since);
+            let views: Vec<ReceptionView<'_>> = all.iter().map(|r| view(r, source.encoding())).collect();
+            json_ok(&views)
         }
         ["receptions", reader, session] => {
             let Some(reader) = percent_decode(reader) else {
@@ -153,10 +183,11 @@ pub fn handle(method: &str, url: &str, host: Option<&str>, source: &dyn Receptio
                 return json_error(400, "session must be a number");
             };
             match source.get(&reader, session) {
-                Some(r) => json_ok(&r),
+                Some(r) => json_ok(&view(&r, source.encoding())),
                 None => json_error(404, "no such reception"),
             }
         }
+        ["requests", "waiting"] => json_ok(&source.waiting()),
         _ => json_error(404, "no such resource"),
     }
 }
