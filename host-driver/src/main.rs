@@ -28,7 +28,7 @@ enum Command {
     Readers,
     /// Pairs with a reader in pairing mode; both show a 6-digit code to compare.
     Pair {
-        /// tcp:HOST:PORT, serial:PATH[@BAUD], usb or usb:BUS-ADDR
+        /// `tcp:HOST:PORT`, `serial:PATH[@BAUD]`, `usb` or `usb:BUS-ADDR`
         endpoint: String,
     },
     /// 目視 staff passcodes: hashed here, only the salted hash goes to the readers.

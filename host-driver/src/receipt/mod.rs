@@ -6,72 +6,71 @@
 //!
 //! | folder | who writes | file | what |
 //! |---|---|---|---|
-//! | `face` | shikaku | `OQSsiquc01res_face_<reception>_<YYYYMMDDHHmmss>.xml` | one per card reception ([`FaceWriter`]) |
-//! | `req` | receipt computer | `OQSsiquc01req_<id>.xml` | 資格確認 by insurance-card data ([`ReqWatcher`]) |
+//! | `face` | shikaku | `OQSsiquc01res_face_<30 digits>_<YYYYMMDDHHMMSS>.xml` | one per card reception ([`FaceWriter`], 照会区分 1) |
+//! | `req` | receipt computer | `OQSsiquc01req_<id>.xml` | 資格確認 by insurance-card data ([`ReqWatcher`], 照会区分 2) |
 //! | `res` | shikaku | `OQSsiquc01res_<id>.xml` | the answer, same `<id>` as the request |
+//! | `res` | shikaku | `OQSsiquc01req_<id>.xml` + `OQSsiquc01req_<id>.err` | an unreadable request, put back with the reason |
 //!
-//! Every file shikaku writes appears atomically ([`atomic`]); a request that cannot be read is
-//! answered with an error (so the receipt computer is not left waiting) and moved to
-//! `rejected`, never deleted.
+//! Every file shikaku writes appears atomically ([`atomic`]).
 //!
 //! # Layout
 //!
-//! ```xml
-//! <?xml version="1.0" encoding="Shift_JIS" standalone="no"?>
-//! <XmlMsg>
-//!   <MessageHeader>
-//!     <ProcessExecutionTime>20250401093012</ProcessExecutionTime>     処理実行日時 (JST)
-//!     <QualificationConfirmationDate>20250401</QualificationConfirmationDate>  資格確認日
-//!     <MedicalInstitutionCode>1311111111</MedicalInstitutionCode>     医療機関コード
-//!     <ArbitraryFileIdentifier>R1-7-3</ArbitraryFileIdentifier>        任意のファイル識別子
-//!     <ReferenceClassification>1</ReferenceClassification>            照会区分 1 card, 2 保険証
-//!     <SegmentOfResult>1</SegmentOfResult>                            処理結果区分 1 / 2 / 9
-//!     <ErrorCode>…</ErrorCode><ErrorMessage>…</ErrorMessage>          only when not 1
-//!     <CharacterCodeIdentifier>1</CharacterCodeIdentifier>            0 UTF-8, 1 Shift_JIS
-//!   </MessageHeader>
-//!   <MessageBody>
-//!     <QualificationConfirmSearchInfo>…</QualificationConfirmSearchInfo>  res only: the request echoed
-//!     <ProcessingResultStatus>1</ProcessingResultStatus>              処理結果状況 1 正常, 2 エラー
-//!     <QualificationValidity>1</QualificationValidity>                資格有効性 1–5
-//!     <ResultList>
-//!       <ResultOfQualificationConfirmation>
-//!         InsurerNumber (8, a 6-digit 国保 number right-aligned with spaces), InsuredCardSymbol,
-//!         InsuredIdentificationNumber, InsuredBranchNumber, Name, NameKana (half-width),
-//!         Birthdate, InsuredPartialContributionRatio ("030" = 3割),
-//!         LimitApplicationCertificateRelatedInfo/LimitApplicationCertificateClassificationFlag
-//!         (A01 ア … B10 一般Ⅰ), SpecificHealthCheckupsInfoConsFlg/-ConsTime,
-//!         PharmacistsInfoConsFlg/-ConsTime, DiagnosisInfoConsFlg/-ConsTime,
-//!         OperationInfoConsFlg/-ConsTime (1 同意, 0 not)
-//!       </ResultOfQualificationConfirmation>
-//!     </ResultList>
-//!   </MessageBody>
-//! </XmlMsg>
+//! Elements in specification order (別紙3-1 XMLレイアウト仕様, as public integrations list it —
+//! sources below), rendered from the typed model ([`crate::model::Eligibility`]) by
+//! [`write`](render_reception):
+//!
+//! ```text
+//! XmlMsg
+//!   MessageHeader
+//!     ProcessExecutionTime            YYYYMMDDHHMMSS (JST)
+//!     QualificationConfirmationDate   YYYYMMDD (res: the request's, echoed)
+//!     MedicalInstitutionCode          10 digits
+//!     ArbitraryFileIdentifier         res: the request's, echoed byte for byte; face: the reception
+//!     ReferenceClassification         1 card (face), 2 insurance number (res)
+//!     SegmentOfResult                 1 正常終了, 9 異常終了
+//!     ErrorCode, ErrorMessage         only when SegmentOfResult is not 1
+//!     CharacterCodeIdentifier         0 UTF-8, 1 Shift_JIS (agrees with the declaration)
+//!   MessageBody
+//!     ProcessingResultStatus          1 正常, 2 エラー
+//!     ProcessingResultCode, -Message  a readable request with a bad field (SHK2001 missing, …)
+//!     QualificationValidity           1–5; 4 該当資格なし is a completed lookup, not an error
+//!     ResultList                      only with a qualification (1, 2, 3)
+//!       ResultOfQualificationConfirmation
+//!         InsuredCardClassification, InsurerNumber (8, 国保 right-aligned with spaces),
+//!         InsuredCardSymbol, InsuredIdentificationNumber, InsuredBranchNumber,
+//!         PersonalFamilyClassification, InsuredName, Name, NameOfOther, NameKana (half-width),
+//!         NameOfOtherKana, Sex1, Sex2, Birthdate, Address, PostNumber (NNN-NNNN),
+//!         QualificationDate, DisqualificationDate, InsuredCertificateIssuanceDate,
+//!         InsuredCardValidDate, InsuredCardExpirationDate, InsuredPartialContributionRatio
+//!         ("030" = 3割), PreschoolClassification, ReasonOfLoss, InsurerName,
+//!         ElderlyRecipientCertificateInfo {…Date, …ValidStartDate, …ValidEndDate, …ContributionRatio},
+//!         LimitApplicationCertificateRelatedConsFlg, -ConsTime,
+//!         LimitApplicationCertificateRelatedInfo {Classification, ClassificationFlag (A01–B10),
+//!           Date, ValidStartDate, ValidEndDate, LongTermDate},
+//!         SpecificHealthCheckupsInfo-, PharmacistsInfo-, DiagnosisInfo-, OperationInfo-
+//!           {ConsFlg, ConsTime, AvailableTime}, ReferenceNumber
+//!     QualificationConfirmSearchInfo  res only: the request's search keys, echoed as they came
 //! ```
 //!
-//! **What is confirmed from public sources and what is not.** The official specification
-//! (別紙3-1 XMLレイアウト仕様, 別紙5-1 業務コード仕様) is distributed to vendors only. Element
-//! names, the code values (OQSCD003 SegmentOfResult 1/2/9, OQSCD005 CharacterCodeIdentifier
-//! 0/1, OQSCD006 QualificationValidity 1–5, OQSCD012 限度額 A01–B10), the request layout and
-//! the file prefixes `OQSsiquc01req_` / `OQSsiquc01res_` were confirmed in several independent
-//! open-source receipt-computer integrations and clinic write-ups that parse or produce real
-//! files, and the sample files they contain. Also from those: `face` files are named
-//! `OQSsiquc01res_face_…_<YYYYMMDDHHmmss>.xml`, and 6-digit insurer numbers arrive padded to 8
-//! with leading spaces. Not confirmed, and chosen here:
-//! * the exact element order (public parsers read by name; samples differ in order);
-//! * `SegmentOfResult` 9 for 異常終了 (one source says 3; the one that quotes OQSCD003 says 9);
-//! * the `<reception>` part of face file names and the `ArbitraryFileIdentifier` of face files
-//!   (`<reader>-<session>-<seq>`, the reception's exactly-once key);
-//! * echoing `QualificationConfirmSearchInfo` in `res` answers;
-//! * honouring a `CharacterCodeIdentifier` in a request's header for its answer (otherwise the
-//!   configured character code applies);
-//! * error codes `SHK…` — shikaku's own; codes from the eligibility system are forwarded as is.
+//! **Characters.** Files are CP932 by default (what Windows receipt computers read and write),
+//! UTF-8 or strict JIS X 0208 Shift_JIS by configuration ([`FileEncoding`]). A character the
+//! file's set lacks is written as a numeric character reference inside the element (`&#x20BB7;`):
+//! every name arrives exactly as the eligibility system spelled it, with no ● and no look-alike
+//! (see [`crate::names`]); which fields needed one is reported ([`Referenced`]) to the JSON API.
 //!
-//! **shikaku extensions.** A field that could not be written exactly (a name with 髙 in a
-//! strict JIS X 0208 file, see [`crate::names`]) is followed by `<{Field}Substituted>`
-//! (1: replaced by the standard form, 2: a ● stands for a character with no mapping) and
-//! `<{Field}Original>`, the original text with every character outside the file's set as a
-//! numeric character reference (`&#x9AD9;`) — lossless even in Shift_JIS. Readers that look up
-//! elements by name ignore both.
+//! **Sources.** The specification itself (別紙3-1, 別紙5-1 コード仕様, 別紙6-1 処理結果コード) is
+//! distributed to vendors only. Element names, order and codes were taken from public software
+//! that reads or writes these files: `hangilc/myclinic-ts` (`packages/onshi-result/*.ts`, a face
+//! file in `onshi-face.test.ts`), `YUKI-ENT/OQSDrug2` (`QualificationFaceExporter.cs`), the
+//! SmartKarte C# DTOs (`Sotatek-ChinhVu/smart-test`, `Domain/Models/Online/QualificationConfirmation`),
+//! a face-folder bridge annotated "別紙3-1 Ver8.07", and a SmartKarte file bridge that waits for
+//! an answer carrying the request's `ArbitraryFileIdentifier` or for the request file back in
+//! `res` beside its `.err`. Chosen here where the sources are silent or disagree:
+//! * `SegmentOfResult` 9 for 異常終了 (one source says 3);
+//! * the 30 digits of a face file name: the 医療機関コード and 20 digits of the reception's key
+//!   (real files carry the code and 20 hex characters; consumers read only the time stamp);
+//! * the `.err` file holds the `SHK1…` code and the reason as text, in the files' encoding;
+//! * codes `SHK…` are shikaku's own; codes from the eligibility system are forwarded.
 
 pub mod atomic;
 mod folders;

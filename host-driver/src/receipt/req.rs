@@ -23,7 +23,7 @@
 //! </XmlMsg>
 //! ```
 //!
-//! Two levels of failure, answered differently (see [`super::folders`]):
+//! Two levels of failure, answered differently (see [`super::ReqWatcher`]):
 //!
 //! * **unreadable** ([`ReqError`]): larger than [`MAX_REQ_BYTES`], empty, an unknown or
 //!   undecodable encoding, a DTD, malformed or truncated XML, a root other than `XmlMsg`. There
