@@ -14,7 +14,7 @@ use shikaku_host::eligibility::{
     QueueBackoff, RetryPolicy, Timeouts,
 };
 use shikaku_host::journal::{Journal, ReceptionKey, Status};
-use shikaku_host::model::QualificationValidity;
+use shikaku_host::model::{ConsentFlag, QualificationValidity};
 use shikaku_host::os::unix_ms as now_ms;
 use shikaku_protocol::auth::{reader_attestation, PairingKey};
 use shikaku_protocol::message::{
@@ -94,8 +94,8 @@ fn pin_and_face_receptions_are_forwarded_and_journaled() {
     let req = request_of(&ReceptionKey::of(&r), &v, false, issued.deferred);
     match f.submit(&r, &req).unwrap() {
         Outcome::Confirmed(a) => {
-            assert_eq!(a.eligibility.name.as_deref(), Some("髙﨑　𠮷乃"));
-            assert_eq!(a.eligibility.consents.medication, Some(true));
+            assert_eq!(a.eligibility.qualification.as_ref().map(|q| q.name.as_str()), Some("髙﨑　𠮷乃"));
+            assert_eq!(a.eligibility.consents.medication.as_ref().map(|c| c.flag), Some(ConsentFlag::Given));
         }
         other => panic!("{other:?}"),
     }
@@ -169,7 +169,7 @@ fn service_down_then_host_restart_then_service_up() {
         [(k, Outcome::Confirmed(a))] => {
             assert_eq!(k, &key);
             assert!(a.deferred);
-            assert_eq!(a.eligibility.name.as_deref(), Some("山田　太郎"));
+            assert_eq!(a.eligibility.qualification.as_ref().map(|q| q.name.as_str()), Some("山田　太郎"));
         }
         other => panic!("{other:?}"),
     }
@@ -249,9 +249,13 @@ fn no_pin_and_no_my_number_on_disk() {
     ));
     let entries = down.journal().entries().unwrap();
     assert_eq!(entries.len(), personas.len() + 1);
-    assert!(entries
-        .iter()
-        .any(|e| e.reception.eligibility.as_ref().and_then(|e| e.name.as_deref()) == Some("髙﨑　𠮷乃")));
+    assert!(entries.iter().any(|e| e
+        .reception
+        .eligibility
+        .as_ref()
+        .and_then(|e| e.qualification.as_ref())
+        .map(|q| q.name.as_str())
+        == Some("髙﨑　𠮷乃")));
     drop(down);
 
     let mut files = vec![("journal", db_bytes(&journal_path))];

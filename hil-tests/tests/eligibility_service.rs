@@ -9,8 +9,12 @@ use shikaku_hil::vcard::{keys, persona, pki};
 use shikaku_host::eligibility::wire::{
     self, CertStatus, ConsentAnswers, ProofCheck, ProofJson, RegistrationRequest,
 };
-use shikaku_host::eligibility::{EligibilityService, ErrorCode};
-use shikaku_host::model::{Method, QualificationValidity};
+use shikaku_host::eligibility::{EligibilityService, ErrorCode, InsuredQuery};
+use shikaku_host::model::{
+    ConsentFlag, Consents, Eligibility, InsuredCardClassification, LimitCategory,
+    LimitCertificateClassification, Method, PersonalFamilyClassification, PreschoolClassification,
+    Qualification, QualificationValidity, ReasonOfLoss, Sex,
+};
 
 /// A PIN reception of built-in persona `id` end to end: challenge, card signature, answer.
 fn pin_reception(
@@ -27,6 +31,25 @@ fn pin_reception(
     svc.check(&req)
 }
 
+/// The qualification an answer is about (1, 2, 3).
+fn qual(e: &Eligibility) -> &Qualification {
+    e.qualification.as_deref().unwrap_or_else(|| panic!("a qualification in {e:?}"))
+}
+
+fn name(e: &Eligibility) -> Option<&str> {
+    e.qualification.as_deref().map(|q| q.name.as_str())
+}
+
+/// A `YYYYMMDDHHMMSS` time a day later.
+fn a_day_after(t: &str) -> String {
+    let d = persona::Date::parse(&t[..8]).expect("YYYYMMDD").add_days(1);
+    format!("{}{}", d.yyyymmdd(), &t[8..])
+}
+
+fn is_reference_number(r: &Option<String>) -> bool {
+    r.as_deref().is_some_and(|r| r.len() == 10 && r.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn code_of<T: std::fmt::Debug>(r: Result<T, shikaku_host::eligibility::EligibilityError>) -> ErrorCode {
     r.expect_err("refused").code
 }
@@ -40,39 +63,83 @@ fn valid_card_signature_answers_the_record_with_consents() {
     let a = pin_reception(&c, "yamada", consents).unwrap();
     let e = &a.eligibility;
     assert_eq!(e.validity, QualificationValidity::Valid);
-    assert_eq!(e.name.as_deref(), Some("山田　太郎"));
-    assert_eq!(e.name_kana.as_deref(), Some("ヤマダ　タロウ"));
-    assert_eq!(e.insurer_number.as_deref(), Some("06273399"));
+    let q = qual(e);
+    assert_eq!(q.name, "山田　太郎");
+    assert_eq!(q.name_kana.as_deref(), Some("ヤマダ　タロウ"));
+    assert_eq!(q.insurer_number, "06273399");
+    assert_eq!(q.insurer_name, "関西中央商事健康保険組合");
     assert_eq!(
-        (e.symbol.as_deref(), e.number.as_deref(), e.branch.as_deref()),
-        (Some("21003"), Some("1024"), Some("00"))
+        (q.symbol.as_deref(), q.number.as_str(), q.branch.as_deref()),
+        (Some("21003"), "1024", Some("00"))
     );
-    assert_eq!(e.birth_date.as_deref(), Some("19750401"));
-    assert_eq!(e.copay_percent, Some(30));
-    assert_eq!(e.consents.medication, Some(true));
-    assert_eq!(e.consents.health_checkup, Some(false));
+    assert_eq!(q.family, Some(PersonalFamilyClassification::Insured));
+    assert_eq!(q.birth_date, "19750401");
+    assert_eq!(q.copay_percent, Some(30));
+    assert_eq!(
+        (q.qualification_date.as_deref(), q.disqualification_date.as_deref()),
+        (Some("19980401"), None)
+    );
+    assert!(is_reference_number(&e.reference_number), "{:?}", e.reference_number);
+    // Consents: the flag, when (JST, to the second) and until when — 24 hours later when given.
+    let medication = e.consents.medication.as_ref().expect("medication answered");
+    assert_eq!(medication.flag, ConsentFlag::Given);
+    assert!(
+        medication.time.len() == 14 && medication.time.bytes().all(|b| b.is_ascii_digit()),
+        "{medication:?}"
+    );
+    assert_eq!(medication.available_until.as_deref(), Some(a_day_after(&medication.time).as_str()));
+    let checkup = e.consents.health_checkup.as_ref().expect("health checkup answered");
+    assert_eq!((checkup.flag, &checkup.available_until), (ConsentFlag::NotGiven, &None));
     assert_eq!(e.consents.treatment, None);
-    assert!(e.consents.given_at.as_deref().unwrap().ends_with("+09:00"));
     assert_eq!(a.proof, ProofCheck::CardSignature);
     assert!(!a.attested_by_host && !a.deferred && a.registered && a.medical_info_available);
     assert_eq!(a.cert_status, CertStatus::Valid);
 
     // Consents are kept: a later reception without the screens still returns them.
     let again = pin_reception(&c, "yamada", ConsentAnswers::default()).unwrap();
-    assert_eq!(again.eligibility.consents.medication, Some(true));
+    assert_eq!(again.eligibility.consents.medication.as_ref(), Some(medication));
+    // Each answer has its own 照会番号.
+    assert!(is_reference_number(&again.eligibility.reference_number));
+    assert_ne!(again.eligibility.reference_number, e.reference_number);
 }
 
 #[test]
-fn names_outside_jis_x_0208_arrive_as_utf8() {
+fn a_card_lookup_returns_the_full_record_with_names_outside_jis_x_0208_unchanged_in_the_json() {
     let env = start();
-    let a = pin_reception(&env.client(), "takasaki", ConsentAnswers::default()).unwrap();
-    let e = a.eligibility;
-    assert_eq!(e.name.as_deref(), Some("髙﨑　𠮷乃"));
-    assert_eq!(e.name_kana.as_deref(), Some("タカサキ　ヨシノ"));
-    assert_eq!(e.insurer_number.as_deref(), Some("270009"), "国保: 6 digits");
-    assert_eq!(e.symbol.as_deref(), Some("大阪北"));
-    assert_eq!(e.limit_category.as_deref(), Some("ウ"));
-    assert_eq!(e.birth_date.as_deref(), Some("19890108"));
+    let c = env.client();
+    let p = persona::find("takasaki").unwrap();
+    let (mut card, cert) = card("takasaki");
+    let ch = c.challenge().unwrap().bytes().unwrap();
+    let sig = card_sign(&mut card, p.pin.as_deref().unwrap(), &ch);
+    let req = signed_request("takasaki", &cert, &ch, &sig);
+    // The JSON itself: UTF-8 as stored, no escapes, no substitutes.
+    let (status, body) =
+        raw(&env.url(), "POST", "/eligibility", serde_json::to_string(&req).unwrap().as_bytes());
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""name":"髙﨑　𠮷乃""#), "{body}");
+    // The client reads the kept answer back: the same record.
+    let e = c.check(&req).unwrap().eligibility;
+    let q = qual(&e);
+    assert_eq!(q.name, "髙﨑　𠮷乃");
+    assert_eq!(q.name_kana.as_deref(), Some("タカサキ　ヨシノ"));
+    assert_eq!(q.insurer_number, "270009", "国保: 6 digits");
+    assert_eq!(q.insurer_name, "大阪市 国民健康保険");
+    assert_eq!(q.card_classification, InsuredCardClassification::General);
+    assert_eq!((q.sex1, q.sex2), (Sex::Female, None));
+    assert_eq!(q.address.as_deref(), Some("大阪府大阪市北区中之島１－３－２０"));
+    assert_eq!(q.post_number.as_deref(), Some("530-0005"));
+    assert_eq!(
+        (q.symbol.as_deref(), q.number.as_str(), q.branch.as_deref()),
+        (Some("大阪北"), "812345", Some("01"))
+    );
+    assert_eq!(q.family, None, "国保 knows no 本人/家族");
+    let limit = q.limit.as_ref().expect("限度額適用認定証");
+    assert_eq!(
+        (limit.classification, limit.category),
+        (LimitCertificateClassification::Limit, LimitCategory::A03)
+    );
+    assert_eq!(limit.category.label(), "ウ");
+    assert_eq!(q.birth_date, "19890108");
 }
 
 #[test]
@@ -84,19 +151,15 @@ fn certificate_validity_rules() {
     let a = pin_reception(&c, "expiring", all).unwrap();
     assert_eq!(a.cert_status, CertStatus::ExpiringSoon);
     assert_eq!(a.eligibility.validity, QualificationValidity::Valid);
-    assert_eq!(a.eligibility.consents.surgery, Some(true));
+    assert_eq!(a.eligibility.consents.surgery.as_ref().map(|c| c.flag), Some(ConsentFlag::Given));
 
     // Expired 30 days ago: accepted, eligibility only, consents neither kept nor returned.
     let a = pin_reception(&c, "expired", all).unwrap();
     assert_eq!(a.cert_status, CertStatus::Grace);
     assert!(!a.medical_info_available);
     assert_eq!(a.eligibility.validity, QualificationValidity::Valid);
-    assert_eq!(a.eligibility.name.as_deref(), Some("佐藤　健"));
-    let c0 = &a.eligibility.consents;
-    assert_eq!(
-        (c0.medication, c0.health_checkup, c0.treatment, c0.surgery, &c0.given_at),
-        (None, None, None, None, &None)
-    );
+    assert_eq!(name(&a.eligibility), Some("佐藤　健"));
+    assert_eq!(a.eligibility.consents, Consents::none());
 
     // Expired 200 days ago: refused with its own code.
     assert_eq!(code_of(pin_reception(&c, "lapsed", all)), ErrorCode::CertLapsed);
@@ -135,8 +198,9 @@ fn fixture_card_with_a_host_vouched_attestation() {
     let a = c.check(&attested_request("fixture", &cert, &ch)).unwrap();
     assert_eq!(a.proof, ProofCheck::AttestedByHost);
     assert!(a.attested_by_host);
-    assert_eq!(a.eligibility.name.as_deref(), Some("黒桐　幹也"));
-    assert_eq!(a.eligibility.name_kana.as_deref(), Some("クロギリ　ミキヤ"));
+    assert_eq!(name(&a.eligibility), Some("黒桐　幹也"));
+    assert_eq!(qual(&a.eligibility).name_kana.as_deref(), Some("クロギリ　ミキヤ"));
+    assert_eq!(qual(&a.eligibility).insurer_name, "全国健康保険協会 東京支部");
 
     // Not vouched: refused.
     let ch = c.challenge().unwrap().bytes().unwrap();
@@ -257,18 +321,24 @@ fn every_validity_code() {
         let ch = c.challenge().unwrap().bytes().unwrap();
         c.check(&attested_request(id, &cert, &ch)).unwrap()
     };
-    // 1: covered above; 3: old qualification lost, new one not yet confirmed (PIN locked: face).
+    // 1: covered above; 3: the old qualification lost 20 days ago, the new one starts in 14
+    // days (PIN locked: face). The answer is about the lost one.
     let a = attested("locked");
     assert_eq!(a.eligibility.validity, QualificationValidity::InvalidNewerExists);
-    assert_eq!(a.eligibility.number.as_deref(), Some("00918274"));
-    // 4: registered card, no qualification: no record fields.
-    let a = pin_reception(&c, "iphone", ConsentAnswers::default()).unwrap();
+    let q = qual(&a.eligibility);
+    assert_eq!((q.insurer_number.as_str(), q.number.as_str()), ("39261011", "00918273"));
+    assert_eq!(q.insurer_name, "京都府後期高齢者医療広域連合");
+    assert!(q.disqualification_date.is_some());
+    // 4: registered card, no qualification: no record, no consents.
+    let a = pin_reception(&c, "iphone", ConsentAnswers { comprehensive: Some(true), ..Default::default() })
+        .unwrap();
     assert_eq!(a.eligibility.validity, QualificationValidity::NotFound);
-    assert_eq!((a.eligibility.name.as_ref(), a.eligibility.insurer_number.as_ref()), (None, None));
-    // 5: two active qualifications: staff must pick, no single record.
+    assert_eq!((&a.eligibility.qualification, &a.eligibility.consents), (&None, &Consents::none()));
+    assert!(is_reference_number(&a.eligibility.reference_number));
+    // 5: two qualifications in force: staff must pick, no single record.
     let a = pin_reception(&c, "android", ConsentAnswers::default()).unwrap();
     assert_eq!(a.eligibility.validity, QualificationValidity::MultipleMatches);
-    assert_eq!(a.eligibility.insurer_number, None);
+    assert_eq!(a.eligibility.qualification, None);
     // 2: 資格喪失 (a persona without a built-in card: its certificate and key directly).
     let lost = seed::lost_persona();
     let cert = seed::persona_cert(&lost, persona::Date::today()).unwrap();
@@ -276,8 +346,10 @@ fn every_validity_code() {
     let sig = keys::sign_sha256(&keys::rsa_key("persona/lost/auth"), &ch);
     let a = c.check(&signed_request("lost", &cert, &ch, &sig)).unwrap();
     assert_eq!(a.eligibility.validity, QualificationValidity::Invalid);
-    assert_eq!(a.eligibility.name.as_deref(), Some("髙橋　﨑子"));
-    assert_eq!(a.eligibility.validity.code(), 2);
+    assert_eq!(name(&a.eligibility), Some("髙橋　﨑子"));
+    assert_eq!(qual(&a.eligibility).disqualification_date.as_deref(), Some("20250401"));
+    assert_eq!(qual(&a.eligibility).reason_of_loss, Some(ReasonOfLoss::Other));
+    assert_eq!(a.eligibility.validity.code(), "2");
 }
 
 #[test]
@@ -295,7 +367,7 @@ fn first_registration_flow() {
     req.registration = true;
     let a = c.check(&req).unwrap();
     assert!(a.registered);
-    assert_eq!(a.eligibility.name.as_deref(), Some("中村　ハル"));
+    assert_eq!(name(&a.eligibility), Some("中村　ハル"));
     assert!(c.is_registered(&cert).unwrap());
 }
 
@@ -498,4 +570,177 @@ fn one_challenge_wins_under_concurrency() {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 8);
+}
+
+// ---- 照会区分 2: POST /insured ----
+
+fn lookup(
+    c: &impl EligibilityService,
+    insurer: &str,
+    symbol: Option<&str>,
+    number: &str,
+    branch: Option<&str>,
+    birth: &str,
+    date: &str,
+) -> Eligibility {
+    let query = InsuredQuery {
+        insurer_number: insurer.into(),
+        symbol: symbol.map(Into::into),
+        number: number.into(),
+        branch: branch.map(Into::into),
+        birth_date: birth.into(),
+        date: date.into(),
+    };
+    c.lookup_insured(&query).unwrap_or_else(|e| panic!("{query:?}: {e:?}"))
+}
+
+#[test]
+fn every_scripted_insured_query_answers_its_expected_validity_and_name() {
+    let env = start();
+    let c = env.client();
+    let cases = seed::insured_queries(persona::Date::today());
+    let codes: std::collections::BTreeSet<&str> = cases.iter().map(|k| k.expected.code()).collect();
+    assert_eq!(
+        codes.into_iter().collect::<Vec<_>>(),
+        ["1", "2", "3", "4", "5"],
+        "the script covers every code"
+    );
+    let mut numbers = std::collections::BTreeSet::new();
+    for case in cases {
+        let e = c.lookup_insured(&case.query).unwrap_or_else(|e| panic!("{}: {e:?}", case.label));
+        assert_eq!((e.validity, name(&e)), (case.expected, case.name), "{}", case.label);
+        assert_eq!(e.qualification.is_some(), case.name.is_some(), "{}", case.label);
+        // Nobody consented yet; card-less people never have consents.
+        assert_eq!(e.consents, Consents::none(), "{}", case.label);
+        assert!(is_reference_number(&e.reference_number), "{}", case.label);
+        assert!(numbers.insert(e.reference_number.clone()), "{}: 照会番号 repeated", case.label);
+    }
+}
+
+#[test]
+fn branch_numbers_tell_family_members_with_one_symbol_and_number_apart() {
+    let env = start();
+    let c = env.client();
+    let today = persona::Date::today().yyyymmdd();
+    let family = |branch, birth| lookup(&c, "01270018", Some("2710345"), "88", branch, birth, &today);
+    // Twins share the birth date: without 枝番 both match.
+    assert_eq!(family(None, "20140610").validity, QualificationValidity::MultipleMatches);
+    let hina = family(Some("01"), "20140610");
+    assert_eq!((hina.validity, name(&hina)), (QualificationValidity::Valid, Some("𠮷田　陽菜")));
+    assert_eq!(qual(&hina).family, Some(PersonalFamilyClassification::Family));
+    assert_eq!(qual(&hina).insured_name.as_deref(), Some("𠮷田　健司"), "the head is the insured");
+    assert_eq!(name(&family(Some("02"), "20140610")), Some("𠮷田　結菜"));
+    // The head: found with or without 枝番, not with a twin's 枝番.
+    assert_eq!(name(&family(Some("00"), "19820914")), Some("𠮷田　健司"));
+    assert_eq!(name(&family(None, "19820914")), Some("𠮷田　健司"));
+    assert_eq!(family(Some("01"), "19820914").validity, QualificationValidity::NotFound);
+    assert_eq!(family(Some("03"), "20140610").validity, QualificationValidity::NotFound);
+}
+
+#[test]
+fn symbols_tell_people_with_one_number_and_birth_date_apart() {
+    let env = start();
+    let c = env.client();
+    let today = persona::Date::today().yyyymmdd();
+    let ask = |symbol| lookup(&c, "01130012", symbol, "15", None, "19900214", &today);
+    assert_eq!(name(&ask(Some("1234567"))), Some("髙﨑　誠"));
+    assert_eq!(name(&ask(Some("7654321"))), Some("佐々木　誠"));
+    assert_eq!(ask(None).validity, QualificationValidity::MultipleMatches);
+    assert_eq!(ask(Some("")).validity, QualificationValidity::MultipleMatches, "an empty 記号 is no 記号");
+    assert_eq!(ask(Some("1234567 ")).validity, QualificationValidity::NotFound, "記号 is compared exactly");
+}
+
+#[test]
+fn the_date_asked_decides_before_and_after_a_loss_and_a_reacquisition() {
+    let env = start();
+    let c = env.client();
+    let today = persona::Date::today().yyyymmdd();
+    let old = |date: &str| lookup(&c, "01140013", Some("3210987"), "204", Some("00"), "19861103", date);
+    let new = |date: &str| lookup(&c, "06140050", Some("MM-12"), "3301", Some("00"), "19861103", date);
+    // Before the loss on 2025-07-01 the old qualification is in force.
+    assert_eq!(old("20250630").validity, QualificationValidity::Valid);
+    // Lost, the new one not yet acquired (2025-08-01): 3 by the old numbers, 4 by the new.
+    let between = old("20250715");
+    assert_eq!(between.validity, QualificationValidity::InvalidNewerExists);
+    let q = qual(&between);
+    assert_eq!(
+        (q.insurer_name.as_str(), q.disqualification_date.as_deref()),
+        ("全国健康保険協会 神奈川支部", Some("20250701"))
+    );
+    assert_eq!(q.name_of_other.as_deref(), Some("佐藤　美咲"), "旧姓");
+    assert_eq!(new("20250715").validity, QualificationValidity::NotFound);
+    // From its first day the new one is in force, and stays so.
+    assert_eq!(new("20250801").validity, QualificationValidity::Valid);
+    assert_eq!(new(&today).validity, QualificationValidity::Valid);
+    assert_eq!(old(&today).validity, QualificationValidity::InvalidNewerExists);
+    // Lost with nothing newer: 2, with the reason.
+    let tome = lookup(&c, "39131015", None, "01234567", None, "19380211", &today);
+    assert_eq!(tome.validity, QualificationValidity::Invalid);
+    assert_eq!(qual(&tome).reason_of_loss, Some(ReasonOfLoss::Death));
+    assert_eq!(
+        lookup(&c, "39131015", None, "01234567", None, "19380211", "20250109").validity,
+        QualificationValidity::Valid
+    );
+}
+
+#[test]
+fn insured_records_carry_preschool_elderly_and_limit_data() {
+    let env = start();
+    let c = env.client();
+    let today = persona::Date::today();
+    let cases = seed::insured_queries(today);
+    let find = |n: &str| {
+        let case = cases.iter().find(|k| k.name == Some(n)).unwrap_or_else(|| panic!("a case for {n}"));
+        c.lookup_insured(&case.query).unwrap()
+    };
+    let aoi = find("渡邉　蒼");
+    let q = qual(&aoi);
+    assert_eq!((q.preschool, q.copay_percent), (Some(PreschoolClassification::Preschool), Some(20)));
+    assert_eq!(q.insurer_number, "140004", "answered as stored, whatever padding was asked with");
+    let kazuko = find("中島　和子");
+    let elderly = qual(&kazuko).elderly.as_ref().expect("高齢受給者");
+    assert_eq!(elderly.copay_percent, 20);
+    assert!(elderly.valid_start_date <= today.yyyymmdd());
+    let tanaka = find("田中　実");
+    let limit = qual(&tanaka).limit.as_ref().expect("限度額");
+    assert_eq!(
+        (limit.classification, limit.category),
+        (LimitCertificateClassification::LimitAndMealReduction, LimitCategory::B05)
+    );
+    assert_eq!(qual(&tanaka).insurer_name, "福岡県後期高齢者医療広域連合");
+}
+
+#[test]
+fn an_insured_lookup_of_a_card_holder_carries_the_cards_consents() {
+    let env = start();
+    let c = env.client();
+    let consents = ConsentAnswers { medication: Some(true), ..Default::default() };
+    pin_reception(&c, "yamada", consents).unwrap();
+    let today = persona::Date::today().yyyymmdd();
+    let e = lookup(&c, "06273399", Some("21003"), "1024", Some("00"), "19750401", &today);
+    assert_eq!(name(&e), Some("山田　太郎"));
+    assert_eq!(e.consents.medication.as_ref().map(|c| c.flag), Some(ConsentFlag::Given));
+    assert_eq!(e.consents.surgery, None);
+}
+
+#[test]
+fn insured_lookups_with_a_malformed_body_are_bad_requests() {
+    let env = start();
+    let url = env.url();
+    let good = r#"{"insurer_number":"01130012","symbol":"1234567","number":"15","birth_date":"19900214","date":"20261207"}"#;
+    assert_eq!(raw(&url, "POST", "/insured", good.as_bytes()).0, 200);
+    for body in [
+        "{not json".to_owned(),
+        r#"{"insurer_number":"01130012","number":"15"}"#.to_owned(),
+        good.replace("19900214", "1990-02-14"),
+        good.replace("20261207", "20261307"),
+        good.replace("01130012", "1130012"),
+        good.replace(r#""number":"15""#, r#""number":" ""#),
+        good.replace(r#""symbol":"1234567""#, r#""branch":"1""#),
+    ] {
+        let (status, text) = raw(&url, "POST", "/insured", body.as_bytes());
+        assert_eq!((status, error_code(&text)), (400, 619), "{body} → {text}");
+        let e: wire::ErrorBody = serde_json::from_str(&text).unwrap();
+        assert_eq!(e.code, ErrorCode::BadRequest);
+    }
 }

@@ -46,6 +46,9 @@ pub enum AppEvent {
         session: u32,
         outcome: String,
         face_file: Option<String>,
+        /// Fields of the face file that needed character references (check the name on the
+        /// receipt computer).
+        references: Vec<crate::receipt::Referenced>,
     },
     /// A reader's identity did not verify (attestation): not forwarded.
     Rejected {
@@ -375,12 +378,19 @@ impl<S: EligibilityService> App<S> {
                     session: reception.session,
                     outcome: "duplicate (already recorded)".into(),
                     face_file: None,
+                    references: Vec::new(),
                 });
                 return;
             }
         };
-        let face_file = match self.face.write(&reception) {
-            Ok(w) => Some(w.path.display().to_string()),
+        let (face_file, references) = match self.face.write(&reception) {
+            Ok(w) => {
+                let key = ReceptionKey::of(&reception);
+                if let Err(e) = self.forwarder.journal().note_receipt_references(&key, &w.referenced) {
+                    tracing::warn!(error = %e, "journal: could not keep the character-reference flag");
+                }
+                (Some(w.path.display().to_string()), w.referenced)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "writing the face folder failed; the journal keeps the reception, written again later");
                 self.unwritten.retain(|r| {
@@ -388,7 +398,7 @@ impl<S: EligibilityService> App<S> {
                         != (reception.reader.as_str(), reception.session, reception.seq)
                 });
                 self.unwritten.push(reception.clone());
-                None
+                (None, Vec::new())
             }
         };
         out.push(AppEvent::Reception {
@@ -396,6 +406,7 @@ impl<S: EligibilityService> App<S> {
             session: reception.session,
             outcome: label,
             face_file,
+            references,
         });
     }
 
@@ -410,6 +421,7 @@ impl<S: EligibilityService> App<S> {
                     session: reception.session,
                     outcome: "written to the face folder after it recovered".into(),
                     face_file: Some(w.path.display().to_string()),
+                    references: w.referenced,
                 }),
                 Err(_) => self.unwritten.push(reception),
             }

@@ -1,7 +1,8 @@
 //! Reference eligibility service: `shikaku-eligibility --db PATH --listen ADDR`.
 //!
-//! Seeds insured persons for the virtual card's personas (and the fixture test card) when the
-//! database holds nobody, or with `--reseed`. See `shikaku_hil::eligibility` for the rules
+//! Seeds insured persons for the virtual card's personas (and the fixture test card) and people
+//! without a card (資格確認書 holders, `POST /insured`) when the database holds nobody, or with
+//! `--reseed`. See `shikaku_hil::eligibility` for the rules
 //! and `shikaku_host::eligibility` for the API.
 
 use std::path::PathBuf;
@@ -68,6 +69,23 @@ fn run(args: Args) -> Result<(), String> {
                 s.qualifications,
                 if s.registered { "registered" } else { "not registered (初回登録)" }
             );
+        }
+        println!("without a card (POST /insured):");
+        for (person, qualifications) in seed::cardless(config.clock.today()) {
+            for q in qualifications {
+                println!(
+                    "  {} born {} | {} {} {}/{}/{} | {} – {}",
+                    person.name,
+                    person.birth_date,
+                    q.insurer_number,
+                    q.insurer_name,
+                    q.symbol.as_deref().unwrap_or("-"),
+                    q.number,
+                    q.branch.as_deref().unwrap_or("-"),
+                    q.qualification_date,
+                    q.disqualification_date.as_deref().unwrap_or("")
+                );
+            }
         }
         return Ok(());
     }

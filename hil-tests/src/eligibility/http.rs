@@ -115,6 +115,7 @@ fn route(service: &Service, method: &tiny_http::Method, url: &str, body: &[u8]) 
         (Post, "/challenge") => json(service.challenge()),
         (Post, "/eligibility") => service.eligibility_http(body),
         (Post, "/registration") => service.registration_http(body),
+        (Post, "/insured") => service.insured_http(body),
         (Get, "/registered") => {
             let hash = query.split('&').find_map(|kv| kv.strip_prefix("cert_sha256=")).unwrap_or("");
             json(service.registered_by_hash(hash))

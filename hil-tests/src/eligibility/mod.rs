@@ -23,7 +23,17 @@
 //!    is accepted only with `attested_by_host: true` (`621`), flagged in the answer;
 //! 6. registration: the card must be registered for insurance use, or the request asks for
 //!    初回登録 (`registration: true`) — else `618 not_registered`;
-//! 7. the record: 資格有効性 1–5 from the card's qualifications (see [`seed`]).
+//! 7. the record: 資格有効性 1–5 from the qualifications of the card's person on the service
+//!    clock's date in JST (the rules: [`service`]; the seeded people: [`seed`]).
+//!
+//! `POST /insured` (照会区分 2: by 保険者番号, 記号, 番号, 枝番 and 生年月日, as a receipt
+//! computer asks for a patient with a 資格確認書) answers a `shikaku_host::model::Eligibility`
+//! for the date asked, by the rules in [`service`]; a body that is not an `InsuredQuery`, or
+//! whose numbers or dates are malformed, is `619 bad_request`.
+//!
+//! Every answer carries a 照会番号 (`reference_number`, 10 digits from a counter of the
+//! database) and, for 1, 2 and 3, the card consents of the person (flag, time, and until when
+//! the information may be viewed: 24 hours after the consent, this service's rule).
 //!
 //! Answers are kept per `request_id`: the same request again gets the same answer (a client
 //! retrying after a lost answer is not told "replayed"); the same id with another body is
@@ -122,7 +132,7 @@ pub fn start(
     reseed: bool,
 ) -> Result<RunningServer, String> {
     let store = store::Store::open(db).map_err(|e| format!("opening {}: {e}", db.display()))?;
-    let empty = store.insured_count().map_err(|e| e.to_string())? == 0;
+    let empty = store.person_count().map_err(|e| e.to_string())? == 0;
     if reseed || empty {
         seed::seed(&store, personas, config.clock.today(), config.clock.now_ms())?;
     }

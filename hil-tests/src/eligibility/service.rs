@@ -1,5 +1,45 @@
 //! The service's rules, without HTTP: certificate chain, validity, challenge, proof,
 //! registration, and the insurance record.
+//!
+//! # Answers by date
+//!
+//! A qualification is **in force** on a day `D` when its 資格取得年月日 ≤ `D` and it has no
+//! 資格喪失年月日 or `D` is before it (the 資格喪失年月日 is the first day without it). It is
+//! **lost** by `D` when its 資格喪失年月日 ≤ `D`, **not yet acquired** when its 資格取得年月日 > `D`.
+//!
+//! `POST /eligibility` (照会区分 1, the card) answers about the card's person on the service
+//! clock's date in JST ([`judge_card`]):
+//!
+//! | the person's qualifications on that day | 資格有効性 | qualification in the answer |
+//! |---|---|---|
+//! | exactly one in force | 1 有効 | that one |
+//! | two or more in force | 5 複数該当 | none |
+//! | none in force; the latest lost one has a newer one (acquired after it, even if not yet in force) | 3 無効（新しい資格あり） | the lost one |
+//! | none in force; lost ones only | 2 無効 | the latest lost |
+//! | none at all (or only not yet acquired), or no person holds the card | 4 該当資格なし | none |
+//!
+//! `POST /insured` (照会区分 2, an [`InsuredQuery`]) matches qualifications by 保険者番号
+//! (compared trimmed: 6-digit 国保 numbers arrive right-aligned), 番号 and the person's 生年月日
+//! (exact), and by 記号 and 枝番 when given (exact strings; empty counts as not given), then
+//! ([`judge_matched`]): matches of two or more persons → 5; none → 4; one person → that
+//! person's matched qualification (the one in force on `date` if several match, else the latest
+//! acquired by then) on `date`: in force → 1; lost, and another qualification of the person is
+//! in force on `date` or was acquired after the lost one → 3; lost → 2; not yet acquired → 4.
+//! Persons without a card (資格確認書 holders) are found only this way.
+//!
+//! Every answer carries a 照会番号 (`reference_number`): 10 digits, zero-padded, from a counter
+//! of the database that never repeats ([`Store::next_reference_number`]); a repeated
+//! `POST /eligibility` gets its first answer, number included. Answers 1, 2 and 3 carry the
+//! person's card consents (none for a person without a card, none in the certificate's grace
+//! period); 4 and 5 carry none.
+//!
+//! # Consents
+//!
+//! Kept per card and item: the flag, the time it was given (`YYYYMMDDHHMMSS`, JST) and, when
+//! given, until when the information may be viewed: by this service's rule
+//! [`CONSENT_AVAILABLE_FOR_MS`] (24 hours) after the consent time. A reception that does not ask
+//! an item leaves its earlier answer in place. 限度額 consent (`limit_consent`) is never
+//! answered: the reader does not ask it.
 
 use std::sync::Mutex;
 
@@ -7,14 +47,18 @@ use sha2::{Digest, Sha256};
 use shikaku_card::der::Certificate;
 use shikaku_firmware::session::expiry::Validity;
 use shikaku_host::eligibility::wire::{
-    self, CertStatus, Challenge, EligibilityAnswer, EligibilityRequest, ErrorBody, ProofCheck, ProofJson,
-    Registered, RegistrationRequest,
+    self, CertStatus, Challenge, EligibilityAnswer, EligibilityRequest, ErrorBody, InsuredQuery, ProofCheck,
+    ProofJson, Registered, RegistrationRequest,
 };
 use shikaku_host::eligibility::ErrorCode;
-use shikaku_host::model::{ConsentRecord, Eligibility, Method, QualificationValidity};
+use shikaku_host::model::{Consents, Eligibility, Method, Qualification, QualificationValidity};
 
-use super::store::{ChallengeState, Insured, Store};
+use super::store::{ChallengeState, Person, PersonId, QualificationRecord, Store};
 use super::Config;
+use crate::vcard::persona::Date;
+
+/// How long consented information may be viewed after the consent: this service's rule.
+pub const CONSENT_AVAILABLE_FOR_MS: i64 = 24 * 3_600_000;
 
 /// A refusal: the code and a message for the log (no personal data).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,11 +327,27 @@ impl Service {
             }
             let grace = cert.status == CertStatus::Grace;
             if !grace && request.consents.any_asked() {
-                store.set_consents(&cert.card_key, request.consents.effective(), &jst_iso8601(now))?;
+                store.set_consents(
+                    &cert.card_key,
+                    request.consents.effective(),
+                    &jst_timestamp(now),
+                    &jst_timestamp(now.saturating_add(CONSENT_AVAILABLE_FOR_MS)),
+                )?;
             }
-            let rows = store.insured_for(&cert.card_key)?;
-            let consents = if grace { no_consents() } else { store.consents(&cert.card_key)? };
-            let eligibility = record(&rows, consents);
+            let date = jst_date(now).yyyymmdd();
+            let mut eligibility = match store.person_by_card(&cert.card_key)? {
+                None => Eligibility::without_record(QualificationValidity::NotFound),
+                Some((id, person)) => {
+                    let records: Vec<QualificationRecord> =
+                        store.qualifications_of(id)?.into_iter().map(|(_, q)| q).collect();
+                    let (validity, which) = judge_card(&records, &date);
+                    answer(validity, which.map(|i| qualification(&person, &records[i])))
+                }
+            };
+            if !grace && eligibility.qualification.is_some() {
+                eligibility.consents = store.consents(&cert.card_key)?;
+            }
+            eligibility.reference_number = Some(reference_number(store.next_reference_number(now)?));
             Ok(EligibilityAnswer {
                 eligibility,
                 cert_status: cert.status,
@@ -360,86 +420,306 @@ impl Service {
     }
 }
 
+impl Service {
+    /// `POST /insured`: `(HTTP status, JSON body)`.
+    pub fn insured_http(&self, body: &[u8]) -> (u16, String) {
+        let query: InsuredQuery = match serde_json::from_slice(body) {
+            Ok(q) => q,
+            Err(e) => return refusal_http(&Refusal::new(ErrorCode::BadRequest, format!("request: {e}"))),
+        };
+        match self.insured(&query) {
+            Ok(e) => (200, serde_json::to_string(&e).unwrap_or_default()),
+            Err(r) => refusal_http(&r),
+        }
+    }
+
+    /// 照会区分 2: the state on `query.date` of the person the insurance numbers name.
+    pub fn insured(&self, query: &InsuredQuery) -> Result<Eligibility, Refusal> {
+        let q = Lookup::of(query)?;
+        let now = self.config.clock.now_ms();
+        let mut guard = self.store();
+        guard.transaction(|store| {
+            let found =
+                store.find_qualifications(q.insurer_number, q.symbol, q.number, q.branch, &q.birth_date)?;
+            let mut persons: Vec<PersonId> = found.iter().map(|(p, _)| *p).collect();
+            persons.sort();
+            persons.dedup();
+            let mut eligibility = match persons.as_slice() {
+                [] => Eligibility::without_record(QualificationValidity::NotFound),
+                [one] => {
+                    let Some((id, person)) = store.person(*one)? else {
+                        return Err(Refusal::new(
+                            ErrorCode::ServiceError,
+                            "store: qualification without a person",
+                        ));
+                    };
+                    let rows = store.qualifications_of(id)?;
+                    let matched: Vec<usize> = rows
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (row, _))| found.iter().any(|(_, f)| f == row))
+                        .map(|(i, _)| i)
+                        .collect();
+                    let records: Vec<QualificationRecord> = rows.into_iter().map(|(_, r)| r).collect();
+                    let (validity, which) = judge_matched(&records, &matched, &q.date);
+                    let mut e = answer(validity, which.map(|i| qualification(&person, &records[i])));
+                    if let (Some(card), Some(_)) = (&person.card_key, &e.qualification) {
+                        e.consents = store.consents(card)?;
+                    }
+                    e
+                }
+                _ => Eligibility::without_record(QualificationValidity::MultipleMatches),
+            };
+            eligibility.reference_number = Some(reference_number(store.next_reference_number(now)?));
+            Ok(eligibility)
+        })
+    }
+}
+
+/// An [`InsuredQuery`] checked: digits where digits belong, empty 記号 and 枝番 as not given.
+struct Lookup<'a> {
+    insurer_number: &'a str,
+    symbol: Option<&'a str>,
+    number: &'a str,
+    branch: Option<&'a str>,
+    birth_date: String,
+    date: String,
+}
+
+impl<'a> Lookup<'a> {
+    fn of(q: &'a InsuredQuery) -> Result<Self, Refusal> {
+        let bad = |m: &str| Refusal::new(ErrorCode::BadRequest, m.to_owned());
+        let insurer_number = q.insurer_number.trim();
+        if !matches!(insurer_number.len(), 6 | 8) || !insurer_number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("insurer_number must be 6 or 8 digits"));
+        }
+        let number = q.number.as_str();
+        if number.trim().is_empty() {
+            return Err(bad("number is empty"));
+        }
+        let given = |s: &'a Option<String>| s.as_deref().filter(|s| !s.trim().is_empty());
+        let branch = given(&q.branch);
+        if branch.is_some_and(|b| b.len() != 2 || !b.bytes().all(|c| c.is_ascii_digit())) {
+            return Err(bad("branch must be 2 digits"));
+        }
+        Ok(Self {
+            insurer_number,
+            symbol: given(&q.symbol),
+            number,
+            branch,
+            birth_date: yyyymmdd(&q.birth_date).ok_or_else(|| bad("birth_date must be YYYYMMDD"))?,
+            date: yyyymmdd(&q.date).ok_or_else(|| bad("date must be YYYYMMDD"))?,
+        })
+    }
+}
+
+/// A `YYYYMMDD` date that exists, as given.
+fn yyyymmdd(s: &str) -> Option<String> {
+    let d = Date::parse(s).filter(|_| s.len() == 8)?;
+    (Date::from_days(d.days()) == d).then(|| d.yyyymmdd())
+}
+
 fn refusal_http(r: &Refusal) -> (u16, String) {
     (r.http_status(), serde_json::to_string(&r.body()).unwrap_or_default())
 }
 
-fn no_consents() -> ConsentRecord {
-    ConsentRecord { medication: None, health_checkup: None, treatment: None, surgery: None, given_at: None }
+/// A 照会番号: 10 digits, zero-padded.
+pub fn reference_number(n: u64) -> String {
+    format!("{n:010}")
 }
 
-/// 資格有効性 from the card's qualifications: none → 4; two or more active → 5; one active → 1;
-/// else a superseded one → 3; else lost → 2.
-pub fn record(rows: &[Insured], consents: ConsentRecord) -> Eligibility {
-    let active: Vec<&Insured> = rows.iter().filter(|r| r.status == "active").collect();
-    let (validity, row) = match active.len() {
-        0 => match rows.iter().find(|r| r.status == "superseded") {
-            Some(r) => (QualificationValidity::InvalidNewerExists, Some(r)),
-            None => match rows.iter().find(|r| r.status == "lost") {
-                Some(r) => (QualificationValidity::Invalid, Some(r)),
-                None => (QualificationValidity::NotFound, None),
-            },
-        },
-        1 => (QualificationValidity::Valid, Some(active[0])),
-        _ => (QualificationValidity::MultipleMatches, None),
-    };
-    let Some(r) = row else {
-        return Eligibility {
-            validity,
-            insurer_number: None,
-            symbol: None,
-            number: None,
-            branch: None,
-            name: None,
-            name_kana: None,
-            birth_date: None,
-            copay_percent: None,
-            limit_category: None,
-            consents: no_consents(),
-        };
-    };
+fn answer(validity: QualificationValidity, q: Option<Qualification>) -> Eligibility {
     Eligibility {
         validity,
-        insurer_number: Some(r.insurer_number.clone()),
-        symbol: r.symbol.clone(),
-        number: Some(r.number.clone()),
-        branch: r.branch.clone(),
-        name: Some(r.name.clone()),
-        name_kana: Some(r.name_kana.clone()),
-        birth_date: Some(r.birth_date.clone()),
-        copay_percent: Some(r.copay_percent),
-        limit_category: r.limit_category.clone(),
-        consents,
+        qualification: q.map(Box::new),
+        consents: Consents::none(),
+        reference_number: None,
     }
 }
 
-/// Unix milliseconds as ISO 8601 in JST (`2026-11-21T14:48:54+09:00`).
-pub fn jst_iso8601(unix_ms: i64) -> String {
-    let s = unix_ms.div_euclid(1000) + 9 * 3600;
-    let d = crate::vcard::persona::Date::from_days(s.div_euclid(86_400));
-    let t = s.rem_euclid(86_400);
-    format!("{}T{:02}:{:02}:{:02}+09:00", d, t / 3600, t / 60 % 60, t % 60)
+/// The card rule (see the module documentation): the validity and which of `records` the
+/// answer is about.
+pub fn judge_card(records: &[QualificationRecord], date: &str) -> (QualificationValidity, Option<usize>) {
+    let in_force: Vec<usize> = (0..records.len()).filter(|&i| records[i].in_force_on(date)).collect();
+    match in_force.as_slice() {
+        [one] => (QualificationValidity::Valid, Some(*one)),
+        [_, _, ..] => (QualificationValidity::MultipleMatches, None),
+        [] => {
+            let latest_lost = (0..records.len()).filter(|&i| records[i].lost_by(date)).max_by(|&a, &b| {
+                let key = |i: usize| (&records[i].disqualification_date, &records[i].qualification_date);
+                key(a).cmp(&key(b))
+            });
+            match latest_lost {
+                None => (QualificationValidity::NotFound, None),
+                Some(i) if has_newer(records, i) => (QualificationValidity::InvalidNewerExists, Some(i)),
+                Some(i) => (QualificationValidity::Invalid, Some(i)),
+            }
+        }
+    }
+}
+
+/// Another of the person's qualifications acquired after `records[i]`.
+fn has_newer(records: &[QualificationRecord], i: usize) -> bool {
+    records.iter().enumerate().any(|(j, q)| j != i && q.qualification_date > records[i].qualification_date)
+}
+
+/// The insurance-number rule (see the module documentation) for one person: `records` are all
+/// of the person's qualifications, `matched` the indices the query matched.
+pub fn judge_matched(
+    records: &[QualificationRecord],
+    matched: &[usize],
+    date: &str,
+) -> (QualificationValidity, Option<usize>) {
+    let pick = matched.iter().copied().find(|&i| records[i].in_force_on(date)).or_else(|| {
+        matched
+            .iter()
+            .copied()
+            .filter(|&i| records[i].acquired_by(date))
+            .max_by(|&a, &b| records[a].qualification_date.cmp(&records[b].qualification_date))
+    });
+    let Some(i) = pick else { return (QualificationValidity::NotFound, None) };
+    if records[i].in_force_on(date) {
+        return (QualificationValidity::Valid, Some(i));
+    }
+    let newer =
+        records.iter().enumerate().any(|(j, q)| j != i && q.in_force_on(date)) || has_newer(records, i);
+    if newer {
+        (QualificationValidity::InvalidNewerExists, Some(i))
+    } else {
+        (QualificationValidity::Invalid, Some(i))
+    }
+}
+
+/// The answer's qualification: the person's fields and the qualification's.
+pub fn qualification(p: &Person, r: &QualificationRecord) -> Qualification {
+    Qualification {
+        card_classification: r.card_classification,
+        insurer_number: r.insurer_number.clone(),
+        symbol: r.symbol.clone(),
+        number: r.number.clone(),
+        branch: r.branch.clone(),
+        family: r.family,
+        insured_name: r.insured_name.clone(),
+        name: p.name.clone(),
+        name_of_other: p.name_of_other.clone(),
+        name_kana: p.name_kana.clone(),
+        name_of_other_kana: p.name_of_other_kana.clone(),
+        sex1: p.sex1,
+        sex2: p.sex2,
+        birth_date: p.birth_date.clone(),
+        address: p.address.clone(),
+        post_number: p.post_number.clone(),
+        qualification_date: Some(r.qualification_date.clone()),
+        disqualification_date: r.disqualification_date.clone(),
+        certificate_issuance_date: r.certificate_issuance_date.clone(),
+        card_valid_date: r.card_valid_date.clone(),
+        card_expiration_date: r.card_expiration_date.clone(),
+        copay_percent: r.copay_percent,
+        preschool: r.preschool,
+        reason_of_loss: r.reason_of_loss,
+        insurer_name: r.insurer_name.clone(),
+        elderly: r.elderly.clone(),
+        limit_consent: None,
+        limit: r.limit.clone(),
+    }
+}
+
+/// Seconds since the epoch shifted to JST.
+fn jst_seconds(unix_ms: i64) -> i64 {
+    unix_ms.div_euclid(1000) + 9 * 3600
+}
+
+/// The calendar date in JST at `unix_ms`.
+pub fn jst_date(unix_ms: i64) -> Date {
+    Date::from_days(jst_seconds(unix_ms).div_euclid(86_400))
+}
+
+/// Unix milliseconds as `YYYYMMDDHHMMSS` in JST (the interface's time format).
+pub fn jst_timestamp(unix_ms: i64) -> String {
+    let t = jst_seconds(unix_ms).rem_euclid(86_400);
+    format!("{}{:02}{:02}{:02}", jst_date(unix_ms).yyyymmdd(), t / 3600, t / 60 % 60, t % 60)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shikaku_host::model::InsuredCardClassification;
+    use QualificationValidity::*;
 
     #[test]
     fn jst_times() {
-        assert_eq!(jst_iso8601(0), "1970-01-01T09:00:00+09:00");
-        assert_eq!(jst_iso8601(1_763_700_000_000), "2025-11-21T13:40:00+09:00");
+        assert_eq!(jst_timestamp(0), "19700101090000");
+        assert_eq!(jst_timestamp(1_763_700_000_000), "20251121134000");
+        assert_eq!(jst_date(1_763_700_000_000 + 11 * 3_600_000), Date::new(2025, 11, 22), "00:40 JST");
+    }
+
+    fn q(from: &str, until: Option<&str>) -> QualificationRecord {
+        QualificationRecord {
+            card_classification: InsuredCardClassification::General,
+            insurer_number: "01130012".into(),
+            insurer_name: "全国健康保険協会 東京支部".into(),
+            symbol: None,
+            number: from.into(),
+            branch: None,
+            family: None,
+            insured_name: None,
+            qualification_date: from.into(),
+            disqualification_date: until.map(Into::into),
+            reason_of_loss: None,
+            certificate_issuance_date: None,
+            card_valid_date: None,
+            card_expiration_date: None,
+            copay_percent: Some(30),
+            preschool: None,
+            elderly: None,
+            limit: None,
+        }
+    }
+
+    const DAY: &str = "20261207";
+
+    #[test]
+    fn the_card_answer_follows_the_qualifications_in_force_that_day() {
+        let judge = |rows: &[QualificationRecord]| judge_card(rows, DAY);
+        assert_eq!(judge(&[]), (NotFound, None));
+        assert_eq!(judge(&[q("20200401", None)]), (Valid, Some(0)));
+        assert_eq!(judge(&[q("20200401", Some("20240401"))]), (Invalid, Some(0)));
+        assert_eq!(judge(&[q("20200401", None), q("20210401", None)]), (MultipleMatches, None));
+        assert_eq!(judge(&[q("20200401", Some("20240401")), q("20240401", None)]), (Valid, Some(1)));
+        // Lost, the new one starts next week: 3, about the lost one.
+        assert_eq!(
+            judge(&[q("20200401", Some("20261201")), q("20261214", None)]),
+            (InvalidNewerExists, Some(0))
+        );
+        // Two lost: the latest lost decides; an older one is not newer.
+        assert_eq!(
+            judge(&[q("20100401", Some("20150401")), q("20150401", Some("20240401"))]),
+            (Invalid, Some(1))
+        );
+        // Not yet acquired only: nothing to answer about.
+        assert_eq!(judge(&[q("20270101", None)]), (NotFound, None));
     }
 
     #[test]
-    fn validity_codes_from_rows() {
-        let row = |status: &str| Insured { status: status.into(), ..Default::default() };
-        let code = |rows: &[Insured]| record(rows, no_consents()).validity.code();
-        assert_eq!(code(&[]), 4);
-        assert_eq!(code(&[row("active")]), 1);
-        assert_eq!(code(&[row("lost")]), 2);
-        assert_eq!(code(&[row("lost"), row("superseded")]), 3);
-        assert_eq!(code(&[row("active"), row("active")]), 5);
-        assert_eq!(code(&[row("lost"), row("active")]), 1);
+    fn the_insured_answer_judges_the_matched_qualification_on_the_date_asked() {
+        let rows = [q("20200401", Some("20250701")), q("20250801", None)];
+        assert_eq!(judge_matched(&rows, &[0], "20250615"), (Valid, Some(0)));
+        assert_eq!(
+            judge_matched(&rows, &[0], "20250715"),
+            (InvalidNewerExists, Some(0)),
+            "newer acquired later"
+        );
+        assert_eq!(judge_matched(&rows, &[0], DAY), (InvalidNewerExists, Some(0)));
+        assert_eq!(judge_matched(&rows, &[1], "20250715"), (NotFound, None), "not yet acquired");
+        assert_eq!(judge_matched(&rows, &[1], DAY), (Valid, Some(1)));
+        assert_eq!(judge_matched(&rows[..1], &[0], DAY), (Invalid, Some(0)));
+    }
+
+    #[test]
+    fn only_real_dates_are_dates() {
+        assert_eq!(yyyymmdd("20261207").as_deref(), Some("20261207"));
+        for bad in ["2026-12-07", "20260230", "2026120", "abcdefgh", ""] {
+            assert_eq!(yyyymmdd(bad), None, "{bad}");
+        }
     }
 }

@@ -190,10 +190,18 @@ fn describe(e: &shikaku_host::app::AppEvent) -> String {
             format!("reader {serial} on {endpoint} is not paired with this PC: run `shikaku pair {endpoint}`")
         }
         ReaderLost { endpoint, reason } => format!("reader on {endpoint}: {reason}"),
-        Reception { reader, session, outcome, face_file } => format!(
-            "reception {reader}/{session}: {outcome}{}",
-            face_file.as_deref().map(|f| format!(" → {f}")).unwrap_or_default()
-        ),
+        Reception { reader, session, outcome, face_file, references } => {
+            let mut line = format!(
+                "reception {reader}/{session}: {outcome}{}",
+                face_file.as_deref().map(|f| format!(" → {f}")).unwrap_or_default()
+            );
+            // One character of a name, never the name: what staff check on the receipt computer.
+            for r in references {
+                let chars: String = r.chars.iter().collect();
+                line += &format!("\n  {}: {chars} is outside the receipt computer's character set (written as a reference; check how it shows)", r.element);
+            }
+            line
+        }
         Rejected { reader, session, reason } => {
             format!("reception {reader}/{session} NOT forwarded: {reason}")
         }

@@ -79,6 +79,9 @@ pub struct Entry {
     pub status: Status,
     /// Staff-facing reason when not confirmed.
     pub message: Option<String>,
+    /// Fields of the reception's `face` file that needed character references (the receipt
+    /// computer's character set lacks a character of the name): what staff should check.
+    pub receipt_references: Vec<crate::receipt::Referenced>,
     /// Unix milliseconds, host clock.
     pub recorded_at_ms: u64,
     pub updated_at_ms: u64,
@@ -151,6 +154,7 @@ CREATE TABLE IF NOT EXISTS receptions (
     message TEXT,
     recorded_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
+    receipt_references TEXT,
     PRIMARY KEY (reader, session, seq)
 );
 CREATE INDEX IF NOT EXISTS receptions_cert ON receptions (cert_sha256);
@@ -224,6 +228,13 @@ impl Journal {
         db.pragma_update(None, "synchronous", "FULL")?;
         db.pragma_update(None, "secure_delete", "ON")?;
         db.execute_batch(SCHEMA)?;
+        // Journals written before the column existed gain it.
+        let has_refs: bool = db
+            .prepare("SELECT 1 FROM pragma_table_info('receptions') WHERE name = 'receipt_references'")?
+            .exists([])?;
+        if !has_refs {
+            db.execute_batch("ALTER TABLE receptions ADD COLUMN receipt_references TEXT")?;
+        }
         Ok(Self { db })
     }
 
@@ -405,6 +416,21 @@ impl Journal {
 }
 
 impl Journal {
+    /// Keeps which fields of the reception's `face` file needed character references.
+    pub fn note_receipt_references(
+        &self,
+        key: &ReceptionKey,
+        refs: &[crate::receipt::Referenced],
+    ) -> Result<()> {
+        let json =
+            serde_json::to_string(refs).map_err(|_| JournalError::Refused("references do not serialise"))?;
+        self.db.execute(
+            "UPDATE receptions SET receipt_references = ?4 WHERE reader = ?1 AND session = ?2 AND seq = ?3",
+            params![key.reader, key.session, key.seq, json],
+        )?;
+        Ok(())
+    }
+
     /// Notes (or updates) a request waiting for the eligibility service.
     pub fn request_waiting(
         &self,
@@ -451,7 +477,7 @@ impl Journal {
 }
 
 const COLUMNS: &str = "reader, session, seq, method, cert_sha256, staff_account, registration, verified_at,
-    status, eligibility, error_code, message, recorded_at, updated_at";
+    status, eligibility, error_code, message, recorded_at, updated_at, receipt_references";
 
 fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry>> {
     let eligibility: Option<String> = row.get(9)?;
@@ -477,6 +503,10 @@ fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entry>> {
         message: row.get(11)?,
         recorded_at_ms: row.get::<_, i64>(12)? as u64,
         updated_at_ms: row.get::<_, i64>(13)? as u64,
+        receipt_references: row
+            .get::<_, Option<String>>(14)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default(),
     }))
 }
 
@@ -521,6 +551,28 @@ mod tests {
         let e = j.get(&ReceptionKey::of(&reception(1))).unwrap().unwrap();
         assert_eq!(e.status, Status::Presented);
         assert_eq!(e.reception, reception(1));
+    }
+
+    #[test]
+    fn the_receipt_reference_flag_is_kept_and_old_journals_gain_its_column() {
+        let dir = std::env::temp_dir().join(format!("shikaku-journal-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("old.sqlite");
+        let _ = std::fs::remove_file(&path);
+        {
+            // A journal from before the column: the receptions table without it.
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(&SCHEMA.replace("    receipt_references TEXT,\n", "")).unwrap();
+        }
+        let j = Journal::open(&path).unwrap();
+        let r = reception(1);
+        j.record(&r).unwrap();
+        let refs = vec![crate::receipt::Referenced { element: "Name".into(), chars: vec!['𠮷'] }];
+        j.note_receipt_references(&ReceptionKey::of(&r), &refs).unwrap();
+        let e = j.get(&ReceptionKey::of(&r)).unwrap().unwrap();
+        assert_eq!(e.receipt_references, refs);
+        drop(j);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

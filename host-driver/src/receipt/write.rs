@@ -91,9 +91,9 @@ pub struct HeaderError {
 }
 
 /// A field whose text had characters outside the file's set, carried as references.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Referenced {
-    pub element: &'static str,
+    pub element: String,
     /// The characters, in order of appearance, each once.
     pub chars: Vec<char>,
 }
@@ -162,7 +162,7 @@ impl Serializer {
             }
         }
         if !outside.is_empty() {
-            self.referenced.push(Referenced { element: tag, chars: outside });
+            self.referenced.push(Referenced { element: tag.to_owned(), chars: outside });
         }
     }
 
