@@ -22,6 +22,7 @@ pub mod face_convert;
 pub mod face_eval;
 pub mod face_models;
 pub mod face_scenes;
+pub mod layout;
 pub mod pcscd;
 pub mod qemu;
 pub mod render;

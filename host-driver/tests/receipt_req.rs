@@ -557,3 +557,35 @@ fn a_running_watcher_answers_every_request_exactly_once() {
         assert_eq!(text(&doc, "ArbitraryFileIdentifier"), Some(format!("clinic_{i:04}").as_str()));
     }
 }
+
+#[test]
+fn an_identifier_with_a_line_break_is_echoed_as_an_xml_reader_reads_it() {
+    let base = tempfile::tempdir().unwrap();
+    let (f, mut w) = watcher(base.path());
+    let xml = req_xml("12", "UTF-8").replace("clinic_0001", "clinic\r\n0001");
+    fs::write(f.req.join("OQSsiquc01req_L.xml"), &xml).unwrap();
+    assert_eq!(w.poll_once(&lookup()).answered.len(), 1);
+    let request = roxmltree::Document::parse(&xml).unwrap();
+    let t = read_res(&f.res.join("OQSsiquc01res_L.xml"));
+    let answer = roxmltree::Document::parse(&t).unwrap();
+    assert_eq!(text(&answer, "ArbitraryFileIdentifier"), text(&request, "ArbitraryFileIdentifier"));
+    assert_eq!(text(&answer, "ArbitraryFileIdentifier"), Some("clinic\n0001"));
+}
+
+#[test]
+fn a_malformed_header_value_is_refused_but_not_copied_into_the_answers_header() {
+    let base = tempfile::tempdir().unwrap();
+    let (f, mut w) = watcher(base.path());
+    let xml = req_xml("12", "UTF-8")
+        .replace("<QualificationConfirmationDate>20250401<", "<QualificationConfirmationDate>2025-04-01<")
+        .replace(">1311111111<", ">13-1111111<");
+    fs::write(f.req.join("OQSsiquc01req_H.xml"), &xml).unwrap();
+    assert_eq!(w.poll_once(&lookup()).answered.len(), 1);
+    let t = read_res(&f.res.join("OQSsiquc01res_H.xml"));
+    let doc = roxmltree::Document::parse(&t).unwrap();
+    assert_eq!(text(&doc, "ProcessingResultCode"), Some("SHK2003"));
+    assert_eq!(text(&doc, "ArbitraryFileIdentifier"), Some("clinic_0001"), "the identifier is always echoed");
+    let date = text(&doc, "QualificationConfirmationDate").unwrap();
+    assert!(date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()), "{date}");
+    assert_eq!(text(&doc, "MedicalInstitutionCode"), Some("1311111111"), "the configured code");
+}

@@ -178,6 +178,11 @@ fn digits(field: &'static str, v: Option<&str>, lens: &[usize]) -> Result<String
     }
 }
 
+/// Whether `v` is exactly `YYYYMMDD` naming a day of the calendar.
+pub(crate) fn is_date(v: &str) -> bool {
+    v.len() == 8 && v.bytes().all(|b| b.is_ascii_digit()) && date_value("", v).is_ok()
+}
+
 /// `YYYYMMDD` naming a day of the calendar.
 fn date_value(field: &'static str, v: &str) -> Result<(), FieldError> {
     let n = |r: std::ops::Range<usize>| v.get(r).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
@@ -309,6 +314,17 @@ impl Node {
     }
 }
 
+/// XML 1.0 §2.11: a line end in the text (CR LF or a lone CR) reads as LF — what every XML
+/// reader of the answer will see, so the echo compares equal. A CR written as `&#xD;` is a
+/// reference and stays.
+fn normalize_line_ends(t: &str) -> Cow<'_, str> {
+    if t.contains('\r') {
+        Cow::Owned(t.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(t)
+    }
+}
+
 fn xml_err(reader: &Reader<&[u8]>, e: impl fmt::Display) -> ReqError {
     ReqError::Xml { position: reader.buffer_position(), message: e.to_string() }
 }
@@ -354,6 +370,7 @@ fn parse_tree(text: &str) -> Result<Node, ReqError> {
             }
             Event::Text(t) => {
                 let t = t.decode().map_err(|e| xml_err(&reader, e))?;
+                let t = normalize_line_ends(&t);
                 match stack.last_mut() {
                     Some(n) => n.text.push_str(&t),
                     None if t.trim().is_empty() => {}
@@ -362,6 +379,7 @@ fn parse_tree(text: &str) -> Result<Node, ReqError> {
             }
             Event::CData(t) => {
                 let t = t.decode().map_err(|e| xml_err(&reader, e))?;
+                let t = normalize_line_ends(&t);
                 match stack.last_mut() {
                     Some(n) => n.text.push_str(&t),
                     None => return Err(xml_err(&reader, "CDATA outside the root element")),

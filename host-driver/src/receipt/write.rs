@@ -442,8 +442,11 @@ pub enum Answer<'a> {
 }
 
 /// The answer to a readable `req` file (照会区分 2). The header echoes the request's
-/// `ArbitraryFileIdentifier`, 資格確認日 and 医療機関コード byte for byte (characters outside the
-/// file's set as references, which read back as the same text).
+/// `ArbitraryFileIdentifier` (always: it is how the receipt computer finds its answer), and its
+/// 資格確認日 and 医療機関コード when they are well-formed — a malformed one (the request is then
+/// refused for it) is replaced by today's date / the configured code, so the answer itself
+/// keeps the layout's formats. Characters outside the file's set travel as references, which
+/// read back as the same text.
 pub fn render_answer(
     req: &QualificationRequest,
     answer: Answer<'_>,
@@ -456,11 +459,12 @@ pub fn render_answer(
         qualification_confirmation_date: h
             .qualification_confirmation_date
             .clone()
+            .filter(|d| super::req::is_date(d))
             .unwrap_or_else(|| jst_date(now_unix_ms)),
         medical_institution_code: h
             .medical_institution_code
             .as_deref()
-            .filter(|c| !c.is_empty())
+            .filter(|c| c.len() == 10 && c.bytes().all(|b| b.is_ascii_digit()))
             .unwrap_or(&cfg.medical_institution_code),
         arbitrary_file_identifier: h.arbitrary_file_identifier.as_deref(),
         reference_classification: ReferenceClassification::InsuranceNumber,
