@@ -66,10 +66,16 @@ fn a_pin_reception_is_confirmed_journalled_and_written_for_the_receipt_computer(
     assert!(rs[0].0.starts_with("confirmed (資格有効性 1)"), "{events:?}");
     let face = std::path::PathBuf::from(rs[0].1.clone().expect("face file written"));
     let bytes = std::fs::read(&face).unwrap();
-    // Shift_JIS file: 髙﨑 are outside JIS X 0208, written as 高崎 with the flag and the original.
+    // CP932 file: 髙﨑 as themselves, 𠮷 (in no Shift_JIS) as a reference — never a look-alike.
     let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
     assert!(!bad, "valid Shift_JIS");
-    assert!(text.contains("高崎"), "{text}");
+    assert!(text.contains("<Name>髙﨑　&#x20BB7;乃</Name>"), "{text}");
+    let name = face.file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        shikaku_hil::layout::check_file(name, &bytes),
+        Vec::<String>::new(),
+        "the face file follows the layout"
+    );
     assert!(text.contains("<QualificationValidity>1</QualificationValidity>"), "{text}");
     assert!(!text.contains('●'), "no silent ●");
     assert!(face.file_name().unwrap().to_str().unwrap().starts_with("OQSsiquc01res_"));

@@ -93,7 +93,7 @@ fn shikaku_run_serves_the_api_and_both_folders() {
         q["number"].as_str().unwrap(),
         q["birth_date"].as_str().unwrap(),
     );
-    std::fs::write(oqs.join("req/OQSsiquc01req_T1.xml"), req).unwrap();
+    std::fs::write(oqs.join("req/OQSsiquc01req_T1.xml"), &req).unwrap();
     let t0 = Instant::now();
     let mut answer = None;
     while t0.elapsed() < Duration::from_secs(15) && answer.is_none() {
@@ -107,6 +107,9 @@ fn shikaku_run_serves_the_api_and_both_folders() {
     let answer = answer.expect("an answer in res");
     assert!(answer.contains("<QualificationValidity>1</QualificationValidity>"), "{answer}");
     assert!(answer.contains(q["number"].as_str().unwrap()), "{answer}");
+    let layout = shikaku_hil::layout::check_tree(&oqs, &[("OQSsiquc01req_T1.xml".into(), req.into_bytes())]);
+    assert_eq!((layout.face, layout.res), (1, 1));
+    assert!(layout.violations.is_empty(), "the files follow the layout: {:?}", layout.violations);
 
     let _ = child.kill();
     let mut out = String::new();

@@ -49,7 +49,10 @@ fn image(broken: bool) -> Option<PathBuf> {
 }
 
 fn config(home: &Path, endpoint: &str, url: &str) -> Config {
-    Config { encoding: shikaku_host::receipt::FileEncoding::Utf8, ..testkit::host_config(home, &[endpoint], url) }
+    Config {
+        encoding: shikaku_host::receipt::FileEncoding::Utf8,
+        ..testkit::host_config(home, &[endpoint], url)
+    }
 }
 
 /// Runs the host driver against the rig until `n` receptions arrived or `timeout`; the
@@ -211,6 +214,9 @@ fn qemu_image_runs_a_pin_and_a_visual_reception_into_the_face_folder() {
     }
     let files = std::fs::read_dir(home.join("oqs/face")).unwrap().count();
     assert_eq!(files, 2, "one face file per reception");
+    let layout = shikaku_hil::layout::check_tree(&home.join("oqs"), &[]);
+    assert_eq!(layout.face, 2);
+    assert!(layout.violations.is_empty(), "face files follow the layout: {:?}", layout.violations);
     // The firmware went through both flows itself.
     for p in [
         "ChooseMethod",
