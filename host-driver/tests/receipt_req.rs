@@ -59,7 +59,9 @@ fn answer(q: &InsuredQuery) -> Result<Eligibility, EligibilityError> {
     Ok(e)
 }
 
-fn lookup() -> FnLookup<fn(&InsuredQuery) -> Result<Eligibility, EligibilityError>> {
+type Answerer = fn(&InsuredQuery) -> Result<Eligibility, EligibilityError>;
+
+fn lookup() -> FnLookup<Answerer> {
     FnLookup(answer)
 }
 
