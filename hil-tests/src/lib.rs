@@ -16,6 +16,7 @@ pub trait SmartCard {
     fn process_apdu(&mut self, command: &[u8]) -> Vec<u8>;
 }
 pub mod card_front_render;
+pub mod chain;
 pub mod dlib_dat;
 pub mod eligibility;
 pub mod face_convert;

@@ -220,6 +220,14 @@ impl SimReader {
         self
     }
 
+    /// Hands the reader the next patient's `card` (for instance from [`vcard::build`]), out of
+    /// the field until [`Event::CardPresent`]. A card still on the reader is taken away first
+    /// (the loop notices at its next card poll).
+    pub fn set_card(&mut self, card: VirtualCard) {
+        self.reader.frontend_mut().set_card_present(false);
+        *self.reader.frontend_mut().card_mut() = card;
+    }
+
     /// One turn of the main loop at `now` (or at the reader's clock if that is later).
     fn turn(&mut self, now: Instant) {
         self.platform.now = self.platform.now.max(now);

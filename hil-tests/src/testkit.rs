@@ -98,6 +98,65 @@ pub fn patient_pin_step(r: &mut SimReader, pin: &[u8; 4], done: &mut bool) -> Op
     Some(phase)
 }
 
+/// What a scripted patient does at the reader (see [`patient_step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patient {
+    /// Chooses PIN (an Android phone goes to the PIN at once) and types these four ASCII digits.
+    Pin([u8; 4]),
+    /// Chooses face; the face engine answers the attempt with a match of `score_milli`.
+    /// `register`: the answer to the 初回登録 offer of an unregistered card.
+    Face { score_milli: u16, register: bool },
+    /// Confirms on the phone (iPhone): nothing to do at the reader but the consents.
+    Phone,
+}
+
+/// One step of a patient at the reader, for any of the [`Patient`] flows: place the card (once,
+/// unless `done` is reset), dismiss a certificate notice, choose the method (a face reply is
+/// queued just before the face attempt starts), type the PIN, confirm the last try, agree to
+/// everything (包括同意), answer the 初回登録 offer (yes, unless a face patient says otherwise),
+/// take the card when the reader has finished (`done` turns true). Returns the phase the
+/// patient acted on, if any. A caller stepping faster than a person would should pause after
+/// each action: the reader asks the host about the card's registration while the patient
+/// chooses, and a patient through the consents before the answer is back is not offered
+/// 初回登録.
+pub fn patient_step(r: &mut SimReader, patient: &Patient, done: &mut bool) -> Option<Phase> {
+    use shikaku_firmware::session::FaceReply;
+    use shikaku_protocol::message::FaceDecision;
+    if !(r.link.is_secured() && r.session.clock_synced()) {
+        return None;
+    }
+    let phase = r.session.phase();
+    match (phase, patient) {
+        (Phase::Idle, _) if !*done => r.event(Instant::ZERO, Event::CardPresent),
+        (Phase::CertNotice, _) => r.event(Instant::ZERO, Event::Key(Key::Yes)),
+        (Phase::ChooseMethod | Phase::PinLocked, Patient::Face { score_milli, .. }) => {
+            r.event(
+                Instant::ZERO,
+                Event::Face(FaceReply { decision: FaceDecision::Match, score_milli: *score_milli }),
+            );
+            r.event(Instant::ZERO, Event::Key(Key::ChooseFace));
+        }
+        (Phase::ChooseMethod, Patient::Pin(_)) => r.event(Instant::ZERO, Event::Key(Key::ChoosePin)),
+        (Phase::PinEntry, Patient::Pin(pin)) => {
+            for d in pin {
+                r.event(Instant::ZERO, Event::Key(Key::Digit(d.wrapping_sub(b'0'))));
+            }
+        }
+        (Phase::Registration, Patient::Face { register: false, .. }) => {
+            r.event(Instant::ZERO, Event::Key(Key::No))
+        }
+        (Phase::PinConfirmLastTry, _) | (Phase::ConsentIntro, _) | (Phase::Registration, _) => {
+            r.event(Instant::ZERO, Event::Key(Key::Yes))
+        }
+        (Phase::Finished, _) => {
+            *done = true;
+            r.event(Instant::ZERO, Event::CardRemoved);
+        }
+        _ => return None,
+    }
+    Some(phase)
+}
+
 /// 2026-11-21 12:00 UTC: the wall clock the host sets in link tests.
 pub const NOW_UNIX_MS: u64 = 1_795_262_400_000;
 

@@ -11,12 +11,22 @@
 //! screen as `DIR/<scenario>/NN-<Screen>.png` and the transcript as
 //! `DIR/<scenario>/transcript.txt`, and checks the outcome: exactly one verified
 //! identity, its proof verified by the host, for the successful ones; none, and the one
-//! expected error, for the others. Exits non-zero if any outcome differs.
+//! expected error, for the others.
+//!
+//! Then, unless `--no-chain`, the whole chain of a reception desk ([`shikaku_hil::chain`]):
+//! the reference eligibility service, simulated readers on TCP (the reader images' loop over
+//! the personas' virtual cards), the real `shikaku run` (its release binary, built if missing),
+//! patients at the readers in parallel and a receipt computer's requests; the files stay
+//! under `DIR/chain/` (`oqs/{face,req,res}`, the journal, `shikaku run`'s log). It prints each
+//! reception and request against what it must end with and the layout check of every file.
+//!
+//! Exits non-zero if any outcome differs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use shikaku_hil::chain::{self, ChainOptions};
 use shikaku_hil::render::{self, Renderer};
 use shikaku_hil::rig::{self, scenarios};
 
@@ -35,6 +45,9 @@ struct Args {
     /// Do not render PNGs.
     #[arg(long)]
     no_png: bool,
+    /// Skip the chain (service, readers on TCP, `shikaku run`, receipt-computer folders).
+    #[arg(long)]
+    no_chain: bool,
 }
 
 fn main() -> ExitCode {
@@ -132,8 +145,38 @@ fn main() -> ExitCode {
     }
     if failed > 0 {
         println!("{failed} scenario(s) did not end as expected");
+    }
+    let chain_ok = args.no_chain || run_chain(&args);
+    if failed > 0 || !chain_ok {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// The chain after the screens; whether it ended as expected.
+fn run_chain(args: &Args) -> bool {
+    println!();
+    println!("━━ chain: eligibility service, readers on TCP, shikaku run, receipt-computer folders ━━");
+    let opts = ChainOptions { progress: !args.quiet, ..ChainOptions::default() };
+    let report = match chain::run(&args.out, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("chain: {e}");
+            return false;
+        }
+    };
+    println!("━━ chain summary ━━");
+    print!("{}", report.summary());
+    let failures = report.failures();
+    if failures.is_empty() {
+        println!("chain: every reception and request ended as expected");
+        true
+    } else {
+        println!("chain: {} problem(s):", failures.len());
+        for f in &failures {
+            println!("  {f}");
+        }
+        false
     }
 }
