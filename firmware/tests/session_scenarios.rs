@@ -491,6 +491,41 @@ fn an_unregistered_card_is_offered_registration_and_the_host_sees_the_flag() {
 }
 
 #[test]
+fn a_patient_quicker_than_the_registration_answer_waits_for_it_and_is_offered_registration() {
+    let mut r = Rig::with_challenge();
+    r.registration_answer = None;
+    r.place(CardKind::PhysicalCard, valid_until_2030(), PinState::TriesLeft(3));
+    r.key(Key::ChooseFace);
+    r.face(FaceDecision::Match, 900);
+    let out = r.key(Key::Yes);
+    assert_eq!(Rig::screens(&out), vec![Screen::WaitingForHost], "no answer yet: wait, do not assume");
+    assert_eq!(ids(&r), 0);
+    let out = r.host(Message::RegistrationStatus { registered: false });
+    assert_eq!(Rig::screens(&out), vec![Screen::RegistrationOffer]);
+    r.key(Key::Yes);
+    let Message::VerifiedIdentity(v) = r.identity() else { panic!() };
+    assert!(v.registration);
+}
+
+#[test]
+fn without_a_registration_answer_the_reader_goes_on_as_registered_after_a_short_wait() {
+    let mut r = Rig::with_challenge();
+    r.registration_answer = None;
+    r.place(CardKind::PhysicalCard, valid_until_2030(), PinState::TriesLeft(3));
+    r.key(Key::ChooseFace);
+    r.face(FaceDecision::Match, 900);
+    r.key(Key::Yes);
+    let wait = shikaku_firmware::session::Config::default().registration_wait.as_millis();
+    assert!(r.advance(wait - 1).is_empty(), "still waiting");
+    let out = r.advance(1);
+    assert!(Rig::hosts(&out).contains(&Outgoing::VerifiedIdentity), "{out:?}");
+    let Message::VerifiedIdentity(v) = r.identity() else { panic!() };
+    assert!(!v.registration);
+    // A late answer changes nothing.
+    assert!(r.host(Message::RegistrationStatus { registered: false }).is_empty());
+}
+
+#[test]
 fn android_types_the_phone_pin_on_the_reader() {
     let mut r = Rig::with_challenge();
     let out = r.place(CardKind::Android, valid_until_2030(), PinState::TriesLeft(3));

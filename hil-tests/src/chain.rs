@@ -30,7 +30,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shikaku_firmware::session::Phase;
 use shikaku_host::eligibility::InsuredQuery;
 use shikaku_host::keystore::KeyStore;
 use shikaku_host::model::QualificationValidity;
@@ -77,15 +76,11 @@ pub enum Flow {
     Phone,
 }
 
-/// How long a patient looks at a screen before acting on it. Quicker than a person, but not
-/// quicker than the host's answer to the reader about the card's registration (asked when the
-/// certificate is read): a patient through the consents before that answer is back is not
-/// offered 初回登録 (the reader takes "no answer" as registered).
-pub const PATIENT_PAUSE_MS: u64 = 300;
-
-/// And the consents are answered no sooner than this after the card was placed, however
-/// quick the rest: margin for the registration answer on a loaded machine.
-pub const CONSENT_NOT_BEFORE_MS: u64 = 1_500;
+/// How long a patient looks at a screen before acting on it. Deliberately quick: the reader
+/// does not depend on the patient being slower than the host's answer about the card's
+/// registration — it waits for that answer itself (shown deterministically by the firmware's
+/// `a_patient_quicker_than_the_registration_answer_waits_for_it_and_is_offered_registration`).
+pub const PATIENT_PAUSE_MS: u64 = 50;
 
 /// What a reception must end with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -548,25 +543,9 @@ fn one_reception(
     // The patient, until the reader has finished and the card is taken.
     let mut done = false;
     let reception_deadline = deadline.min(Instant::now() + Duration::from_secs(60));
-    let mut placed_at: Option<Instant> = None;
     while !done && Instant::now() < reception_deadline {
         let acted = match reader.lock() {
-            // Past the consents only once the host has surely answered about the card's
-            // registration (see PATIENT_PAUSE_MS).
-            Ok(r)
-                if r.session.phase() == Phase::ConsentIntro
-                    && placed_at
-                        .is_some_and(|t| t.elapsed() < Duration::from_millis(CONSENT_NOT_BEFORE_MS)) =>
-            {
-                false
-            }
-            Ok(mut r) => {
-                let acted = testkit::patient_step(&mut r, &patient, &mut done);
-                if acted == Some(Phase::Idle) {
-                    placed_at.get_or_insert_with(Instant::now);
-                }
-                acted.is_some()
-            }
+            Ok(mut r) => testkit::patient_step(&mut r, &patient, &mut done).is_some(),
             Err(_) => false,
         };
         // A person's pace: a moment to read each screen before acting.

@@ -807,12 +807,10 @@ pub fn check_file(name: &str, bytes: &[u8]) -> Vec<String> {
                 }
             }
         }
-        Some(Kind::Answer) => {
-            if rc.as_deref() != Some("2") {
-                out.push(format!("a res answer must have ReferenceClassification 2, has {rc:?}"));
-            }
+        Some(Kind::Answer) if rc.as_deref() != Some("2") => {
+            out.push(format!("a res answer must have ReferenceClassification 2, has {rc:?}"));
         }
-        None => {}
+        Some(Kind::Answer) | None => {}
     }
     out
 }

@@ -13,7 +13,7 @@ use shikaku_protocol::message::{
 };
 
 use super::visual::{AccountId, ProvisionError};
-use super::{Action, Instant, Out, Outgoing, Phase, Session, State, ToHost, Validity};
+use super::{Action, AwaitFor, Instant, Out, Outgoing, Phase, Session, State, ToHost, Validity};
 
 impl Session {
     fn passcode_result(&mut self, account: &str, outcome: PasscodeOutcome, out: &mut Out) {
@@ -102,6 +102,9 @@ impl Session {
             },
             Message::RegistrationStatus { registered } if authenticated && self.phase() != Phase::Idle => {
                 self.ctx.registered = Some(registered);
+                if let State::AwaitChallenge { purpose: AwaitFor::Registration } = self.state {
+                    self.offer_registration(now, out);
+                }
             }
             Message::TimeSync { unix_ms } if authenticated => {
                 self.clock_offset_ms = (unix_ms as i64).saturating_sub(now.as_millis() as i64);

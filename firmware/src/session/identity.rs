@@ -17,6 +17,9 @@ use super::{Action, CardOp, Instant, Out, Outgoing, Screen, Session, State, Vali
 pub(super) enum AwaitFor {
     Signature,
     Identity,
+    /// The host's answer on registration ([`Session::offer_registration`]); a challenge
+    /// arriving meanwhile is kept, and the wait goes on.
+    Registration,
 }
 
 impl Session {
@@ -41,6 +44,7 @@ impl Session {
         match purpose {
             AwaitFor::Signature => self.sign(now, out),
             AwaitFor::Identity => self.emit_identity(now, out),
+            AwaitFor::Registration => {}
         }
     }
 

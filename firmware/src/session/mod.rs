@@ -72,6 +72,10 @@ pub struct Config {
     pub visual_armed_timeout: Duration,
     /// The card operation or the host answer must come within this.
     pub operation_timeout: Duration,
+    /// After the consents, how long the reader waits for the host's answer on the card's
+    /// registration (初回登録) if it has not come yet; then it goes on as registered (the
+    /// eligibility system refuses an unregistered card with its remedy).
+    pub registration_wait: Duration,
     /// Notices (certificate expiring / grace) stay this long unless dismissed.
     pub notice: Duration,
     pub face_max_attempts: u8,
@@ -85,6 +89,7 @@ impl Default for Config {
             input_timeout: Duration::from_secs(60),
             visual_armed_timeout: Duration::from_secs(120),
             operation_timeout: Duration::from_secs(15),
+            registration_wait: Duration::from_secs(3),
             notice: Duration::from_secs(4),
             face_max_attempts: 3,
             pairing_window: Duration::from_secs(120),
@@ -151,7 +156,8 @@ enum State {
     VerifyingPin,
     ReadingCertificate,
     PinLocked,
-    /// Waiting for the host's challenge, and what to do once it is here.
+    /// Waiting for the host — its challenge, or its answer on the card's registration — and
+    /// what to do once it is here.
     AwaitChallenge {
         purpose: AwaitFor,
     },
@@ -469,6 +475,11 @@ impl Session {
         self.deadline = None;
         match self.state {
             State::CertNotice => self.after_cert_notice(now, out),
+            // The host never said whether the card is registered: go on as registered.
+            State::AwaitChallenge { purpose: AwaitFor::Registration } => {
+                self.ctx.registered = Some(true);
+                self.offer_registration(now, out)
+            }
             State::PasscodeEntry { after: AfterUnlock::AwaitCard, .. } => self.return_to_idle(now, out, true),
             State::VisualArmed => self.visual_timed_out(now, out),
             State::PasscodeEntry { after: AfterUnlock::OpenPairing, .. } => {

@@ -37,6 +37,9 @@ pub(crate) struct Rig {
     pub wire: Vec<Vec<u8>>,
     pub identities: Vec<(u32, Vec<u8>)>,
     pub cert: Vec<u8>,
+    /// What the host answers at once to `CertificateRead` (as a real host does: whether the
+    /// card is registered); `None`: the answer is left to the test.
+    pub registration_answer: Option<bool>,
 }
 
 pub(crate) fn unix_s(y: i64, m: u32, d: u32) -> i64 {
@@ -52,6 +55,7 @@ impl Rig {
             wire: Vec::new(),
             identities: Vec::new(),
             cert: vec![0xAA; 1590],
+            registration_answer: Some(true),
         };
         r.host(Message::TimeSync { unix_ms: NOW_UNIX_MS + 1_000 });
         r
@@ -98,6 +102,11 @@ impl Rig {
             };
             got.push(o.clone());
             self.log.push(o);
+        }
+        if let Some(registered) = self.registration_answer {
+            if got.contains(&Out::Host(Outgoing::CertificateRead)) {
+                got.extend(self.host(Message::RegistrationStatus { registered }));
+            }
         }
         got
     }
