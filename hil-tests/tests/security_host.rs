@@ -386,7 +386,9 @@ fn a_full_run_leaves_no_pin_my_number_or_image_in_logs_databases_or_xml() {
     let t0 = Instant::now();
     let entry = loop {
         let e = Journal::open(&cfg.journal).unwrap().entries().unwrap();
-        if let Some(q) = e.first().and_then(|e| e.reception.eligibility.clone()).and_then(|el| el.qualification) {
+        if let Some(q) =
+            e.first().and_then(|e| e.reception.eligibility.clone()).and_then(|el| el.qualification)
+        {
             break q;
         }
         assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", events.lock().unwrap());
