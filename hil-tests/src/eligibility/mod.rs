@@ -31,9 +31,10 @@
 //! for the date asked, by the rules in [`service`]; a body that is not an `InsuredQuery`, or
 //! whose numbers or dates are malformed, is `619 bad_request`.
 //!
-//! Every answer carries a 照会番号 (`reference_number`, 10 digits from a counter of the
-//! database) and, for 1, 2 and 3, the card consents of the person (flag, time, and until when
-//! the information may be viewed: 24 hours after the consent, this service's rule).
+//! An answer about a person the clinic registered a 照会番号 for carries it
+//! (`reference_number`); answers 1, 2 and 3 carry the card consents of the person (flag, time,
+//! and until when the information may be viewed: 24 hours after the consent, this service's
+//! rule).
 //!
 //! Answers are kept per `request_id`: the same request again gets the same answer (a client
 //! retrying after a lost answer is not told "replayed"); the same id with another body is

@@ -27,9 +27,9 @@
 //! in force on `date` or was acquired after the lost one → 3; lost → 2; not yet acquired → 4.
 //! Persons without a card (資格確認書 holders) are found only this way.
 //!
-//! Every answer carries a 照会番号 (`reference_number`): 10 digits, zero-padded, from a counter
-//! of the database that never repeats ([`Store::next_reference_number`]); a repeated
-//! `POST /eligibility` gets its first answer, number included. Answers 1, 2 and 3 carry the
+//! An answer about a person this clinic registered a 照会番号 for (`Person::reference_number`,
+//! the number the clinic gave the patient when it registered them with the eligibility system)
+//! carries it as `reference_number`; others carry none. Answers 1, 2 and 3 carry the
 //! person's card consents (none for a person without a card, none in the certificate's grace
 //! period); 4 and 5 carry none.
 //!
@@ -341,13 +341,12 @@ impl Service {
                     let records: Vec<QualificationRecord> =
                         store.qualifications_of(id)?.into_iter().map(|(_, q)| q).collect();
                     let (validity, which) = judge_card(&records, &date);
-                    answer(validity, which.map(|i| qualification(&person, &records[i])))
+                    answer(validity, which.map(|i| qualification(&person, &records[i])), &person)
                 }
             };
             if !grace && eligibility.qualification.is_some() {
                 eligibility.consents = store.consents(&cert.card_key)?;
             }
-            eligibility.reference_number = Some(reference_number(store.next_reference_number(now)?));
             Ok(EligibilityAnswer {
                 eligibility,
                 cert_status: cert.status,
@@ -462,7 +461,7 @@ impl Service {
                         .collect();
                     let records: Vec<QualificationRecord> = rows.into_iter().map(|(_, r)| r).collect();
                     let (validity, which) = judge_matched(&records, &matched, &q.date);
-                    let mut e = answer(validity, which.map(|i| qualification(&person, &records[i])));
+                    let mut e = answer(validity, which.map(|i| qualification(&person, &records[i])), &person);
                     if let (Some(card), Some(_)) = (&person.card_key, &e.qualification) {
                         e.consents = store.consents(card)?;
                     }
@@ -470,7 +469,6 @@ impl Service {
                 }
                 _ => Eligibility::without_record(QualificationValidity::MultipleMatches),
             };
-            eligibility.reference_number = Some(reference_number(store.next_reference_number(now)?));
             Ok(eligibility)
         })
     }
@@ -523,17 +521,14 @@ fn refusal_http(r: &Refusal) -> (u16, String) {
     (r.http_status(), serde_json::to_string(&r.body()).unwrap_or_default())
 }
 
-/// A 照会番号: 10 digits, zero-padded.
-pub fn reference_number(n: u64) -> String {
-    format!("{n:010}")
-}
-
-fn answer(validity: QualificationValidity, q: Option<Qualification>) -> Eligibility {
+/// The answer about one person: the 照会番号 the clinic registered for them comes with the
+/// qualification, never without it.
+fn answer(validity: QualificationValidity, q: Option<Qualification>, person: &Person) -> Eligibility {
     Eligibility {
         validity,
+        reference_number: q.as_ref().and(person.reference_number.clone()),
         qualification: q.map(Box::new),
         consents: Consents::none(),
-        reference_number: None,
     }
 }
 

@@ -53,6 +53,9 @@ pub struct Person {
     pub address: Option<String>,
     /// `NNN-NNNN`
     pub post_number: Option<String>,
+    /// 照会番号: the number this clinic registered for the patient with the eligibility system
+    /// (`ReferenceNumber` in the answers), if it did.
+    pub reference_number: Option<String>,
 }
 
 /// A person's row id.
@@ -122,7 +125,7 @@ pub struct Store {
 }
 
 /// `PRAGMA user_version` of [`SCHEMA`]; 0 (or a missing pragma) was the single `insured` table.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS persons (
@@ -137,7 +140,8 @@ CREATE TABLE IF NOT EXISTS persons (
     sex2 TEXT,
     birth_date TEXT NOT NULL,
     address TEXT,
-    post_number TEXT
+    post_number TEXT,
+    reference_number TEXT
 );
 CREATE INDEX IF NOT EXISTS persons_birth ON persons (birth_date);
 CREATE TABLE IF NOT EXISTS qualifications (
@@ -184,10 +188,6 @@ CREATE TABLE IF NOT EXISTS answers (
     body_sha256 TEXT NOT NULL,
     status INTEGER NOT NULL,
     body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reference_numbers (
-    n INTEGER PRIMARY KEY AUTOINCREMENT,
-    issued_at INTEGER NOT NULL
 );
 ";
 
@@ -243,8 +243,8 @@ impl Store {
     pub fn add_person(&self, p: &Person) -> rusqlite::Result<PersonId> {
         self.db.execute(
             "INSERT INTO persons (label, card_key, name, name_of_other, name_kana, name_of_other_kana,
-                sex1, sex2, birth_date, address, post_number)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                sex1, sex2, birth_date, address, post_number, reference_number)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 p.label,
                 p.card_key,
@@ -256,7 +256,8 @@ impl Store {
                 p.sex2.map(|s| s.code()),
                 p.birth_date,
                 p.address,
-                p.post_number
+                p.post_number,
+                p.reference_number
             ],
         )?;
         Ok(PersonId(self.db.last_insert_rowid()))
@@ -289,7 +290,7 @@ impl Store {
     ) -> rusqlite::Result<Option<(PersonId, Person)>> {
         let sql = format!(
             "SELECT id, label, card_key, name, name_of_other, name_kana, name_of_other_kana, sex1, sex2,
-                birth_date, address, post_number FROM persons WHERE {clause}"
+                birth_date, address, post_number, reference_number FROM persons WHERE {clause}"
         );
         self.db
             .query_row(&sql, [arg], |r| {
@@ -307,6 +308,7 @@ impl Store {
                         birth_date: r.get(9)?,
                         address: r.get(10)?,
                         post_number: r.get(11)?,
+                        reference_number: r.get(12)?,
                     },
                 ))
             })
@@ -452,12 +454,6 @@ impl Store {
         Ok(())
     }
 
-    /// The next 照会番号: a counter of this database, never reused (not reset by re-seeding).
-    pub fn next_reference_number(&self, now_ms: i64) -> rusqlite::Result<u64> {
-        self.db.execute("INSERT INTO reference_numbers (issued_at) VALUES (?1)", [now_ms])?;
-        Ok(self.db.last_insert_rowid() as u64)
-    }
-
     pub fn issue_challenge(&self, nonce: &str, now_ms: i64, expires_ms: i64) -> rusqlite::Result<()> {
         self.db.execute(
             "INSERT INTO challenges (nonce, origin, issued_at, expires_at) VALUES (?1, 'service', ?2, ?3)",
@@ -597,6 +593,7 @@ mod tests {
             birth_date: "19890108".into(),
             address: Some("大阪府".into()),
             post_number: Some("530-0005".into()),
+            reference_number: Some("0000012345".into()),
         };
         let id = store.add_person(&person).unwrap();
         let q = record("20200401", None);
@@ -623,7 +620,5 @@ mod tests {
             Some((ConsentFlag::NotGiven, None))
         );
         assert_eq!(c.treatment, None);
-        let n = store.next_reference_number(0).unwrap();
-        assert_eq!(store.next_reference_number(0).unwrap(), n + 1);
     }
 }

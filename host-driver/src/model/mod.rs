@@ -131,14 +131,15 @@ pub struct Qualification {
 
 /// The answer of the eligibility system (DESIGN §5): the validity, the qualification it is
 /// about (1, 2, 3: the one in force, lost, superseded; none for 4 and 5), the holder's consents,
-/// and the system's reference number for the answer.
+/// and the 照会番号 the clinic registered for the patient, if it did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Eligibility {
     pub validity: QualificationValidity,
     pub qualification: Option<Box<Qualification>>,
     #[serde(default)]
     pub consents: Consents,
-    /// 照会番号 (`ReferenceNumber`) of this answer, when the system gives one.
+    /// 照会番号 (`ReferenceNumber`): the number the clinic gave the patient when it registered
+    /// them with the eligibility system; absent for patients it did not register.
     #[serde(default)]
     pub reference_number: Option<String>,
 }
