@@ -435,7 +435,6 @@ impl Service {
     /// 照会区分 2: the state on `query.date` of the person the insurance numbers name.
     pub fn insured(&self, query: &InsuredQuery) -> Result<Eligibility, Refusal> {
         let q = Lookup::of(query)?;
-        let now = self.config.clock.now_ms();
         let mut guard = self.store();
         guard.transaction(|store| {
             let found =
@@ -443,7 +442,7 @@ impl Service {
             let mut persons: Vec<PersonId> = found.iter().map(|(p, _)| *p).collect();
             persons.sort();
             persons.dedup();
-            let mut eligibility = match persons.as_slice() {
+            let eligibility = match persons.as_slice() {
                 [] => Eligibility::without_record(QualificationValidity::NotFound),
                 [one] => {
                     let Some((id, person)) = store.person(*one)? else {
